@@ -1,0 +1,454 @@
+//! The cron job: e-mail what is due or overdue, exactly once per threshold.
+//!
+//! The state file records every alert sent (incident, regime, clock, threshold). A run
+//! holds an exclusive lock beside it, so overlapping cron runs cannot double-send; state is
+//! written atomically after every delivery, and an alert is marked sent only once the
+//! transport has accepted it. An alert that fails stays unsent and goes out next run.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use handlebars::Handlebars;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{Message, Transport as _};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{local_text, utc_text};
+use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
+use crate::deadlines::{crossed_thresholds, Deadline};
+use crate::error::{bad_input, Busy};
+use crate::fsutil::write_bytes_atomic;
+use crate::output::DeadlineRow;
+
+/// Where alert e-mails go.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Real SMTP, as configured in `[smtp]`.
+    Smtp(SmtpConfig),
+    /// One `.eml` file per message in a folder (a pickup folder, or for trying it out).
+    Directory(PathBuf),
+    /// The whole message on standard output.
+    Stdout,
+}
+
+/// What the state file says about one alert.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertStatus {
+    Sent,
+    /// A later threshold was crossed before this one was sent; that alert covered it.
+    Superseded,
+    /// Tried and failed; will be tried again.
+    Pending,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub status: AlertStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The record of alerts, keyed `incident/regime/clock[@service]#threshold`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AlertState {
+    pub version: u32,
+    pub alerts: BTreeMap<String, AlertRecord>,
+}
+
+impl AlertState {
+    pub fn load(path: &Path) -> Result<AlertState> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                // Never start afresh over a damaged state: that would resend everything.
+                bad_input(format!(
+                    "alert state {} is damaged ({e}); fix or move it aside, nothing was sent",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AlertState {
+                version: 1,
+                ..AlertState::default()
+            }),
+            Err(e) => Err(e).with_context(|| format!("cannot read alert state {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self)?;
+        write_bytes_atomic(path, &bytes)
+            .with_context(|| format!("cannot save alert state {}", path.display()))
+    }
+
+    fn is_done(&self, key: &str) -> bool {
+        self.alerts
+            .get(key)
+            .is_some_and(|r| matches!(r.status, AlertStatus::Sent | AlertStatus::Superseded))
+    }
+}
+
+/// Holds the exclusive alert lock until dropped.
+pub struct AlertLock {
+    _file: File,
+}
+
+impl AlertLock {
+    /// Takes `<state>.lock`, or fails at once with `Busy` if another run holds it.
+    pub fn acquire(state: &Path) -> Result<AlertLock> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(AlertLock { _file: file }),
+            Err(TryLockError::WouldBlock) => {
+                Err(anyhow::Error::new(Busy(path.display().to_string())))
+            }
+            Err(TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
+/// One e-mail to send for one threshold of one clock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub key: String,
+    pub threshold: String,
+    /// Earlier thresholds of the same clock this alert also covers.
+    pub covers: Vec<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertOutcome {
+    /// Alerts due this run (sent or not).
+    pub due: Vec<Alert>,
+    pub sent: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    /// Thresholds already alerted in an earlier run.
+    pub already_sent: usize,
+}
+
+#[derive(Serialize)]
+struct TemplateData<'a> {
+    #[serde(flatten)]
+    row: DeadlineRow<'a>,
+    threshold: &'a str,
+    due_local: String,
+    due_utc: String,
+    now_local: String,
+    service_name: Option<&'a str>,
+    alert_key: &'a str,
+}
+
+/// Loads the alert e-mail templates (`alert-subject.hbs`, `alert-body.hbs`) from `dir`.
+pub fn load_templates(dir: &Path) -> Result<Handlebars<'static>> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    // Plain-text mail: HTML escaping would print &amp; at the reader.
+    hb.register_escape_fn(handlebars::no_escape);
+    for name in ["alert-subject", "alert-body"] {
+        let path = dir.join(format!("{name}.hbs"));
+        hb.register_template_file(name, &path)
+            .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+    }
+    Ok(hb)
+}
+
+/// Works out which alerts are due at `now` and not yet sent.
+pub fn plan(
+    deadlines: &[Deadline],
+    state: &AlertState,
+    cfg: &AlertConfig,
+    templates: &Handlebars,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<(Vec<Alert>, usize)> {
+    let mut out = Vec::new();
+    let mut already = 0;
+    for d in deadlines {
+        let crossed = crossed_thresholds(d, now);
+        let Some((latest, _)) = crossed.last() else {
+            continue;
+        };
+        let base = d.key();
+        let key_of = |label: &str| format!("{base}#{label}");
+        let latest_key = key_of(latest);
+        if state.is_done(&latest_key) {
+            already += 1;
+            continue;
+        }
+        let covers: Vec<String> = crossed[..crossed.len() - 1]
+            .iter()
+            .map(|(l, _)| l.to_string())
+            .filter(|l| !state.is_done(&key_of(l)))
+            .collect();
+        let recipients = cfg
+            .roles
+            .get(&d.regime.notify)
+            .or_else(|| cfg.roles.get("default"))
+            .cloned()
+            .unwrap_or_default();
+        if recipients.is_empty() {
+            return Err(bad_input(format!(
+                "no recipients for role {:?} (regime {}): set [alerts.roles] {} = [\"...\"] or default",
+                d.regime.notify, d.regime.id, d.regime.notify
+            )));
+        }
+        let due = d.due_at.unwrap_or(now);
+        let data = TemplateData {
+            row: DeadlineRow::new(d, now, tz),
+            threshold: latest,
+            due_local: local_text(due, tz),
+            due_utc: utc_text(due),
+            now_local: local_text(now, tz),
+            service_name: d.service.map(|s| s.name.as_str()),
+            alert_key: &latest_key,
+        };
+        let subject = templates
+            .render("alert-subject", &data)
+            .map_err(|e| bad_input(format!("template alert-subject: {e}")))?;
+        // A subject is one line, whatever an incident title contains.
+        let subject: String = subject
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let body = templates
+            .render("alert-body", &data)
+            .map_err(|e| bad_input(format!("template alert-body: {e}")))?;
+        out.push(Alert {
+            key: latest_key,
+            threshold: latest.to_string(),
+            covers,
+            recipients,
+            subject,
+            body,
+        });
+    }
+    Ok((out, already))
+}
+
+fn build_message(alert: &Alert, from: &str) -> Result<Message> {
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| bad_input(format!("alerts.from {from:?} is not an address: {e}")))?;
+    let mut b = Message::builder().from(from).subject(alert.subject.clone());
+    for r in &alert.recipients {
+        let to: Mailbox = r
+            .parse()
+            .map_err(|e| bad_input(format!("recipient {r:?} is not an address: {e}")))?;
+        b = b.to(to);
+    }
+    b.header(ContentType::TEXT_PLAIN)
+        .body(alert.body.clone())
+        .context("cannot build the alert message")
+}
+
+/// Something that delivers messages.
+enum Sender {
+    Smtp(lettre::SmtpTransport),
+    File(lettre::FileTransport),
+    Stdout,
+}
+
+impl Sender {
+    fn new(d: &Delivery) -> Result<Sender> {
+        Ok(match d {
+            Delivery::Smtp(cfg) => Sender::Smtp(smtp_transport(cfg)?),
+            Delivery::Directory(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Sender::File(lettre::FileTransport::new(dir))
+            }
+            Delivery::Stdout => Sender::Stdout,
+        })
+    }
+
+    fn send(&self, msg: &Message) -> Result<()> {
+        match self {
+            Sender::Smtp(t) => {
+                t.send(msg).map_err(|e| anyhow::anyhow!("SMTP: {e}"))?;
+            }
+            Sender::File(t) => {
+                t.send(msg)
+                    .map_err(|e| anyhow::anyhow!("file delivery: {e}"))?;
+            }
+            Sender::Stdout => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                out.write_all(&msg.formatted())?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the SMTP transport; credentials come from the environment variables named in
+/// the config, and are used only if both are set.
+pub fn smtp_transport(cfg: &SmtpConfig) -> Result<lettre::SmtpTransport> {
+    use lettre::transport::smtp::authentication::Credentials;
+    let mut b = match cfg.security {
+        SmtpSecurity::None => lettre::SmtpTransport::builder_dangerous(&cfg.host),
+        SmtpSecurity::Starttls => lettre::SmtpTransport::starttls_relay(&cfg.host)
+            .with_context(|| format!("SMTP host {:?}", cfg.host))?,
+        SmtpSecurity::Tls => lettre::SmtpTransport::relay(&cfg.host)
+            .with_context(|| format!("SMTP host {:?}", cfg.host))?,
+    };
+    if let Some(port) = cfg.port {
+        b = b.port(port);
+    }
+    b = b.timeout(Some(std::time::Duration::from_secs(cfg.timeout_seconds)));
+    if let (Ok(user), Ok(pass)) = (
+        std::env::var(&cfg.username_env),
+        std::env::var(&cfg.password_env),
+    ) {
+        b = b.credentials(Credentials::new(user, pass));
+    }
+    Ok(b.build())
+}
+
+/// Options for one alerts run.
+pub struct AlertRun<'a> {
+    pub state_path: &'a Path,
+    pub config: &'a AlertConfig,
+    pub templates: &'a Handlebars<'static>,
+    pub delivery: &'a Delivery,
+    pub dry_run: bool,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+/// Sends what is due. In a dry run nothing is sent and the state is not touched.
+pub fn run(deadlines: &[Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(AlertLock::acquire(opts.state_path)?)
+    };
+    let mut state = AlertState::load(opts.state_path)?;
+    let (due, already_sent) = plan(
+        deadlines,
+        &state,
+        opts.config,
+        opts.templates,
+        opts.now,
+        opts.tz,
+    )?;
+    let mut outcome = AlertOutcome {
+        due: due.clone(),
+        already_sent,
+        ..AlertOutcome::default()
+    };
+    if opts.dry_run || due.is_empty() {
+        return Ok(outcome);
+    }
+    let messages = due
+        .iter()
+        .map(|a| build_message(a, &opts.config.from))
+        .collect::<Result<Vec<_>>>()?;
+    let sender = match Sender::new(opts.delivery) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            for a in &due {
+                record_failure(&mut state, a, &msg);
+                outcome.failed.push((a.key.clone(), msg.clone()));
+            }
+            state.save(opts.state_path)?;
+            return Ok(outcome);
+        }
+    };
+    for (alert, msg) in due.iter().zip(&messages) {
+        match sender.send(msg) {
+            Ok(()) => {
+                let sent_at = utc_text(Utc::now());
+                let prev = state.alerts.get(&alert.key).map_or(0, |r| r.attempts);
+                state.alerts.insert(
+                    alert.key.clone(),
+                    AlertRecord {
+                        status: AlertStatus::Sent,
+                        sent_at: Some(sent_at),
+                        covered_by: None,
+                        recipients: alert.recipients.clone(),
+                        subject: Some(alert.subject.clone()),
+                        attempts: prev + 1,
+                        last_error: None,
+                    },
+                );
+                let base = alert.key.rsplit_once('#').map_or("", |(b, _)| b);
+                for c in &alert.covers {
+                    state.alerts.insert(
+                        format!("{base}#{c}"),
+                        AlertRecord {
+                            status: AlertStatus::Superseded,
+                            sent_at: None,
+                            covered_by: Some(alert.key.clone()),
+                            recipients: Vec::new(),
+                            subject: None,
+                            attempts: 0,
+                            last_error: None,
+                        },
+                    );
+                }
+                outcome.sent.push(alert.key.clone());
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                record_failure(&mut state, alert, &msg);
+                outcome.failed.push((alert.key.clone(), msg));
+            }
+        }
+        // Saved after every message: a crash later in the run cannot lose what was sent.
+        state.save(opts.state_path)?;
+    }
+    Ok(outcome)
+}
+
+fn record_failure(state: &mut AlertState, alert: &Alert, err: &str) {
+    let rec = state
+        .alerts
+        .entry(alert.key.clone())
+        .or_insert_with(|| AlertRecord {
+            status: AlertStatus::Pending,
+            sent_at: None,
+            covered_by: None,
+            recipients: alert.recipients.clone(),
+            subject: Some(alert.subject.clone()),
+            attempts: 0,
+            last_error: None,
+        });
+    rec.attempts += 1;
+    rec.last_error = Some(err.to_string());
+}

@@ -1,0 +1,509 @@
+//! Clock maths: periods, working days, UK bank holidays and Europe/London display.
+//!
+//! Everything here is pure: callers pass instants in, instants come out. All instants are
+//! UTC; local time is only used where a rule is defined in local terms (calendar days and
+//! months, working days, "noon on the next working day") and for display.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use chrono::{
+    DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime,
+    TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// A length of time as a rule states it. Calendar hours are absolute (a 72-hour clock is
+/// 72 real hours even across a clock change); days, months and working days are counted
+/// on the local calendar, keeping the local time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Minutes(i64),
+    Hours(i64),
+    CalendarDays(u32),
+    WorkingDays(u32),
+    CalendarMonths(u32),
+}
+
+impl Period {
+    /// Parses `"72 hours"`, `"4h"`, `"15 days"`, `"30 working days"`, `"1 month"`, `"90m"`.
+    pub fn parse(text: &str) -> Result<Period> {
+        let t = text.trim().to_ascii_lowercase();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: i64 = num
+            .parse()
+            .with_context(|| format!("period {text:?} must start with a whole number"))?;
+        if n < 0 {
+            bail!("period {text:?} must not be negative");
+        }
+        let unit = unit.trim();
+        let p = match unit {
+            "m" | "min" | "mins" | "minute" | "minutes" => Period::Minutes(n),
+            "h" | "hr" | "hrs" | "hour" | "hours" | "calendar hours" => Period::Hours(n),
+            "d" | "day" | "days" | "calendar day" | "calendar days" => {
+                Period::CalendarDays(n as u32)
+            }
+            "wd" | "working day" | "working days" | "business day" | "business days" => {
+                Period::WorkingDays(n as u32)
+            }
+            "mo" | "month" | "months" | "calendar month" | "calendar months" => {
+                Period::CalendarMonths(n as u32)
+            }
+            _ => bail!(
+                "period {text:?}: unknown unit {unit:?} (use minutes, hours, days, working days or months)"
+            ),
+        };
+        Ok(p)
+    }
+
+    /// The nominal length, used for "fraction elapsed" thresholds.
+    pub fn nominal(&self) -> Duration {
+        match *self {
+            Period::Minutes(m) => Duration::minutes(m),
+            Period::Hours(h) => Duration::hours(h),
+            Period::CalendarDays(d) => Duration::days(d as i64),
+            Period::WorkingDays(d) => Duration::days(d as i64),
+            Period::CalendarMonths(m) => Duration::days(30 * m as i64),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (n, unit) = match *self {
+            Period::Minutes(n) => (n, "minute"),
+            Period::Hours(n) => (n, "hour"),
+            Period::CalendarDays(n) => (n as i64, "calendar day"),
+            Period::WorkingDays(n) => (n as i64, "working day"),
+            Period::CalendarMonths(n) => (n as i64, "calendar month"),
+        };
+        write!(f, "{n} {unit}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Period::parse(&s).map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+}
+
+/// Bank holidays of one UK division, from gov.uk's `bank-holidays.json` format.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub tz: Tz,
+    pub region: String,
+    holidays: BTreeSet<NaiveDate>,
+    /// Last date the holiday data speaks for; beyond it only weekends count as closed.
+    pub covers_until: Option<NaiveDate>,
+}
+
+#[derive(Deserialize)]
+struct GovUkDivision {
+    events: Vec<GovUkEvent>,
+}
+
+#[derive(Deserialize)]
+struct GovUkEvent {
+    date: NaiveDate,
+}
+
+impl Calendar {
+    /// A calendar with weekends only (no bank holidays).
+    pub fn weekends_only(tz: Tz) -> Calendar {
+        Calendar {
+            tz,
+            region: "none".into(),
+            holidays: BTreeSet::new(),
+            covers_until: None,
+        }
+    }
+
+    pub fn from_govuk_json(text: &str, region: &str, tz: Tz) -> Result<Calendar> {
+        let all: std::collections::BTreeMap<String, GovUkDivision> =
+            serde_json::from_str(text).context("bank holidays are not in gov.uk's format")?;
+        let Some(div) = all.get(region) else {
+            let known: Vec<_> = all.keys().cloned().collect();
+            bail!(
+                "no bank holidays for region {region:?} (known: {})",
+                known.join(", ")
+            );
+        };
+        let holidays: BTreeSet<NaiveDate> = div.events.iter().map(|e| e.date).collect();
+        let covers_until = holidays
+            .iter()
+            .next_back()
+            .and_then(|d| NaiveDate::from_ymd_opt(d.year(), 12, 31));
+        Ok(Calendar {
+            tz,
+            region: region.to_string(),
+            holidays,
+            covers_until,
+        })
+    }
+
+    pub fn load(path: &Path, region: &str, tz: Tz) -> Result<Calendar> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read bank holidays {}", path.display()))?;
+        Calendar::from_govuk_json(&text, region, tz)
+            .with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn is_bank_holiday(&self, d: NaiveDate) -> bool {
+        self.holidays.contains(&d)
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.is_bank_holiday(d)
+    }
+
+    /// True when a computation needs dates the holiday data does not cover.
+    pub fn beyond_data(&self, d: NaiveDate) -> bool {
+        matches!(self.covers_until, Some(end) if d > end)
+    }
+
+    pub fn next_working_day(&self, mut d: NaiveDate) -> NaiveDate {
+        loop {
+            d = d.succ_opt().expect("date in range");
+            if self.is_working_day(d) {
+                return d;
+            }
+        }
+    }
+
+    /// The instant a period after `start` ends.
+    pub fn add(&self, start: DateTime<Utc>, period: Period) -> DateTime<Utc> {
+        match period {
+            Period::Minutes(m) => start + Duration::minutes(m),
+            Period::Hours(h) => start + Duration::hours(h),
+            Period::CalendarDays(d) => {
+                let local = start.with_timezone(&self.tz).naive_local();
+                self.resolve_local(local + Days::new(d as u64))
+            }
+            Period::CalendarMonths(m) => {
+                let local = start.with_timezone(&self.tz).naive_local();
+                // chrono clamps to the month's last day (31 Jan + 1 month = 28/29 Feb).
+                let shifted = local
+                    .checked_add_months(Months::new(m))
+                    .unwrap_or(NaiveDateTime::MAX);
+                self.resolve_local(shifted)
+            }
+            Period::WorkingDays(n) => {
+                let local = start.with_timezone(&self.tz).naive_local();
+                let mut day = local.date();
+                for _ in 0..n {
+                    day = self.next_working_day(day);
+                }
+                self.resolve_local(day.and_time(local.time()))
+            }
+        }
+    }
+
+    /// Moves a deadline that falls on a weekend or bank holiday to 12:00 local time on the
+    /// next working day (the DORA rule); a deadline on a working day is left alone.
+    pub fn roll_to_next_working_day_noon(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let day = at.with_timezone(&self.tz).date_naive();
+        if self.is_working_day(day) {
+            return at;
+        }
+        let next = self.next_working_day(day);
+        self.resolve_local(next.and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("noon")))
+    }
+
+    /// A local wall-clock time to an instant for computed deadlines: a time skipped by the
+    /// spring change moves forward an hour; a time the autumn change repeats takes the
+    /// earlier instant, so the firm is never told it has more time than it does.
+    fn resolve_local(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        match self.tz.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.with_timezone(&Utc),
+            LocalResult::Ambiguous(early, _late) => early.with_timezone(&Utc),
+            LocalResult::None => {
+                let later = local + Duration::hours(1);
+                match self.tz.from_local_datetime(&later) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+                    LocalResult::None => Utc.from_utc_datetime(&local),
+                }
+            }
+        }
+    }
+}
+
+/// Why a timestamp in an input could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("{0:?} is not a timestamp (use RFC 3339, e.g. 2026-03-29T01:30:00Z or 2026-03-29 02:30 local)")]
+    Unparseable(String),
+    #[error("{0:?} does not exist in {1} (the clocks went forward); give an offset")]
+    NonExistent(String, Tz),
+    #[error("{0:?} happens twice in {1} (the clocks went back); give an offset such as +01:00 or +00:00")]
+    Ambiguous(String, Tz),
+}
+
+/// Reads a timestamp: RFC 3339 with an offset, or a local time without one read in `tz`.
+/// A local time that a clock change skips or repeats is an error, never a guess.
+pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampError> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    // RFC 3339 allows a space for the T.
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M%:z",
+        "%Y-%m-%dT%H:%M%:z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
+            return Ok(dt.with_timezone(&Utc));
+        }
+    }
+    let t_z = t.strip_suffix('Z').or_else(|| t.strip_suffix('z'));
+    let naive_formats = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ];
+    if let Some(body) = t_z {
+        for fmt in naive_formats {
+            if let Ok(n) = NaiveDateTime::parse_from_str(body, fmt) {
+                return Ok(Utc.from_utc_datetime(&n));
+            }
+        }
+    }
+    for fmt in naive_formats {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return match tz.from_local_datetime(&n) {
+                LocalResult::Single(dt) => Ok(dt.with_timezone(&Utc)),
+                LocalResult::None => Err(TimestampError::NonExistent(t.to_string(), tz)),
+                LocalResult::Ambiguous(..) => Err(TimestampError::Ambiguous(t.to_string(), tz)),
+            };
+        }
+    }
+    Err(TimestampError::Unparseable(t.to_string()))
+}
+
+/// `2026-03-30T10:00:00Z`: the stored, machine form.
+pub fn utc_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `2026-03-30 11:00 BST (+01:00)`: what a person in the UK reads.
+pub fn local_text(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z (%:z)")
+        .to_string()
+}
+
+/// `2026-03-30T11:00:00+01:00`: local time as RFC 3339, for machines.
+pub fn local_rfc3339(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// `2d 03h 15m`: a duration as people read it (always positive; callers say left or late).
+pub fn human_duration(d: Duration) -> String {
+    let total = d.num_minutes().abs();
+    let (days, hours, mins) = (total / 1440, (total % 1440) / 60, total % 60);
+    if days > 0 {
+        format!("{days}d {hours:02}h {mins:02}m")
+    } else {
+        format!("{hours}h {mins:02}m")
+    }
+}
+
+/// Parses a time zone name such as `Europe/London`.
+pub fn parse_tz(name: &str) -> Result<Tz> {
+    name.parse::<Tz>()
+        .map_err(|e| anyhow::anyhow!("unknown time zone {name:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LONDON: Tz = chrono_tz::Europe::London;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn uk() -> Calendar {
+        let text = include_str!("../mappings/uk-bank-holidays.json");
+        Calendar::from_govuk_json(text, "england-and-wales", LONDON).unwrap()
+    }
+
+    #[test]
+    fn parses_periods() {
+        assert_eq!(Period::parse("72 hours").unwrap(), Period::Hours(72));
+        assert_eq!(Period::parse("4h").unwrap(), Period::Hours(4));
+        assert_eq!(Period::parse("15 days").unwrap(), Period::CalendarDays(15));
+        assert_eq!(
+            Period::parse("30 working days").unwrap(),
+            Period::WorkingDays(30)
+        );
+        assert_eq!(Period::parse("1 month").unwrap(), Period::CalendarMonths(1));
+        assert!(Period::parse("soon").is_err());
+        assert!(Period::parse("3 fortnights").is_err());
+    }
+
+    #[test]
+    fn seventy_two_hours_across_spring_forward_is_real_hours() {
+        // Clocks go forward at 01:00 UTC on Sunday 29 March 2026.
+        let aware = utc("2026-03-27T10:00:00Z"); // 10:00 GMT Friday
+        let due = uk().add(aware, Period::Hours(72));
+        assert_eq!(due, utc("2026-03-30T10:00:00Z"));
+        assert_eq!(local_text(due, LONDON), "2026-03-30 11:00 BST (+01:00)");
+    }
+
+    #[test]
+    fn seventy_two_hours_across_autumn_back_is_real_hours() {
+        // Clocks go back at 01:00 UTC on Sunday 25 October 2026.
+        let aware = utc("2026-10-23T09:30:00+01:00");
+        let due = uk().add(aware, Period::Hours(72));
+        assert_eq!(due, utc("2026-10-26T08:30:00Z"));
+        assert_eq!(local_text(due, LONDON), "2026-10-26 08:30 GMT (+00:00)");
+    }
+
+    #[test]
+    fn calendar_days_keep_local_time_across_clock_change() {
+        let start = utc("2026-03-20T09:00:00Z"); // 09:00 GMT
+        let due = uk().add(start, Period::CalendarDays(15));
+        assert_eq!(local_text(due, LONDON), "2026-04-04 09:00 BST (+01:00)");
+    }
+
+    #[test]
+    fn leap_day_2028() {
+        let cal = uk();
+        let start = utc("2028-02-26T12:00:00Z");
+        assert_eq!(
+            cal.add(start, Period::Hours(72)),
+            utc("2028-02-29T12:00:00Z")
+        );
+        assert_eq!(
+            cal.add(utc("2028-01-31T12:00:00Z"), Period::CalendarMonths(1)),
+            utc("2028-02-29T12:00:00Z")
+        );
+        assert_eq!(
+            cal.add(utc("2028-02-28T12:00:00Z"), Period::CalendarDays(1)),
+            utc("2028-02-29T12:00:00Z")
+        );
+        // 29 Feb 2028 is a Tuesday, a working day.
+        assert!(cal.is_working_day(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()));
+        assert_eq!(
+            cal.add(utc("2028-02-28T12:00:00Z"), Period::WorkingDays(1)),
+            utc("2028-02-29T12:00:00Z")
+        );
+    }
+
+    #[test]
+    fn christmas_2026_substitute_bank_holiday() {
+        // 26 Dec 2026 is a Saturday, so Boxing Day is observed on Monday 28 December.
+        let cal = uk();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert!(cal.is_bank_holiday(d(12, 25)));
+        assert!(cal.is_bank_holiday(d(12, 28)));
+        assert!(!cal.is_working_day(d(12, 26)));
+        // Thursday 24 Dec + 1 working day = Tuesday 29 Dec.
+        let due = cal.add(utc("2026-12-24T15:00:00Z"), Period::WorkingDays(1));
+        assert_eq!(due, utc("2026-12-29T15:00:00Z"));
+        // The calendar clock ignores holidays: 72 hours is 72 hours.
+        let due = cal.add(utc("2026-12-24T15:00:00Z"), Period::Hours(72));
+        assert_eq!(due, utc("2026-12-27T15:00:00Z"));
+    }
+
+    #[test]
+    fn scotland_has_its_own_holidays() {
+        let text = include_str!("../mappings/uk-bank-holidays.json");
+        let scot = Calendar::from_govuk_json(text, "scotland", LONDON).unwrap();
+        let jan2 = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        assert!(scot.is_bank_holiday(jan2));
+        assert!(!uk().is_bank_holiday(jan2));
+        assert!(Calendar::from_govuk_json(text, "wales", LONDON).is_err());
+    }
+
+    #[test]
+    fn weekend_crossing_working_days() {
+        // Friday 16:00 + 2 working days = Tuesday 16:00.
+        let due = uk().add(utc("2026-11-13T16:00:00Z"), Period::WorkingDays(2));
+        assert_eq!(due, utc("2026-11-17T16:00:00Z"));
+    }
+
+    #[test]
+    fn roll_weekend_deadline_to_noon_next_working_day() {
+        let cal = uk();
+        // Saturday 14 Nov 2026 03:00 -> Monday 16 Nov 12:00 GMT.
+        assert_eq!(
+            cal.roll_to_next_working_day_noon(utc("2026-11-14T03:00:00Z")),
+            utc("2026-11-16T12:00:00Z")
+        );
+        // Christmas Day 2026 -> Tuesday 29 December 12:00.
+        assert_eq!(
+            cal.roll_to_next_working_day_noon(utc("2026-12-25T09:00:00Z")),
+            utc("2026-12-29T12:00:00Z")
+        );
+        // A working day is untouched.
+        let wed = utc("2026-11-18T03:00:00Z");
+        assert_eq!(cal.roll_to_next_working_day_noon(wed), wed);
+        // Saturday 28 March 2026 -> Monday 30 March 12:00 BST = 11:00 UTC.
+        assert_eq!(
+            cal.roll_to_next_working_day_noon(utc("2026-03-28T12:00:00Z")),
+            utc("2026-03-30T11:00:00Z")
+        );
+    }
+
+    #[test]
+    fn local_timestamps_at_clock_changes() {
+        assert_eq!(
+            parse_timestamp("2026-03-29 01:30", LONDON),
+            Err(TimestampError::NonExistent(
+                "2026-03-29 01:30".into(),
+                LONDON
+            ))
+        );
+        assert_eq!(
+            parse_timestamp("2026-10-25 01:30", LONDON),
+            Err(TimestampError::Ambiguous("2026-10-25 01:30".into(), LONDON))
+        );
+        // With an offset both are fine.
+        assert_eq!(
+            parse_timestamp("2026-10-25T01:30:00+01:00", LONDON).unwrap(),
+            utc("2026-10-25T00:30:00Z")
+        );
+        assert_eq!(
+            parse_timestamp("2026-10-25T01:30:00+00:00", LONDON).unwrap(),
+            utc("2026-10-25T01:30:00Z")
+        );
+        // Local summer time.
+        assert_eq!(
+            parse_timestamp("2026-07-01 09:00", LONDON).unwrap(),
+            utc("2026-07-01T08:00:00Z")
+        );
+        assert_eq!(
+            parse_timestamp("2026-07-01 09:00:00Z", LONDON).unwrap(),
+            utc("2026-07-01T09:00:00Z")
+        );
+        assert!(parse_timestamp("yesterday", LONDON).is_err());
+        assert!(parse_timestamp("2026-02-30 09:00", LONDON).is_err());
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(Duration::minutes(75)), "1h 15m");
+        assert_eq!(
+            human_duration(Duration::minutes(-(3 * 1440 + 61))),
+            "3d 01h 01m"
+        );
+    }
+
+    #[test]
+    fn calendar_knows_where_its_data_ends() {
+        let cal = uk();
+        assert!(!cal.beyond_data(NaiveDate::from_ymd_opt(2027, 12, 31).unwrap()));
+        assert!(cal.beyond_data(NaiveDate::from_ymd_opt(2028, 1, 1).unwrap()));
+    }
+}

@@ -1,0 +1,201 @@
+//! `regwatch.toml`: where things are, which zone and bank holidays to use, who gets alerts
+//! and how mail is sent. Secrets never live here: SMTP credentials come from the
+//! environment variables this file names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::clock::{parse_tz, Calendar};
+use crate::error::bad_input;
+use crate::regimes::RegimeOverrides;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// Zone for display and for local rules (calendar days, working days, noon).
+    pub timezone: String,
+    /// Zone for input timestamps written without an offset (defaults to `timezone`).
+    pub input_timezone: Option<String>,
+    /// gov.uk division: england-and-wales, scotland or northern-ireland.
+    pub bank_holidays: String,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            timezone: "Europe/London".into(),
+            input_timezone: None,
+            bank_holidays: "england-and-wales".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathConfig {
+    pub mappings: PathBuf,
+    pub templates: PathBuf,
+    /// Important business services with their impact tolerances.
+    pub services: Option<PathBuf>,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        PathConfig {
+            mappings: "mappings".into(),
+            templates: "templates".into(),
+            services: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentConfig {
+    /// Jurisdictions assumed for an incident whose `jurisdictions` is empty.
+    pub default_jurisdictions: Vec<String>,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        IncidentConfig {
+            default_jurisdictions: vec!["uk".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// The record of alerts sent (and the lock beside it).
+    pub state: PathBuf,
+    pub from: String,
+    /// Role (a regime's `notify`) to addresses; `default` catches the rest.
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            state: "regwatch-alerts.json".into(),
+            from: "regwatch <regwatch@localhost>".into(),
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+/// How mail leaves: `none` (plain SMTP, for a local relay), `starttls` or `tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    pub security: SmtpSecurity,
+    /// Names of the environment variables holding the credentials (never the secrets).
+    pub username_env: String,
+    pub password_env: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "localhost".into(),
+            port: None,
+            security: SmtpSecurity::Starttls,
+            username_env: "REGWATCH_SMTP_USERNAME".into(),
+            password_env: "REGWATCH_SMTP_PASSWORD".into(),
+            timeout_seconds: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub clock: ClockConfig,
+    pub paths: PathConfig,
+    pub incidents: IncidentConfig,
+    pub regimes: RegimeOverrides,
+    pub alerts: AlertConfig,
+    pub smtp: SmtpConfig,
+    /// Folder relative paths are read against (the config file's folder).
+    #[serde(skip)]
+    pub base: PathBuf,
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// `--config`, else `$REGWATCH_CONFIG`, else `./regwatch.toml` if present, else defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config> {
+        let env = std::env::var_os("REGWATCH_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(env).or_else(|| {
+            let p = PathBuf::from("regwatch.toml");
+            p.exists().then_some(p)
+        });
+        match path {
+            Some(p) => Config::load(&p),
+            None => Ok(Config {
+                base: PathBuf::from("."),
+                ..Config::default()
+            }),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let name = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("cannot read config {name}: {e}")))?;
+        let mut cfg: Config =
+            toml::from_str(&text).map_err(|e| bad_input(format!("config {name}: {e}")))?;
+        cfg.base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// A path from the config, read against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    pub fn display_tz(&self) -> Result<Tz> {
+        parse_tz(&self.clock.timezone).map_err(|e| bad_input(format!("config: {e:#}")))
+    }
+
+    pub fn input_tz(&self) -> Result<Tz> {
+        let name = self
+            .clock
+            .input_timezone
+            .as_deref()
+            .unwrap_or(&self.clock.timezone);
+        parse_tz(name).map_err(|e| bad_input(format!("config: {e:#}")))
+    }
+
+    /// The working-day calendar from `mappings/uk-bank-holidays.json`.
+    pub fn calendar(&self, mappings: &Path) -> Result<Calendar> {
+        let path = mappings.join("uk-bank-holidays.json");
+        Calendar::load(&path, &self.clock.bank_holidays, self.display_tz()?)
+            .map_err(|e| bad_input(format!("{e:#}")))
+    }
+}

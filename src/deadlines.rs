@@ -1,0 +1,738 @@
+//! Evaluation: incidents + regimes + services + a calendar + `now` in, deadlines out.
+//! Pure: no I/O, no clock reads (the caller passes `now`).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::clock::{human_duration, Calendar, Period};
+use crate::incident::Incident;
+use crate::regimes::{Clock, LimitPeriod, Regime, RegimeKind, Roll, Threshold};
+use crate::services::{ImportantBusinessService, ServiceCatalogue};
+
+/// Where a clock stands. The order is the order of urgency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not done and past the deadline (for a tolerance: breached now).
+    Overdue,
+    /// Not done; a warning threshold has been crossed.
+    DueSoon,
+    /// Not done; no threshold crossed yet.
+    Due,
+    /// Applies, but the event that starts the clock has not happened yet.
+    NotStarted,
+    /// Done after the deadline (for a tolerance: it was breached).
+    MetLate,
+    /// Done in time.
+    Met,
+    /// The regime does not apply to this incident (with the reason).
+    NotApplicable,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Overdue => "overdue",
+            Status::DueSoon => "due-soon",
+            Status::Due => "due",
+            Status::NotStarted => "not-started",
+            Status::MetLate => "met-late",
+            Status::Met => "met",
+            Status::NotApplicable => "not-applicable",
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self, Status::Overdue | Status::DueSoon | Status::Due)
+    }
+
+    pub const ALL: [Status; 7] = [
+        Status::Overdue,
+        Status::DueSoon,
+        Status::Due,
+        Status::NotStarted,
+        Status::MetLate,
+        Status::Met,
+        Status::NotApplicable,
+    ];
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One clock for one incident (and, for tolerances, one service).
+#[derive(Debug, Clone)]
+pub struct Deadline<'a> {
+    pub incident: &'a Incident,
+    pub regime: &'a Regime,
+    /// `None` when the regime does not apply at all.
+    pub clock: Option<&'a Clock>,
+    pub service: Option<&'a ImportantBusinessService>,
+    pub status: Status,
+    /// Why not applicable, or what the clock waits for.
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub start_field: Option<&'a str>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub done_at: Option<DateTime<Utc>>,
+    /// The period that set the deadline.
+    pub period: Option<Period>,
+    /// The most urgent alert threshold crossed (open clocks only).
+    pub threshold: Option<&'a str>,
+    pub notes: Vec<String>,
+}
+
+/// What the evaluation needs besides the incidents.
+pub struct EvalContext<'a> {
+    pub regimes: &'a [Regime],
+    pub services: &'a ServiceCatalogue,
+    pub calendar: &'a Calendar,
+    pub now: DateTime<Utc>,
+}
+
+/// Every clock of every regime for every incident, most urgent first.
+pub fn evaluate<'a>(incidents: &'a [Incident], ctx: &EvalContext<'a>) -> Vec<Deadline<'a>> {
+    let mut out = Vec::with_capacity(incidents.len() * ctx.regimes.len());
+    for inc in incidents {
+        for regime in ctx.regimes {
+            evaluate_regime(inc, regime, ctx, &mut out);
+        }
+    }
+    sort_by_urgency(&mut out);
+    out
+}
+
+/// Overdue (latest first) then due-soon and due (soonest first), then the rest.
+pub fn sort_by_urgency(list: &mut [Deadline]) {
+    list.sort_by(|a, b| {
+        a.status.cmp(&b.status).then_with(|| {
+            let by_due = a.due_at.cmp(&b.due_at);
+            let by_due = if a.status.is_open() || a.status == Status::NotStarted {
+                by_due
+            } else {
+                by_due.reverse()
+            };
+            by_due
+                .then_with(|| a.incident.id.cmp(&b.incident.id))
+                .then_with(|| a.regime.id.cmp(&b.regime.id))
+                .then_with(|| compare_opt(a.clock.map(|c| &c.id), b.clock.map(|c| &c.id)))
+                .then_with(|| compare_opt(a.service.map(|s| &s.id), b.service.map(|s| &s.id)))
+        })
+    });
+}
+
+fn compare_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+    a.cmp(&b)
+}
+
+fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: String) -> Deadline<'a> {
+    Deadline {
+        incident: inc,
+        regime,
+        clock: None,
+        service: None,
+        status: Status::NotApplicable,
+        reason: Some(reason),
+        started_at: None,
+        start_field: None,
+        due_at: None,
+        done_at: None,
+        period: None,
+        threshold: None,
+        notes: Vec::new(),
+    }
+}
+
+fn evaluate_regime<'a>(
+    inc: &'a Incident,
+    regime: &'a Regime,
+    ctx: &EvalContext<'a>,
+    out: &mut Vec<Deadline<'a>>,
+) {
+    if let Some(from) = regime.in_force_from {
+        if inc.aware_at.date_naive() < from && !regime.rehearsal {
+            let reason = format!("in force from {from}; the organisation became aware before then");
+            out.push(not_applicable(inc, regime, reason));
+            return;
+        }
+    }
+    for cond in &regime.when {
+        if let Err(why) = cond.check(inc) {
+            out.push(not_applicable(inc, regime, why));
+            return;
+        }
+    }
+    let before = out.len();
+    let mut skipped = Vec::new();
+    for clock in &regime.clocks {
+        if let Some(why) = clock.when.iter().find_map(|c| c.check(inc).err()) {
+            skipped.push(why);
+            continue;
+        }
+        let per_service = clock
+            .limits
+            .iter()
+            .any(|l| l.period == LimitPeriod::ImpactTolerance);
+        if per_service {
+            for sid in &inc.affected_services {
+                match ctx.services.get(sid) {
+                    Some(svc) => out.push(evaluate_clock(inc, regime, clock, Some(svc), ctx)),
+                    None => {
+                        let src = ctx
+                            .services
+                            .source
+                            .as_deref()
+                            .unwrap_or("no services file configured");
+                        let mut d = not_applicable(
+                            inc,
+                            regime,
+                            format!("service {sid:?} has no impact tolerance ({src})"),
+                        );
+                        d.clock = Some(clock);
+                        out.push(d);
+                    }
+                }
+            }
+        } else {
+            out.push(evaluate_clock(inc, regime, clock, None, ctx));
+        }
+    }
+    if out.len() == before {
+        let reason = if skipped.is_empty() {
+            "no clock of this regime applies".to_string()
+        } else {
+            skipped.join("; ")
+        };
+        out.push(not_applicable(inc, regime, reason));
+    }
+}
+
+fn evaluate_clock<'a>(
+    inc: &'a Incident,
+    regime: &'a Regime,
+    clock: &'a Clock,
+    service: Option<&'a ImportantBusinessService>,
+    ctx: &EvalContext<'a>,
+) -> Deadline<'a> {
+    let cal = ctx.calendar;
+    let mut notes = Vec::new();
+    // The earliest deadline among the limits that can be computed.
+    let mut best: Option<(DateTime<Utc>, DateTime<Utc>, &'a str, Period)> = None;
+    for limit in &clock.limits {
+        let Some((field, start)) = limit
+            .from
+            .iter()
+            .find_map(|f| inc.time(f).map(|t| (f.as_str(), t)))
+        else {
+            continue;
+        };
+        let period = match (limit.period, service) {
+            (LimitPeriod::Fixed(p), _) => p,
+            (LimitPeriod::ImpactTolerance, Some(s)) => s.impact_tolerance,
+            (LimitPeriod::ImpactTolerance, None) => continue,
+        };
+        let mut due = cal.add(start, period);
+        if matches!(period, Period::WorkingDays(_)) && cal.beyond_data(due.date_naive()) {
+            notes.push(format!(
+                "bank-holiday data for {} ends {}; later days count weekends only",
+                cal.region,
+                cal.covers_until.map(|d| d.to_string()).unwrap_or_default()
+            ));
+        }
+        if clock.roll == Roll::NextWorkingDayNoon {
+            let rolled = cal.roll_to_next_working_day_noon(due);
+            if rolled != due {
+                notes.push("deadline fell on a weekend or bank holiday: moved to 12:00 on the next working day".into());
+            }
+            due = rolled;
+        }
+        if let Some(f) = &limit.unless_later {
+            if inc.time(f).is_some_and(|t| t > due) {
+                continue;
+            }
+        }
+        if best.is_none_or(|(d, ..)| due < d) {
+            best = Some((due, start, field, period));
+        }
+    }
+    let done_at = inc.time(&clock.done);
+    let Some((due, start, start_field, period)) = best else {
+        let fields: Vec<&str> = clock
+            .limits
+            .iter()
+            .flat_map(|l| l.from.iter().map(String::as_str))
+            .collect();
+        return Deadline {
+            incident: inc,
+            regime,
+            clock: Some(clock),
+            service,
+            status: Status::NotStarted,
+            reason: Some(format!("starts when {} is recorded", fields.join(" or "))),
+            started_at: None,
+            start_field: None,
+            due_at: None,
+            done_at,
+            period: None,
+            threshold: None,
+            notes,
+        };
+    };
+    let now = ctx.now;
+    let mut threshold = None;
+    let status = match done_at {
+        Some(done) if done <= due => Status::Met,
+        Some(_) => Status::MetLate,
+        None if now > due => Status::Overdue,
+        None => Status::Due,
+    };
+    let status = if status.is_open() {
+        // The most recently crossed threshold is the one that matters now.
+        threshold = clock
+            .thresholds
+            .iter()
+            .map(|(label, t)| (label.as_str(), t, t.crossed_at(start, due)))
+            .filter(|(_, _, at)| *at <= now)
+            .max_by_key(|(_, _, at)| *at)
+            .map(|(label, t, _)| (label, t));
+        match (status, threshold) {
+            (Status::Due, Some(_)) => Status::DueSoon,
+            (s, _) => s,
+        }
+    } else {
+        status
+    };
+    if let Some(field) = &clock.late_requires {
+        let late = matches!(status, Status::MetLate | Status::Overdue);
+        if late && inc.text(field).is_none() {
+            let note = clock
+                .late_note
+                .clone()
+                .unwrap_or_else(|| "a late report must give reasons".into());
+            notes.push(format!("{note}: {field} is empty"));
+        }
+    }
+    Deadline {
+        incident: inc,
+        regime,
+        clock: Some(clock),
+        service,
+        status,
+        reason: None,
+        started_at: Some(start),
+        start_field: Some(start_field),
+        due_at: Some(due),
+        done_at,
+        period: Some(period),
+        threshold: threshold.map(|(l, _)| l),
+        notes,
+    }
+}
+
+impl<'a> Deadline<'a> {
+    /// Minutes left (negative when late): to the deadline if open, spare or late if done.
+    pub fn minutes_left(&self, now: DateTime<Utc>) -> Option<i64> {
+        let due = self.due_at?;
+        let at = self.done_at.unwrap_or(now);
+        Some((due - at).num_minutes())
+    }
+
+    /// Fraction of the period used up by the time it was done (or now).
+    pub fn used_fraction(&self, now: DateTime<Utc>) -> Option<f64> {
+        let (start, due) = (self.started_at?, self.due_at?);
+        let span = (due - start).num_seconds();
+        if span <= 0 {
+            return None;
+        }
+        let at = self.done_at.unwrap_or(now);
+        Some((at - start).num_seconds() as f64 / span as f64)
+    }
+
+    /// `3h 10m left`, `late by 2d 01h 00m`, `met with 5h 00m to spare`.
+    pub fn time_text(&self, now: DateTime<Utc>) -> String {
+        let Some(m) = self.minutes_left(now) else {
+            return String::new();
+        };
+        let d = human_duration(Duration::minutes(m));
+        match (self.done_at.is_some() && self.due_at.is_some(), m >= 0) {
+            (true, true) => format!("done with {d} to spare"),
+            (true, false) => format!("done {d} late"),
+            (false, true) => format!("{d} left"),
+            (false, false) => format!("late by {d}"),
+        }
+    }
+
+    pub fn clock_id(&self) -> &str {
+        self.clock.map_or("-", |c| c.id.as_str())
+    }
+
+    /// `uk-gdpr-art33/notify-ico` (plus `@service` for a tolerance).
+    pub fn key(&self) -> String {
+        let mut k = format!(
+            "{}/{}/{}",
+            self.incident.id,
+            self.regime.id,
+            self.clock_id()
+        );
+        if let Some(s) = self.service {
+            k.push('@');
+            k.push_str(&s.id);
+        }
+        k
+    }
+
+    /// What to do next, in plain English.
+    pub fn next_action(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+        let local = |t: DateTime<Utc>| crate::clock::local_text(t, tz);
+        let action = self.clock.map(|c| c.action.as_str()).unwrap_or("");
+        let tolerance = self.regime.kind == RegimeKind::Tolerance;
+        let svc = self.service.map(|s| s.name.as_str()).unwrap_or("");
+        let mut text = match self.status {
+            Status::NotApplicable => "Nothing: does not apply".to_string(),
+            Status::NotStarted => format!(
+                "Nothing yet: the clock {}",
+                self.reason.as_deref().unwrap_or("has not started")
+            ),
+            Status::Met => "Nothing: done in time".to_string(),
+            Status::MetLate if tolerance => format!(
+                "{svc} was out of tolerance for {}: record the breach, its cause and lessons learned, and tell the FCA/PRA",
+                human_duration(Duration::minutes(-self.minutes_left(now).unwrap_or(0)))
+            ),
+            Status::MetLate => "Done late: keep the reasons for the delay on file".to_string(),
+            Status::Overdue if tolerance => format!(
+                "IMPACT TOLERANCE BREACHED for {svc} since {}: {action}",
+                self.due_at.map(local).unwrap_or_default()
+            ),
+            Status::Overdue => format!("OVERDUE since {}: {action}", self.due_at.map(local).unwrap_or_default()),
+            Status::DueSoon | Status::Due if tolerance => format!(
+                "Restore {svc} by {} ({} of the tolerance used)",
+                self.due_at.map(local).unwrap_or_default(),
+                self.used_fraction(now).map(|f| format!("{:.0}%", f * 100.0)).unwrap_or_default()
+            ),
+            Status::DueSoon | Status::Due => format!(
+                "{action} by {}",
+                self.due_at.map(local).unwrap_or_default()
+            ),
+        };
+        for n in &self.notes {
+            if n.contains("is empty") {
+                text.push_str(". ");
+                text.push_str(n);
+            }
+        }
+        text
+    }
+}
+
+/// Counts for the summary line and the exit code.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub incidents: usize,
+    pub clocks: usize,
+    pub overdue: usize,
+    pub due_soon: usize,
+    pub due: usize,
+    pub not_started: usize,
+    pub met_late: usize,
+    pub met: usize,
+    pub not_applicable: usize,
+    /// Tolerance clocks breached, now or earlier.
+    pub tolerance_breaches: usize,
+    /// Late clocks with no reasons for the delay on file.
+    pub late_reasons_missing: usize,
+}
+
+impl Summary {
+    pub fn of(incidents: usize, list: &[Deadline]) -> Summary {
+        let mut s = Summary {
+            incidents,
+            ..Summary::default()
+        };
+        for d in list {
+            match d.status {
+                Status::Overdue => s.overdue += 1,
+                Status::DueSoon => s.due_soon += 1,
+                Status::Due => s.due += 1,
+                Status::NotStarted => s.not_started += 1,
+                Status::MetLate => s.met_late += 1,
+                Status::Met => s.met += 1,
+                Status::NotApplicable => s.not_applicable += 1,
+            }
+            if d.status != Status::NotApplicable {
+                s.clocks += 1;
+            }
+            if d.regime.kind == RegimeKind::Tolerance
+                && matches!(d.status, Status::Overdue | Status::MetLate)
+            {
+                s.tolerance_breaches += 1;
+            }
+            if d.notes.iter().any(|n| n.ends_with("is empty")) {
+                s.late_reasons_missing += 1;
+            }
+        }
+        s
+    }
+
+    /// Something needs attention now: an open clock past its deadline, or a tolerance
+    /// breached.
+    pub fn needs_attention(&self) -> bool {
+        self.overdue > 0 || self.tolerance_breaches > 0
+    }
+}
+
+/// Thresholds of an open clock crossed by `now`, earliest first.
+pub fn crossed_thresholds<'a>(
+    d: &Deadline<'a>,
+    now: DateTime<Utc>,
+) -> Vec<(&'a str, &'a Threshold)> {
+    let (Some(clock), Some(start), Some(due)) = (d.clock, d.started_at, d.due_at) else {
+        return Vec::new();
+    };
+    if !d.status.is_open() {
+        return Vec::new();
+    }
+    let mut v: Vec<_> = clock
+        .thresholds
+        .iter()
+        .map(|(l, t)| (l.as_str(), t, t.crossed_at(start, due)))
+        .filter(|(_, _, at)| *at <= now)
+        .collect();
+    v.sort_by_key(|(_, _, at)| *at);
+    v.into_iter().map(|(l, t, _)| (l, t)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{build, Column};
+    use crate::regimes::{parse_regimes, RegimeOverrides};
+
+    const LONDON: chrono_tz::Tz = chrono_tz::Europe::London;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn incident(pairs: &[(&str, &str)]) -> Incident {
+        let cols: Vec<Column> = pairs.iter().map(|(k, _)| Column::for_name(k)).collect();
+        build(cols.iter().zip(pairs.iter().map(|(_, v)| *v)), 2, LONDON).unwrap()
+    }
+
+    fn regimes() -> Vec<Regime> {
+        let mut o = RegimeOverrides::default();
+        o.rehearse.push("fca-pra-operational-incident".into());
+        parse_regimes(include_str!("../mappings/regimes.toml"), &o).unwrap()
+    }
+
+    fn calendar() -> Calendar {
+        Calendar::from_govuk_json(
+            include_str!("../mappings/uk-bank-holidays.json"),
+            "england-and-wales",
+            LONDON,
+        )
+        .unwrap()
+    }
+
+    fn services() -> ServiceCatalogue {
+        ServiceCatalogue::parse(
+            "[[service]]\nid='checkout'\nname='Checkout'\nimpact_tolerance='4 hours'\n",
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn run<'a>(
+        incs: &'a [Incident],
+        regs: &'a [Regime],
+        cal: &'a Calendar,
+        svc: &'a ServiceCatalogue,
+        now: &str,
+    ) -> Vec<Deadline<'a>> {
+        let ctx = EvalContext {
+            regimes: regs,
+            services: svc,
+            calendar: cal,
+            now: utc(now),
+        };
+        evaluate(incs, &ctx)
+    }
+
+    fn find<'a, 'b>(list: &'b [Deadline<'a>], regime: &str) -> &'b Deadline<'a> {
+        list.iter().find(|d| d.regime.id == regime).unwrap()
+    }
+
+    #[test]
+    fn gdpr_72_hours_states() {
+        let base = [
+            ("id", "B-1"),
+            ("title", "t"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "true"),
+            ("risk_to_individuals", "risk"),
+            ("jurisdictions", "uk"),
+        ];
+        let incs = vec![incident(&base)];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-03T09:00:00Z");
+        let g = find(&d, "uk-gdpr-art33");
+        assert_eq!(g.status, Status::Due);
+        assert_eq!(g.due_at, Some(utc("2026-11-05T09:00:00Z")));
+        let d = run(&incs, &r, &c, &s, "2026-11-04T10:00:00Z");
+        let g = find(&d, "uk-gdpr-art33");
+        assert_eq!(g.status, Status::DueSoon);
+        assert_eq!(g.threshold, Some("24h left"));
+        let d = run(&incs, &r, &c, &s, "2026-11-05T09:01:00Z");
+        let g = find(&d, "uk-gdpr-art33");
+        assert_eq!(g.status, Status::Overdue);
+        assert!(g.notes.iter().any(|n| n.contains("delay_reason is empty")));
+
+        let mut late = base.to_vec();
+        late.push(("ico_notified_at", "2026-11-05T10:00:00Z"));
+        late.push(("delay_reason", "forensics"));
+        let incs = vec![incident(&late)];
+        let d = run(&incs, &r, &c, &s, "2026-11-20T00:00:00Z");
+        let g = find(&d, "uk-gdpr-art33");
+        assert_eq!(g.status, Status::MetLate);
+        assert!(g.notes.is_empty());
+    }
+
+    #[test]
+    fn unlikely_risk_is_not_notifiable_but_is_registered() {
+        let incs = vec![incident(&[
+            ("id", "B-2"),
+            ("title", "t"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "true"),
+            ("risk_to_individuals", "unlikely"),
+        ])];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-03T09:00:00Z");
+        let g = find(&d, "uk-gdpr-art33");
+        assert_eq!(g.status, Status::NotApplicable);
+        assert!(g.reason.as_deref().unwrap().contains("unlikely"));
+        let reg = find(&d, "uk-gdpr-art33-5");
+        // Monday 09:00 + 5 working days = Monday 9 November 09:00.
+        assert_eq!(reg.due_at, Some(utc("2026-11-09T09:00:00Z")));
+    }
+
+    #[test]
+    fn tolerance_per_service_with_fractions() {
+        let incs = vec![incident(&[
+            ("id", "O-1"),
+            ("title", "outage"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "false"),
+            ("sectors", "fca-regulated"),
+            ("affected_services", "checkout"),
+            ("disruption_start", "2026-11-02T08:30:00Z"),
+        ])];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-02T11:00:00Z");
+        let t = find(&d, "fca-sysc15a-impact-tolerance");
+        assert_eq!(t.service.unwrap().id, "checkout");
+        assert_eq!(t.status, Status::DueSoon);
+        assert_eq!(t.threshold, Some("50%"));
+        let d = run(&incs, &r, &c, &s, "2026-11-02T13:00:00Z");
+        let t = find(&d, "fca-sysc15a-impact-tolerance");
+        assert_eq!(t.status, Status::Overdue);
+        assert!(Summary::of(1, &d).needs_attention());
+    }
+
+    #[test]
+    fn dora_initial_takes_the_earlier_limit_and_rolls_off_weekends() {
+        let mk = |classified: &str| {
+            incident(&[
+                ("id", "D-1"),
+                ("title", "t"),
+                ("aware_at", "2026-11-12T10:00:00Z"), // Thursday
+                ("personal_data", "false"),
+                ("sectors", "eu-financial-entity"),
+                ("jurisdictions", "eu"),
+                ("dora_classified_at", classified),
+            ])
+        };
+        let (r, c, s) = (regimes(), calendar(), services());
+        // Classified 2h after awareness: 4h from classification wins.
+        let incs = vec![mk("2026-11-12T12:00:00Z")];
+        let d = run(&incs, &r, &c, &s, "2026-11-12T13:00:00Z");
+        assert_eq!(
+            find(&d, "eu-dora-major-ict").due_at,
+            Some(utc("2026-11-12T16:00:00Z"))
+        );
+        // Classified 22h after: the 24h cap wins (Friday 10:00).
+        let incs = vec![mk("2026-11-13T08:00:00Z")];
+        let d = run(&incs, &r, &c, &s, "2026-11-13T09:00:00Z");
+        assert_eq!(
+            find(&d, "eu-dora-major-ict").due_at,
+            Some(utc("2026-11-13T10:00:00Z"))
+        );
+        // Classified on Friday 22:00 (after the 24h): 4h -> Saturday 02:00 -> Monday noon.
+        let incs = vec![mk("2026-11-13T22:00:00Z")];
+        let d = run(&incs, &r, &c, &s, "2026-11-13T23:00:00Z");
+        let x = find(&d, "eu-dora-major-ict");
+        assert_eq!(x.due_at, Some(utc("2026-11-16T12:00:00Z")));
+        assert!(x.notes.iter().any(|n| n.contains("next working day")));
+    }
+
+    #[test]
+    fn ai_act_picks_the_clock_by_category() {
+        let mk = |cat: &str| {
+            incident(&[
+                ("id", "A-1"),
+                ("title", "t"),
+                ("aware_at", "2026-09-01T10:00:00Z"),
+                ("personal_data", "false"),
+                ("sectors", "eu-ai-act-provider"),
+                ("jurisdictions", "eu"),
+                ("ai_act_category", cat),
+            ])
+        };
+        let (r, c, s) = (regimes(), calendar(), services());
+        for (cat, days) in [
+            ("death", 10),
+            ("critical_infrastructure", 2),
+            ("health", 15),
+        ] {
+            let incs = vec![mk(cat)];
+            let d = run(&incs, &r, &c, &s, "2026-09-01T11:00:00Z");
+            let x = find(&d, "eu-ai-act-art73");
+            assert_eq!(
+                x.due_at,
+                Some(utc("2026-09-01T10:00:00Z") + Duration::days(days)),
+                "{cat}"
+            );
+        }
+        // Before 2 August 2026 the Act's Art. 73 did not apply.
+        let mut early = mk("death");
+        early.aware_at = utc("2026-07-01T10:00:00Z");
+        let incs = vec![early];
+        let d = run(&incs, &r, &c, &s, "2026-07-02T00:00:00Z");
+        assert_eq!(find(&d, "eu-ai-act-art73").status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn not_started_until_the_start_field_exists() {
+        let incs = vec![incident(&[
+            ("id", "F-1"),
+            ("title", "t"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "false"),
+            ("sectors", "fca-regulated"),
+            ("severity", "major"),
+        ])];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
+        let fin = d
+            .iter()
+            .find(|x| x.regime.id == "fca-pra-operational-incident" && x.clock_id() == "final")
+            .unwrap();
+        assert_eq!(fin.status, Status::NotStarted);
+        assert!(fin.reason.as_deref().unwrap().contains("resolved_at"));
+    }
+}

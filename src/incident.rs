@@ -1,0 +1,419 @@
+//! The incident record: what happened, when the organisation knew, and what has been done.
+//!
+//! Core fields are typed; every other `*_at` column is kept as a named timestamp and every
+//! other column as named text, so a regime in `mappings/` can start or stop its clock on a
+//! field the code has never heard of.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::clock::parse_timestamp;
+
+/// Columns an incident file must have.
+pub const REQUIRED_COLUMNS: &[&str] = &["id", "title", "aware_at", "personal_data"];
+
+/// Allowed values of the enumerated fields (empty is always allowed and means "not known").
+pub const VOCABULARY: &[(&str, &[&str])] = &[
+    (
+        "cause",
+        &[
+            "ai_agent",
+            "human_error",
+            "attack",
+            "third_party",
+            "system_failure",
+            "unknown",
+        ],
+    ),
+    ("severity", &["minor", "moderate", "major", "critical"]),
+    ("risk_to_individuals", &["unlikely", "risk", "high"]),
+    (
+        "ai_act_category",
+        &[
+            "death",
+            "health",
+            "critical_infrastructure",
+            "widespread_infringement",
+            "fundamental_rights",
+            "property_or_environment",
+        ],
+    ),
+];
+
+/// One incident, validated. Times are UTC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    /// Line (CSV, JSON lines) or record number (JSON array) it was read from.
+    pub line: u64,
+    pub aware_at: DateTime<Utc>,
+    pub personal_data: bool,
+    /// Empty when not yet assessed.
+    pub risk_to_individuals: String,
+    pub cause: String,
+    pub severity: String,
+    pub ai_act_category: String,
+    pub data_subjects: Option<u64>,
+    pub records: Option<u64>,
+    pub data_categories: Vec<String>,
+    pub affected_services: Vec<String>,
+    pub sectors: Vec<String>,
+    pub jurisdictions: Vec<String>,
+    /// Every other timestamp column (`occurred_at`, `ico_notified_at`, `disruption_start`, ...).
+    pub times: Vec<(Arc<str>, DateTime<Utc>)>,
+    /// Every other non-empty column, as text (`description`, `delay_reason`, ...).
+    pub text: Vec<(Arc<str>, String)>,
+}
+
+/// The value of a named field, for rules written as data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    Missing,
+    Bool(bool),
+    Number(u64),
+    Text(&'a str),
+    List(&'a [String]),
+    Time(DateTime<Utc>),
+}
+
+impl Incident {
+    /// Looks a field up by its column name.
+    pub fn field(&self, name: &str) -> FieldValue<'_> {
+        fn text(s: &str) -> FieldValue<'_> {
+            if s.is_empty() {
+                FieldValue::Missing
+            } else {
+                FieldValue::Text(s)
+            }
+        }
+        match name {
+            "id" => FieldValue::Text(&self.id),
+            "title" => FieldValue::Text(&self.title),
+            "aware_at" => FieldValue::Time(self.aware_at),
+            "personal_data" => FieldValue::Bool(self.personal_data),
+            "risk_to_individuals" => text(&self.risk_to_individuals),
+            "cause" => text(&self.cause),
+            "severity" => text(&self.severity),
+            "ai_act_category" => text(&self.ai_act_category),
+            "data_subjects" => self
+                .data_subjects
+                .map_or(FieldValue::Missing, FieldValue::Number),
+            "records" => self.records.map_or(FieldValue::Missing, FieldValue::Number),
+            "data_categories" => FieldValue::List(&self.data_categories),
+            "affected_services" => FieldValue::List(&self.affected_services),
+            "sectors" => FieldValue::List(&self.sectors),
+            "jurisdictions" => FieldValue::List(&self.jurisdictions),
+            _ => {
+                if let Some(t) = self.time(name) {
+                    FieldValue::Time(t)
+                } else if let Some(s) = self.text(name) {
+                    FieldValue::Text(s)
+                } else {
+                    FieldValue::Missing
+                }
+            }
+        }
+    }
+
+    /// A timestamp field by name (`aware_at` included).
+    pub fn time(&self, name: &str) -> Option<DateTime<Utc>> {
+        if name == "aware_at" {
+            return Some(self.aware_at);
+        }
+        self.times
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| *v)
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.text
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Which column a header names, resolved once per file.
+#[derive(Debug, Clone)]
+pub enum Column {
+    Id,
+    Title,
+    AwareAt,
+    PersonalData,
+    Enum(&'static str, &'static [&'static str]),
+    Count(Arc<str>),
+    List(Arc<str>),
+    Time(Arc<str>),
+    Text(Arc<str>),
+}
+
+const LIST_COLUMNS: &[&str] = &[
+    "data_categories",
+    "affected_services",
+    "sectors",
+    "jurisdictions",
+];
+
+impl Column {
+    pub fn for_name(name: &str) -> Column {
+        if let Some((field, allowed)) = VOCABULARY.iter().find(|(f, _)| *f == name) {
+            return Column::Enum(field, allowed);
+        }
+        match name {
+            "id" => Column::Id,
+            "title" => Column::Title,
+            "aware_at" => Column::AwareAt,
+            "personal_data" => Column::PersonalData,
+            "data_subjects" | "records" => Column::Count(name.into()),
+            n if LIST_COLUMNS.contains(&n) => Column::List(name.into()),
+            n if is_time_column(n) => Column::Time(name.into()),
+            _ => Column::Text(name.into()),
+        }
+    }
+}
+
+/// `*_at` columns, and the two disruption bounds, are timestamps.
+pub fn is_time_column(name: &str) -> bool {
+    name.ends_with("_at") || name == "disruption_start" || name == "disruption_end"
+}
+
+/// A field that could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    fn new(field: &str, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Splits a list cell: `a; b;c` (CSV) into trimmed, non-empty items.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([';', '|'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn parse_bool(field: &str, v: &str) -> Result<bool, FieldError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" => Ok(true),
+        "false" | "no" | "n" | "0" => Ok(false),
+        "" => Err(FieldError::new(field, "is empty (use true or false)")),
+        other => Err(FieldError::new(
+            field,
+            format!("{other:?} is not true or false"),
+        )),
+    }
+}
+
+/// Builds an incident from (column, value) cells; the single validation path for every
+/// input format.
+pub fn build<'c, I>(cells: I, line: u64, tz: Tz) -> Result<Incident, FieldError>
+where
+    I: IntoIterator<Item = (&'c Column, &'c str)>,
+{
+    let mut id = None;
+    let mut title = None;
+    let mut aware_at = None;
+    let mut personal_data = None;
+    let mut inc = Incident {
+        id: String::new(),
+        title: String::new(),
+        line,
+        aware_at: DateTime::<Utc>::MIN_UTC,
+        personal_data: false,
+        risk_to_individuals: String::new(),
+        cause: String::new(),
+        severity: String::new(),
+        ai_act_category: String::new(),
+        data_subjects: None,
+        records: None,
+        data_categories: Vec::new(),
+        affected_services: Vec::new(),
+        sectors: Vec::new(),
+        jurisdictions: Vec::new(),
+        times: Vec::new(),
+        text: Vec::new(),
+    };
+    for (col, raw) in cells {
+        let v = raw.trim();
+        match col {
+            Column::Id => {
+                if v.is_empty() {
+                    return Err(FieldError::new("id", "is empty"));
+                }
+                id = Some(v.to_string());
+            }
+            Column::Title => title = Some(v.to_string()),
+            Column::AwareAt => {
+                if v.is_empty() {
+                    return Err(FieldError::new(
+                        "aware_at",
+                        "is empty (every regulatory clock starts from it)",
+                    ));
+                }
+                aware_at = Some(
+                    parse_timestamp(v, tz)
+                        .map_err(|e| FieldError::new("aware_at", e.to_string()))?,
+                );
+            }
+            Column::PersonalData => personal_data = Some(parse_bool("personal_data", v)?),
+            Column::Enum(field, allowed) => {
+                let lower = v.to_ascii_lowercase();
+                if !lower.is_empty() && !allowed.contains(&lower.as_str()) {
+                    return Err(FieldError::new(
+                        field,
+                        format!("{v:?} is not one of {}", allowed.join(", ")),
+                    ));
+                }
+                let slot = match *field {
+                    "cause" => &mut inc.cause,
+                    "severity" => &mut inc.severity,
+                    "risk_to_individuals" => &mut inc.risk_to_individuals,
+                    _ => &mut inc.ai_act_category,
+                };
+                *slot = lower;
+            }
+            Column::Count(name) => {
+                if v.is_empty() {
+                    continue;
+                }
+                let n: u64 = v
+                    .replace([',', '_'], "")
+                    .parse()
+                    .map_err(|_| FieldError::new(name, format!("{v:?} is not a whole number")))?;
+                if &**name == "records" {
+                    inc.records = Some(n);
+                } else {
+                    inc.data_subjects = Some(n);
+                }
+            }
+            Column::List(name) => {
+                let items = split_list(v);
+                match &**name {
+                    "data_categories" => inc.data_categories = items,
+                    "affected_services" => inc.affected_services = items,
+                    "sectors" => inc.sectors = items,
+                    _ => inc.jurisdictions = items,
+                }
+            }
+            Column::Time(name) => {
+                if v.is_empty() {
+                    continue;
+                }
+                let t = parse_timestamp(v, tz).map_err(|e| FieldError::new(name, e.to_string()))?;
+                inc.times.push((name.clone(), t));
+            }
+            Column::Text(name) => {
+                if !v.is_empty() {
+                    inc.text.push((name.clone(), v.to_string()));
+                }
+            }
+        }
+    }
+    inc.id = id.ok_or_else(|| FieldError::new("id", "is missing"))?;
+    inc.title = title.ok_or_else(|| FieldError::new("title", "is missing"))?;
+    if inc.title.is_empty() {
+        return Err(FieldError::new("title", "is empty"));
+    }
+    inc.aware_at = aware_at.ok_or_else(|| FieldError::new("aware_at", "is missing"))?;
+    inc.personal_data =
+        personal_data.ok_or_else(|| FieldError::new("personal_data", "is missing"))?;
+    check_order(&inc)?;
+    Ok(inc)
+}
+
+/// Catches timestamps that cannot be in that order: a clock that ends before it starts
+/// is a data error, not a met deadline.
+fn check_order(inc: &Incident) -> Result<(), FieldError> {
+    if let (Some(s), Some(e)) = (inc.time("disruption_start"), inc.time("disruption_end")) {
+        if e < s {
+            return Err(FieldError::new(
+                "disruption_end",
+                "is before disruption_start",
+            ));
+        }
+    }
+    if let Some(o) = inc.time("occurred_at") {
+        if inc.aware_at < o {
+            return Err(FieldError::new(
+                "aware_at",
+                "is before occurred_at (the organisation cannot know before it happens)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(names: &[&str]) -> Vec<Column> {
+        names.iter().map(|n| Column::for_name(n)).collect()
+    }
+
+    fn build_row(names: &[&str], vals: &[&str]) -> Result<Incident, FieldError> {
+        let c = cols(names);
+        build(
+            c.iter().zip(vals.iter().copied()),
+            2,
+            chrono_tz::Europe::London,
+        )
+    }
+
+    #[test]
+    fn builds_a_minimal_incident() {
+        let i = build_row(
+            &[
+                "id",
+                "title",
+                "aware_at",
+                "personal_data",
+                "ico_notified_at",
+            ],
+            &[
+                "I-1",
+                "x",
+                "2026-07-01 09:00",
+                "yes",
+                "2026-07-02T10:00:00Z",
+            ],
+        )
+        .unwrap();
+        assert!(i.personal_data);
+        assert_eq!(i.aware_at.to_rfc3339(), "2026-07-01T08:00:00+00:00");
+        assert!(matches!(i.field("ico_notified_at"), FieldValue::Time(_)));
+        assert_eq!(i.field("risk_to_individuals"), FieldValue::Missing);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let e = build_row(
+            &["id", "title", "aware_at", "personal_data", "severity"],
+            &["I-1", "x", "2026-07-01 09:00", "no", "apocalyptic"],
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "severity");
+        let e = build_row(
+            &["id", "title", "aware_at", "personal_data"],
+            &["I-1", "x", "2026-03-29 01:15", "no"],
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "aware_at");
+        assert!(e.reason.contains("does not exist"), "{}", e.reason);
+    }
+}

@@ -1,0 +1,449 @@
+//! Reading incident files. Nothing else in regwatch reads input files.
+//!
+//! Every row ends up either accepted or rejected with its file, line (or record), field and
+//! reason: `read == accepted + rejected`, always. In strict mode the first rejection fails the
+//! run instead.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::error::bad_input;
+use crate::incident::{build, Column, FieldError, Incident, REQUIRED_COLUMNS};
+
+/// How an incident file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    /// A JSON array of objects, or JSON lines if the file starts with `{`.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl InputFormat {
+    /// Chooses by extension: `.csv`, `.json`, `.jsonl` / `.ndjson`.
+    pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(InputFormat::Csv),
+            "json" => Some(InputFormat::Json),
+            "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Where in a file a record sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    Line(u64),
+    Record(u64),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// A row that was not accepted, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    pub file: String,
+    pub location: Location,
+    /// The row's id, when it had a readable one.
+    pub id: String,
+    pub field: String,
+    pub reason: String,
+    /// The row as it was in the file.
+    pub raw: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}, field {}: {}",
+            self.file, self.location, self.field, self.reason
+        )
+    }
+}
+
+/// What reading one file came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub file: String,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+impl IngestReport {
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.len() as u64
+    }
+}
+
+/// Options for reading incidents.
+pub struct IngestOptions<'a> {
+    pub format: Option<InputFormat>,
+    pub strict: bool,
+    /// Zone for timestamps written without an offset.
+    pub input_tz: Tz,
+    /// A further check on each built incident (for example that its services exist).
+    pub check: &'a dyn Fn(&Incident) -> Result<(), FieldError>,
+}
+
+/// Reads one incident file.
+pub fn read_incidents(path: &Path, opts: &IngestOptions) -> Result<(Vec<Incident>, IngestReport)> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
+    let format = match opts.format.or_else(|| InputFormat::from_path(path)) {
+        Some(f) => f,
+        None => {
+            return Err(bad_input(format!(
+                "{name}: cannot tell the format from the extension; pass --format csv|json|jsonl"
+            )))
+        }
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(bad_input(format!(
+            "{name}: the file is empty (no header row, no records)"
+        )));
+    }
+    let mut sink = Sink::new(name.clone(), opts);
+    match format {
+        InputFormat::Csv => read_csv(bytes, &mut sink)?,
+        InputFormat::Json => {
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+            if first == Some(b'[') {
+                read_json_array(bytes, &mut sink)?
+            } else {
+                read_json_lines(bytes, &mut sink)?
+            }
+        }
+        InputFormat::Jsonl => read_json_lines(bytes, &mut sink)?,
+    }
+    Ok(sink.finish())
+}
+
+/// Collects accepted incidents and rejections, and enforces unique ids.
+struct Sink<'a> {
+    file: String,
+    opts: &'a IngestOptions<'a>,
+    incidents: Vec<Incident>,
+    rejected: Vec<Rejection>,
+    seen: HashMap<String, Location>,
+    read: u64,
+}
+
+impl<'a> Sink<'a> {
+    fn new(file: String, opts: &'a IngestOptions<'a>) -> Sink<'a> {
+        Sink {
+            file,
+            opts,
+            incidents: Vec::new(),
+            rejected: Vec::new(),
+            seen: HashMap::new(),
+            read: 0,
+        }
+    }
+
+    /// Takes one row's outcome. In strict mode a rejection is the run's error.
+    fn take(
+        &mut self,
+        loc: Location,
+        built: Result<Incident, FieldError>,
+        id_hint: &str,
+        raw: impl FnOnce() -> String,
+    ) -> Result<()> {
+        self.read += 1;
+        let outcome = built.and_then(|inc| {
+            (self.opts.check)(&inc)?;
+            if let Some(first) = self.seen.get(&inc.id) {
+                return Err(FieldError {
+                    field: "id".into(),
+                    reason: format!("duplicate id {:?} (first at {first})", inc.id),
+                });
+            }
+            Ok(inc)
+        });
+        match outcome {
+            Ok(inc) => {
+                self.seen.insert(inc.id.clone(), loc);
+                self.incidents.push(inc);
+                Ok(())
+            }
+            Err(e) => {
+                let r = Rejection {
+                    file: self.file.clone(),
+                    location: loc,
+                    id: id_hint.to_string(),
+                    field: e.field,
+                    reason: e.reason,
+                    raw: raw(),
+                };
+                if self.opts.strict {
+                    return Err(bad_input(format!(
+                        "{r} (strict mode: the run stops at the first bad row)"
+                    )));
+                }
+                self.rejected.push(r);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> (Vec<Incident>, IngestReport) {
+        let report = IngestReport {
+            file: self.file,
+            read: self.read,
+            accepted: self.incidents.len() as u64,
+            rejected: self.rejected,
+        };
+        (self.incidents, report)
+    }
+}
+
+fn read_csv(bytes: &[u8], sink: &mut Sink) -> Result<()> {
+    let file = sink.file.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let headers = rdr
+        .headers()
+        .map_err(|e| bad_input(format!("{file} line 1: the header row cannot be read: {e}")))?
+        .clone();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let missing: Vec<&str> = REQUIRED_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !names.iter().any(|n| n == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad_input(format!(
+            "{file} line 1: missing required column(s) {} (the header has: {})",
+            missing.join(", "),
+            names.join(", ")
+        )));
+    }
+    if let Some(dup) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+        .map(|(_, n)| n)
+    {
+        return Err(bad_input(format!(
+            "{file} line 1: column {dup:?} appears twice"
+        )));
+    }
+    let columns: Vec<Column> = names.iter().map(|n| Column::for_name(n)).collect();
+    let id_col = names.iter().position(|n| n == "id");
+    let tz = sink.opts.input_tz;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line());
+                if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
+                    // A blank line between records is not a record.
+                    continue;
+                }
+                let id = id_col
+                    .and_then(|i| record.get(i))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let built = if record.len() != columns.len() {
+                    Err(FieldError {
+                        field: "(row)".into(),
+                        reason: format!(
+                            "has {} fields but the header has {}",
+                            record.len(),
+                            columns.len()
+                        ),
+                    })
+                } else {
+                    build(columns.iter().zip(record.iter()), line, tz)
+                };
+                let rec = &record;
+                sink.take(Location::Line(line), built, &id, || csv_line(rec))?;
+            }
+            Err(e) => {
+                // Bad UTF-8 or a broken quote: this row is rejected, the rest still read.
+                let line = e.position().map_or(line + 1, |p| p.line());
+                let reason = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                    _ => e.to_string(),
+                };
+                let err = Err(FieldError {
+                    field: "(row)".into(),
+                    reason,
+                });
+                sink.take(Location::Line(line), err, "", String::new)?;
+                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    return Err(bad_input(format!(
+                        "{file} line {line}: cannot continue reading: {e}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_line(rec: &csv::StringRecord) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(rec);
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
+}
+
+/// Turns one JSON object into cells and builds it.
+fn build_json(
+    value: &serde_json::Value,
+    line: u64,
+    tz: Tz,
+    columns: &mut HashMap<String, Column>,
+) -> (String, Result<Incident, FieldError>) {
+    let Some(obj) = value.as_object() else {
+        let err = FieldError {
+            field: "(record)".into(),
+            reason: "is not a JSON object".into(),
+        };
+        return (String::new(), Err(err));
+    };
+    let id = obj
+        .get("id")
+        .map(|v| json_cell(v).unwrap_or_default())
+        .unwrap_or_default();
+    let mut cells: Vec<(Column, String)> = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        let key = k.trim().to_ascii_lowercase();
+        let col = columns
+            .entry(key.clone())
+            .or_insert_with(|| Column::for_name(&key))
+            .clone();
+        match json_cell(v) {
+            Ok(s) => cells.push((col, s)),
+            Err(reason) => return (id, Err(FieldError { field: key, reason })),
+        }
+    }
+    let built = build(cells.iter().map(|(c, s)| (c, s.as_str())), line, tz);
+    (id, built)
+}
+
+fn json_cell(v: &serde_json::Value) -> Result<String, String> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for it in items {
+                match it {
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(
+                            "is a list of lists or objects (expected a list of values)".into()
+                        )
+                    }
+                    other => parts.push(json_cell(other)?),
+                }
+            }
+            parts.join(";")
+        }
+        Value::Object(_) => return Err("is an object (expected a value or a list)".into()),
+    })
+}
+
+fn read_json_lines(bytes: &[u8], sink: &mut Sink) -> Result<()> {
+    let tz = sink.opts.input_tz;
+    let mut columns = HashMap::new();
+    for (i, raw_line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line_no = i as u64 + 1;
+        let raw_line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+        if raw_line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let raw = || String::from_utf8_lossy(raw_line).into_owned();
+        let (id, built) = match serde_json::from_slice::<serde_json::Value>(raw_line) {
+            Ok(v) => build_json(&v, line_no, tz, &mut columns),
+            Err(e) => (
+                String::new(),
+                Err(FieldError {
+                    field: "(record)".into(),
+                    reason: format!("is not valid JSON: {e}"),
+                }),
+            ),
+        };
+        sink.take(Location::Line(line_no), built, &id, raw)?;
+    }
+    Ok(())
+}
+
+fn read_json_array(bytes: &[u8], sink: &mut Sink) -> Result<()> {
+    let file = sink.file.clone();
+    let values: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| {
+        bad_input(format!(
+            "{file} line {}, column {}: not a JSON array of incidents: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let tz = sink.opts.input_tz;
+    let mut columns = HashMap::new();
+    for (i, v) in values.iter().enumerate() {
+        let n = i as u64 + 1;
+        let (id, built) = build_json(v, n, tz, &mut columns);
+        sink.take(Location::Record(n), built, &id, || v.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes rejected rows where a person can review and fix them.
+pub fn write_quarantine(path: &Path, rejected: &[Rejection]) -> Result<()> {
+    crate::fsutil::write_atomic(path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(["file", "location", "id", "field", "reason", "raw"])?;
+        for r in rejected {
+            let loc = r.location.to_string();
+            let cells = [&r.file, &loc, &r.id, &r.field, &r.reason, &r.raw];
+            out.write_record(
+                cells
+                    .iter()
+                    .map(|c| crate::output::csv_safe(c).into_owned()),
+            )?;
+        }
+        out.flush()?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write quarantine file {}", path.display()))
+}
+
+/// Where rejected rows go unless the user says otherwise: `<stem>.quarantine.csv` in the
+/// current directory (input folders may be read-only).
+pub fn default_quarantine_path(input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "incidents".into());
+    PathBuf::from(format!("{stem}.quarantine.csv"))
+}

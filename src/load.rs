@@ -1,0 +1,166 @@
+//! Loading what every command needs: config, regimes, services, calendar and incidents.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::clock::Calendar;
+use crate::config::Config;
+use crate::deadlines::{evaluate, Deadline, EvalContext};
+use crate::incident::{FieldError, Incident};
+use crate::ingest::{
+    read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
+};
+use crate::regimes::{load_regimes, Regime};
+use crate::services::ServiceCatalogue;
+
+/// Options that decide how incidents are read.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub format: Option<InputFormat>,
+    pub strict: bool,
+    /// Overrides the config's `paths.mappings`.
+    pub mappings: Option<PathBuf>,
+    /// Overrides the config's `paths.services`.
+    pub services: Option<PathBuf>,
+}
+
+/// Everything an evaluation rests on.
+pub struct Loaded {
+    pub config: Config,
+    pub regimes: Vec<Regime>,
+    pub services: ServiceCatalogue,
+    pub calendar: Calendar,
+    pub tz: Tz,
+    pub incidents: Vec<Incident>,
+    pub reports: Vec<IngestReport>,
+}
+
+impl Loaded {
+    /// Reads mappings, services and every incident file.
+    pub fn load(config: Config, inputs: &[PathBuf], opts: &LoadOptions) -> Result<Loaded> {
+        let mappings = opts
+            .mappings
+            .clone()
+            .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+        let regimes = load_regimes(&mappings.join("regimes.toml"), &config.regimes)?;
+        let services = match opts
+            .services
+            .clone()
+            .or_else(|| config.paths.services.as_ref().map(|p| config.resolve(p)))
+        {
+            Some(p) => ServiceCatalogue::load(&p)?,
+            None => ServiceCatalogue::default(),
+        };
+        let calendar = config.calendar(&mappings)?;
+        let tz = config.display_tz()?;
+        let input_tz = config.input_tz()?;
+        let check = |inc: &Incident| -> Result<(), FieldError> {
+            if services.source.is_none() {
+                return Ok(());
+            }
+            for s in &inc.affected_services {
+                if services.get(s).is_none() {
+                    return Err(FieldError {
+                        field: "affected_services".into(),
+                        reason: format!(
+                            "{s:?} is not an important business service in {}",
+                            services.source.as_deref().unwrap_or("")
+                        ),
+                    });
+                }
+            }
+            Ok(())
+        };
+        let ingest = IngestOptions {
+            format: opts.format,
+            strict: opts.strict,
+            input_tz,
+            check: &check,
+        };
+        let mut incidents = Vec::new();
+        let mut reports = Vec::new();
+        let mut first_seen: HashMap<String, String> = HashMap::new();
+        for path in inputs {
+            let (mut incs, mut report) = read_incidents(path, &ingest)?;
+            // Ids must be unique across files too.
+            incs.retain(|inc| match first_seen.get(&inc.id) {
+                Some(where_) => {
+                    let r = Rejection {
+                        file: report.file.clone(),
+                        location: Location::Line(inc.line),
+                        id: inc.id.clone(),
+                        field: "id".into(),
+                        reason: format!("duplicate id {:?} (first in {where_})", inc.id),
+                        raw: String::new(),
+                    };
+                    report.rejected.push(r);
+                    report.accepted -= 1;
+                    false
+                }
+                None => true,
+            });
+            if opts.strict {
+                if let Some(r) = report.rejected.first() {
+                    return Err(crate::error::bad_input(r.to_string()));
+                }
+            }
+            for inc in &incs {
+                first_seen.insert(inc.id.clone(), format!("{} line {}", report.file, inc.line));
+            }
+            for inc in &mut incs {
+                if inc.jurisdictions.is_empty() {
+                    inc.jurisdictions = config.incidents.default_jurisdictions.clone();
+                }
+            }
+            incidents.extend(incs);
+            reports.push(report);
+        }
+        Ok(Loaded {
+            config,
+            regimes,
+            services,
+            calendar,
+            tz,
+            incidents,
+            reports,
+        })
+    }
+
+    /// Every deadline at `now`, most urgent first.
+    pub fn evaluate(&self, now: DateTime<Utc>) -> Vec<Deadline<'_>> {
+        let ctx = EvalContext {
+            regimes: &self.regimes,
+            services: &self.services,
+            calendar: &self.calendar,
+            now,
+        };
+        evaluate(&self.incidents, &ctx)
+    }
+
+    pub fn rejected(&self) -> Vec<Rejection> {
+        self.reports
+            .iter()
+            .flat_map(|r| r.rejected.iter().cloned())
+            .collect()
+    }
+
+    /// `file: read N, accepted A, rejected R` per input.
+    pub fn input_lines(&self) -> Vec<String> {
+        self.reports
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: read {}, accepted {}, rejected {}",
+                    r.file,
+                    r.read,
+                    r.accepted,
+                    r.rejected_count()
+                )
+            })
+            .collect()
+    }
+}

@@ -213,6 +213,16 @@ fn evaluate_regime<'a>(
     }
 }
 
+/// One limit's deadline, while the earliest is being found.
+struct Candidate<'a> {
+    due: DateTime<Utc>,
+    start: DateTime<Utc>,
+    field: &'a str,
+    period: Period,
+    rolled: bool,
+    beyond_data: bool,
+}
+
 fn evaluate_clock<'a>(
     inc: &'a Incident,
     regime: &'a Regime,
@@ -223,7 +233,7 @@ fn evaluate_clock<'a>(
     let cal = ctx.calendar;
     let mut notes = Vec::new();
     // The earliest deadline among the limits that can be computed.
-    let mut best: Option<(DateTime<Utc>, DateTime<Utc>, &'a str, Period)> = None;
+    let mut best: Option<Candidate<'a>> = None;
     for limit in &clock.limits {
         let Some((field, start)) = limit
             .from
@@ -237,32 +247,50 @@ fn evaluate_clock<'a>(
             (LimitPeriod::ImpactTolerance, Some(s)) => s.impact_tolerance,
             (LimitPeriod::ImpactTolerance, None) => continue,
         };
-        let mut due = cal.add(start, period);
-        if matches!(period, Period::WorkingDays(_)) && cal.beyond_data(due.date_naive()) {
+        let due = cal.add(start, period);
+        if let Some(f) = &limit.unless_later {
+            if inc.time(f).is_some_and(|t| t > due) {
+                continue;
+            }
+        }
+        let beyond_data =
+            matches!(period, Period::WorkingDays(_)) && cal.beyond_data(due.date_naive());
+        let rolled = match clock.roll {
+            Roll::NextWorkingDayNoon => cal.roll_to_next_working_day_noon(due),
+            Roll::None => due,
+        };
+        if best.as_ref().is_none_or(|b| rolled < b.due) {
+            best = Some(Candidate {
+                due: rolled,
+                start,
+                field,
+                period,
+                rolled: rolled != due,
+                beyond_data,
+            });
+        }
+    }
+    if let Some(b) = &best {
+        if b.rolled {
+            notes.push("deadline fell on a weekend or bank holiday: moved to 12:00 on the next working day".into());
+        }
+        if b.beyond_data {
             notes.push(format!(
                 "bank-holiday data for {} ends {}; later days count weekends only",
                 cal.region,
                 cal.covers_until.map(|d| d.to_string()).unwrap_or_default()
             ));
         }
-        if clock.roll == Roll::NextWorkingDayNoon {
-            let rolled = cal.roll_to_next_working_day_noon(due);
-            if rolled != due {
-                notes.push("deadline fell on a weekend or bank holiday: moved to 12:00 on the next working day".into());
-            }
-            due = rolled;
-        }
-        if let Some(f) = &limit.unless_later {
-            if inc.time(f).is_some_and(|t| t > due) {
-                continue;
-            }
-        }
-        if best.is_none_or(|(d, ..)| due < d) {
-            best = Some((due, start, field, period));
-        }
     }
     let done_at = inc.time(&clock.done);
-    let Some((due, start, start_field, period)) = best else {
+    let Some(Candidate {
+        due,
+        start,
+        field: start_field,
+        period,
+        ..
+    }) = best
+    else {
         let fields: Vec<&str> = clock
             .limits
             .iter()

@@ -248,7 +248,7 @@ fn describe(field: &str, test: &Test, v: &FieldValue) -> String {
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Number(n) => n.to_string(),
         FieldValue::Text(s) => format!("{s:?}"),
-        FieldValue::List(l) if l.is_empty() => "empty".to_string(),
+        FieldValue::List([]) => "empty".to_string(),
         FieldValue::List(l) => format!("[{}]", l.join(", ")),
         FieldValue::Time(t) => crate::clock::utc_text(*t),
     };

@@ -1,0 +1,210 @@
+//! `regwatch alerts` against a real SMTP server on loopback (aiosmtpd).
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+
+/// A config in `dir` that sends to 127.0.0.1:`port` and keeps its state in `dir`.
+fn write_config(dir: &Path, port: u16) -> PathBuf {
+    let root = root();
+    let text = format!(
+        r#"
+[paths]
+mappings = "{root}/mappings"
+templates = "{root}/templates"
+services = "{root}/tests/fixtures/services.toml"
+
+[regimes]
+rehearse = ["fca-pra-operational-incident"]
+
+[alerts]
+state = "state.json"
+from = "regwatch <regwatch@test.example>"
+
+[alerts.roles]
+dpo = ["dpo@test.example"]
+resilience = ["opres@test.example", "cro@test.example"]
+default = ["compliance@test.example"]
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout_seconds = 5
+"#,
+        root = root.display()
+    );
+    let path = dir.join("regwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn alerts(cfg: &Path, now: &str, extra: &[&str]) -> Run {
+    let incidents = fixture("incidents.csv");
+    let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "alerts",
+        incidents.to_str().unwrap(),
+        "--now",
+        now,
+    ];
+    args.extend_from_slice(extra);
+    regwatch_in(cfg.parent().unwrap(), &args)
+}
+
+fn state(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let port = server.port;
+    let cfg = write_config(tmp.path(), port);
+
+    // First run: four clocks have crossed a threshold at 12:00.
+    let run = alerts(&cfg, NOW, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 4, "{:#?}", msgs);
+    let subjects: Vec<String> = msgs.iter().map(|(_, raw)| subject(raw)).collect();
+    let find = |needle: &str| {
+        msgs.iter()
+            .zip(&subjects)
+            .find(|(_, s)| s.contains(needle))
+            .unwrap_or_else(|| panic!("no subject with {needle:?} in {subjects:#?}"))
+    };
+    let ((rcpts, raw), s) = find("F-2");
+    assert!(
+        s.starts_with("[regwatch] OVERDUE: F-2 Tell the data subjects"),
+        "{s}"
+    );
+    assert_eq!(rcpts, &["dpo@test.example"]);
+    assert!(raw.contains("internal target"));
+    let ((rcpts, _), s) = find("F-6");
+    assert!(
+        s.contains("OVERDUE") && s.contains("DORA intermediate report"),
+        "{s}"
+    );
+    assert_eq!(rcpts, &["opres@test.example", "cro@test.example"]);
+    let ((_, raw), s) = find("(checkout)");
+    assert!(s.starts_with("[regwatch] 1h 00m left: F-3"), "{s}");
+    assert!(raw.contains("Online checkout"));
+    find("Initial report to the FCA/PRA");
+
+    // Rerun: nothing new.
+    let run = alerts(&cfg, NOW, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("0 due, 0 sent"), "{}", run.stderr);
+    assert_eq!(server.messages().len(), 4);
+
+    // 13:30: the checkout outage has breached its tolerance. The server is down.
+    server.stop();
+    let later = "2026-11-28T13:30:00Z";
+    let run = alerts(&cfg, later, &[]);
+    assert_eq!(run.code, 3, "delivery failure exit code: {}", run.stderr);
+    assert!(run.stderr.contains("stays pending"), "{}", run.stderr);
+    let key = "F-3/fca-sysc15a-impact-tolerance/tolerance@checkout#overdue";
+    let st = state(tmp.path());
+    assert_eq!(st["alerts"][key]["status"], "pending", "{st:#}");
+    assert!(st["alerts"][key]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("SMTP"));
+
+    // Server back (same port): the pending alert goes out, exactly once.
+    let server = SmtpServer::start(&tmp.path().join("mail"), Some(port));
+    let run = alerts(&cfg, later, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let msgs = server.messages();
+    assert_eq!(
+        msgs.len(),
+        5,
+        "{:#?}",
+        msgs.iter().map(|m| subject(&m.1)).collect::<Vec<_>>()
+    );
+    let overdue: Vec<_> = msgs
+        .iter()
+        .filter(|(_, raw)| subject(raw).contains("OVERDUE: F-3"))
+        .collect();
+    assert_eq!(overdue.len(), 1);
+    let st = state(tmp.path());
+    assert_eq!(st["alerts"][key]["status"], "sent");
+    assert_eq!(st["alerts"][key]["attempts"], 2);
+    // The earlier 50% threshold was covered by the 75% alert, never sent on its own.
+    let k50 = "F-3/fca-sysc15a-impact-tolerance/tolerance@checkout#50%";
+    assert_eq!(st["alerts"][k50]["status"], "superseded");
+
+    let run = alerts(&cfg, later, &[]);
+    assert_eq!(run.code, 0);
+    assert_eq!(server.messages().len(), 5);
+}
+
+#[test]
+fn dry_run_sends_nothing_and_writes_no_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let cfg = write_config(tmp.path(), server.port);
+    let run = alerts(&cfg, NOW, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("4 alert(s) would be sent"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("To: dpo@test.example"));
+    assert!(!tmp.path().join("state.json").exists());
+    assert_eq!(server.messages().len(), 0);
+}
+
+#[test]
+fn a_second_run_holding_no_lock_sends_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let cfg = write_config(tmp.path(), server.port);
+    let lock = std::fs::File::create(tmp.path().join("state.json.lock")).unwrap();
+    lock.lock().unwrap();
+    let run = alerts(&cfg, NOW, &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("holds the lock"), "{}", run.stderr);
+    assert_eq!(server.messages().len(), 0);
+    drop(lock);
+    let run = alerts(&cfg, NOW, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(server.messages().len(), 4);
+}
+
+#[test]
+fn directory_transport_writes_eml_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), 9);
+    let out = tmp.path().join("outbox");
+    let transport = format!("dir:{}", out.display());
+    let run = alerts(&cfg, NOW, &["--transport", &transport]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let emls: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(emls.len(), 4);
+}
+
+#[test]
+fn damaged_state_is_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let cfg = write_config(tmp.path(), server.port);
+    std::fs::write(tmp.path().join("state.json"), "{not json").unwrap();
+    let run = alerts(&cfg, NOW, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("damaged"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("state.json")).unwrap(),
+        "{not json"
+    );
+    assert_eq!(server.messages().len(), 0);
+}

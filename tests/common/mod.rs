@@ -1,0 +1,176 @@
+//! Helpers shared by the integration tests: run the real binary, compare with golden files,
+//! and a real SMTP server on loopback.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const NOW: &str = "2026-11-28T12:00:00Z";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+pub fn config() -> String {
+    fixture("regwatch.toml").display().to_string()
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `regwatch ARGS` in `cwd`.
+pub fn regwatch_in(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_regwatch"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("REGWATCH_CONFIG")
+        .env_remove("REGWATCH_SMTP_USERNAME")
+        .env_remove("REGWATCH_SMTP_PASSWORD")
+        .output()
+        .expect("run regwatch");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `regwatch ARGS` from the repository root.
+pub fn regwatch(args: &[&str]) -> Run {
+    regwatch_in(&root(), args)
+}
+
+/// Compares with `tests/golden/NAME`; `REGWATCH_BLESS=1` rewrites the golden file.
+pub fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var_os("REGWATCH_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with REGWATCH_BLESS=1 to create)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let (mut line, mut a, mut b) = (0, "", "");
+        for (i, (x, y)) in expected.lines().zip(actual.lines()).enumerate() {
+            if x != y {
+                (line, a, b) = (i + 1, x, y);
+                break;
+            }
+        }
+        panic!(
+            "{} differs from the output (first difference at line {line}):\n expected: {a}\n   actual: {b}\n(REGWATCH_BLESS=1 rewrites it after review)",
+            path.display()
+        );
+    }
+}
+
+/// A real SMTP server (Python's aiosmtpd) on 127.0.0.1, writing each message it accepts
+/// as a JSON file into a folder. Killed when dropped.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl SmtpServer {
+    pub fn start(dir: &Path, port: Option<u16>) -> SmtpServer {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.arg(root().join("tests/support/smtp_sink.py"))
+            .arg("--dir")
+            .arg(dir);
+        if let Some(p) = port {
+            cmd.arg("--port").arg(p.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 is needed for the SMTP tests (.ci/run installs it with aiosmtpd)");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port: u16 = first.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("SMTP server did not start (is aiosmtpd installed? pip install aiosmtpd); said {first:?}")
+        });
+        SmtpServer {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Every message received so far: (recipients, raw message).
+    pub fn messages(&self) -> Vec<(Vec<String>, String)> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                let rcpts = v["rcpt_tos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_string())
+                    .collect();
+                (rcpts, v["data"].as_str().unwrap().to_string())
+            })
+            .collect()
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Subject header of a raw message (unfolded).
+pub fn subject(raw: &str) -> String {
+    let mut out = String::new();
+    let mut in_subject = false;
+    for line in raw.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if in_subject && (line.starts_with(' ') || line.starts_with('\t')) {
+            out.push_str(line.trim_start());
+            continue;
+        }
+        in_subject = line.to_ascii_lowercase().starts_with("subject:");
+        if in_subject {
+            out.push_str(line["subject:".len()..].trim());
+        }
+    }
+    out
+}

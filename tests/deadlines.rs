@@ -1,0 +1,247 @@
+//! `regwatch deadlines` end to end: the real binary on fixture files.
+
+mod common;
+use common::*;
+
+fn deadlines(extra: &[&str]) -> Run {
+    let mut args = vec![
+        "--config",
+        "tests/fixtures/regwatch.toml",
+        "deadlines",
+        "tests/fixtures/incidents.csv",
+        "--now",
+        NOW,
+    ];
+    args.extend_from_slice(extra);
+    regwatch(&args)
+}
+
+fn rows(json: &serde_json::Value) -> &Vec<serde_json::Value> {
+    json["deadlines"].as_array().unwrap()
+}
+
+fn row<'a>(json: &'a serde_json::Value, incident: &str, regime: &str) -> &'a serde_json::Value {
+    rows(json)
+        .iter()
+        .find(|r| r["incident_id"] == incident && r["regime"] == regime)
+        .unwrap_or_else(|| panic!("no row for {incident} {regime}"))
+}
+
+#[test]
+fn json_matches_golden_and_the_clock_maths() {
+    let run = deadlines(&["--format", "json", "--all"]);
+    assert_eq!(run.code, 1, "overdue clocks give exit 1: {}", run.stderr);
+    golden("deadlines.json", &run.stdout);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+
+    // 72 hours across the October clock change: 24 Oct 09:30 BST + 72h = 27 Oct 08:30 GMT.
+    let f4 = row(&json, "F-4", "uk-gdpr-art33");
+    assert_eq!(f4["due_at"], "2026-10-27T08:30:00Z");
+    assert_eq!(f4["due_at_local"], "2026-10-27T08:30:00+00:00");
+    assert_eq!(f4["status"], "met");
+
+    // Late notification without reasons is flagged.
+    let f5 = row(&json, "F-5", "uk-gdpr-art33");
+    assert_eq!(f5["status"], "met-late");
+    assert!(f5["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("delay_reason is empty"));
+
+    // Art 34 internal target passed two hours ago.
+    let f2 = row(&json, "F-2", "uk-gdpr-art34");
+    assert_eq!(f2["status"], "overdue");
+    assert_eq!(f2["internal_target"], true);
+    assert_eq!(f2["minutes_left"], -120);
+
+    // Impact tolerance: 3 of 4 hours gone.
+    let f3 = row(&json, "F-3", "fca-sysc15a-impact-tolerance");
+    assert_eq!(f3["status"], "due-soon");
+    assert_eq!(f3["service"], "checkout");
+    assert_eq!(f3["threshold"], "75%");
+    assert_eq!(f3["used_percent"], 75.0);
+
+    // DORA: classified Friday 22:00, 4 hours lands on Saturday: Monday 12:00.
+    let f6 = rows(&json)
+        .iter()
+        .find(|r| r["incident_id"] == "F-6" && r["clock"] == "initial")
+        .unwrap();
+    assert_eq!(f6["due_at"], "2026-11-16T12:00:00Z");
+    assert_eq!(f6["status"], "met");
+
+    // Not applicable, with the reason.
+    let f7 = row(&json, "F-7", "uk-gdpr-art33");
+    assert_eq!(f7["status"], "not-applicable");
+    assert!(f7["reason"].as_str().unwrap().contains("unlikely"));
+
+    // Sorted by urgency: every overdue row before any due-soon row, and so on.
+    let order = [
+        "overdue",
+        "due-soon",
+        "due",
+        "not-started",
+        "met-late",
+        "met",
+        "not-applicable",
+    ];
+    let ranks: Vec<usize> = rows(&json)
+        .iter()
+        .map(|r| order.iter().position(|s| r["status"] == *s).unwrap())
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    assert_eq!(json["summary"]["overdue"], 2);
+    assert_eq!(json["inputs"][0]["read"], 8);
+}
+
+#[test]
+fn table_matches_golden() {
+    let run = deadlines(&[]);
+    golden("deadlines.txt", &run.stdout);
+    assert!(run.stdout.contains("2026-10-27 08:30 GMT (+00:00)"));
+    assert!(run.stdout.contains("hidden (--all shows them"));
+    assert!(run.stderr.contains("read 8, accepted 8, rejected 0"));
+}
+
+#[test]
+fn only_filters_statuses() {
+    let run = deadlines(&["--format", "json", "--only", "overdue,due-soon"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let statuses: Vec<&str> = rows(&json)
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["overdue", "overdue", "due-soon", "due-soon"]);
+}
+
+#[test]
+fn csv_output_neutralises_formulas() {
+    let run = deadlines(&["--format", "csv", "--all"]);
+    let mut rdr = csv::Reader::from_reader(run.stdout.as_bytes());
+    let titles: Vec<String> = rdr.records().map(|r| r.unwrap()[1].to_string()).collect();
+    assert!(titles
+        .iter()
+        .any(|t| t == "Breach unlikely to harm anyone, =cmd"));
+    // The cell starting with '-' (none here) or '=' would be prefixed; check a made-up one.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("formula.csv");
+    std::fs::write(
+        &f,
+        "id,title,aware_at,personal_data\nX-1,=HYPERLINK(\"http://evil.example\"),2026-11-27T09:00:00Z,true\n",
+    )
+    .unwrap();
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        f.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--format",
+        "csv",
+    ]);
+    assert!(run.stdout.contains("'=HYPERLINK"), "{}", run.stdout);
+    assert!(!run.stdout.contains(",=HYPERLINK"));
+}
+
+#[test]
+fn ics_has_one_event_per_deadline() {
+    let run = deadlines(&["--format", "ics"]);
+    let events = run.stdout.matches("BEGIN:VEVENT").count();
+    // 18 clocks, 3 of them not started (no deadline yet).
+    assert_eq!(events, 15, "{}", run.stdout);
+    assert!(run.stdout.contains("DTSTART:20261027T083000Z"));
+    assert!(run
+        .stdout
+        .contains("UID:F-4/uk-gdpr-art33/notify-ico@regwatch"));
+}
+
+#[test]
+fn all_clear_exits_zero_and_output_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ok.csv");
+    std::fs::write(
+        &f,
+        "id,title,aware_at,personal_data,risk_to_individuals,ico_notified_at,register_recorded_at\nOK-1,Handled,2026-11-20T09:00:00Z,true,risk,2026-11-21T09:00:00Z,2026-11-21T10:00:00Z\n",
+    )
+    .unwrap();
+    let out = dir.path().join("deadlines.json");
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        f.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(json["summary"]["met"], 2);
+    // No temp files left beside the output.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".regwatch-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn json_array_and_json_lines_inputs() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.csv");
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        "tests/fixtures/bad/array.json",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--quarantine",
+        q.to_str().unwrap(),
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["inputs"][0]["accepted"], 1);
+    assert_eq!(json["inputs"][0]["rejected"], 2);
+    assert!(rows(&json)
+        .iter()
+        .any(|r| r["incident_id"] == "A-1" && r["regime"] == "uk-gdpr-art33"));
+}
+
+#[test]
+fn bad_now_and_missing_mappings_are_bad_input() {
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        "tests/fixtures/incidents.csv",
+        "--now",
+        "2026-03-29 01:30",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--now"), "{}", run.stderr);
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        "tests/fixtures/incidents.csv",
+        "--mappings",
+        "/nonexistent",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("/nonexistent/regimes.toml"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,10 +1,11 @@
 //! Evaluation: incidents + regimes + services + a calendar + `now` in, deadlines out.
 //! Pure: no I/O, no clock reads (the caller passes `now`).
 
-use std::cmp::Ordering;
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::clock::{human_duration, Calendar, Period};
@@ -76,7 +77,7 @@ pub struct Deadline<'a> {
     pub service: Option<&'a ImportantBusinessService>,
     pub status: Status,
     /// Why not applicable, or what the clock waits for.
-    pub reason: Option<String>,
+    pub reason: Option<Cow<'a, str>>,
     pub started_at: Option<DateTime<Utc>>,
     pub start_field: Option<&'a str>,
     pub due_at: Option<DateTime<Utc>>,
@@ -86,6 +87,10 @@ pub struct Deadline<'a> {
     /// The most urgent alert threshold crossed (open clocks only).
     pub threshold: Option<&'a str>,
     pub notes: Vec<String>,
+    /// Done (or due) late with no reasons for the delay on file.
+    pub late_reasons_missing: bool,
+    /// Position of incident, regime, clock and service, for a stable order.
+    pub order: u64,
 }
 
 /// What the evaluation needs besides the incidents.
@@ -96,42 +101,110 @@ pub struct EvalContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Every clock of every regime for every incident, most urgent first.
-pub fn evaluate<'a>(incidents: &'a [Incident], ctx: &EvalContext<'a>) -> Vec<Deadline<'a>> {
-    let mut out = Vec::with_capacity(incidents.len() * ctx.regimes.len());
-    for inc in incidents {
-        for regime in ctx.regimes {
-            evaluate_regime(inc, regime, ctx, &mut out);
-        }
-    }
-    sort_by_urgency(&mut out);
-    out
+/// The deadlines kept, and the counts of all of them.
+pub struct Evaluation<'a> {
+    pub deadlines: Vec<Deadline<'a>>,
+    pub summary: Summary,
 }
 
-/// Overdue (latest first) then due-soon and due (soonest first), then the rest.
-pub fn sort_by_urgency(list: &mut [Deadline]) {
-    list.sort_by(|a, b| {
-        a.status.cmp(&b.status).then_with(|| {
-            let by_due = a.due_at.cmp(&b.due_at);
-            let by_due = if a.status.is_open() || a.status == Status::NotStarted {
-                by_due
-            } else {
-                by_due.reverse()
-            };
-            by_due
-                .then_with(|| a.incident.id.cmp(&b.incident.id))
-                .then_with(|| a.regime.id.cmp(&b.regime.id))
-                .then_with(|| compare_opt(a.clock.map(|c| &c.id), b.clock.map(|c| &c.id)))
-                .then_with(|| compare_opt(a.service.map(|s| &s.id), b.service.map(|s| &s.id)))
+/// Every clock of every regime for every incident, most urgent first. Only the deadlines
+/// whose status `keep` accepts are returned (not-applicable rows are most of them and are
+/// seldom wanted); the summary counts them all.
+pub fn evaluate<'a>(
+    incidents: &'a [Incident],
+    ctx: &EvalContext<'a>,
+    keep: &(dyn Fn(Status) -> bool + Sync),
+) -> Evaluation<'a> {
+    const CHUNK: usize = 4096;
+    let parts: Vec<(Vec<Deadline<'a>>, Summary)> = incidents
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut kept = Vec::new();
+            let mut summary = Summary::default();
+            let mut scratch = Vec::new();
+            for (k, inc) in chunk.iter().enumerate() {
+                let index = (c * CHUNK + k) as u32;
+                for (r, regime) in ctx.regimes.iter().enumerate() {
+                    evaluate_regime(inc, regime, ctx, &mut scratch);
+                    for mut d in scratch.drain(..) {
+                        summary.count(&d);
+                        if keep(d.status) {
+                            d.order = order_key(index, r, regime, d.clock, d.service, ctx);
+                            kept.push(d);
+                        }
+                    }
+                }
+            }
+            (kept, summary)
         })
+        .collect();
+    let mut summary = Summary {
+        incidents: incidents.len(),
+        ..Summary::default()
+    };
+    let mut deadlines = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    for (kept, s) in parts {
+        summary.merge(&s);
+        deadlines.extend(kept);
+    }
+    Evaluation {
+        deadlines: sort_by_urgency(deadlines),
+        summary,
+    }
+}
+
+/// Incident (file order), regime, clock and service positions packed for a cheap sort.
+fn order_key(
+    incident: u32,
+    regime: usize,
+    r: &Regime,
+    clock: Option<&Clock>,
+    service: Option<&ImportantBusinessService>,
+    ctx: &EvalContext,
+) -> u64 {
+    let clock = clock.map_or(0, |c| {
+        1 + r.clocks.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0)
     });
+    let service = service.map_or(0, |s| {
+        1 + ctx
+            .services
+            .services
+            .iter()
+            .position(|x| std::ptr::eq(x, s))
+            .unwrap_or(0)
+    });
+    ((incident as u64) << 32) | ((regime as u64 & 0xfff) << 20) | ((clock as u64 & 0xff) << 12) | (service as u64 & 0xfff)
 }
 
-fn compare_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
-    a.cmp(&b)
+/// Overdue (longest overdue first) then due-soon and due (soonest first), not started,
+/// then met-late and met (latest first), then not applicable; ties in file order.
+pub fn sort_by_urgency(list: Vec<Deadline>) -> Vec<Deadline> {
+    let mut keys: Vec<(u8, i64, u64, u32)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let due = d.due_at.map_or(i64::MAX, |t| t.timestamp());
+            let due = if d.status.is_open() || d.status == Status::NotStarted || due == i64::MAX {
+                due
+            } else {
+                -due
+            };
+            (d.status as u8, due, d.order, i as u32)
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let mut slots: Vec<Option<Deadline>> = list.into_iter().map(Some).collect();
+    keys.iter()
+        .filter_map(|k| slots[k.3 as usize].take())
+        .collect()
 }
 
-fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: String) -> Deadline<'a> {
+fn not_applicable<'a>(
+    inc: &'a Incident,
+    regime: &'a Regime,
+    reason: Cow<'a, str>,
+) -> Deadline<'a> {
     Deadline {
         incident: inc,
         regime,
@@ -146,6 +219,8 @@ fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: String) -> 
         period: None,
         threshold: None,
         notes: Vec::new(),
+        late_reasons_missing: false,
+        order: 0,
     }
 }
 
@@ -158,14 +233,19 @@ fn evaluate_regime<'a>(
     if let Some(from) = regime.in_force_from {
         if inc.aware_at.date_naive() < from && !regime.rehearsal {
             let reason = format!("in force from {from}; the organisation became aware before then");
-            out.push(not_applicable(inc, regime, reason));
+            out.push(not_applicable(inc, regime, reason.into()));
             return;
         }
     }
+    let mut assumptions = Vec::new();
     for cond in &regime.when {
-        if let Err(why) = cond.check(inc) {
-            out.push(not_applicable(inc, regime, why));
-            return;
+        match cond.check(inc) {
+            Ok(Some(note)) => assumptions.push(note),
+            Ok(None) => {}
+            Err(why) => {
+                out.push(not_applicable(inc, regime, why));
+                return;
+            }
         }
     }
     let before = out.len();
@@ -192,7 +272,7 @@ fn evaluate_regime<'a>(
                         let mut d = not_applicable(
                             inc,
                             regime,
-                            format!("service {sid:?} has no impact tolerance ({src})"),
+                            format!("service {sid:?} has no impact tolerance ({src})").into(),
                         );
                         d.clock = Some(clock);
                         out.push(d);
@@ -203,11 +283,14 @@ fn evaluate_regime<'a>(
             out.push(evaluate_clock(inc, regime, clock, None, ctx));
         }
     }
+    for d in &mut out[before..] {
+        d.notes.extend(assumptions.iter().cloned());
+    }
     if out.len() == before {
-        let reason = if skipped.is_empty() {
-            "no clock of this regime applies".to_string()
-        } else {
-            skipped.join("; ")
+        let reason = match skipped.len() {
+            0 => Cow::Borrowed("no clock of this regime applies"),
+            1 => skipped.remove(0),
+            _ => Cow::Owned(skipped.join("; ")),
         };
         out.push(not_applicable(inc, regime, reason));
     }
@@ -302,7 +385,7 @@ fn evaluate_clock<'a>(
             clock: Some(clock),
             service,
             status: Status::NotStarted,
-            reason: Some(format!("starts when {} is recorded", fields.join(" or "))),
+            reason: Some(format!("starts when {} is recorded", fields.join(" or ")).into()),
             started_at: None,
             start_field: None,
             due_at: None,
@@ -310,6 +393,8 @@ fn evaluate_clock<'a>(
             period: None,
             threshold: None,
             notes,
+            late_reasons_missing: false,
+            order: 0,
         };
     };
     let now = ctx.now;
@@ -336,9 +421,11 @@ fn evaluate_clock<'a>(
     } else {
         status
     };
+    let mut late_reasons_missing = false;
     if let Some(field) = &clock.late_requires {
         let late = matches!(status, Status::MetLate | Status::Overdue);
         if late && inc.text(field).is_none() {
+            late_reasons_missing = true;
             let note = clock
                 .late_note
                 .clone()
@@ -360,6 +447,8 @@ fn evaluate_clock<'a>(
         period: Some(period),
         threshold: threshold.map(|(l, _)| l),
         notes,
+        late_reasons_missing,
+        order: 0,
     }
 }
 
@@ -448,8 +537,8 @@ impl<'a> Deadline<'a> {
                 self.due_at.map(local).unwrap_or_default()
             ),
         };
-        for n in &self.notes {
-            if n.contains("is empty") {
+        if self.late_reasons_missing {
+            if let Some(n) = self.notes.iter().find(|n| n.ends_with("is empty")) {
                 text.push_str(". ");
                 text.push_str(n);
             }
@@ -483,34 +572,53 @@ impl Summary {
             ..Summary::default()
         };
         for d in list {
-            match d.status {
-                Status::Overdue => s.overdue += 1,
-                Status::DueSoon => s.due_soon += 1,
-                Status::Due => s.due += 1,
-                Status::NotStarted => s.not_started += 1,
-                Status::MetLate => s.met_late += 1,
-                Status::Met => s.met += 1,
-                Status::NotApplicable => s.not_applicable += 1,
-            }
-            if d.status != Status::NotApplicable {
-                s.clocks += 1;
-            }
-            if d.regime.kind == RegimeKind::Tolerance
-                && matches!(d.status, Status::Overdue | Status::MetLate)
-            {
-                s.tolerance_breaches += 1;
-            }
-            if d.notes.iter().any(|n| n.ends_with("is empty")) {
-                s.late_reasons_missing += 1;
-            }
+            s.count(d);
         }
         s
     }
 
-    /// Something needs attention now: an open clock past its deadline, or a tolerance
-    /// breached.
+    /// Adds one deadline to the counts.
+    pub fn count(&mut self, d: &Deadline) {
+        match d.status {
+            Status::Overdue => self.overdue += 1,
+            Status::DueSoon => self.due_soon += 1,
+            Status::Due => self.due += 1,
+            Status::NotStarted => self.not_started += 1,
+            Status::MetLate => self.met_late += 1,
+            Status::Met => self.met += 1,
+            Status::NotApplicable => self.not_applicable += 1,
+        }
+        if d.status != Status::NotApplicable {
+            self.clocks += 1;
+        }
+        if d.regime.kind == RegimeKind::Tolerance
+            && matches!(d.status, Status::Overdue | Status::MetLate)
+        {
+            self.tolerance_breaches += 1;
+        }
+        if d.late_reasons_missing {
+            self.late_reasons_missing += 1;
+        }
+    }
+
+    /// Adds another summary's counts (not its incident count).
+    pub fn merge(&mut self, o: &Summary) {
+        self.clocks += o.clocks;
+        self.overdue += o.overdue;
+        self.due_soon += o.due_soon;
+        self.due += o.due;
+        self.not_started += o.not_started;
+        self.met_late += o.met_late;
+        self.met += o.met;
+        self.not_applicable += o.not_applicable;
+        self.tolerance_breaches += o.tolerance_breaches;
+        self.late_reasons_missing += o.late_reasons_missing;
+    }
+
+    /// Something needs attention now: an open clock past its deadline (an impact tolerance
+    /// being breached now included). Breaches that have ended are history, not an alarm.
     pub fn needs_attention(&self) -> bool {
-        self.overdue > 0 || self.tolerance_breaches > 0
+        self.overdue > 0
     }
 }
 
@@ -588,7 +696,7 @@ mod tests {
             calendar: cal,
             now: utc(now),
         };
-        evaluate(incs, &ctx)
+        evaluate(incs, &ctx, &|_| true).deadlines
     }
 
     fn find<'a, 'b>(list: &'b [Deadline<'a>], regime: &str) -> &'b Deadline<'a> {
@@ -762,5 +870,41 @@ mod tests {
             .unwrap();
         assert_eq!(fin.status, Status::NotStarted);
         assert!(fin.reason.as_deref().unwrap().contains("resolved_at"));
+    }
+
+    #[test]
+    fn unassessed_risk_runs_the_clocks_with_a_note() {
+        let incs = vec![incident(&[
+            ("id", "U-1"),
+            ("title", "t"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "true"),
+            ("jurisdictions", "uk"),
+        ])];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
+        for regime in ["uk-gdpr-art33", "uk-gdpr-art34"] {
+            let x = find(&d, regime);
+            assert_eq!(x.status, Status::Due, "{regime}");
+            assert!(x.notes.iter().any(|n| n.contains("risk_to_individuals is not filled in")));
+        }
+    }
+
+    #[test]
+    fn pecr_breaches_are_not_also_uk_gdpr_notifications() {
+        let incs = vec![incident(&[
+            ("id", "P-1"),
+            ("title", "t"),
+            ("aware_at", "2026-11-02T09:00:00Z"),
+            ("personal_data", "true"),
+            ("risk_to_individuals", "risk"),
+            ("sectors", "communications-provider"),
+            ("jurisdictions", "uk"),
+        ])];
+        let (r, c, s) = (regimes(), calendar(), services());
+        let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
+        assert_eq!(find(&d, "uk-gdpr-art33").status, Status::NotApplicable);
+        assert_eq!(find(&d, "pecr-reg5a").due_at, Some(utc("2026-11-03T09:00:00Z")));
+        assert_eq!(find(&d, "uk-gdpr-art33-5").status, Status::Due);
     }
 }

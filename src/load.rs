@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 
 use crate::clock::Calendar;
 use crate::config::Config;
-use crate::deadlines::{evaluate, Deadline, EvalContext};
+use crate::deadlines::{evaluate, EvalContext, Evaluation, Status};
 use crate::incident::{FieldError, Incident};
 use crate::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
@@ -130,15 +130,20 @@ impl Loaded {
         })
     }
 
-    /// Every deadline at `now`, most urgent first.
-    pub fn evaluate(&self, now: DateTime<Utc>) -> Vec<Deadline<'_>> {
+    /// Every deadline at `now` whose status `keep` accepts, most urgent first, with the
+    /// counts of all.
+    pub fn evaluate(
+        &self,
+        now: DateTime<Utc>,
+        keep: &(dyn Fn(Status) -> bool + Sync),
+    ) -> Evaluation<'_> {
         let ctx = EvalContext {
             regimes: &self.regimes,
             services: &self.services,
             calendar: &self.calendar,
             now,
         };
-        evaluate(&self.incidents, &ctx)
+        evaluate(&self.incidents, &ctx, keep)
     }
 
     pub fn rejected(&self) -> Vec<Rejection> {

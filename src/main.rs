@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use regwatch::alerts::{self, Delivery};
 use regwatch::clock::{local_text, parse_timestamp};
 use regwatch::config::Config;
-use regwatch::deadlines::{Status, Summary};
+use regwatch::deadlines::{Evaluation, Status};
 use regwatch::error::{bad_input, BadInput, Busy, DeliveryFailed};
 use regwatch::fsutil::write_atomic;
 use regwatch::ingest::{default_quarantine_path, write_quarantine, InputFormat};
@@ -203,20 +203,24 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     let now = parse_now(args.input.now.as_deref(), &config)?;
     let loaded = load(config, &args.input)?;
     let tz = loaded.tz;
-    let mut list = loaded.evaluate(now);
-    let summary = Summary::of(loaded.incidents.len(), &list);
+    let only = args.only.clone();
+    let all = args.all;
+    let keep = move |s: Status| {
+        if !only.is_empty() {
+            only.contains(&s)
+        } else {
+            all || s != Status::NotApplicable
+        }
+    };
+    let Evaluation {
+        deadlines: list,
+        summary,
+    } = loaded.evaluate(now, &keep);
     let hidden = if args.all || args.only.contains(&Status::NotApplicable) {
         0
     } else {
         summary.not_applicable
     };
-    list.retain(|d| {
-        if !args.only.is_empty() {
-            args.only.contains(&d.status)
-        } else {
-            args.all || d.status != Status::NotApplicable
-        }
-    });
     let out = args.output.as_deref();
     match args.format {
         OutputFormat::Table => emit(out, |w| {
@@ -262,7 +266,7 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
     };
     let templates = alerts::load_templates(&templates_dir)?;
     let loaded = load(config, &args.input)?;
-    let list = loaded.evaluate(now);
+    let list = loaded.evaluate(now, &|s| s.is_open()).deadlines;
     let run = alerts::AlertRun {
         state_path: &state_path,
         config: &loaded.config.alerts,

@@ -4,6 +4,7 @@
 //! clocks. A clock starts at a timestamp field, runs for a period, and stops when its "done"
 //! field is filled in. No number of hours lives in the code.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -94,6 +95,7 @@ pub enum Test {
     NotIn(Vec<String>),
     Has(String),
     HasAny(Vec<String>),
+    Lacks(String),
     Present(bool),
 }
 
@@ -121,6 +123,7 @@ struct RawCondition {
     not_in: Option<Vec<String>>,
     has: Option<String>,
     has_any: Option<Vec<String>>,
+    lacks: Option<String>,
     present: Option<bool>,
     any: Option<Vec<RawCondition>>,
     reason: Option<String>,
@@ -155,12 +158,15 @@ impl RawCondition {
         if let Some(v) = self.has_any {
             tests.push(Test::HasAny(v));
         }
+        if let Some(v) = self.lacks {
+            tests.push(Test::Lacks(v));
+        }
         if let Some(v) = self.present {
             tests.push(Test::Present(v));
         }
         if tests.len() != 1 {
             bail!(
-                "condition on {field:?} needs exactly one of is, in, not_in, has, has_any, present"
+                "condition on {field:?} needs exactly one of is, in, not_in, has, has_any, lacks, present"
             );
         }
         Ok(Condition::Field {
@@ -189,18 +195,23 @@ fn list_has(v: &FieldValue, want: &str) -> bool {
 }
 
 impl Condition {
-    /// Whether the incident passes; when it does not, why not, in words.
-    pub fn check(&self, inc: &Incident) -> Result<(), String> {
+    /// Whether the incident passes; when it does not, why not, in words. A pass can carry
+    /// a note: a `not_in` test passes on an empty field (the conservative reading: an
+    /// unassessed risk may be high), and the note says the clock runs until it is filled in.
+    pub fn check(&self, inc: &Incident) -> Result<Option<String>, Cow<'_, str>> {
         match self {
             Condition::Any { any, reason } => {
                 let mut why = Vec::new();
                 for c in any {
                     match c.check(inc) {
-                        Ok(()) => return Ok(()),
+                        Ok(note) => return Ok(note),
                         Err(w) => why.push(w),
                     }
                 }
-                Err(reason.clone().unwrap_or_else(|| why.join("; and ")))
+                Err(match reason {
+                    Some(r) => Cow::Borrowed(r.as_str()),
+                    None => Cow::Owned(why.join("; and ")),
+                })
             }
             Condition::Field {
                 field,
@@ -223,6 +234,7 @@ impl Condition {
                             .is_some_and(|t| set.iter().any(|s| s.eq_ignore_ascii_case(&t))),
                         Test::Has(want) => list_has(&v, want),
                         Test::HasAny(wants) => wants.iter().any(|w| list_has(&v, w)),
+                        Test::Lacks(unwanted) => !list_has(&v, unwanted),
                         Test::Present(p) => {
                             let present = match &v {
                                 FieldValue::Missing => false,
@@ -233,9 +245,15 @@ impl Condition {
                         }
                     };
                 if ok {
-                    Ok(())
+                    let unassessed = matches!(test, Test::NotIn(_)) && v == FieldValue::Missing;
+                    Ok(unassessed.then(|| {
+                        format!("{field} is not filled in yet: the clock runs until it is")
+                    }))
                 } else {
-                    Err(reason.clone().unwrap_or_else(|| describe(field, test, &v)))
+                    Err(match reason {
+                        Some(r) => Cow::Borrowed(r.as_str()),
+                        None => Cow::Owned(describe(field, test, &v)),
+                    })
                 }
             }
         }
@@ -258,6 +276,7 @@ fn describe(field: &str, test: &Test, v: &FieldValue) -> String {
         Test::NotIn(s) => format!("must not be {}", s.join(" or ")),
         Test::Has(s) => format!("must include {s}"),
         Test::HasAny(s) => format!("must include one of {}", s.join(", ")),
+        Test::Lacks(s) => format!("must not include {s}"),
         Test::Present(true) => "must be filled in".into(),
         Test::Present(false) => "must be empty".into(),
     };

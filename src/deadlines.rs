@@ -260,7 +260,7 @@ fn evaluate_regime<'a>(
             .iter()
             .any(|l| l.period == LimitPeriod::ImpactTolerance);
         if per_service {
-            for sid in &inc.affected_services {
+            for sid in inc.affected_services.items() {
                 match ctx.services.get(sid) {
                     Some(svc) => out.push(evaluate_clock(inc, regime, clock, Some(svc), ctx)),
                     None => {

@@ -43,30 +43,71 @@ pub const VOCABULARY: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// A list cell kept as written (`a;b;c`, trimmed and `;`-joined): one allocation
+/// instead of one per item, since most lists are short and only ever scanned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct List(Box<str>);
+
+impl List {
+    pub fn parse(cell: &str) -> List {
+        if !cell.contains(['|', ' ', '\t']) && !cell.contains(";;") {
+            let t = cell.trim_matches(';');
+            return List(t.into());
+        }
+        List(split_list(cell).join(";").into())
+    }
+
+    pub fn from_items(items: &[String]) -> List {
+        List(items.join(";").into())
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.split(';').filter(|s| !s.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, want: &str) -> bool {
+        self.items().any(|i| i.eq_ignore_ascii_case(want))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for List {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.items())
+    }
+}
+
 /// One incident, validated. Times are UTC.
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
-    pub id: String,
-    pub title: String,
+    pub id: Arc<str>,
+    pub title: Box<str>,
     /// Line (CSV, JSON lines) or record number (JSON array) it was read from.
     pub line: u64,
     pub aware_at: DateTime<Utc>,
     pub personal_data: bool,
     /// Empty when not yet assessed.
-    pub risk_to_individuals: String,
-    pub cause: String,
-    pub severity: String,
-    pub ai_act_category: String,
+    pub risk_to_individuals: &'static str,
+    pub cause: &'static str,
+    pub severity: &'static str,
+    pub ai_act_category: &'static str,
     pub data_subjects: Option<u64>,
     pub records: Option<u64>,
-    pub data_categories: Vec<String>,
-    pub affected_services: Vec<String>,
-    pub sectors: Vec<String>,
-    pub jurisdictions: Vec<String>,
+    pub data_categories: List,
+    pub affected_services: List,
+    pub sectors: List,
+    pub jurisdictions: List,
     /// Every other timestamp column (`occurred_at`, `ico_notified_at`, `disruption_start`, ...).
-    pub times: Vec<(Arc<str>, DateTime<Utc>)>,
+    pub times: Box<[(Arc<str>, DateTime<Utc>)]>,
     /// Every other non-empty column, as text (`description`, `delay_reason`, ...).
-    pub text: Vec<(Arc<str>, String)>,
+    pub text: Box<[(Arc<str>, Box<str>)]>,
 }
 
 /// The value of a named field, for rules written as data.
@@ -76,7 +117,7 @@ pub enum FieldValue<'a> {
     Bool(bool),
     Number(u64),
     Text(&'a str),
-    List(&'a [String]),
+    List(&'a List),
     Time(DateTime<Utc>),
 }
 
@@ -95,13 +136,11 @@ impl Incident {
             "title" => FieldValue::Text(&self.title),
             "aware_at" => FieldValue::Time(self.aware_at),
             "personal_data" => FieldValue::Bool(self.personal_data),
-            "risk_to_individuals" => text(&self.risk_to_individuals),
-            "cause" => text(&self.cause),
-            "severity" => text(&self.severity),
-            "ai_act_category" => text(&self.ai_act_category),
-            "data_subjects" => self
-                .data_subjects
-                .map_or(FieldValue::Missing, FieldValue::Number),
+            "risk_to_individuals" => text(self.risk_to_individuals),
+            "cause" => text(self.cause),
+            "severity" => text(self.severity),
+            "ai_act_category" => text(self.ai_act_category),
+            "data_subjects" => self.data_subjects.map_or(FieldValue::Missing, FieldValue::Number),
             "records" => self.records.map_or(FieldValue::Missing, FieldValue::Number),
             "data_categories" => FieldValue::List(&self.data_categories),
             "affected_services" => FieldValue::List(&self.affected_services),
@@ -134,7 +173,7 @@ impl Incident {
         self.text
             .iter()
             .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| &**v)
     }
 }
 
@@ -229,24 +268,26 @@ where
     let mut title = None;
     let mut aware_at = None;
     let mut personal_data = None;
+    let mut times: Vec<(Arc<str>, DateTime<Utc>)> = Vec::new();
+    let mut text: Vec<(Arc<str>, Box<str>)> = Vec::new();
     let mut inc = Incident {
-        id: String::new(),
-        title: String::new(),
+        id: "".into(),
+        title: "".into(),
         line,
         aware_at: DateTime::<Utc>::MIN_UTC,
         personal_data: false,
-        risk_to_individuals: String::new(),
-        cause: String::new(),
-        severity: String::new(),
-        ai_act_category: String::new(),
+        risk_to_individuals: "",
+        cause: "",
+        severity: "",
+        ai_act_category: "",
         data_subjects: None,
         records: None,
-        data_categories: Vec::new(),
-        affected_services: Vec::new(),
-        sectors: Vec::new(),
-        jurisdictions: Vec::new(),
-        times: Vec::new(),
-        text: Vec::new(),
+        data_categories: List::default(),
+        affected_services: List::default(),
+        sectors: List::default(),
+        jurisdictions: List::default(),
+        times: Box::default(),
+        text: Box::default(),
     };
     for (col, raw) in cells {
         let v = raw.trim();
@@ -255,9 +296,9 @@ where
                 if v.is_empty() {
                     return Err(FieldError::new("id", "is empty"));
                 }
-                id = Some(v.to_string());
+                id = Some(v);
             }
-            Column::Title => title = Some(v.to_string()),
+            Column::Title => title = Some(v),
             Column::AwareAt => {
                 if v.is_empty() {
                     return Err(FieldError::new(
@@ -272,29 +313,37 @@ where
             }
             Column::PersonalData => personal_data = Some(parse_bool("personal_data", v)?),
             Column::Enum(field, allowed) => {
-                let lower = v.to_ascii_lowercase();
-                if !lower.is_empty() && !allowed.contains(&lower.as_str()) {
-                    return Err(FieldError::new(
-                        field,
-                        format!("{v:?} is not one of {}", allowed.join(", ")),
-                    ));
-                }
-                let slot = match *field {
-                    "cause" => &mut inc.cause,
-                    "severity" => &mut inc.severity,
-                    "risk_to_individuals" => &mut inc.risk_to_individuals,
-                    _ => &mut inc.ai_act_category,
+                let value = if v.is_empty() {
+                    ""
+                } else {
+                    allowed
+                        .iter()
+                        .copied()
+                        .find(|a| a.eq_ignore_ascii_case(v))
+                        .ok_or_else(|| {
+                            FieldError::new(
+                                field,
+                                format!("{v:?} is not one of {}", allowed.join(", ")),
+                            )
+                        })?
                 };
-                *slot = lower;
+                match *field {
+                    "cause" => inc.cause = value,
+                    "severity" => inc.severity = value,
+                    "risk_to_individuals" => inc.risk_to_individuals = value,
+                    _ => inc.ai_act_category = value,
+                }
             }
             Column::Count(name) => {
                 if v.is_empty() {
                     continue;
                 }
-                let n: u64 = v
-                    .replace([',', '_'], "")
-                    .parse()
-                    .map_err(|_| FieldError::new(name, format!("{v:?} is not a whole number")))?;
+                let n: u64 = match v.parse() {
+                    Ok(n) => n,
+                    Err(_) => v.replace([',', '_'], "").parse().map_err(|_| {
+                        FieldError::new(name, format!("{v:?} is not a whole number"))
+                    })?,
+                };
                 if &**name == "records" {
                     inc.records = Some(n);
                 } else {
@@ -302,7 +351,7 @@ where
                 }
             }
             Column::List(name) => {
-                let items = split_list(v);
+                let items = List::parse(v);
                 match &**name {
                     "data_categories" => inc.data_categories = items,
                     "affected_services" => inc.affected_services = items,
@@ -314,24 +363,28 @@ where
                 if v.is_empty() {
                     continue;
                 }
-                let t = parse_timestamp(v, tz).map_err(|e| FieldError::new(name, e.to_string()))?;
-                inc.times.push((name.clone(), t));
+                let t = parse_timestamp(v, tz)
+                    .map_err(|e| FieldError::new(name, e.to_string()))?;
+                times.push((name.clone(), t));
             }
             Column::Text(name) => {
                 if !v.is_empty() {
-                    inc.text.push((name.clone(), v.to_string()));
+                    text.push((name.clone(), v.into()));
                 }
             }
         }
     }
-    inc.id = id.ok_or_else(|| FieldError::new("id", "is missing"))?;
-    inc.title = title.ok_or_else(|| FieldError::new("title", "is missing"))?;
-    if inc.title.is_empty() {
+    inc.id = id.ok_or_else(|| FieldError::new("id", "is missing"))?.into();
+    let title = title.ok_or_else(|| FieldError::new("title", "is missing"))?;
+    if title.is_empty() {
         return Err(FieldError::new("title", "is empty"));
     }
+    inc.title = title.into();
     inc.aware_at = aware_at.ok_or_else(|| FieldError::new("aware_at", "is missing"))?;
     inc.personal_data =
         personal_data.ok_or_else(|| FieldError::new("personal_data", "is missing"))?;
+    inc.times = times.into_boxed_slice();
+    inc.text = text.into_boxed_slice();
     check_order(&inc)?;
     Ok(inc)
 }
@@ -398,6 +451,10 @@ mod tests {
         assert_eq!(i.aware_at.to_rfc3339(), "2026-07-01T08:00:00+00:00");
         assert!(matches!(i.field("ico_notified_at"), FieldValue::Time(_)));
         assert_eq!(i.field("risk_to_individuals"), FieldValue::Missing);
+        let l = List::parse(" a; b ;;c ");
+        assert_eq!(l.items().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(List::parse("uk;eu").contains("EU"));
+        assert!(List::parse("").is_empty());
     }
 
     #[test]

@@ -7,6 +7,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
@@ -143,7 +147,7 @@ struct Sink<'a> {
     opts: &'a IngestOptions<'a>,
     incidents: Vec<Incident>,
     rejected: Vec<Rejection>,
-    seen: HashMap<String, Location>,
+    seen: FxHashMap<Arc<str>, Location>,
     read: u64,
 }
 
@@ -154,7 +158,7 @@ impl<'a> Sink<'a> {
             opts,
             incidents: Vec::new(),
             rejected: Vec::new(),
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
             read: 0,
         }
     }
@@ -254,23 +258,38 @@ fn read_csv(bytes: &[u8], sink: &mut Sink) -> Result<()> {
     let columns: Vec<Column> = names.iter().map(|n| Column::for_name(n)).collect();
     let id_col = names.iter().position(|n| n == "id");
     let tz = sink.opts.input_tz;
-    let mut record = csv::StringRecord::new();
+    // Records are read in order, built (parsed and validated) in parallel a batch at a
+    // time, then taken in order so ids, lines and counts come out as in the file.
+    const BATCH: usize = 8192;
+    let mut batch: Vec<csv::StringRecord> = Vec::with_capacity(BATCH);
+    let mut filled = 0;
+    let mut failure: Option<(u64, csv::Error)> = None;
     loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line());
-                if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
+        while filled < BATCH {
+            if batch.len() == filled {
+                batch.push(csv::StringRecord::new());
+            }
+            let line = rdr.position().line();
+            match rdr.read_record(&mut batch[filled]) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let r = &batch[filled];
                     // A blank line between records is not a record.
-                    continue;
+                    if !(r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty())) {
+                        filled += 1;
+                    }
                 }
-                let id = id_col
-                    .and_then(|i| record.get(i))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                let built = if record.len() != columns.len() {
+                Err(e) => {
+                    failure = Some((line, e));
+                    break;
+                }
+            }
+        }
+        let built: Vec<Result<Incident, FieldError>> = batch[..filled]
+            .par_iter()
+            .map(|record| {
+                let line = record.position().map_or(0, |p| p.line());
+                if record.len() != columns.len() {
                     Err(FieldError {
                         field: "(row)".into(),
                         reason: format!(
@@ -281,28 +300,32 @@ fn read_csv(bytes: &[u8], sink: &mut Sink) -> Result<()> {
                     })
                 } else {
                     build(columns.iter().zip(record.iter()), line, tz)
-                };
-                let rec = &record;
-                sink.take(Location::Line(line), built, &id, || csv_line(rec))?;
-            }
-            Err(e) => {
-                // Bad UTF-8 or a broken quote: this row is rejected, the rest still read.
-                let line = e.position().map_or(line + 1, |p| p.line());
-                let reason = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-                    _ => e.to_string(),
-                };
-                let err = Err(FieldError {
-                    field: "(row)".into(),
-                    reason,
-                });
-                sink.take(Location::Line(line), err, "", String::new)?;
-                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                    return Err(bad_input(format!(
-                        "{file} line {line}: cannot continue reading: {e}"
-                    )));
                 }
+            })
+            .collect();
+        for (record, b) in batch[..filled].iter().zip(built) {
+            let line = record.position().map_or(0, |p| p.line());
+            let id = id_col.and_then(|i| record.get(i)).unwrap_or("").trim();
+            sink.take(Location::Line(line), b, id, || csv_line(record))?;
+        }
+        let done = filled < BATCH;
+        filled = 0;
+        if let Some((line, e)) = failure.take() {
+            // Bad UTF-8 or a broken quote: this row is rejected, the rest still read.
+            let line = e.position().map_or(line + 1, |p| p.line());
+            let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+            let reason = if utf8 { "is not valid UTF-8".to_string() } else { e.to_string() };
+            let err = Err(FieldError { field: "(row)".into(), reason });
+            sink.take(Location::Line(line), err, "", String::new)?;
+            if !utf8 {
+                return Err(bad_input(format!(
+                    "{file} line {line}: cannot continue reading: {e}"
+                )));
             }
+            continue;
+        }
+        if done {
+            break;
         }
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! Loading what every command needs: config, regimes, services, calendar and incidents.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -10,7 +12,7 @@ use chrono_tz::Tz;
 use crate::clock::Calendar;
 use crate::config::Config;
 use crate::deadlines::{evaluate, EvalContext, Evaluation, Status};
-use crate::incident::{FieldError, Incident};
+use crate::incident::{FieldError, Incident, List};
 use crate::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
 };
@@ -62,7 +64,7 @@ impl Loaded {
             if services.source.is_none() {
                 return Ok(());
             }
-            for s in &inc.affected_services {
+            for s in inc.affected_services.items() {
                 if services.get(s).is_none() {
                     return Err(FieldError {
                         field: "affected_services".into(),
@@ -81,39 +83,46 @@ impl Loaded {
             input_tz,
             check: &check,
         };
+        let default_jurisdictions = List::from_items(&config.incidents.default_jurisdictions);
         let mut incidents = Vec::new();
         let mut reports = Vec::new();
-        let mut first_seen: HashMap<String, String> = HashMap::new();
+        // Ids must be unique across files too (within a file the reader checks).
+        let mut first_seen: FxHashMap<Arc<str>, (usize, u64)> = FxHashMap::default();
         for path in inputs {
             let (mut incs, mut report) = read_incidents(path, &ingest)?;
-            // Ids must be unique across files too.
-            incs.retain(|inc| match first_seen.get(&inc.id) {
-                Some(where_) => {
-                    let r = Rejection {
-                        file: report.file.clone(),
-                        location: Location::Line(inc.line),
-                        id: inc.id.clone(),
-                        field: "id".into(),
-                        reason: format!("duplicate id {:?} (first in {where_})", inc.id),
-                        raw: String::new(),
-                    };
-                    report.rejected.push(r);
-                    report.accepted -= 1;
-                    false
-                }
-                None => true,
-            });
+            if inputs.len() > 1 {
+                let file_no = reports.len();
+                incs.retain(|inc| match first_seen.get(&inc.id) {
+                    Some(&(f, line)) => {
+                        let first: &IngestReport = &reports[f];
+                        report.rejected.push(Rejection {
+                            file: report.file.clone(),
+                            location: Location::Line(inc.line),
+                            id: inc.id.to_string(),
+                            field: "id".into(),
+                            reason: format!(
+                                "duplicate id {:?} (first in {} line {line})",
+                                inc.id, first.file
+                            ),
+                            raw: String::new(),
+                        });
+                        report.accepted -= 1;
+                        false
+                    }
+                    None => {
+                        first_seen.insert(inc.id.clone(), (file_no, inc.line));
+                        true
+                    }
+                });
+            }
             if opts.strict {
                 if let Some(r) = report.rejected.first() {
                     return Err(crate::error::bad_input(r.to_string()));
                 }
             }
-            for inc in &incs {
-                first_seen.insert(inc.id.clone(), format!("{} line {}", report.file, inc.line));
-            }
             for inc in &mut incs {
                 if inc.jurisdictions.is_empty() {
-                    inc.jurisdictions = config.incidents.default_jurisdictions.clone();
+                    inc.jurisdictions = default_jurisdictions.clone();
                 }
             }
             incidents.extend(incs);

@@ -188,7 +188,7 @@ fn text_of(v: &FieldValue) -> Option<String> {
 
 fn list_has(v: &FieldValue, want: &str) -> bool {
     match v {
-        FieldValue::List(items) => items.iter().any(|i| i.eq_ignore_ascii_case(want)),
+        FieldValue::List(items) => items.contains(want),
         FieldValue::Text(s) => s.eq_ignore_ascii_case(want),
         _ => false,
     }
@@ -266,8 +266,8 @@ fn describe(field: &str, test: &Test, v: &FieldValue) -> String {
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Number(n) => n.to_string(),
         FieldValue::Text(s) => format!("{s:?}"),
-        FieldValue::List([]) => "empty".to_string(),
-        FieldValue::List(l) => format!("[{}]", l.join(", ")),
+        FieldValue::List(l) if l.is_empty() => "empty".to_string(),
+        FieldValue::List(l) => format!("[{}]", l.items().collect::<Vec<_>>().join(", ")),
         FieldValue::Time(t) => crate::clock::utc_text(*t),
     };
     let want = match test {

@@ -162,6 +162,12 @@ pub struct AlertOutcome {
 struct TemplateData<'a> {
     #[serde(flatten)]
     row: DeadlineRow<'a>,
+    regime_name: &'a str,
+    clock_name: &'a str,
+    authority: &'a str,
+    citation: &'a str,
+    internal_target: bool,
+    rehearsal: bool,
     threshold: &'a str,
     due_local: String,
     due_utc: String,
@@ -227,6 +233,12 @@ pub fn plan(
         let due = d.due_at.unwrap_or(now);
         let data = TemplateData {
             row: DeadlineRow::new(d, now, tz),
+            regime_name: &d.regime.name,
+            clock_name: d.clock.map_or("", |c| c.name.as_str()),
+            authority: &d.regime.authority,
+            citation: crate::output::citation(d),
+            internal_target: d.clock.is_some_and(|c| c.internal_target),
+            rehearsal: d.regime.rehearsal,
             threshold: latest,
             due_local: local_text(due, tz),
             due_utc: utc_text(due),

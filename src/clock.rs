@@ -247,6 +247,9 @@ pub enum TimestampError {
 /// A local time that a clock change skips or repeats is an error, never a guess.
 pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampError> {
     let t = text.trim();
+    if let Some(fast) = parse_rfc3339_fast(t) {
+        return Ok(fast);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
@@ -286,23 +289,130 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampErr
     Err(TimestampError::Unparseable(t.to_string()))
 }
 
+// Formatting is hand-rolled: these run several times per deadline, and a million
+// incidents give millions of deadlines; chrono's strftime is an interpreter.
+
+fn push_num(buf: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut v = n;
+    let mut i = digits.len();
+    while v > 0 || i == digits.len() {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    for _ in (digits.len() - i)..width {
+        buf.push('0');
+    }
+    for &d in &digits[i..] {
+        buf.push(d as char);
+    }
+}
+
+/// `YYYY-MM-DD`, then `sep`, then `HH:MM`, and `:SS` when `seconds`.
+fn push_datetime(buf: &mut String, t: &NaiveDateTime, sep: char, seconds: bool) {
+    use chrono::Timelike;
+    push_num(buf, t.year() as u32, 4);
+    buf.push('-');
+    push_num(buf, t.month(), 2);
+    buf.push('-');
+    push_num(buf, t.day(), 2);
+    buf.push(sep);
+    push_num(buf, t.hour(), 2);
+    buf.push(':');
+    push_num(buf, t.minute(), 2);
+    if seconds {
+        buf.push(':');
+        push_num(buf, t.second(), 2);
+    }
+}
+
+fn push_offset(buf: &mut String, secs: i32) {
+    buf.push(if secs < 0 { '-' } else { '+' });
+    let m = secs.unsigned_abs() / 60;
+    push_num(buf, m / 60, 2);
+    buf.push(':');
+    push_num(buf, m % 60, 2);
+}
+
+/// The local wall-clock time, its UTC offset in seconds and the zone's offset record.
+fn local_parts(t: DateTime<Utc>, tz: Tz) -> (NaiveDateTime, i32, chrono_tz::TzOffset) {
+    use chrono::Offset;
+    let naive = t.naive_utc();
+    let off = tz.offset_from_utc_datetime(&naive);
+    let secs = off.fix().local_minus_utc();
+    (naive + Duration::seconds(secs as i64), secs, off)
+}
+
+/// The common exact forms `2026-03-30T10:00:00Z` and `2026-03-30T10:00:00+01:00`, read
+/// without chrono's general parser (a million-row file has millions of them). Anything
+/// else, or anything out of range, returns `None` and takes the general path.
+fn parse_rfc3339_fast(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.as_bytes();
+    if !(b.len() == 20 || b.len() == 25)
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    let offset = match (b.len(), b[19]) {
+        (20, b'Z') => 0,
+        (25, sign @ (b'+' | b'-')) if b[22] == b':' => {
+            let secs = (num(20..22)? * 3600 + num(23..25)? * 60) as i64;
+            if sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let naive = date.and_time(time) - Duration::seconds(offset);
+    Some(Utc.from_utc_datetime(&naive))
+}
+
 /// `2026-03-30T10:00:00Z`: the stored, machine form.
 pub fn utc_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let mut s = String::with_capacity(20);
+    push_datetime(&mut s, &t.naive_utc(), 'T', true);
+    s.push('Z');
+    s
 }
 
 /// `2026-03-30 11:00 BST (+01:00)`: what a person in the UK reads.
 pub fn local_text(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M %Z (%:z)")
-        .to_string()
+    use chrono_tz::OffsetName;
+    let (local, secs, off) = local_parts(t, tz);
+    let mut s = String::with_capacity(30);
+    push_datetime(&mut s, &local, ' ', false);
+    s.push(' ');
+    match off.abbreviation() {
+        Some(a) => s.push_str(a),
+        None => push_offset(&mut s, secs),
+    }
+    s.push_str(" (");
+    push_offset(&mut s, secs);
+    s.push(')');
+    s
 }
 
 /// `2026-03-30T11:00:00+01:00`: local time as RFC 3339, for machines.
 pub fn local_rfc3339(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    let (local, secs, _) = local_parts(t, tz);
+    let mut s = String::with_capacity(25);
+    push_datetime(&mut s, &local, 'T', true);
+    push_offset(&mut s, secs);
+    s
 }
 
 /// `2d 03h 15m`: a duration as people read it (always positive; callers say left or late).
@@ -489,6 +599,55 @@ mod tests {
         );
         assert!(parse_timestamp("yesterday", LONDON).is_err());
         assert!(parse_timestamp("2026-02-30 09:00", LONDON).is_err());
+    }
+
+    #[test]
+    fn fast_formatting_matches_chrono() {
+        for t in [
+            "2026-03-29T00:59:59Z",
+            "2026-03-29T01:00:00Z",
+            "2026-10-25T00:59:00Z",
+            "2026-10-25T01:00:00Z",
+            "2028-02-29T23:05:09Z",
+            "0999-01-02T03:04:05Z",
+        ] {
+            let t = utc(t);
+            let l = t.with_timezone(&LONDON);
+            assert_eq!(utc_text(t), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            assert_eq!(
+                local_rfc3339(t, LONDON),
+                l.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+            );
+            assert_eq!(
+                local_text(t, LONDON),
+                l.format("%Y-%m-%d %H:%M %Z (%:z)").to_string()
+            );
+        }
+        let ny = chrono_tz::America::New_York;
+        let t = utc("2026-07-01T12:00:00Z");
+        assert_eq!(local_text(t, ny), "2026-07-01 08:00 EDT (-04:00)");
+    }
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        for t in [
+            "2026-03-30T10:00:00Z",
+            "2026-10-25T01:30:00+01:00",
+            "2026-10-25T01:30:00-05:30",
+            "2028-02-29T23:59:59Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+            assert_eq!(parse_rfc3339_fast(t), Some(chrono), "{t}");
+        }
+        for t in [
+            "2026-02-30T10:00:00Z",
+            "2026-03-30T25:00:00Z",
+            "2026-03-30 10:00:00Z",
+            "2026-03-30T10:00:00.5Z",
+        ] {
+            assert_eq!(parse_rfc3339_fast(t), None, "{t}");
+        }
+        assert!(parse_timestamp("2026-02-30T10:00:00Z", LONDON).is_err());
     }
 
     #[test]

@@ -164,7 +164,11 @@ fn order_key(
     ctx: &EvalContext,
 ) -> u64 {
     let clock = clock.map_or(0, |c| {
-        1 + r.clocks.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0)
+        1 + r
+            .clocks
+            .iter()
+            .position(|x| std::ptr::eq(x, c))
+            .unwrap_or(0)
     });
     let service = service.map_or(0, |s| {
         1 + ctx
@@ -174,7 +178,10 @@ fn order_key(
             .position(|x| std::ptr::eq(x, s))
             .unwrap_or(0)
     });
-    ((incident as u64) << 32) | ((regime as u64 & 0xfff) << 20) | ((clock as u64 & 0xff) << 12) | (service as u64 & 0xfff)
+    ((incident as u64) << 32)
+        | ((regime as u64 & 0xfff) << 20)
+        | ((clock as u64 & 0xff) << 12)
+        | (service as u64 & 0xfff)
 }
 
 /// Overdue (longest overdue first) then due-soon and due (soonest first), not started,
@@ -194,17 +201,34 @@ pub fn sort_by_urgency(list: Vec<Deadline>) -> Vec<Deadline> {
         })
         .collect();
     keys.par_sort_unstable();
-    let mut slots: Vec<Option<Deadline>> = list.into_iter().map(Some).collect();
-    keys.iter()
-        .filter_map(|k| slots[k.3 as usize].take())
-        .collect()
+    let mut list = list;
+    let mut perm: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
+    permute_in_place(&mut list, &mut perm);
+    list
 }
 
-fn not_applicable<'a>(
-    inc: &'a Incident,
-    regime: &'a Regime,
-    reason: Cow<'a, str>,
-) -> Deadline<'a> {
+/// Reorders `items` so that position `i` holds what was at `perm[i]`, by following cycles
+/// with swaps: no second copy of a million deadlines. `perm` is consumed.
+fn permute_in_place<T>(items: &mut [T], perm: &mut [u32]) {
+    const DONE: u32 = u32::MAX;
+    for start in 0..items.len() {
+        if perm[start] == DONE {
+            continue;
+        }
+        let mut i = start;
+        loop {
+            let from = perm[i] as usize;
+            perm[i] = DONE;
+            if from == start {
+                break;
+            }
+            items.swap(i, from);
+            i = from;
+        }
+    }
+}
+
+fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: Cow<'a, str>) -> Deadline<'a> {
     Deadline {
         incident: inc,
         regime,
@@ -873,6 +897,14 @@ mod tests {
     }
 
     #[test]
+    fn permutes_in_place() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e'];
+        let mut perm = vec![3, 0, 4, 1, 2];
+        permute_in_place(&mut items, &mut perm);
+        assert_eq!(items, ['d', 'a', 'e', 'b', 'c']);
+    }
+
+    #[test]
     fn unassessed_risk_runs_the_clocks_with_a_note() {
         let incs = vec![incident(&[
             ("id", "U-1"),
@@ -886,7 +918,10 @@ mod tests {
         for regime in ["uk-gdpr-art33", "uk-gdpr-art34"] {
             let x = find(&d, regime);
             assert_eq!(x.status, Status::Due, "{regime}");
-            assert!(x.notes.iter().any(|n| n.contains("risk_to_individuals is not filled in")));
+            assert!(x
+                .notes
+                .iter()
+                .any(|n| n.contains("risk_to_individuals is not filled in")));
         }
     }
 
@@ -904,7 +939,10 @@ mod tests {
         let (r, c, s) = (regimes(), calendar(), services());
         let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
         assert_eq!(find(&d, "uk-gdpr-art33").status, Status::NotApplicable);
-        assert_eq!(find(&d, "pecr-reg5a").due_at, Some(utc("2026-11-03T09:00:00Z")));
+        assert_eq!(
+            find(&d, "pecr-reg5a").due_at,
+            Some(utc("2026-11-03T09:00:00Z"))
+        );
         assert_eq!(find(&d, "uk-gdpr-art33-5").status, Status::Due);
     }
 }

@@ -140,7 +140,9 @@ impl Incident {
             "cause" => text(self.cause),
             "severity" => text(self.severity),
             "ai_act_category" => text(self.ai_act_category),
-            "data_subjects" => self.data_subjects.map_or(FieldValue::Missing, FieldValue::Number),
+            "data_subjects" => self
+                .data_subjects
+                .map_or(FieldValue::Missing, FieldValue::Number),
             "records" => self.records.map_or(FieldValue::Missing, FieldValue::Number),
             "data_categories" => FieldValue::List(&self.data_categories),
             "affected_services" => FieldValue::List(&self.affected_services),
@@ -363,8 +365,7 @@ where
                 if v.is_empty() {
                     continue;
                 }
-                let t = parse_timestamp(v, tz)
-                    .map_err(|e| FieldError::new(name, e.to_string()))?;
+                let t = parse_timestamp(v, tz).map_err(|e| FieldError::new(name, e.to_string()))?;
                 times.push((name.clone(), t));
             }
             Column::Text(name) => {
@@ -374,7 +375,9 @@ where
             }
         }
     }
-    inc.id = id.ok_or_else(|| FieldError::new("id", "is missing"))?.into();
+    inc.id = id
+        .ok_or_else(|| FieldError::new("id", "is missing"))?
+        .into();
     let title = title.ok_or_else(|| FieldError::new("title", "is missing"))?;
     if title.is_empty() {
         return Err(FieldError::new("title", "is empty"));

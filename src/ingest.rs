@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -110,7 +111,6 @@ pub struct IngestOptions<'a> {
 /// Reads one incident file.
 pub fn read_incidents(path: &Path, opts: &IngestOptions) -> Result<(Vec<Incident>, IngestReport)> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
     let format = match opts.format.or_else(|| InputFormat::from_path(path)) {
         Some(f) => f,
         None => {
@@ -119,24 +119,37 @@ pub fn read_incidents(path: &Path, opts: &IngestOptions) -> Result<(Vec<Incident
             )))
         }
     };
+    let empty = || {
+        bad_input(format!(
+            "{name}: the file is empty (no header row, no records)"
+        ))
+    };
+    let mut sink = Sink::new(name.clone(), opts);
+    if format == InputFormat::Csv {
+        // Streamed: a large CSV file is never held in memory whole.
+        let file = std::fs::File::open(path)
+            .map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
+        let mut rdr = std::io::BufReader::with_capacity(1 << 20, file);
+        let head = rdr
+            .fill_buf()
+            .map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            rdr.consume(3);
+        }
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        read_csv(rdr, size, &mut sink, &empty)?;
+        return Ok(sink.finish());
+    }
+    let bytes = std::fs::read(path).map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(bad_input(format!(
-            "{name}: the file is empty (no header row, no records)"
-        )));
+        return Err(empty());
     }
-    let mut sink = Sink::new(name.clone(), opts);
-    match format {
-        InputFormat::Csv => read_csv(bytes, &mut sink)?,
-        InputFormat::Json => {
-            let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-            if first == Some(b'[') {
-                read_json_array(bytes, &mut sink)?
-            } else {
-                read_json_lines(bytes, &mut sink)?
-            }
-        }
-        InputFormat::Jsonl => read_json_lines(bytes, &mut sink)?,
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if format == InputFormat::Json && first == Some(b'[') {
+        read_json_array(bytes, &mut sink)?
+    } else {
+        read_json_lines(bytes, &mut sink)?
     }
     Ok(sink.finish())
 }
@@ -174,38 +187,43 @@ impl<'a> Sink<'a> {
         self.read += 1;
         let outcome = built.and_then(|inc| {
             (self.opts.check)(&inc)?;
-            if let Some(first) = self.seen.get(&inc.id) {
-                return Err(FieldError {
-                    field: "id".into(),
-                    reason: format!("duplicate id {:?} (first at {first})", inc.id),
-                });
-            }
             Ok(inc)
         });
-        match outcome {
-            Ok(inc) => {
-                self.seen.insert(inc.id.clone(), loc);
-                self.incidents.push(inc);
-                Ok(())
-            }
-            Err(e) => {
-                let r = Rejection {
-                    file: self.file.clone(),
-                    location: loc,
-                    id: id_hint.to_string(),
-                    field: e.field,
-                    reason: e.reason,
-                    raw: raw(),
-                };
-                if self.opts.strict {
-                    return Err(bad_input(format!(
-                        "{r} (strict mode: the run stops at the first bad row)"
-                    )));
+        let err = match outcome {
+            Ok(inc) => match self.seen.entry(inc.id.clone()) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(loc);
+                    self.incidents.push(inc);
+                    return Ok(());
                 }
-                self.rejected.push(r);
-                Ok(())
-            }
+                std::collections::hash_map::Entry::Occupied(first) => FieldError {
+                    field: "id".into(),
+                    reason: format!("duplicate id {:?} (first at {})", inc.id, first.get()),
+                },
+            },
+            Err(e) => e,
+        };
+        let r = Rejection {
+            file: self.file.clone(),
+            location: loc,
+            id: id_hint.to_string(),
+            field: err.field,
+            reason: err.reason,
+            raw: raw(),
+        };
+        if self.opts.strict {
+            return Err(bad_input(format!(
+                "{r} (strict mode: the run stops at the first bad row)"
+            )));
         }
+        self.rejected.push(r);
+        Ok(())
+    }
+
+    /// Makes room for about `n` more incidents, so a large file does not pay for growth.
+    fn reserve(&mut self, n: usize) {
+        self.incidents.reserve(n);
+        self.seen.reserve(n);
     }
 
     fn finish(self) -> (Vec<Incident>, IngestReport) {
@@ -219,16 +237,25 @@ impl<'a> Sink<'a> {
     }
 }
 
-fn read_csv(bytes: &[u8], sink: &mut Sink) -> Result<()> {
+fn read_csv(
+    input: impl std::io::Read + Send,
+    size: u64,
+    sink: &mut Sink,
+    empty: &dyn Fn() -> anyhow::Error,
+) -> Result<()> {
     let file = sink.file.clone();
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(bytes);
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
     let headers = rdr
         .headers()
         .map_err(|e| bad_input(format!("{file} line 1: the header row cannot be read: {e}")))?
         .clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(empty());
+    }
     let names: Vec<String> = headers
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
@@ -258,77 +285,118 @@ fn read_csv(bytes: &[u8], sink: &mut Sink) -> Result<()> {
     let columns: Vec<Column> = names.iter().map(|n| Column::for_name(n)).collect();
     let id_col = names.iter().position(|n| n == "id");
     let tz = sink.opts.input_tz;
-    // Records are read in order, built (parsed and validated) in parallel a batch at a
-    // time, then taken in order so ids, lines and counts come out as in the file.
+    // One thread reads records in batches while the others build (parse and validate)
+    // the previous batch in parallel; batches are then taken in order so ids, lines and
+    // counts come out as in the file.
     const BATCH: usize = 8192;
-    let mut batch: Vec<csv::StringRecord> = Vec::with_capacity(BATCH);
-    let mut filled = 0;
-    let mut failure: Option<(u64, csv::Error)> = None;
-    loop {
-        while filled < BATCH {
-            if batch.len() == filled {
-                batch.push(csv::StringRecord::new());
-            }
-            let line = rdr.position().line();
-            match rdr.read_record(&mut batch[filled]) {
-                Ok(false) => break,
-                Ok(true) => {
-                    let r = &batch[filled];
-                    // A blank line between records is not a record.
-                    if !(r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty())) {
-                        filled += 1;
+    struct Batch {
+        records: Vec<csv::StringRecord>,
+        filled: usize,
+        /// A record that could not be read, after the filled ones.
+        failure: Option<(u64, csv::Error)>,
+        /// Bytes of the file read so far.
+        offset: u64,
+    }
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<csv::StringRecord>>();
+    std::thread::scope(|scope| -> Result<()> {
+        // Owned here, so an early return drops it and the reader stops instead of waiting.
+        let full_rx = full_rx;
+        scope.spawn(move || {
+            loop {
+                let mut records = free_rx.try_recv().unwrap_or_default();
+                let mut filled = 0;
+                let mut failure = None;
+                let mut last = false;
+                while filled < BATCH {
+                    if records.len() == filled {
+                        records.push(csv::StringRecord::new());
+                    }
+                    let line = rdr.position().line();
+                    match rdr.read_record(&mut records[filled]) {
+                        Ok(false) => {
+                            last = true;
+                            break;
+                        }
+                        Ok(true) => {
+                            let r = &records[filled];
+                            // A blank line between records is not a record.
+                            if !(r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty())) {
+                                filled += 1;
+                            }
+                        }
+                        Err(e) => {
+                            last = !matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+                            failure = Some((line, e));
+                            break;
+                        }
                     }
                 }
-                Err(e) => {
-                    failure = Some((line, e));
-                    break;
+                let batch = Batch {
+                    records,
+                    filled,
+                    failure,
+                    offset: rdr.position().byte(),
+                };
+                if full_tx.send(batch).is_err() || last {
+                    return;
                 }
             }
-        }
-        let built: Vec<Result<Incident, FieldError>> = batch[..filled]
-            .par_iter()
-            .map(|record| {
+        });
+        for batch in full_rx.iter() {
+            let rows = &batch.records[..batch.filled];
+            if sink.read == 0 && batch.filled > 0 && batch.offset > 0 {
+                // Estimate the rows in the whole file from the first batch.
+                let per_row = batch.offset as f64 / batch.filled as f64;
+                sink.reserve(((size as f64 / per_row) * 1.02) as usize);
+            }
+            let built: Vec<Result<Incident, FieldError>> = rows
+                .par_iter()
+                .map(|record| {
+                    let line = record.position().map_or(0, |p| p.line());
+                    if record.len() != columns.len() {
+                        Err(FieldError {
+                            field: "(row)".into(),
+                            reason: format!(
+                                "has {} fields but the header has {}",
+                                record.len(),
+                                columns.len()
+                            ),
+                        })
+                    } else {
+                        build(columns.iter().zip(record.iter()), line, tz)
+                    }
+                })
+                .collect();
+            for (record, b) in rows.iter().zip(built) {
                 let line = record.position().map_or(0, |p| p.line());
-                if record.len() != columns.len() {
-                    Err(FieldError {
-                        field: "(row)".into(),
-                        reason: format!(
-                            "has {} fields but the header has {}",
-                            record.len(),
-                            columns.len()
-                        ),
-                    })
-                } else {
-                    build(columns.iter().zip(record.iter()), line, tz)
-                }
-            })
-            .collect();
-        for (record, b) in batch[..filled].iter().zip(built) {
-            let line = record.position().map_or(0, |p| p.line());
-            let id = id_col.and_then(|i| record.get(i)).unwrap_or("").trim();
-            sink.take(Location::Line(line), b, id, || csv_line(record))?;
-        }
-        let done = filled < BATCH;
-        filled = 0;
-        if let Some((line, e)) = failure.take() {
-            // Bad UTF-8 or a broken quote: this row is rejected, the rest still read.
-            let line = e.position().map_or(line + 1, |p| p.line());
-            let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
-            let reason = if utf8 { "is not valid UTF-8".to_string() } else { e.to_string() };
-            let err = Err(FieldError { field: "(row)".into(), reason });
-            sink.take(Location::Line(line), err, "", String::new)?;
-            if !utf8 {
-                return Err(bad_input(format!(
-                    "{file} line {line}: cannot continue reading: {e}"
-                )));
+                let id = id_col.and_then(|i| record.get(i)).unwrap_or("").trim();
+                sink.take(Location::Line(line), b, id, || csv_line(record))?;
             }
-            continue;
+            if let Some((line, e)) = batch.failure {
+                // Bad UTF-8 is one rejected row and reading goes on; a broken quote ends it.
+                let line = e.position().map_or(line + 1, |p| p.line());
+                let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+                let reason = if utf8 {
+                    "is not valid UTF-8".to_string()
+                } else {
+                    e.to_string()
+                };
+                let err = Err(FieldError {
+                    field: "(row)".into(),
+                    reason,
+                });
+                sink.take(Location::Line(line), err, "", String::new)?;
+                if !utf8 {
+                    return Err(bad_input(format!(
+                        "{file} line {line}: cannot continue reading: {e}"
+                    )));
+                }
+            }
+            let _ = free_tx.send(batch.records);
         }
-        if done {
-            break;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn csv_line(rec: &csv::StringRecord) -> String {

@@ -21,22 +21,17 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One deadline as machines read it.
+/// One deadline as machines read it. What belongs to the regime rather than the incident
+/// (names, citations) is in the JSON's `regimes` section, once.
 #[derive(Serialize)]
 pub struct DeadlineRow<'a> {
     pub incident_id: &'a str,
     pub incident_title: &'a str,
     pub regime: &'a str,
-    pub regime_name: &'a str,
     pub clock: Option<&'a str>,
-    pub clock_name: &'a str,
-    pub kind: crate::regimes::RegimeKind,
-    pub authority: &'a str,
     pub service: Option<&'a str>,
     pub status: crate::deadlines::Status,
     pub reason: Option<&'a str>,
-    pub internal_target: bool,
-    pub rehearsal: bool,
     pub period: Option<String>,
     pub start_field: Option<&'a str>,
     pub started_at: Option<String>,
@@ -48,7 +43,6 @@ pub struct DeadlineRow<'a> {
     pub used_percent: Option<f64>,
     pub threshold: Option<&'a str>,
     pub next_action: String,
-    pub citation: &'a str,
     pub notes: &'a [String],
 }
 
@@ -58,16 +52,10 @@ impl<'a> DeadlineRow<'a> {
             incident_id: &d.incident.id,
             incident_title: &d.incident.title,
             regime: &d.regime.id,
-            regime_name: &d.regime.name,
             clock: d.clock.map(|c| c.id.as_str()),
-            clock_name: d.clock.map_or("", |c| c.name.as_str()),
-            kind: d.regime.kind,
-            authority: &d.regime.authority,
             service: d.service.map(|s| s.id.as_str()),
             status: d.status,
             reason: d.reason.as_deref(),
-            internal_target: d.clock.is_some_and(|c| c.internal_target),
-            rehearsal: d.regime.rehearsal,
             period: d.period.map(|p| p.to_string()),
             start_field: d.start_field,
             started_at: d.started_at.map(utc_text),
@@ -79,12 +67,15 @@ impl<'a> DeadlineRow<'a> {
             used_percent: d.used_fraction(now).map(|f| (f * 1000.0).round() / 10.0),
             threshold: d.threshold,
             next_action: d.next_action(now, tz),
-            citation: d
-                .clock
-                .map_or(d.regime.citation.as_str(), |c| c.citation.as_str()),
             notes: &d.notes,
         }
     }
+}
+
+/// The citation that sets a deadline: its clock's, else its regime's.
+pub fn citation<'a>(d: &Deadline<'a>) -> &'a str {
+    d.clock
+        .map_or(d.regime.citation.as_str(), |c| c.citation.as_str())
 }
 
 #[derive(Serialize)]
@@ -95,16 +86,37 @@ struct InputSummary<'a> {
     rejected: u64,
 }
 
-/// `--format json`: one object with the run's context, inputs, summary and every row.
+#[derive(Serialize)]
+struct RegimeInfo<'a> {
+    name: &'a str,
+    kind: crate::regimes::RegimeKind,
+    authority: &'a str,
+    citation: &'a str,
+    in_force_from: Option<String>,
+    rehearsal: bool,
+    clocks: std::collections::BTreeMap<&'a str, ClockInfo<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClockInfo<'a> {
+    name: &'a str,
+    citation: &'a str,
+    internal_target: bool,
+    action: &'a str,
+}
+
+/// `--format json`: the run's context, inputs, summary, the regimes with their citations,
+/// and every deadline row.
 pub fn write_json(
     w: &mut dyn Write,
     list: &[Deadline],
     summary: &Summary,
     inputs: &[IngestReport],
+    regimes: &[crate::regimes::Regime],
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Result<()> {
-    // Written piece by piece so a million rows never sit in memory as one JSON value.
+    use rayon::prelude::*;
     write!(w, "{{\"now\":")?;
     serde_json::to_writer(&mut *w, &utc_text(now))?;
     write!(w, ",\"now_local\":")?;
@@ -124,16 +136,181 @@ pub fn write_json(
     serde_json::to_writer(&mut *w, &ins)?;
     write!(w, ",\"summary\":")?;
     serde_json::to_writer(&mut *w, summary)?;
+    write!(w, ",\"regimes\":")?;
+    let info: std::collections::BTreeMap<&str, RegimeInfo> = regimes
+        .iter()
+        .map(|r| {
+            let clocks = r
+                .clocks
+                .iter()
+                .map(|c| {
+                    let ci = ClockInfo {
+                        name: &c.name,
+                        citation: &c.citation,
+                        internal_target: c.internal_target,
+                        action: &c.action,
+                    };
+                    (c.id.as_str(), ci)
+                })
+                .collect();
+            let ri = RegimeInfo {
+                name: &r.name,
+                kind: r.kind,
+                authority: &r.authority,
+                citation: &r.citation,
+                in_force_from: r.in_force_from.map(|d| d.to_string()),
+                rehearsal: r.rehearsal,
+                clocks,
+            };
+            (r.id.as_str(), ri)
+        })
+        .collect();
+    serde_json::to_writer(&mut *w, &info)?;
     write!(w, ",\"deadlines\":[")?;
-    for (i, d) in list.iter().enumerate() {
-        if i > 0 {
-            w.write_all(b",")?;
+    // Rows are serialised in parallel a window at a time on a helper thread while this one
+    // writes the previous window, so a million rows neither take one core's time nor sit
+    // in memory as one buffer.
+    const WINDOW: usize = 32 * 1024;
+    const PIECE: usize = 2048;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+    std::thread::scope(|scope| -> Result<()> {
+        let rx = rx;
+        scope.spawn(move || {
+            for (wi, window) in list.chunks(WINDOW).enumerate() {
+                let pieces: Vec<Vec<u8>> = window
+                    .par_chunks(PIECE)
+                    .enumerate()
+                    .map(|(pi, rows)| {
+                        let mut buf = Vec::with_capacity(rows.len() * 600);
+                        for (k, d) in rows.iter().enumerate() {
+                            if wi + pi + k > 0 {
+                                buf.push(b',');
+                            }
+                            buf.push(b'\n');
+                            write_row_json(&mut buf, d, now, tz);
+                        }
+                        buf
+                    })
+                    .collect();
+                if tx.send(pieces).is_err() {
+                    return;
+                }
+            }
+        });
+        for pieces in rx.iter() {
+            for p in pieces {
+                w.write_all(&p)?;
+            }
         }
-        w.write_all(b"\n")?;
-        serde_json::to_writer(&mut *w, &DeadlineRow::new(d, now, tz))?;
-    }
+        Ok(())
+    })?;
     writeln!(w, "\n]}}")?;
     Ok(())
+}
+
+/// Appends a JSON string, escaping only when the text needs it.
+fn json_str(buf: &mut Vec<u8>, s: &str) {
+    let plain = s
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if plain {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
+}
+
+fn json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+fn json_key(buf: &mut Vec<u8>, key: &str, first: bool) {
+    if !first {
+        buf.push(b',');
+    }
+    buf.push(b'"');
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\":");
+}
+
+/// One deadline row as JSON, byte for byte what serde writes for `DeadlineRow` (a test
+/// holds them equal), without its per-field allocations: this is the hot loop of a
+/// million-incident run.
+pub fn write_row_json(buf: &mut Vec<u8>, d: &Deadline, now: DateTime<Utc>, tz: Tz) {
+    let time = |buf: &mut Vec<u8>, t: Option<DateTime<Utc>>, local: bool| match t {
+        Some(t) => {
+            buf.push(b'"');
+            let text = if local {
+                local_rfc3339(t, tz)
+            } else {
+                utc_text(t)
+            };
+            buf.extend_from_slice(text.as_bytes());
+            buf.push(b'"');
+        }
+        None => buf.extend_from_slice(b"null"),
+    };
+    let mut itoa = itoa::Buffer::new();
+    buf.push(b'{');
+    json_key(buf, "incident_id", true);
+    json_str(buf, &d.incident.id);
+    json_key(buf, "incident_title", false);
+    json_str(buf, &d.incident.title);
+    json_key(buf, "regime", false);
+    json_str(buf, &d.regime.id);
+    json_key(buf, "clock", false);
+    json_opt_str(buf, d.clock.map(|c| c.id.as_str()));
+    json_key(buf, "service", false);
+    json_opt_str(buf, d.service.map(|s| s.id.as_str()));
+    json_key(buf, "status", false);
+    json_str(buf, d.status.as_str());
+    json_key(buf, "reason", false);
+    json_opt_str(buf, d.reason.as_deref());
+    json_key(buf, "period", false);
+    json_opt_str(buf, d.period.map(|p| p.to_string()).as_deref());
+    json_key(buf, "start_field", false);
+    json_opt_str(buf, d.start_field);
+    json_key(buf, "started_at", false);
+    time(buf, d.started_at, false);
+    json_key(buf, "due_at", false);
+    time(buf, d.due_at, false);
+    json_key(buf, "due_at_local", false);
+    time(buf, d.due_at, true);
+    json_key(buf, "done_at", false);
+    time(buf, d.done_at, false);
+    json_key(buf, "minutes_left", false);
+    match d.minutes_left(now) {
+        Some(m) => buf.extend_from_slice(itoa.format(m).as_bytes()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    json_key(buf, "time", false);
+    json_str(buf, &d.time_text(now));
+    json_key(buf, "used_percent", false);
+    match d.used_fraction(now) {
+        Some(f) => {
+            let _ = serde_json::to_writer(&mut *buf, &((f * 1000.0).round() / 10.0));
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    json_key(buf, "threshold", false);
+    json_opt_str(buf, d.threshold);
+    json_key(buf, "next_action", false);
+    json_str(buf, &d.next_action(now, tz));
+    json_key(buf, "notes", false);
+    buf.push(b'[');
+    for (i, n) in d.notes.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        json_str(buf, n);
+    }
+    buf.extend_from_slice(b"]}");
 }
 
 /// `--format csv`: one row per deadline; formula-looking cells are neutralised.
@@ -176,7 +353,7 @@ pub fn write_csv(w: &mut dyn Write, list: &[Deadline], now: DateTime<Utc>, tz: T
             &r.next_action,
             r.reason.unwrap_or(""),
             &notes,
-            r.citation,
+            citation(d),
         ];
         out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
     }
@@ -319,7 +496,7 @@ pub fn write_ics(w: &mut dyn Write, list: &[Deadline], now: DateTime<Utc>, tz: T
             utc_text(due),
             r.time,
             r.next_action,
-            r.citation
+            citation(d)
         );
         let uid = format!("{}@regwatch", d.key());
         let event = Event::new()
@@ -338,7 +515,34 @@ pub fn write_ics(w: &mut dyn Write, list: &[Deadline], now: DateTime<Utc>, tz: T
 
 #[cfg(test)]
 mod tests {
-    use super::csv_safe;
+    use super::*;
+
+    #[test]
+    fn fast_json_rows_equal_the_serde_rows() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cfg = crate::config::Config::load(&root.join("tests/fixtures/regwatch.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("odd.csv");
+        std::fs::write(
+            &odd,
+            "id,title,aware_at,personal_data,delay_reason\nQ-1,\"Quote \"\"x\"\" \\ back\tslash é ✓\",2026-11-20T09:00:00Z,true,\n",
+        )
+        .unwrap();
+        let inputs = vec![root.join("tests/fixtures/incidents.csv"), odd];
+        let loaded = crate::load::Loaded::load(cfg, &inputs, &Default::default()).unwrap();
+        let now = crate::clock::parse_timestamp("2026-11-28T12:00:00Z", loaded.tz).unwrap();
+        let eval = loaded.evaluate(now, &|_| true);
+        assert!(eval.deadlines.len() > 50);
+        for d in &eval.deadlines {
+            let mut fast = Vec::new();
+            write_row_json(&mut fast, d, now, loaded.tz);
+            let slow = serde_json::to_vec(&DeadlineRow::new(d, now, loaded.tz)).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn neutralises_formulas() {

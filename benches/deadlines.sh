@@ -25,7 +25,7 @@ for i in $(seq 0 "$runs"); do
   /usr/bin/time -f "%e %M" -o "$work/time.txt" \
     "$bin" --config regwatch.toml deadlines "$data" --now 2026-11-28T12:00:00Z \
     --format json > "$work/out.json" 2> "$work/stderr.txt" || true
-  read -r wall rss < "$work/time.txt"
+  read -r wall rss < <(tail -n 1 "$work/time.txt")
   [ "$i" -gt 0 ] && times+=("$wall $rss") && echo "run $i: ${wall}s, peak ${rss} KB" >&2
 done
 printf '%s\n' "${times[@]}" | sort -n | awk -v n="${#times[@]}" '

@@ -192,7 +192,7 @@ pub fn load_templates(dir: &Path) -> Result<Handlebars<'static>> {
 
 /// Works out which alerts are due at `now` and not yet sent.
 pub fn plan(
-    deadlines: &[Deadline],
+    deadlines: &[&Deadline],
     state: &AlertState,
     cfg: &AlertConfig,
     templates: &Handlebars,
@@ -363,7 +363,7 @@ pub struct AlertRun<'a> {
 }
 
 /// Sends what is due. In a dry run nothing is sent and the state is not touched.
-pub fn run(deadlines: &[Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
+pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
     let _lock = if opts.dry_run {
         None
     } else {

@@ -101,15 +101,36 @@ pub struct EvalContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The deadlines kept, and the counts of all of them.
+/// The deadlines kept, in the order they were evaluated, with the counts of all of them.
+/// `sorted()` gives them most urgent first without moving them.
 pub struct Evaluation<'a> {
-    pub deadlines: Vec<Deadline<'a>>,
+    parts: Vec<Vec<Deadline<'a>>>,
+    /// (part, index) in order of urgency.
+    order: Vec<(u32, u32)>,
     pub summary: Summary,
 }
 
-/// Every clock of every regime for every incident, most urgent first. Only the deadlines
-/// whose status `keep` accepts are returned (not-applicable rows are most of them and are
-/// seldom wanted); the summary counts them all.
+impl<'a> Evaluation<'a> {
+    /// The kept deadlines, most urgent first.
+    pub fn sorted(&self) -> Vec<&Deadline<'a>> {
+        self.order
+            .iter()
+            .map(|&(p, i)| &self.parts[p as usize][i as usize])
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// Every clock of every regime for every incident. Only the deadlines whose status `keep`
+/// accepts are kept (not-applicable rows are most of them and seldom wanted); the summary
+/// counts them all.
 pub fn evaluate<'a>(
     incidents: &'a [Incident],
     ctx: &EvalContext<'a>,
@@ -143,13 +164,15 @@ pub fn evaluate<'a>(
         incidents: incidents.len(),
         ..Summary::default()
     };
-    let mut deadlines = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
-    for (kept, s) in parts {
+    let mut kept = Vec::with_capacity(parts.len());
+    for (p, s) in parts {
         summary.merge(&s);
-        deadlines.extend(kept);
+        kept.push(p);
     }
+    let order = urgency_order(&kept);
     Evaluation {
-        deadlines: sort_by_urgency(deadlines),
+        parts: kept,
+        order,
         summary,
     }
 }
@@ -185,47 +208,23 @@ fn order_key(
 }
 
 /// Overdue (longest overdue first) then due-soon and due (soonest first), not started,
-/// then met-late and met (latest first), then not applicable; ties in file order.
-pub fn sort_by_urgency(list: Vec<Deadline>) -> Vec<Deadline> {
-    let mut keys: Vec<(u8, i64, u64, u32)> = list
+/// then met-late and met (latest first), then not applicable; ties in file order. Sorts
+/// small keys, not the deadlines themselves.
+fn urgency_order(parts: &[Vec<Deadline>]) -> Vec<(u32, u32)> {
+    let mut keys: Vec<(u8, i64, u64, u32, u32)> = parts
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            let due = d.due_at.map_or(i64::MAX, |t| t.timestamp());
-            let due = if d.status.is_open() || d.status == Status::NotStarted || due == i64::MAX {
-                due
-            } else {
-                -due
-            };
-            (d.status as u8, due, d.order, i as u32)
+        .flat_map(|(p, part)| {
+            part.iter().enumerate().map(move |(i, d)| {
+                let due = d.due_at.map_or(i64::MAX, |t| t.timestamp());
+                let open = d.status.is_open() || d.status == Status::NotStarted;
+                let due = if open || due == i64::MAX { due } else { -due };
+                (d.status as u8, due, d.order, p as u32, i as u32)
+            })
         })
         .collect();
     keys.par_sort_unstable();
-    let mut list = list;
-    let mut perm: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
-    permute_in_place(&mut list, &mut perm);
-    list
-}
-
-/// Reorders `items` so that position `i` holds what was at `perm[i]`, by following cycles
-/// with swaps: no second copy of a million deadlines. `perm` is consumed.
-fn permute_in_place<T>(items: &mut [T], perm: &mut [u32]) {
-    const DONE: u32 = u32::MAX;
-    for start in 0..items.len() {
-        if perm[start] == DONE {
-            continue;
-        }
-        let mut i = start;
-        loop {
-            let from = perm[i] as usize;
-            perm[i] = DONE;
-            if from == start {
-                break;
-            }
-            items.swap(i, from);
-            i = from;
-        }
-    }
+    keys.into_iter().map(|k| (k.3, k.4)).collect()
 }
 
 fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: Cow<'a, str>) -> Deadline<'a> {
@@ -590,7 +589,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(incidents: usize, list: &[Deadline]) -> Summary {
+    pub fn of(incidents: usize, list: &[&Deadline]) -> Summary {
         let mut s = Summary {
             incidents,
             ..Summary::default()
@@ -720,7 +719,11 @@ mod tests {
             calendar: cal,
             now: utc(now),
         };
-        evaluate(incs, &ctx, &|_| true).deadlines
+        evaluate(incs, &ctx, &|_| true)
+            .sorted()
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     fn find<'a, 'b>(list: &'b [Deadline<'a>], regime: &str) -> &'b Deadline<'a> {
@@ -801,7 +804,7 @@ mod tests {
         let d = run(&incs, &r, &c, &s, "2026-11-02T13:00:00Z");
         let t = find(&d, "fca-sysc15a-impact-tolerance");
         assert_eq!(t.status, Status::Overdue);
-        assert!(Summary::of(1, &d).needs_attention());
+        assert!(Summary::of(1, &d.iter().collect::<Vec<_>>()).needs_attention());
     }
 
     #[test]
@@ -894,14 +897,6 @@ mod tests {
             .unwrap();
         assert_eq!(fin.status, Status::NotStarted);
         assert!(fin.reason.as_deref().unwrap().contains("resolved_at"));
-    }
-
-    #[test]
-    fn permutes_in_place() {
-        let mut items = vec!['a', 'b', 'c', 'd', 'e'];
-        let mut perm = vec![3, 0, 4, 1, 2];
-        permute_in_place(&mut items, &mut perm);
-        assert_eq!(items, ['d', 'a', 'e', 'b', 'c']);
     }
 
     #[test]

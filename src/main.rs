@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use regwatch::alerts::{self, Delivery};
 use regwatch::clock::{local_text, parse_timestamp};
 use regwatch::config::Config;
-use regwatch::deadlines::{Evaluation, Status};
+use regwatch::deadlines::Status;
 use regwatch::error::{bad_input, BadInput, Busy, DeliveryFailed};
 use regwatch::fsutil::write_atomic;
 use regwatch::ingest::{default_quarantine_path, write_quarantine, InputFormat};
@@ -212,10 +212,9 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
             all || s != Status::NotApplicable
         }
     };
-    let Evaluation {
-        deadlines: list,
-        summary,
-    } = loaded.evaluate(now, &keep);
+    let evaluation = loaded.evaluate(now, &keep);
+    let summary = evaluation.summary.clone();
+    let list = evaluation.sorted();
     let hidden = if args.all || args.only.contains(&Status::NotApplicable) {
         0
     } else {
@@ -247,6 +246,7 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     // The process ends here: handing a million incidents back to the allocator one by one
     // would only make the run slower.
     std::mem::forget(list);
+    std::mem::forget(evaluation);
     std::mem::forget(loaded);
     Ok(if attention {
         ExitCode::from(1)
@@ -279,7 +279,8 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
     };
     let templates = alerts::load_templates(&templates_dir)?;
     let loaded = load(config, &args.input)?;
-    let list = loaded.evaluate(now, &|s| s.is_open()).deadlines;
+    let evaluation = loaded.evaluate(now, &|s| s.is_open());
+    let list = evaluation.sorted();
     let run = alerts::AlertRun {
         state_path: &state_path,
         config: &loaded.config.alerts,

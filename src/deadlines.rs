@@ -144,10 +144,12 @@ pub fn evaluate<'a>(
             let mut kept = Vec::new();
             let mut summary = Summary::default();
             let mut scratch = Vec::new();
+            let with_na = keep(Status::NotApplicable);
+            let mut na = 0;
             for (k, inc) in chunk.iter().enumerate() {
                 let index = (c * CHUNK + k) as u32;
                 for (r, regime) in ctx.regimes.iter().enumerate() {
-                    evaluate_regime(inc, regime, ctx, &mut scratch);
+                    evaluate_regime(inc, regime, ctx, with_na, &mut na, &mut scratch);
                     for mut d in scratch.drain(..) {
                         summary.count(&d);
                         if keep(d.status) {
@@ -157,6 +159,7 @@ pub fn evaluate<'a>(
                     }
                 }
             }
+            summary.not_applicable += na;
             (kept, summary)
         })
         .collect();
@@ -247,16 +250,26 @@ fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: Cow<'a, str
     }
 }
 
+/// Evaluates one regime for one incident into `out`. When `with_na` is false a regime that
+/// does not apply at all is only counted in `na`, not built (most pairs are such, and their
+/// reasons cost an allocation each).
 fn evaluate_regime<'a>(
     inc: &'a Incident,
     regime: &'a Regime,
     ctx: &EvalContext<'a>,
+    with_na: bool,
+    na: &mut usize,
     out: &mut Vec<Deadline<'a>>,
 ) {
     if let Some(from) = regime.in_force_from {
         if inc.aware_at.date_naive() < from && !regime.rehearsal {
-            let reason = format!("in force from {from}; the organisation became aware before then");
-            out.push(not_applicable(inc, regime, reason.into()));
+            if with_na {
+                let reason =
+                    format!("in force from {from}; the organisation became aware before then");
+                out.push(not_applicable(inc, regime, reason.into()));
+            } else {
+                *na += 1;
+            }
             return;
         }
     }
@@ -266,7 +279,11 @@ fn evaluate_regime<'a>(
             Ok(Some(note)) => assumptions.push(note),
             Ok(None) => {}
             Err(why) => {
-                out.push(not_applicable(inc, regime, why));
+                if with_na {
+                    out.push(not_applicable(inc, regime, why));
+                } else {
+                    *na += 1;
+                }
                 return;
             }
         }

@@ -336,3 +336,8 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// mimalloc: a million incidents make tens of millions of small allocations, and glibc's
+/// allocator spends much of a large run in them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

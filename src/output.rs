@@ -181,7 +181,9 @@ pub fn write_json(
         scope.spawn(move || {
             for (wi, window) in list.chunks(WINDOW).enumerate() {
                 let n = window.len().div_ceil(PIECE);
-                let spare: Vec<Vec<u8>> = (0..n).map(|_| back_rx.try_recv().unwrap_or_default()).collect();
+                let spare: Vec<Vec<u8>> = (0..n)
+                    .map(|_| back_rx.try_recv().unwrap_or_default())
+                    .collect();
                 let pieces: Vec<Vec<u8>> = window
                     .par_chunks(PIECE)
                     .zip(spare)

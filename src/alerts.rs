@@ -448,6 +448,18 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
     Ok(outcome)
 }
 
+/// Sends one message now (a draft for review), failing with `DeliveryFailed`.
+pub fn send_one(delivery: &Delivery, msg: &Message) -> Result<()> {
+    Sender::new(delivery)
+        .and_then(|s| s.send(msg))
+        .map_err(|e| {
+            anyhow::Error::new(crate::error::DeliveryFailed {
+                failed: 1,
+                first_error: format!("{e:#}"),
+            })
+        })
+}
+
 fn record_failure(state: &mut AlertState, alert: &Alert, err: &str) {
     let rec = state
         .alerts

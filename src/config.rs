@@ -131,6 +131,7 @@ pub struct Config {
     pub regimes: RegimeOverrides,
     pub alerts: AlertConfig,
     pub smtp: SmtpConfig,
+    pub organisation: crate::drafts::Organisation,
     /// Folder relative paths are read against (the config file's folder).
     #[serde(skip)]
     pub base: PathBuf,

@@ -22,6 +22,7 @@ use regwatch::fsutil::write_atomic;
 use regwatch::ingest::{default_quarantine_path, write_quarantine, InputFormat};
 use regwatch::load::{LoadOptions, Loaded};
 use regwatch::output;
+use regwatch::register;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,58 @@ enum Command {
     Deadlines(DeadlinesArgs),
     /// The cron job: e-mail what is due or overdue, once per threshold.
     Alerts(AlertsArgs),
+    /// The breach register (UK GDPR Art. 33(5)): every personal data breach, notified or not.
+    Register(RegisterArgs),
+    /// Drafts for a regulator, for a person to check and send.
+    #[command(subcommand)]
+    Draft(DraftKind),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RegisterFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args)]
+struct RegisterArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: RegisterFormat,
+    /// Only breaches the organisation became aware of in this month (YYYY-MM, local time).
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum DraftKind {
+    /// The ICO personal data breach report for one incident (UK GDPR Art. 33(3)).
+    Ico(IcoArgs),
+}
+
+#[derive(Args)]
+struct IcoArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The incident to draft for.
+    #[arg(long, value_name = "ID")]
+    incident: String,
+    /// Folder for the draft files (ico-<ID>.md, .html, .eml).
+    #[arg(long, default_value = "out/drafts", value_name = "DIR")]
+    out: PathBuf,
+    /// Folder with ico-draft.md.hbs and ico-draft.html.hbs (default from config).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// Also e-mail the draft to the DPO role (for review; never to the ICO).
+    #[arg(long)]
+    send: bool,
+    /// With --send: smtp (as configured), stdout, or dir:PATH.
+    #[arg(long, default_value = "smtp", value_name = "HOW")]
+    transport: String,
 }
 
 #[derive(Args)]
@@ -117,11 +170,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("regwatch: error: {e:#}");
             ExitCode::from(exit_code_for(&e))
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<csv::Error>().is_some_and(|ce| {
+                matches!(ce.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
 }
 
 fn exit_code_for(e: &anyhow::Error) -> u8 {
@@ -141,6 +206,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Deadlines(args) => deadlines(config, args),
         Command::Alerts(args) => alerts_cmd(config, args),
+        Command::Register(args) => register_cmd(config, args),
+        Command::Draft(DraftKind::Ico(args)) => draft_ico(config, args),
     }
 }
 
@@ -255,17 +322,8 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     })
 }
 
-fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
-    let now = parse_now(args.input.now.as_deref(), &config)?;
-    let state_path = args
-        .state
-        .clone()
-        .unwrap_or_else(|| config.resolve(&config.alerts.state));
-    let templates_dir = args
-        .templates
-        .clone()
-        .unwrap_or_else(|| config.resolve(&config.paths.templates));
-    let delivery = match args.transport.as_str() {
+fn parse_delivery(transport: &str, config: &Config) -> Result<Delivery> {
+    Ok(match transport {
         "smtp" => Delivery::Smtp(config.smtp.clone()),
         "stdout" => Delivery::Stdout,
         t => match t.strip_prefix("dir:") {
@@ -276,7 +334,178 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
                 )))
             }
         },
+    })
+}
+
+/// `YYYY-MM` to the instants its first and the next month's first local midnight fall on.
+fn month_bounds(month: &str, tz: chrono_tz::Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::{Datelike, NaiveDate, TimeZone};
+    let bad = || bad_input(format!("--month {month:?}: use YYYY-MM, e.g. 2026-11"));
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .ok_or_else(bad)?;
+    let at = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(bad)
     };
+    Ok((at(first)?, at(next)?))
+}
+
+fn register_cmd(config: Config, args: RegisterArgs) -> Result<ExitCode> {
+    let now = parse_now(args.input.now.as_deref(), &config)?;
+    let loaded = load(config, &args.input)?;
+    let period = match &args.month {
+        Some(m) => Some(month_bounds(m, loaded.tz)?),
+        None => None,
+    };
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let incidents: Vec<&regwatch::incident::Incident> = loaded
+        .incidents
+        .iter()
+        .filter(|i| period.is_none_or(|(from, to)| register::in_period(i, from, to)))
+        .collect();
+    let entries = register::build(&incidents, &deadlines, loaded.tz);
+    let out = args.output.as_deref();
+    match args.format {
+        RegisterFormat::Csv => emit(out, |w| register::write_csv(w, &entries))?,
+        RegisterFormat::Json => emit(out, |w| {
+            serde_json::to_writer_pretty(&mut *w, &entries)?;
+            writeln!(w)?;
+            Ok(())
+        })?,
+    }
+    eprintln!("{} personal data breach(es) in the register", entries.len());
+    if let Some(p) = out {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn draft_ico(config: Config, args: IcoArgs) -> Result<ExitCode> {
+    use regwatch::drafts;
+    let now = parse_now(args.input.now.as_deref(), &config)?;
+    let templates_dir = args
+        .templates
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.templates));
+    let templates = drafts::DraftTemplates::load(&templates_dir)?;
+    let mappings = args
+        .input
+        .mappings
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+    let special = drafts::SpecialCategories::load(&mappings.join("special-categories.toml"))?;
+    let delivery = parse_delivery(&args.transport, &config)?;
+    let loaded = load(config, &args.input)?;
+    let Some(inc) = loaded.incidents.iter().find(|i| *i.id == *args.incident) else {
+        return Err(bad_input(format!(
+            "no incident {:?} in {}",
+            args.incident,
+            args.input
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    if !inc.personal_data {
+        return Err(bad_input(format!(
+            "incident {} involves no personal data (personal_data is false): there is no ICO breach report to draft",
+            inc.id
+        )));
+    }
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let draft = drafts::ico_draft(
+        inc,
+        &deadlines,
+        &loaded.config.organisation,
+        &special,
+        now,
+        loaded.tz,
+    );
+    let markdown = templates.markdown(&draft)?;
+    let html = templates.html(&draft)?;
+    let recipients = loaded
+        .config
+        .alerts
+        .roles
+        .get("dpo")
+        .cloned()
+        .unwrap_or_default();
+    let to = if recipients.is_empty() {
+        vec![loaded.config.organisation.dpo_email.clone()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
+    } else {
+        recipients
+    };
+    let message = drafts::ico_message(&draft, &markdown, &html, &loaded.config.alerts.from, &to)?;
+    let stem = format!("ico-{}", safe_file_stem(&draft.id));
+    let paths = [
+        (args.out.join(format!("{stem}.md")), markdown.into_bytes()),
+        (args.out.join(format!("{stem}.html")), html.into_bytes()),
+        (args.out.join(format!("{stem}.eml")), message.formatted()),
+    ];
+    for (path, bytes) in &paths {
+        regwatch::fsutil::write_bytes_atomic(path, bytes)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(c) = &draft.clock {
+        println!(
+            "clock: {} ({}), deadline {}",
+            c.status, c.time, c.deadline_local
+        );
+    }
+    println!(
+        "checklist: {} item(s) missing{}",
+        draft.missing,
+        if draft.phased {
+            "; consider phased reporting (Art. 33(4))"
+        } else {
+            ""
+        }
+    );
+    if args.send {
+        alerts::send_one(&delivery, &message)?;
+        println!("sent the draft to {}", to.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An incident id made safe for a file name.
+fn safe_file_stem(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
+    let now = parse_now(args.input.now.as_deref(), &config)?;
+    let state_path = args
+        .state
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.alerts.state));
+    let templates_dir = args
+        .templates
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.templates));
+    let delivery = parse_delivery(&args.transport, &config)?;
     let templates = alerts::load_templates(&templates_dir)?;
     let loaded = load(config, &args.input)?;
     let evaluation = loaded.evaluate(now, &|s| s.is_open());

@@ -1,0 +1,400 @@
+//! Drafts a DPO can send: the ICO personal data breach report (UK GDPR Art. 33(3)).
+//!
+//! The draft is built from an evaluation (the deadline and its status come from there) and
+//! rendered through handlebars templates in `templates/`, so a firm can rebrand it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use handlebars::Handlebars;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{local_text, utc_text};
+use crate::deadlines::{Deadline, Status};
+use crate::error::bad_input;
+use crate::incident::Incident;
+use crate::register::{ICO_REGIME, SUBJECTS_REGIME};
+
+/// Who the organisation is, for the report's contact section (config `[organisation]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Organisation {
+    pub name: String,
+    pub ico_registration: String,
+    pub dpo_name: String,
+    pub dpo_email: String,
+    pub dpo_phone: String,
+    pub address: String,
+}
+
+/// One thing the ICO report needs, and whether the incident record has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistItem {
+    pub item: String,
+    pub source: &'static str,
+    pub done: bool,
+    pub field: &'static str,
+}
+
+/// The clock at the top of the draft.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockSummary {
+    pub status: Status,
+    pub deadline_local: String,
+    pub deadline_utc: String,
+    pub time: String,
+    pub late: bool,
+    pub notified_at: Option<String>,
+}
+
+/// Everything the ICO draft shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct IcoDraft {
+    pub organisation: Organisation,
+    pub generated_at: String,
+    pub id: String,
+    pub title: String,
+    pub clock: Option<ClockSummary>,
+    pub not_notifiable: Option<String>,
+    pub checklist: Vec<ChecklistItem>,
+    pub missing: usize,
+    pub phased: bool,
+    pub description: Option<String>,
+    pub occurred_at: Option<String>,
+    pub aware_at: String,
+    pub detected_by: Option<String>,
+    pub cause: String,
+    pub ai_agent: Option<String>,
+    pub change_id: Option<String>,
+    pub data_categories: Vec<String>,
+    pub special_categories: Vec<String>,
+    pub data_subjects: Option<u64>,
+    pub records: Option<u64>,
+    pub risk_to_individuals: String,
+    pub consequences: Option<String>,
+    pub measures_taken: Option<String>,
+    pub subjects_decision: String,
+    pub subjects_notified_at: Option<String>,
+    pub delay_reason: Option<String>,
+    pub citation: String,
+}
+
+/// Data categories that are special category (UK GDPR Art. 9) or criminal offence data
+/// (Art. 10), from `mappings/special-categories.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecialCategories {
+    pub citation: String,
+    pub categories: Vec<String>,
+}
+
+impl SpecialCategories {
+    pub fn load(path: &Path) -> Result<SpecialCategories> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+    }
+
+    /// Whether a free-text category names a special category (case-insensitive match
+    /// on words, so "health inferences" counts as health).
+    pub fn matches(&self, category: &str) -> bool {
+        let c = category.to_ascii_lowercase();
+        self.categories
+            .iter()
+            .any(|s| c.contains(&s.to_ascii_lowercase()))
+    }
+}
+
+/// Builds the draft for one incident from its deadlines (all regimes, not-applicable
+/// included).
+pub fn ico_draft(
+    inc: &Incident,
+    deadlines: &[&Deadline],
+    org: &Organisation,
+    special: &SpecialCategories,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> IcoDraft {
+    let find = |regime: &str| {
+        deadlines
+            .iter()
+            .find(|d| d.regime.id == regime && std::ptr::eq(d.incident, inc))
+    };
+    let ico = find(ICO_REGIME);
+    let subjects = find(SUBJECTS_REGIME);
+    let text = |f: &str| inc.text(f).map(str::to_string);
+    let applies = ico.is_some_and(|d| d.status != Status::NotApplicable);
+    let clock = ico.filter(|_| applies).and_then(|d| {
+        let due = d.due_at?;
+        Some(ClockSummary {
+            status: d.status,
+            deadline_local: local_text(due, tz),
+            deadline_utc: utc_text(due),
+            time: d.time_text(now),
+            late: matches!(d.status, Status::Overdue | Status::MetLate),
+            notified_at: d.done_at.map(|t| local_text(t, tz)),
+        })
+    });
+    let late = clock.as_ref().is_some_and(|c| c.late);
+    let subjects_applies = subjects.is_some_and(|d| d.status != Status::NotApplicable);
+    let subjects_decision = match subjects {
+        Some(d) if d.status == Status::NotApplicable => format!(
+            "Not required: {}",
+            d.reason.as_deref().unwrap_or("does not apply")
+        ),
+        Some(d) if d.status == Status::Met || d.status == Status::MetLate => {
+            "Required (likely high risk): the people affected have been told".to_string()
+        }
+        Some(_) => "Required (likely high risk): NOT YET TOLD".to_string(),
+        None => "Not evaluated".to_string(),
+    };
+    let item = |item: &str, source: &'static str, field: &'static str, done: bool| ChecklistItem {
+        item: item.to_string(),
+        source,
+        done,
+        field,
+    };
+    let mut checklist = vec![
+        item(
+            "What happened (the nature of the breach)",
+            "Art. 33(3)(a)",
+            "description",
+            inc.text("description").is_some(),
+        ),
+        item(
+            "Categories of personal data concerned",
+            "Art. 33(3)(a)",
+            "data_categories",
+            !inc.data_categories.is_empty(),
+        ),
+        item(
+            "Approximate number of data subjects",
+            "Art. 33(3)(a)",
+            "data_subjects",
+            inc.data_subjects.is_some(),
+        ),
+        item(
+            "Approximate number of personal data records",
+            "Art. 33(3)(a)",
+            "records",
+            inc.records.is_some(),
+        ),
+        item(
+            "DPO or other contact point",
+            "Art. 33(3)(b)",
+            "[organisation] dpo_email",
+            !org.dpo_email.is_empty(),
+        ),
+        item(
+            "Likely consequences",
+            "Art. 33(3)(c)",
+            "consequences",
+            inc.text("consequences").is_some(),
+        ),
+        item(
+            "Measures taken or proposed, including to mitigate adverse effects",
+            "Art. 33(3)(d)",
+            "measures_taken",
+            inc.text("measures_taken").is_some(),
+        ),
+        item(
+            "How the organisation became aware",
+            "ICO form",
+            "detected_by",
+            inc.text("detected_by").is_some(),
+        ),
+        item(
+            "Risk to individuals assessed",
+            "Art. 33(1), 34(1)",
+            "risk_to_individuals",
+            !inc.risk_to_individuals.is_empty(),
+        ),
+    ];
+    if subjects_applies {
+        checklist.push(item(
+            "People affected told without undue delay",
+            "Art. 34(1)",
+            "subjects_notified_at",
+            inc.time("subjects_notified_at").is_some(),
+        ));
+    }
+    if late {
+        checklist.push(item(
+            "Reasons for the delay (notification after 72 hours)",
+            "Art. 33(1)",
+            "delay_reason",
+            inc.text("delay_reason").is_some(),
+        ));
+    }
+    let missing = checklist.iter().filter(|c| !c.done).count();
+    let open = clock.as_ref().is_some_and(|c| c.status.is_open());
+    IcoDraft {
+        organisation: org.clone(),
+        generated_at: local_text(now, tz),
+        id: inc.id.to_string(),
+        title: inc.title.to_string(),
+        not_notifiable: ico
+            .filter(|d| d.status == Status::NotApplicable)
+            .map(|d| d.reason.as_deref().unwrap_or("does not apply").to_string()),
+        clock,
+        phased: open && missing > 0,
+        checklist,
+        missing,
+        description: text("description"),
+        occurred_at: inc.time("occurred_at").map(|t| local_text(t, tz)),
+        aware_at: local_text(inc.aware_at, tz),
+        detected_by: text("detected_by"),
+        cause: inc.cause.replace('_', " "),
+        ai_agent: text("ai_agent"),
+        change_id: text("change_id"),
+        data_categories: inc.data_categories.items().map(str::to_string).collect(),
+        special_categories: inc
+            .data_categories
+            .items()
+            .filter(|c| special.matches(c))
+            .map(str::to_string)
+            .collect(),
+        data_subjects: inc.data_subjects,
+        records: inc.records,
+        risk_to_individuals: if inc.risk_to_individuals.is_empty() {
+            "not yet assessed".into()
+        } else {
+            inc.risk_to_individuals.to_string()
+        },
+        consequences: text("consequences"),
+        measures_taken: text("measures_taken"),
+        subjects_decision,
+        subjects_notified_at: inc.time("subjects_notified_at").map(|t| local_text(t, tz)),
+        delay_reason: text("delay_reason"),
+        citation: ico.map_or(String::new(), |d| {
+            d.clock
+                .map_or(d.regime.citation.clone(), |c| c.citation.clone())
+        }),
+    }
+}
+
+/// Escapes text for Markdown: characters that would start formatting, a link or a table
+/// cell, block markers at the start of the value, and `<`, `>`, `&` so embedded HTML stays
+/// inert when the Markdown is rendered. Line breaks become spaces.
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' | '-' | '+' | '=' | '!' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The draft templates: Markdown (Markdown-escaped) and HTML (HTML-escaped).
+pub struct DraftTemplates {
+    markdown: Handlebars<'static>,
+    html: Handlebars<'static>,
+}
+
+impl DraftTemplates {
+    pub fn load(dir: &Path) -> Result<DraftTemplates> {
+        let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
+            let mut hb = Handlebars::new();
+            hb.set_strict_mode(true);
+            hb.register_escape_fn(escape);
+            let path = dir.join(name);
+            hb.register_template_file("draft", &path)
+                .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+            Ok(hb)
+        };
+        Ok(DraftTemplates {
+            markdown: load("ico-draft.md.hbs", escape_markdown)?,
+            html: load("ico-draft.html.hbs", handlebars::html_escape)?,
+        })
+    }
+
+    pub fn markdown(&self, draft: &IcoDraft) -> Result<String> {
+        self.markdown
+            .render("draft", draft)
+            .context("rendering the Markdown draft")
+    }
+
+    pub fn html(&self, draft: &IcoDraft) -> Result<String> {
+        self.html
+            .render("draft", draft)
+            .context("rendering the HTML draft")
+    }
+}
+
+/// The draft as an e-mail (plain text and HTML alternatives) to the DPO for review.
+pub fn ico_message(
+    draft: &IcoDraft,
+    markdown: &str,
+    html: &str,
+    from: &str,
+    to: &[String],
+) -> Result<lettre::Message> {
+    use lettre::message::{Mailbox, MultiPart};
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| bad_input(format!("alerts.from {from:?} is not an address: {e}")))?;
+    let subject: String = format!(
+        "DRAFT ICO personal data breach report: {} {}",
+        draft.id, draft.title
+    )
+    .chars()
+    .map(|c| if c.is_control() { ' ' } else { c })
+    .collect();
+    let mut b = lettre::Message::builder().from(from).subject(subject);
+    if to.is_empty() {
+        return Err(bad_input(
+            "no recipient for the draft: set [alerts.roles] dpo = [\"...\"]",
+        ));
+    }
+    for r in to {
+        let mb: Mailbox = r
+            .parse()
+            .map_err(|e| bad_input(format!("recipient {r:?} is not an address: {e}")))?;
+        b = b.to(mb);
+    }
+    b.multipart(MultiPart::alternative_plain_html(
+        markdown.to_string(),
+        html.to_string(),
+    ))
+    .context("cannot build the draft message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escaping_makes_html_and_links_inert() {
+        let e = escape_markdown("<script>alert(1)</script> [x](http://evil) *b*");
+        assert!(!e.contains('<'));
+        assert!(e.contains("&lt;script&gt;"));
+        assert!(e.contains("\\[x\\](http://evil)"));
+        assert_eq!(escape_markdown("- item"), "\\- item");
+        assert_eq!(escape_markdown("2026-11-30 (GMT)"), "2026-11-30 (GMT)");
+    }
+
+    #[test]
+    fn special_categories_match_words() {
+        let s = SpecialCategories {
+            citation: String::new(),
+            categories: vec!["health".into(), "biometric".into()],
+        };
+        assert!(s.matches("Health inferences"));
+        assert!(!s.matches("order history"));
+    }
+}

@@ -1,0 +1,289 @@
+//! `regwatch register` and `regwatch draft ico`: the real binary on fixture files.
+
+mod common;
+use common::*;
+
+#[test]
+fn register_lists_every_personal_data_breach_with_its_decisions() {
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/incidents.csv",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    // F-1, F-2, F-4, F-5, F-7 involve personal data; F-3, F-6, F-8 do not.
+    assert_eq!(ids, ["F-1", "F-2", "F-4", "F-5", "F-7"]);
+    let f7 = &rows[4];
+    assert_eq!(f7["ico_status"], "not-applicable");
+    assert!(f7["ico_decision"]
+        .as_str()
+        .unwrap()
+        .starts_with("not required: assessed as unlikely"));
+    let f5 = &rows[3];
+    assert_eq!(f5["ico_decision"], "notified late");
+    assert_eq!(f5["delay_reason"], serde_json::Value::Null);
+    let f2 = &rows[1];
+    assert_eq!(f2["subjects_status"], "overdue");
+}
+
+#[test]
+fn register_month_filter_uses_local_month_bounds() {
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/incidents.csv",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--month",
+        "2026-10",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["id"], "F-4");
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/incidents.csv",
+        "--month",
+        "2026-13",
+    ]);
+    assert_eq!(run.code, 2);
+}
+
+#[test]
+fn register_csv_neutralises_formulas() {
+    let cfg = config();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/hostile.csv",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut rdr = csv::Reader::from_reader(run.stdout.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    let x1 = rdr.records().next().unwrap().unwrap();
+    let cell = |name: &str| x1[headers.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!(
+        cell("facts"),
+        "'=HYPERLINK(\"http://evil.example\",\"click\")"
+    );
+    assert_eq!(cell("remedial_action"), "'@SUM(A1)");
+    assert_eq!(cell("detected_by"), "'+44 attacker");
+    assert_eq!(cell("data_categories"), "health; -1+2");
+    for rec in csv::Reader::from_reader(run.stdout.as_bytes()).records() {
+        for c in rec.unwrap().iter() {
+            assert!(
+                !c.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "unsafe cell {c:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ico_draft_is_written_escaped_and_complete() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-1",
+        "--now",
+        NOW,
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(dir.path().join("ico-X-1.md")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("ico-X-1.html")).unwrap();
+    let eml = std::fs::read_to_string(dir.path().join("ico-X-1.eml")).unwrap();
+    // Hostile input is inert in every format.
+    for text in [&md, &html] {
+        assert!(!text.contains("<script>"), "{text}");
+        assert!(!text.contains("<img"), "{text}");
+        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+    assert!(!md.contains("[phish](http"), "a link must not form: {md}");
+    // The clock at the top: aware 20 Nov 09:00, 72 hours, not notified: overdue.
+    assert!(
+        md.contains("Clock (UK GDPR Art. 33(1)): overdue, late by 5d 03h 00m"),
+        "{md}"
+    );
+    assert!(md.contains("2026-11-23 09:00 GMT (+00:00)"));
+    // The checklist names what is missing, including the reasons for the delay.
+    assert!(
+        md.contains("- [ ] Reasons for the delay (notification after 72 hours)"),
+        "{md}"
+    );
+    assert!(md.contains("- [x] Likely consequences"));
+    assert!(md.contains("Special category or criminal offence data:** health"));
+    for section in [
+        "## 1. About the breach",
+        "## 2. How and when you found out",
+        "## 3. Personal data and people affected",
+        "## 4. Consequences",
+        "## 5. Measures taken or proposed",
+        "## 6. Telling the people affected (Art. 34)",
+        "## 7. Reasons for the delay (Art. 33(1))",
+        "## Contact (Art. 33(3)(b))",
+    ] {
+        assert!(md.contains(section), "missing {section}");
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("http://evil.example\">"), "no live link");
+    assert!(eml.contains("To: dpo@test.example"));
+    assert!(eml.contains("Subject: DRAFT ICO personal data breach report: X-1"));
+    assert!(eml.contains("multipart/alternative"));
+}
+
+#[test]
+fn ico_draft_open_clock_suggests_phased_reporting() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-2",
+        "--now",
+        NOW,
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("consider phased reporting"),
+        "{}",
+        run.stdout
+    );
+    let md = std::fs::read_to_string(dir.path().join("ico-X-2.md")).unwrap();
+    assert!(md.contains("Use phased reporting (Art. 33(4))"));
+    assert!(md.contains("due, 1d 21h 00m left"), "{md}");
+}
+
+#[test]
+fn ico_draft_refuses_incidents_without_personal_data_or_unknown() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-3",
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("involves no personal data"),
+        "{}",
+        run.stderr
+    );
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "NOPE",
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no incident \"NOPE\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ico_draft_send_goes_to_the_dpo_over_real_smtp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let cfg_text = std::fs::read_to_string(fixture("regwatch.toml"))
+        .unwrap()
+        .replace("port = 2525", &format!("port = {}", server.port))
+        .replace(
+            "\"../../mappings\"",
+            &format!("\"{}/mappings\"", root().display()),
+        )
+        .replace(
+            "\"../../templates\"",
+            &format!("\"{}/templates\"", root().display()),
+        )
+        .replace(
+            "\"services.toml\"",
+            &format!("\"{}\"", fixture("services.toml").display()),
+        );
+    let cfg = tmp.path().join("regwatch.toml");
+    std::fs::write(&cfg, cfg_text).unwrap();
+    let out = tmp.path().join("drafts");
+    let run = regwatch(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-2",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+        "--send",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].0, ["dpo@test.example"]);
+    assert!(subject(&msgs[0].1).starts_with("DRAFT ICO personal data breach report: X-2"));
+    // Server gone: --send fails with the delivery exit code, the files are still written.
+    server.stop();
+    let run = regwatch(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-2",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+        "--send",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(out.join("ico-X-2.eml").exists());
+}

@@ -72,6 +72,25 @@ impl Period {
     }
 }
 
+impl Period {
+    /// Appends what `Display` writes, without the formatting machinery.
+    pub fn push_to(&self, buf: &mut String) {
+        let (n, unit) = match *self {
+            Period::Minutes(n) => (n, "minute"),
+            Period::Hours(n) => (n, "hour"),
+            Period::CalendarDays(n) => (n as i64, "calendar day"),
+            Period::WorkingDays(n) => (n as i64, "working day"),
+            Period::CalendarMonths(n) => (n as i64, "calendar month"),
+        };
+        buf.push_str(itoa::Buffer::new().format(n));
+        buf.push(' ');
+        buf.push_str(unit);
+        if n != 1 {
+            buf.push('s');
+        }
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (n, unit) = match *self {
@@ -293,6 +312,11 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampErr
 // incidents give millions of deadlines; chrono's strftime is an interpreter.
 
 fn push_num(buf: &mut String, n: u32, width: usize) {
+    if width == 2 && n < 100 {
+        buf.push((b'0' + (n / 10) as u8) as char);
+        buf.push((b'0' + (n % 10) as u8) as char);
+        return;
+    }
     let mut digits = [b'0'; 10];
     let mut v = n;
     let mut i = digits.len();
@@ -381,49 +405,76 @@ fn parse_rfc3339_fast(t: &str) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&naive))
 }
 
+/// Appends `2026-03-30T10:00:00Z`.
+pub fn push_utc(buf: &mut String, t: DateTime<Utc>) {
+    push_datetime(buf, &t.naive_utc(), 'T', true);
+    buf.push('Z');
+}
+
 /// `2026-03-30T10:00:00Z`: the stored, machine form.
 pub fn utc_text(t: DateTime<Utc>) -> String {
     let mut s = String::with_capacity(20);
-    push_datetime(&mut s, &t.naive_utc(), 'T', true);
-    s.push('Z');
+    push_utc(&mut s, t);
     s
+}
+
+/// Appends `2026-03-30 11:00 BST (+01:00)`.
+pub fn push_local_text(buf: &mut String, t: DateTime<Utc>, tz: Tz) {
+    use chrono_tz::OffsetName;
+    let (local, secs, off) = local_parts(t, tz);
+    push_datetime(buf, &local, ' ', false);
+    buf.push(' ');
+    match off.abbreviation() {
+        Some(a) => buf.push_str(a),
+        None => push_offset(buf, secs),
+    }
+    buf.push_str(" (");
+    push_offset(buf, secs);
+    buf.push(')');
 }
 
 /// `2026-03-30 11:00 BST (+01:00)`: what a person in the UK reads.
 pub fn local_text(t: DateTime<Utc>, tz: Tz) -> String {
-    use chrono_tz::OffsetName;
-    let (local, secs, off) = local_parts(t, tz);
     let mut s = String::with_capacity(30);
-    push_datetime(&mut s, &local, ' ', false);
-    s.push(' ');
-    match off.abbreviation() {
-        Some(a) => s.push_str(a),
-        None => push_offset(&mut s, secs),
-    }
-    s.push_str(" (");
-    push_offset(&mut s, secs);
-    s.push(')');
+    push_local_text(&mut s, t, tz);
     s
+}
+
+/// Appends `2026-03-30T11:00:00+01:00`.
+pub fn push_local_rfc3339(buf: &mut String, t: DateTime<Utc>, tz: Tz) {
+    let (local, secs, _) = local_parts(t, tz);
+    push_datetime(buf, &local, 'T', true);
+    push_offset(buf, secs);
 }
 
 /// `2026-03-30T11:00:00+01:00`: local time as RFC 3339, for machines.
 pub fn local_rfc3339(t: DateTime<Utc>, tz: Tz) -> String {
-    let (local, secs, _) = local_parts(t, tz);
     let mut s = String::with_capacity(25);
-    push_datetime(&mut s, &local, 'T', true);
-    push_offset(&mut s, secs);
+    push_local_rfc3339(&mut s, t, tz);
     s
+}
+
+/// Appends `2d 03h 15m` (or `3h 05m`) for the absolute value of `d`.
+pub fn push_human_duration(buf: &mut String, d: Duration) {
+    let total = d.num_minutes().unsigned_abs();
+    let (days, hours, mins) = (total / 1440, (total % 1440) / 60, total % 60);
+    if days > 0 {
+        buf.push_str(itoa::Buffer::new().format(days));
+        buf.push_str("d ");
+        push_num(buf, hours as u32, 2);
+    } else {
+        buf.push_str(itoa::Buffer::new().format(hours));
+    }
+    buf.push_str("h ");
+    push_num(buf, mins as u32, 2);
+    buf.push('m');
 }
 
 /// `2d 03h 15m`: a duration as people read it (always positive; callers say left or late).
 pub fn human_duration(d: Duration) -> String {
-    let total = d.num_minutes().abs();
-    let (days, hours, mins) = (total / 1440, (total % 1440) / 60, total % 60);
-    if days > 0 {
-        format!("{days}d {hours:02}h {mins:02}m")
-    } else {
-        format!("{hours}h {mins:02}m")
-    }
+    let mut s = String::with_capacity(12);
+    push_human_duration(&mut s, d);
+    s
 }
 
 /// Parses a time zone name such as `Europe/London`.
@@ -653,6 +704,21 @@ mod tests {
     #[test]
     fn human_durations() {
         assert_eq!(human_duration(Duration::minutes(75)), "1h 15m");
+        assert_eq!(human_duration(Duration::minutes(5)), "0h 05m");
+        assert_eq!(
+            human_duration(Duration::minutes(1440 * 400 + 61)),
+            "400d 01h 01m"
+        );
+        for p in [
+            Period::Hours(1),
+            Period::Hours(72),
+            Period::WorkingDays(30),
+            Period::CalendarMonths(1),
+        ] {
+            let mut s = String::new();
+            p.push_to(&mut s);
+            assert_eq!(s, p.to_string());
+        }
         assert_eq!(
             human_duration(Duration::minutes(-(3 * 1440 + 61))),
             "3d 01h 01m"

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::clock::{human_duration, Calendar, Period};
+use crate::clock::{push_human_duration, push_local_text, Calendar, Period};
 use crate::incident::Incident;
 use crate::regimes::{Clock, LimitPeriod, Regime, RegimeKind, Roll, Threshold};
 use crate::services::{ImportantBusinessService, ServiceCatalogue};
@@ -508,20 +508,42 @@ impl<'a> Deadline<'a> {
             return None;
         }
         let at = self.done_at.unwrap_or(now);
-        Some((at - start).num_seconds() as f64 / span as f64)
+        // A clock that starts after `now` (a future-dated start) has used none of its time.
+        Some(((at - start).num_seconds() as f64 / span as f64).max(0.0))
     }
 
-    /// `3h 10m left`, `late by 2d 01h 00m`, `met with 5h 00m to spare`.
+    /// `3h 10m left`, `late by 2d 01h 00m`, `done with 5h 00m to spare`.
     pub fn time_text(&self, now: DateTime<Utc>) -> String {
+        let mut s = String::new();
+        self.push_time_text(&mut s, now);
+        s
+    }
+
+    /// Appends what `time_text` returns.
+    pub fn push_time_text(&self, buf: &mut String, now: DateTime<Utc>) {
         let Some(m) = self.minutes_left(now) else {
-            return String::new();
+            return;
         };
-        let d = human_duration(Duration::minutes(m));
-        match (self.done_at.is_some() && self.due_at.is_some(), m >= 0) {
-            (true, true) => format!("done with {d} to spare"),
-            (true, false) => format!("done {d} late"),
-            (false, true) => format!("{d} left"),
-            (false, false) => format!("late by {d}"),
+        let d = Duration::minutes(m);
+        match (self.done_at.is_some(), m >= 0) {
+            (true, true) => {
+                buf.push_str("done with ");
+                push_human_duration(buf, d);
+                buf.push_str(" to spare");
+            }
+            (true, false) => {
+                buf.push_str("done ");
+                push_human_duration(buf, d);
+                buf.push_str(" late");
+            }
+            (false, true) => {
+                push_human_duration(buf, d);
+                buf.push_str(" left");
+            }
+            (false, false) => {
+                buf.push_str("late by ");
+                push_human_duration(buf, d);
+            }
         }
     }
 
@@ -546,44 +568,75 @@ impl<'a> Deadline<'a> {
 
     /// What to do next, in plain English.
     pub fn next_action(&self, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-        let local = |t: DateTime<Utc>| crate::clock::local_text(t, tz);
+        let mut s = String::new();
+        self.push_next_action(&mut s, now, tz);
+        s
+    }
+
+    /// Appends what `next_action` returns.
+    pub fn push_next_action(&self, buf: &mut String, now: DateTime<Utc>, tz: chrono_tz::Tz) {
         let action = self.clock.map(|c| c.action.as_str()).unwrap_or("");
         let tolerance = self.regime.kind == RegimeKind::Tolerance;
         let svc = self.service.map(|s| s.name.as_str()).unwrap_or("");
-        let mut text = match self.status {
-            Status::NotApplicable => "Nothing: does not apply".to_string(),
-            Status::NotStarted => format!(
-                "Nothing yet: the clock {}",
-                self.reason.as_deref().unwrap_or("has not started")
-            ),
-            Status::Met => "Nothing: done in time".to_string(),
-            Status::MetLate if tolerance => format!(
-                "{svc} was out of tolerance for {}: record the breach, its cause and lessons learned, and tell the FCA/PRA",
-                human_duration(Duration::minutes(-self.minutes_left(now).unwrap_or(0)))
-            ),
-            Status::MetLate => "Done late: keep the reasons for the delay on file".to_string(),
-            Status::Overdue if tolerance => format!(
-                "IMPACT TOLERANCE BREACHED for {svc} since {}: {action}",
-                self.due_at.map(local).unwrap_or_default()
-            ),
-            Status::Overdue => format!("OVERDUE since {}: {action}", self.due_at.map(local).unwrap_or_default()),
-            Status::DueSoon | Status::Due if tolerance => format!(
-                "Restore {svc} by {} ({} of the tolerance used)",
-                self.due_at.map(local).unwrap_or_default(),
-                self.used_fraction(now).map(|f| format!("{:.0}%", f * 100.0)).unwrap_or_default()
-            ),
-            Status::DueSoon | Status::Due => format!(
-                "{action} by {}",
-                self.due_at.map(local).unwrap_or_default()
-            ),
+        let due = |buf: &mut String| {
+            if let Some(t) = self.due_at {
+                push_local_text(buf, t, tz);
+            }
         };
-        if self.late_reasons_missing {
-            if let Some(n) = self.notes.iter().find(|n| n.ends_with("is empty")) {
-                text.push_str(". ");
-                text.push_str(n);
+        match self.status {
+            Status::NotApplicable => buf.push_str("Nothing: does not apply"),
+            Status::NotStarted => {
+                buf.push_str("Nothing yet: the clock ");
+                buf.push_str(self.reason.as_deref().unwrap_or("has not started"));
+            }
+            Status::Met => buf.push_str("Nothing: done in time"),
+            Status::MetLate if tolerance => {
+                buf.push_str(svc);
+                buf.push_str(" was out of tolerance for ");
+                let late = -self.minutes_left(now).unwrap_or(0);
+                push_human_duration(buf, Duration::minutes(late));
+                buf.push_str(
+                    ": record the breach, its cause and lessons learned, and tell the FCA/PRA",
+                );
+            }
+            Status::MetLate => buf.push_str("Done late: keep the reasons for the delay on file"),
+            Status::Overdue if tolerance => {
+                buf.push_str("IMPACT TOLERANCE BREACHED for ");
+                buf.push_str(svc);
+                buf.push_str(" since ");
+                due(buf);
+                buf.push_str(": ");
+                buf.push_str(action);
+            }
+            Status::Overdue => {
+                buf.push_str("OVERDUE since ");
+                due(buf);
+                buf.push_str(": ");
+                buf.push_str(action);
+            }
+            Status::DueSoon | Status::Due if tolerance => {
+                buf.push_str("Restore ");
+                buf.push_str(svc);
+                buf.push_str(" by ");
+                due(buf);
+                if let Some(f) = self.used_fraction(now) {
+                    buf.push_str(" (");
+                    buf.push_str(itoa::Buffer::new().format((f * 100.0).round() as i64));
+                    buf.push_str("% of the tolerance used)");
+                }
+            }
+            Status::DueSoon | Status::Due => {
+                buf.push_str(action);
+                buf.push_str(" by ");
+                due(buf);
             }
         }
-        text
+        if self.late_reasons_missing {
+            if let Some(n) = self.notes.iter().find(|n| n.ends_with("is empty")) {
+                buf.push_str(". ");
+                buf.push_str(n);
+            }
+        }
     }
 }
 

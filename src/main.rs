@@ -268,8 +268,10 @@ fn emit(path: Option<&Path>, fill: impl FnOnce(&mut dyn Write) -> Result<()>) ->
 
 fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     let now = parse_now(args.input.now.as_deref(), &config)?;
+    let t0 = std::time::Instant::now();
     let loaded = load(config, &args.input)?;
     let tz = loaded.tz;
+    let t1 = t0.elapsed();
     let only = args.only.clone();
     let all = args.all;
     let keep = move |s: Status| {
@@ -282,6 +284,7 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     let evaluation = loaded.evaluate(now, &keep);
     let summary = evaluation.summary.clone();
     let list = evaluation.sorted();
+    let t2 = t0.elapsed();
     let hidden = if args.all || args.only.contains(&Status::NotApplicable) {
         0
     } else {
@@ -308,6 +311,9 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     }
     if let Some(p) = out {
         eprintln!("wrote {}", p.display());
+    }
+    if std::env::var_os("REGWATCH_TIMING").is_some() {
+        eprintln!("load {t1:?} eval {:?} out {:?}", t2 - t1, t0.elapsed() - t2);
     }
     let attention = summary.needs_attention();
     // The process ends here: handing a million incidents back to the allocator one by one

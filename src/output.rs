@@ -172,30 +172,31 @@ pub fn write_json(
     // in memory as one buffer.
     const WINDOW: usize = 32 * 1024;
     const PIECE: usize = 2048;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<String>>(2);
     // Written buffers come back to be filled again: fresh memory for 700 MB of rows would
     // cost a page fault per 4 KiB.
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<String>();
     std::thread::scope(|scope| -> Result<()> {
         let rx = rx;
         scope.spawn(move || {
             for (wi, window) in list.chunks(WINDOW).enumerate() {
                 let n = window.len().div_ceil(PIECE);
-                let spare: Vec<Vec<u8>> = (0..n)
+                let spare: Vec<String> = (0..n)
                     .map(|_| back_rx.try_recv().unwrap_or_default())
                     .collect();
-                let pieces: Vec<Vec<u8>> = window
+                let pieces: Vec<String> = window
                     .par_chunks(PIECE)
                     .zip(spare)
                     .enumerate()
                     .map(|(pi, (rows, mut buf))| {
                         buf.clear();
+                        let mut scratch = String::new();
                         for (k, d) in rows.iter().enumerate() {
                             if wi + pi + k > 0 {
-                                buf.push(b',');
+                                buf.push(',');
                             }
-                            buf.push(b'\n');
-                            write_row_json(&mut buf, d, now, tz);
+                            buf.push('\n');
+                            write_row_json(&mut buf, &mut scratch, d, now, tz);
                         }
                         buf
                     })
@@ -207,7 +208,7 @@ pub fn write_json(
         });
         for pieces in rx.iter() {
             for p in pieces {
-                w.write_all(&p)?;
+                w.write_all(p.as_bytes())?;
                 let _ = back_tx.send(p);
             }
         }
@@ -217,56 +218,80 @@ pub fn write_json(
     Ok(())
 }
 
-/// Appends a JSON string, escaping only when the text needs it.
-fn json_str(buf: &mut Vec<u8>, s: &str) {
-    let plain = s
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if plain {
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-    } else {
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *buf, s);
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn json_str(buf: &mut String, s: &str) {
+    buf.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        buf.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.push_str("\\u00");
+            buf.push(HEX[(b >> 4) as usize] as char);
+            buf.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            buf.push_str(esc);
+        }
+        start = i + 1;
     }
+    buf.push_str(&s[start..]);
+    buf.push('"');
 }
 
-fn json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
+fn json_opt_str(buf: &mut String, s: Option<&str>) {
     match s {
         Some(s) => json_str(buf, s),
-        None => buf.extend_from_slice(b"null"),
+        None => buf.push_str("null"),
     }
 }
 
-fn json_key(buf: &mut Vec<u8>, key: &str, first: bool) {
+/// Appends `,"key":` (no comma for the first key).
+fn json_key(buf: &mut String, key: &str, first: bool) {
     if !first {
-        buf.push(b',');
+        buf.push(',');
     }
-    buf.push(b'"');
-    buf.extend_from_slice(key.as_bytes());
-    buf.extend_from_slice(b"\":");
+    buf.push('"');
+    buf.push_str(key);
+    buf.push_str("\":");
 }
 
 /// One deadline row as JSON, byte for byte what serde writes for `DeadlineRow` (a test
 /// holds them equal), without its per-field allocations: this is the hot loop of a
-/// million-incident run.
-pub fn write_row_json(buf: &mut Vec<u8>, d: &Deadline, now: DateTime<Utc>, tz: Tz) {
-    let time = |buf: &mut Vec<u8>, t: Option<DateTime<Utc>>, local: bool| match t {
+/// million-incident run. `scratch` is reused between rows.
+pub fn write_row_json(
+    buf: &mut String,
+    scratch: &mut String,
+    d: &Deadline,
+    now: DateTime<Utc>,
+    tz: Tz,
+) {
+    use crate::clock::{push_local_rfc3339, push_utc};
+    let time = |buf: &mut String, t: Option<DateTime<Utc>>, local: bool| match t {
         Some(t) => {
-            buf.push(b'"');
-            let text = if local {
-                local_rfc3339(t, tz)
+            buf.push('"');
+            if local {
+                push_local_rfc3339(buf, t, tz);
             } else {
-                utc_text(t)
-            };
-            buf.extend_from_slice(text.as_bytes());
-            buf.push(b'"');
+                push_utc(buf, t);
+            }
+            buf.push('"');
         }
-        None => buf.extend_from_slice(b"null"),
+        None => buf.push_str("null"),
     };
     let mut itoa = itoa::Buffer::new();
-    buf.push(b'{');
+    buf.push('{');
     json_key(buf, "incident_id", true);
     json_str(buf, &d.incident.id);
     json_key(buf, "incident_title", false);
@@ -282,7 +307,14 @@ pub fn write_row_json(buf: &mut Vec<u8>, d: &Deadline, now: DateTime<Utc>, tz: T
     json_key(buf, "reason", false);
     json_opt_str(buf, d.reason.as_deref());
     json_key(buf, "period", false);
-    json_opt_str(buf, d.period.map(|p| p.to_string()).as_deref());
+    match d.period {
+        Some(p) => {
+            buf.push('"');
+            p.push_to(buf);
+            buf.push('"');
+        }
+        None => buf.push_str("null"),
+    }
     json_key(buf, "start_field", false);
     json_opt_str(buf, d.start_field);
     json_key(buf, "started_at", false);
@@ -295,31 +327,38 @@ pub fn write_row_json(buf: &mut Vec<u8>, d: &Deadline, now: DateTime<Utc>, tz: T
     time(buf, d.done_at, false);
     json_key(buf, "minutes_left", false);
     match d.minutes_left(now) {
-        Some(m) => buf.extend_from_slice(itoa.format(m).as_bytes()),
-        None => buf.extend_from_slice(b"null"),
+        Some(m) => buf.push_str(itoa.format(m)),
+        None => buf.push_str("null"),
     }
     json_key(buf, "time", false);
-    json_str(buf, &d.time_text(now));
+    scratch.clear();
+    d.push_time_text(scratch, now);
+    json_str(buf, scratch);
     json_key(buf, "used_percent", false);
     match d.used_fraction(now) {
         Some(f) => {
-            let _ = serde_json::to_writer(&mut *buf, &((f * 1000.0).round() / 10.0));
+            let v = (f * 1000.0).round() / 10.0;
+            // serde_json writes floats with ryu; so do we, keeping its `.0` for whole numbers.
+            let mut r = ryu::Buffer::new();
+            buf.push_str(r.format_finite(v));
         }
-        None => buf.extend_from_slice(b"null"),
+        None => buf.push_str("null"),
     }
     json_key(buf, "threshold", false);
     json_opt_str(buf, d.threshold);
     json_key(buf, "next_action", false);
-    json_str(buf, &d.next_action(now, tz));
+    scratch.clear();
+    d.push_next_action(scratch, now, tz);
+    json_str(buf, scratch);
     json_key(buf, "notes", false);
-    buf.push(b'[');
+    buf.push('[');
     for (i, n) in d.notes.iter().enumerate() {
         if i > 0 {
-            buf.push(b',');
+            buf.push(',');
         }
         json_str(buf, n);
     }
-    buf.extend_from_slice(b"]}");
+    buf.push_str("]}");
 }
 
 /// `--format csv`: one row per deadline; formula-looking cells are neutralised.
@@ -534,7 +573,7 @@ mod tests {
         let odd = dir.path().join("odd.csv");
         std::fs::write(
             &odd,
-            "id,title,aware_at,personal_data,delay_reason\nQ-1,\"Quote \"\"x\"\" \\ back\tslash é ✓\",2026-11-20T09:00:00Z,true,\n",
+            "id,title,aware_at,personal_data,delay_reason\nQ-1,\"Quote \"\"x\"\" \\ back\tslash é ✓ \u{1} \u{7f} \u{8}\",2026-11-20T09:00:00Z,true,\n",
         )
         .unwrap();
         let inputs = vec![root.join("tests/fixtures/incidents.csv"), odd];
@@ -543,13 +582,10 @@ mod tests {
         let eval = loaded.evaluate(now, &|_| true);
         assert!(eval.len() > 50);
         for d in eval.sorted() {
-            let mut fast = Vec::new();
-            write_row_json(&mut fast, d, now, loaded.tz);
-            let slow = serde_json::to_vec(&DeadlineRow::new(d, now, loaded.tz)).unwrap();
-            assert_eq!(
-                String::from_utf8(fast).unwrap(),
-                String::from_utf8(slow).unwrap()
-            );
+            let (mut fast, mut scratch) = (String::new(), String::new());
+            write_row_json(&mut fast, &mut scratch, d, now, loaded.tz);
+            let slow = serde_json::to_string(&DeadlineRow::new(d, now, loaded.tz)).unwrap();
+            assert_eq!(fast, slow);
         }
     }
 

@@ -209,7 +209,7 @@ pub fn ico_draft(
             "Risk to individuals assessed",
             "Art. 33(1), 34(1)",
             "risk_to_individuals",
-            !inc.risk_to_individuals.is_empty(),
+            !inc.risk_to_individuals().is_empty(),
         ),
     ];
     if subjects_applies {
@@ -246,7 +246,7 @@ pub fn ico_draft(
         occurred_at: inc.time("occurred_at").map(|t| local_text(t, tz)),
         aware_at: local_text(inc.aware_at, tz),
         detected_by: text("detected_by"),
-        cause: inc.cause.replace('_', " "),
+        cause: inc.cause().replace('_', " "),
         ai_agent: text("ai_agent"),
         change_id: text("change_id"),
         data_categories: inc.data_categories.items().map(str::to_string).collect(),
@@ -258,10 +258,10 @@ pub fn ico_draft(
             .collect(),
         data_subjects: inc.data_subjects,
         records: inc.records,
-        risk_to_individuals: if inc.risk_to_individuals.is_empty() {
+        risk_to_individuals: if inc.risk_to_individuals().is_empty() {
             "not yet assessed".into()
         } else {
-            inc.risk_to_individuals.to_string()
+            inc.risk_to_individuals().to_string()
         },
         consequences: text("consequences"),
         measures_taken: text("measures_taken"),

@@ -93,11 +93,10 @@ pub struct Incident {
     pub line: u64,
     pub aware_at: DateTime<Utc>,
     pub personal_data: bool,
-    /// Empty when not yet assessed.
-    pub risk_to_individuals: &'static str,
-    pub cause: &'static str,
-    pub severity: &'static str,
-    pub ai_act_category: &'static str,
+    /// The enumerated fields (cause, severity, risk, AI Act category) as positions in
+    /// `VOCABULARY` (0 = empty): four bytes instead of four string slices per incident.
+    #[serde(skip)]
+    codes: [u8; 4],
     pub data_subjects: Option<u64>,
     pub records: Option<u64>,
     pub data_categories: List,
@@ -136,10 +135,10 @@ impl Incident {
             "title" => FieldValue::Text(&self.title),
             "aware_at" => FieldValue::Time(self.aware_at),
             "personal_data" => FieldValue::Bool(self.personal_data),
-            "risk_to_individuals" => text(self.risk_to_individuals),
-            "cause" => text(self.cause),
-            "severity" => text(self.severity),
-            "ai_act_category" => text(self.ai_act_category),
+            "risk_to_individuals" => text(self.risk_to_individuals()),
+            "cause" => text(self.cause()),
+            "severity" => text(self.severity()),
+            "ai_act_category" => text(self.ai_act_category()),
             "data_subjects" => self
                 .data_subjects
                 .map_or(FieldValue::Missing, FieldValue::Number),
@@ -158,6 +157,33 @@ impl Incident {
                 }
             }
         }
+    }
+
+    fn code(&self, field: usize) -> &'static str {
+        match self.codes[field] {
+            0 => "",
+            n => VOCABULARY[field].1[n as usize - 1],
+        }
+    }
+
+    /// `ai_agent`, `human_error`, ... or empty.
+    pub fn cause(&self) -> &'static str {
+        self.code(0)
+    }
+
+    /// `minor` ... `critical`, or empty.
+    pub fn severity(&self) -> &'static str {
+        self.code(1)
+    }
+
+    /// `unlikely`, `risk`, `high`, or empty when not yet assessed.
+    pub fn risk_to_individuals(&self) -> &'static str {
+        self.code(2)
+    }
+
+    /// The AI Act serious-incident category, or empty.
+    pub fn ai_act_category(&self) -> &'static str {
+        self.code(3)
     }
 
     /// A timestamp field by name (`aware_at` included).
@@ -186,7 +212,8 @@ pub enum Column {
     Title,
     AwareAt,
     PersonalData,
-    Enum(&'static str, &'static [&'static str]),
+    /// An enumerated field: its position in `VOCABULARY`.
+    Enum(usize),
     Count(Arc<str>),
     List(Arc<str>),
     Time(Arc<str>),
@@ -202,8 +229,8 @@ const LIST_COLUMNS: &[&str] = &[
 
 impl Column {
     pub fn for_name(name: &str) -> Column {
-        if let Some((field, allowed)) = VOCABULARY.iter().find(|(f, _)| *f == name) {
-            return Column::Enum(field, allowed);
+        if let Some(pos) = VOCABULARY.iter().position(|(f, _)| *f == name) {
+            return Column::Enum(pos);
         }
         match name {
             "id" => Column::Id,
@@ -278,10 +305,7 @@ where
         line,
         aware_at: DateTime::<Utc>::MIN_UTC,
         personal_data: false,
-        risk_to_individuals: "",
-        cause: "",
-        severity: "",
-        ai_act_category: "",
+        codes: [0; 4],
         data_subjects: None,
         records: None,
         data_categories: List::default(),
@@ -314,27 +338,22 @@ where
                 );
             }
             Column::PersonalData => personal_data = Some(parse_bool("personal_data", v)?),
-            Column::Enum(field, allowed) => {
-                let value = if v.is_empty() {
-                    ""
+            Column::Enum(pos) => {
+                let (field, allowed) = VOCABULARY[*pos];
+                inc.codes[*pos] = if v.is_empty() {
+                    0
                 } else {
-                    allowed
+                    let n = allowed
                         .iter()
-                        .copied()
-                        .find(|a| a.eq_ignore_ascii_case(v))
+                        .position(|a| a.eq_ignore_ascii_case(v))
                         .ok_or_else(|| {
                             FieldError::new(
                                 field,
                                 format!("{v:?} is not one of {}", allowed.join(", ")),
                             )
-                        })?
+                        })?;
+                    n as u8 + 1
                 };
-                match *field {
-                    "cause" => inc.cause = value,
-                    "severity" => inc.severity = value,
-                    "risk_to_individuals" => inc.risk_to_individuals = value,
-                    _ => inc.ai_act_category = value,
-                }
             }
             Column::Count(name) => {
                 if v.is_empty() {

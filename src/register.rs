@@ -104,11 +104,11 @@ pub fn build(incidents: &[&Incident], deadlines: &[&Deadline], tz: Tz) -> Vec<Re
                 aware_at: utc_text(inc.aware_at),
                 aware_at_local: local_text(inc.aware_at, tz),
                 detected_by: text(inc, "detected_by"),
-                cause: inc.cause.to_string(),
-                risk_to_individuals: if inc.risk_to_individuals.is_empty() {
+                cause: inc.cause().to_string(),
+                risk_to_individuals: if inc.risk_to_individuals().is_empty() {
                     "not yet assessed".into()
                 } else {
-                    inc.risk_to_individuals.to_string()
+                    inc.risk_to_individuals().to_string()
                 },
                 data_subjects: inc.data_subjects,
                 records: inc.records,

@@ -275,6 +275,264 @@ pub fn ico_draft(
     }
 }
 
+/// One affected important business service in an FCA/PRA report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceImpact {
+    pub id: String,
+    pub name: String,
+    pub impact_tolerance: String,
+    pub status: Status,
+    pub disruption: String,
+    pub used_percent: Option<f64>,
+    pub breached: bool,
+}
+
+/// One stage's clock in an FCA/PRA report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageClock {
+    pub stage: String,
+    pub name: String,
+    pub status: Status,
+    pub deadline_local: Option<String>,
+    pub time: String,
+    pub reason: Option<String>,
+    pub internal_target: bool,
+}
+
+/// Everything the FCA/PRA operational incident report draft shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct FcaDraft {
+    pub organisation: Organisation,
+    pub generated_at: String,
+    pub id: String,
+    pub title: String,
+    pub stage: String,
+    pub stage_name: String,
+    pub rehearsal: bool,
+    pub in_force_from: Option<String>,
+    pub not_reportable: Option<String>,
+    pub clocks: Vec<StageClock>,
+    pub current: Option<StageClock>,
+    pub checklist: Vec<ChecklistItem>,
+    pub missing: usize,
+    pub description: Option<String>,
+    pub severity: String,
+    pub cause: String,
+    pub ai_agent: Option<String>,
+    pub change_id: Option<String>,
+    pub occurred_at: Option<String>,
+    pub aware_at: String,
+    pub reportable_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub services: Vec<ServiceImpact>,
+    pub tolerance_breached: bool,
+    pub customers_affected: Option<u64>,
+    pub personal_data: bool,
+    pub consequences: Option<String>,
+    pub measures_taken: Option<String>,
+    pub citation: String,
+}
+
+/// The regime ids the FCA/PRA draft reads (see `mappings/regimes.toml`).
+pub const FCA_REGIME: &str = "fca-pra-operational-incident";
+pub const TOLERANCE_REGIME: &str = "fca-sysc15a-impact-tolerance";
+
+/// Builds the FCA/PRA operational incident report draft for one incident. `stage` picks
+/// initial, intermediate or final; by default, the first stage not yet submitted.
+pub fn fca_draft(
+    inc: &Incident,
+    deadlines: &[&Deadline],
+    org: &Organisation,
+    stage: Option<&str>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<FcaDraft> {
+    let mine: Vec<&&Deadline> = deadlines
+        .iter()
+        .filter(|d| std::ptr::eq(d.incident, inc))
+        .collect();
+    let fca: Vec<&&Deadline> = mine
+        .iter()
+        .copied()
+        .filter(|d| d.regime.id == FCA_REGIME)
+        .collect();
+    let regime = fca.first().map(|d| d.regime);
+    let not_reportable = fca
+        .iter()
+        .find(|d| d.status == Status::NotApplicable && d.clock.is_none())
+        .map(|d| d.reason.as_deref().unwrap_or("does not apply").to_string());
+    let mut fca = fca;
+    // Stages in the order the regime defines them: initial, intermediate, final.
+    fca.sort_by_key(|d| {
+        d.clock
+            .and_then(|c| d.regime.clocks.iter().position(|x| std::ptr::eq(x, c)))
+            .unwrap_or(usize::MAX)
+    });
+    let clocks: Vec<StageClock> = fca
+        .iter()
+        .filter_map(|d| {
+            let c = d.clock?;
+            Some(StageClock {
+                stage: c.id.clone(),
+                name: c.name.clone(),
+                status: d.status,
+                deadline_local: d.due_at.map(|t| local_text(t, tz)),
+                time: d.time_text(now),
+                reason: d.reason.as_deref().map(str::to_string),
+                internal_target: c.internal_target,
+            })
+        })
+        .collect();
+    let stage = match stage {
+        Some(s) => {
+            if !clocks.is_empty() && !clocks.iter().any(|c| c.stage == s) {
+                return Err(bad_input(format!(
+                    "--stage {s:?}: the stages are {}",
+                    clocks
+                        .iter()
+                        .map(|c| c.stage.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            s.to_string()
+        }
+        None => regime
+            .and_then(|r| {
+                r.clocks
+                    .iter()
+                    .find(|c| inc.time(&c.done).is_none())
+                    .or(r.clocks.last())
+            })
+            .map_or_else(|| "initial".to_string(), |c| c.id.clone()),
+    };
+    let current = clocks.iter().find(|c| c.stage == stage).cloned();
+    let services: Vec<ServiceImpact> = mine
+        .iter()
+        .filter(|d| d.regime.id == TOLERANCE_REGIME && d.service.is_some())
+        .filter_map(|d| {
+            let s = d.service?;
+            let disruption = match (d.started_at, d.done_at) {
+                (Some(a), Some(b)) => crate::clock::human_duration(b - a),
+                (Some(a), None) => format!("{} so far", crate::clock::human_duration(now - a)),
+                _ => "not recorded".to_string(),
+            };
+            Some(ServiceImpact {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                impact_tolerance: s.impact_tolerance.to_string(),
+                status: d.status,
+                disruption,
+                used_percent: d.used_fraction(now).map(|f| (f * 1000.0).round() / 10.0),
+                breached: matches!(d.status, Status::Overdue | Status::MetLate),
+            })
+        })
+        .collect();
+    let text = |f: &str| inc.text(f).map(str::to_string);
+    let item = |item: &str, source: &'static str, field: &'static str, done: bool| ChecklistItem {
+        item: item.to_string(),
+        source,
+        done,
+        field,
+    };
+    let mut checklist = vec![
+        item(
+            "Description of the incident",
+            "SUP 15.18",
+            "description",
+            inc.text("description").is_some(),
+        ),
+        item(
+            "Severity assessed",
+            "SUP 15.18",
+            "severity",
+            !inc.severity().is_empty(),
+        ),
+        item(
+            "When the reporting threshold was met",
+            "SUP 15.18",
+            "fca_reportable_at",
+            inc.time("fca_reportable_at").is_some(),
+        ),
+        item(
+            "Impact on customers and services",
+            "SUP 15.18",
+            "consequences",
+            inc.text("consequences").is_some(),
+        ),
+        item(
+            "Actions taken",
+            "SUP 15.18",
+            "measures_taken",
+            inc.text("measures_taken").is_some(),
+        ),
+        item(
+            "Firm contact",
+            "SUP 15.18",
+            "[organisation] name",
+            !org.name.is_empty(),
+        ),
+    ];
+    if stage == "final" {
+        checklist.push(item(
+            "Resolution time",
+            "SUP 15.18",
+            "resolved_at",
+            inc.time("resolved_at").is_some(),
+        ));
+        checklist.push(item(
+            "Root cause (cause)",
+            "SUP 15.18",
+            "cause",
+            !inc.cause().is_empty(),
+        ));
+    }
+    let missing = checklist.iter().filter(|c| !c.done).count();
+    let citation = regime
+        .and_then(|r| r.clocks.iter().find(|c| c.id == stage))
+        .map_or_else(
+            || regime.map(|r| r.citation.clone()).unwrap_or_default(),
+            |c| c.citation.clone(),
+        );
+    Ok(FcaDraft {
+        organisation: org.clone(),
+        generated_at: local_text(now, tz),
+        id: inc.id.to_string(),
+        title: inc.title.to_string(),
+        stage_name: current
+            .as_ref()
+            .map_or_else(|| stage.clone(), |c| c.name.clone()),
+        stage,
+        rehearsal: regime.is_some_and(|r| r.rehearsal),
+        in_force_from: regime.and_then(|r| r.in_force_from).map(|d| d.to_string()),
+        not_reportable,
+        clocks,
+        current,
+        checklist,
+        missing,
+        description: text("description"),
+        severity: if inc.severity().is_empty() {
+            "not assessed".into()
+        } else {
+            inc.severity().to_string()
+        },
+        cause: inc.cause().replace('_', " "),
+        ai_agent: text("ai_agent"),
+        change_id: text("change_id"),
+        occurred_at: inc.time("occurred_at").map(|t| local_text(t, tz)),
+        aware_at: local_text(inc.aware_at, tz),
+        reportable_at: inc.time("fca_reportable_at").map(|t| local_text(t, tz)),
+        resolved_at: inc.time("resolved_at").map(|t| local_text(t, tz)),
+        tolerance_breached: services.iter().any(|s| s.breached),
+        services,
+        customers_affected: inc.data_subjects,
+        personal_data: inc.personal_data,
+        consequences: text("consequences"),
+        measures_taken: text("measures_taken"),
+        citation,
+    })
+}
+
 /// Escapes text for Markdown: characters that would start formatting, a link or a table
 /// cell, block markers at the start of the value, and `<`, `>`, `&` so embedded HTML stays
 /// inert when the Markdown is rendered. Line breaks become spaces.
@@ -300,15 +558,16 @@ pub fn escape_markdown(s: &str) -> String {
     out
 }
 
-/// The draft templates: Markdown (Markdown-escaped) and HTML (HTML-escaped).
+/// A draft's templates: Markdown (Markdown-escaped) and HTML (HTML-escaped), loaded from
+/// `<stem>.md.hbs` and `<stem>.html.hbs`.
 pub struct DraftTemplates {
     markdown: Handlebars<'static>,
     html: Handlebars<'static>,
 }
 
 impl DraftTemplates {
-    pub fn load(dir: &Path) -> Result<DraftTemplates> {
-        let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
+    pub fn load(dir: &Path, stem: &str) -> Result<DraftTemplates> {
+        let load = |name: String, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
             let mut hb = Handlebars::new();
             hb.set_strict_mode(true);
             hb.register_escape_fn(escape);
@@ -318,27 +577,27 @@ impl DraftTemplates {
             Ok(hb)
         };
         Ok(DraftTemplates {
-            markdown: load("ico-draft.md.hbs", escape_markdown)?,
-            html: load("ico-draft.html.hbs", handlebars::html_escape)?,
+            markdown: load(format!("{stem}.md.hbs"), escape_markdown)?,
+            html: load(format!("{stem}.html.hbs"), handlebars::html_escape)?,
         })
     }
 
-    pub fn markdown(&self, draft: &IcoDraft) -> Result<String> {
+    pub fn markdown<T: Serialize>(&self, draft: &T) -> Result<String> {
         self.markdown
             .render("draft", draft)
             .context("rendering the Markdown draft")
     }
 
-    pub fn html(&self, draft: &IcoDraft) -> Result<String> {
+    pub fn html<T: Serialize>(&self, draft: &T) -> Result<String> {
         self.html
             .render("draft", draft)
             .context("rendering the HTML draft")
     }
 }
 
-/// The draft as an e-mail (plain text and HTML alternatives) to the DPO for review.
-pub fn ico_message(
-    draft: &IcoDraft,
+/// A draft as an e-mail (plain text and HTML alternatives) to a reviewer.
+pub fn draft_message(
+    subject: &str,
     markdown: &str,
     html: &str,
     from: &str,
@@ -348,17 +607,14 @@ pub fn ico_message(
     let from: Mailbox = from
         .parse()
         .map_err(|e| bad_input(format!("alerts.from {from:?} is not an address: {e}")))?;
-    let subject: String = format!(
-        "DRAFT ICO personal data breach report: {} {}",
-        draft.id, draft.title
-    )
-    .chars()
-    .map(|c| if c.is_control() { ' ' } else { c })
-    .collect();
+    let subject: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut b = lettre::Message::builder().from(from).subject(subject);
     if to.is_empty() {
         return Err(bad_input(
-            "no recipient for the draft: set [alerts.roles] dpo = [\"...\"]",
+            "no recipient for the draft: set [alerts.roles] for the regime's role",
         ));
     }
     for r in to {

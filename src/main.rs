@@ -74,23 +74,35 @@ struct RegisterArgs {
 #[derive(Subcommand)]
 enum DraftKind {
     /// The ICO personal data breach report for one incident (UK GDPR Art. 33(3)).
-    Ico(IcoArgs),
+    Ico(DraftArgs),
+    /// The FCA/PRA operational incident report (initial, intermediate or final) for one
+    /// incident, with its important business services and their impact tolerances.
+    Fca(FcaArgs),
 }
 
 #[derive(Args)]
-struct IcoArgs {
+struct FcaArgs {
+    #[command(flatten)]
+    draft: DraftArgs,
+    /// initial, intermediate or final (default: the first stage not yet submitted).
+    #[arg(long)]
+    stage: Option<String>,
+}
+
+#[derive(Args)]
+struct DraftArgs {
     #[command(flatten)]
     input: InputArgs,
     /// The incident to draft for.
     #[arg(long, value_name = "ID")]
     incident: String,
-    /// Folder for the draft files (ico-<ID>.md, .html, .eml).
+    /// Folder for the draft files (.md, .html, .eml).
     #[arg(long, default_value = "out/drafts", value_name = "DIR")]
     out: PathBuf,
-    /// Folder with ico-draft.md.hbs and ico-draft.html.hbs (default from config).
+    /// Folder with the draft templates (default from config: templates/).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
-    /// Also e-mail the draft to the DPO role (for review; never to the ICO).
+    /// Also e-mail the draft for review (ICO: the dpo role; FCA: resilience); never to a regulator.
     #[arg(long)]
     send: bool,
     /// With --send: smtp (as configured), stdout, or dir:PATH.
@@ -208,6 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts(args) => alerts_cmd(config, args),
         Command::Register(args) => register_cmd(config, args),
         Command::Draft(DraftKind::Ico(args)) => draft_ico(config, args),
+        Command::Draft(DraftKind::Fca(args)) => draft_fca(config, args),
     }
 }
 
@@ -394,14 +407,14 @@ fn register_cmd(config: Config, args: RegisterArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn draft_ico(config: Config, args: IcoArgs) -> Result<ExitCode> {
+fn draft_ico(config: Config, args: DraftArgs) -> Result<ExitCode> {
     use regwatch::drafts;
     let now = parse_now(args.input.now.as_deref(), &config)?;
     let templates_dir = args
         .templates
         .clone()
         .unwrap_or_else(|| config.resolve(&config.paths.templates));
-    let templates = drafts::DraftTemplates::load(&templates_dir)?;
+    let templates = drafts::DraftTemplates::load(&templates_dir, "ico-draft")?;
     let mappings = args
         .input
         .mappings
@@ -455,7 +468,12 @@ fn draft_ico(config: Config, args: IcoArgs) -> Result<ExitCode> {
     } else {
         recipients
     };
-    let message = drafts::ico_message(&draft, &markdown, &html, &loaded.config.alerts.from, &to)?;
+    let subject = format!(
+        "DRAFT ICO personal data breach report: {} {}",
+        draft.id, draft.title
+    );
+    let message =
+        drafts::draft_message(&subject, &markdown, &html, &loaded.config.alerts.from, &to)?;
     let stem = format!("ico-{}", safe_file_stem(&draft.id));
     let paths = [
         (args.out.join(format!("{stem}.md")), markdown.into_bytes()),
@@ -482,6 +500,85 @@ fn draft_ico(config: Config, args: IcoArgs) -> Result<ExitCode> {
         }
     );
     if args.send {
+        alerts::send_one(&delivery, &message)?;
+        println!("sent the draft to {}", to.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
+    use regwatch::drafts;
+    let a = &args.draft;
+    let now = parse_now(a.input.now.as_deref(), &config)?;
+    let templates_dir = a
+        .templates
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.templates));
+    let templates = drafts::DraftTemplates::load(&templates_dir, "fca-draft")?;
+    let delivery = parse_delivery(&a.transport, &config)?;
+    let loaded = load(config, &a.input)?;
+    let Some(inc) = loaded.incidents.iter().find(|i| *i.id == *a.incident) else {
+        return Err(bad_input(format!(
+            "no incident {:?} in the input",
+            a.incident
+        )));
+    };
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let draft = drafts::fca_draft(
+        inc,
+        &deadlines,
+        &loaded.config.organisation,
+        args.stage.as_deref(),
+        now,
+        loaded.tz,
+    )?;
+    let markdown = templates.markdown(&draft)?;
+    let html = templates.html(&draft)?;
+    let to = loaded
+        .config
+        .alerts
+        .roles
+        .get("resilience")
+        .or_else(|| loaded.config.alerts.roles.get("default"))
+        .cloned()
+        .unwrap_or_default();
+    let subject = format!(
+        "DRAFT FCA/PRA operational incident report ({}): {} {}",
+        draft.stage, draft.id, draft.title
+    );
+    let message =
+        drafts::draft_message(&subject, &markdown, &html, &loaded.config.alerts.from, &to)?;
+    let stem = format!(
+        "fca-{}-{}",
+        safe_file_stem(&draft.id),
+        safe_file_stem(&draft.stage)
+    );
+    for (path, bytes) in [
+        (a.out.join(format!("{stem}.md")), markdown.into_bytes()),
+        (a.out.join(format!("{stem}.html")), html.into_bytes()),
+        (a.out.join(format!("{stem}.eml")), message.formatted()),
+    ] {
+        regwatch::fsutil::write_bytes_atomic(&path, &bytes)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(reason) = &draft.not_reportable {
+        println!("not reportable to the FCA/PRA: {reason}");
+    }
+    if let Some(c) = &draft.current {
+        println!(
+            "{} report: {} ({}){}",
+            c.stage,
+            c.status,
+            c.time,
+            c.deadline_local
+                .as_deref()
+                .map(|d| format!(", deadline {d}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("checklist: {} item(s) missing", draft.missing);
+    if a.send {
         alerts::send_one(&delivery, &message)?;
         println!("sent the draft to {}", to.join(", "));
     }

@@ -287,3 +287,107 @@ fn ico_draft_send_goes_to_the_dpo_over_real_smtp() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(out.join("ico-X-2.eml").exists());
 }
+
+#[test]
+fn fca_draft_shows_stages_services_and_tolerance_breaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    // The sample coding agent that deleted production: checkout down 13 hours.
+    let run = regwatch(&[
+        "draft",
+        "fca",
+        "samples/incidents.csv",
+        "--incident",
+        "HP-2026-1101",
+        "--now",
+        NOW,
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("final report: due (19d 06h 00m left)"),
+        "{}",
+        run.stdout
+    );
+    let md = std::fs::read_to_string(dir.path().join("fca-HP-2026-1101-final.md")).unwrap();
+    let section = &md[md.find("## Report stages").unwrap()..];
+    let stages: Vec<usize> = [
+        "**Initial report",
+        "**Intermediate report",
+        "**Final report",
+    ]
+    .iter()
+    .map(|s| {
+        section
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} missing: {md}"))
+    })
+    .collect();
+    assert!(stages.windows(2).all(|w| w[0] < w[1]), "stages in order");
+    assert!(md.contains("| Online checkout and card payments (`checkout`) | 4 hours | 13h 00m | 325.0% | **BREACHED** |"), "{md}");
+    assert!(md.contains("**Rehearsal.**"));
+    let html = std::fs::read_to_string(dir.path().join("fca-HP-2026-1101-final.html")).unwrap();
+    assert!(html.contains("<thead><tr><th>Service</th>"));
+    // An explicit stage.
+    let run = regwatch(&[
+        "draft",
+        "fca",
+        "samples/incidents.csv",
+        "--incident",
+        "HP-2026-1101",
+        "--now",
+        NOW,
+        "--out",
+        out,
+        "--stage",
+        "initial",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dir.path().join("fca-HP-2026-1101-initial.md").exists());
+    let run = regwatch(&[
+        "draft",
+        "fca",
+        "samples/incidents.csv",
+        "--incident",
+        "HP-2026-1101",
+        "--out",
+        out,
+        "--stage",
+        "bogus",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("the stages are initial, intermediate, final"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn fca_draft_for_a_firm_outside_the_regime_says_why() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "fca",
+        "tests/fixtures/incidents.csv",
+        "--incident",
+        "F-1",
+        "--now",
+        NOW,
+        "--out",
+        out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("not reportable to the FCA/PRA: the firm is not tagged fca-regulated"),
+        "{}",
+        run.stdout
+    );
+}

@@ -19,4 +19,5 @@ pub mod load;
 pub mod output;
 pub mod regimes;
 pub mod register;
+pub mod report;
 pub mod services;

@@ -49,6 +49,23 @@ enum Command {
     /// Drafts for a regulator, for a person to check and send.
     #[command(subcommand)]
     Draft(DraftKind),
+    /// The monthly compliance report (HTML, Markdown, JSON) with a manifest of hashes.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The month to report on (YYYY-MM, in the configured time zone).
+    #[arg(long, value_name = "YYYY-MM")]
+    month: String,
+    /// Folder for the report (default: out/report-YYYY-MM); replaced whole, atomically.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Folder with report.html.hbs and report.md.hbs, to rebrand (default from config).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -221,6 +238,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Register(args) => register_cmd(config, args),
         Command::Draft(DraftKind::Ico(args)) => draft_ico(config, args),
         Command::Draft(DraftKind::Fca(args)) => draft_fca(config, args),
+        Command::Report(args) => report_cmd(config, args),
     }
 }
 
@@ -581,6 +599,68 @@ fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
     if a.send {
         alerts::send_one(&delivery, &message)?;
         println!("sent the draft to {}", to.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
+    use regwatch::report;
+    let now = parse_now(args.input.now.as_deref(), &config)?;
+    let templates_dir = args
+        .templates
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.templates));
+    let templates = report::ReportTemplates::load(&templates_dir)?;
+    let mappings = args
+        .input
+        .mappings
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+    let mut sources: Vec<PathBuf> = args.input.inputs.clone();
+    sources.push(mappings.join("regimes.toml"));
+    sources.push(mappings.join("uk-bank-holidays.json"));
+    if let Some(s) = args
+        .input
+        .services
+        .clone()
+        .or_else(|| config.paths.services.as_ref().map(|p| config.resolve(p)))
+    {
+        sources.push(s);
+    }
+    if let Some(c) = &config.source {
+        sources.push(c.clone());
+    }
+    let loaded = load(config, &args.input)?;
+    let month = report::Month::parse(&args.month, loaded.tz)?;
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let model = report::build(&report::ReportInputs {
+        month,
+        incidents: &loaded.incidents,
+        deadlines: &deadlines,
+        services: &loaded.services,
+        inputs: &loaded.reports,
+        organisation: &loaded.config.organisation,
+        now,
+        tz: loaded.tz,
+    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("out/report-{}", month.id())));
+    let written = report::write(&model, &templates, &out, &sources)?;
+    println!(
+        "{} report for {}: {} incidents, {} personal data breaches, {} notifications late, {} overdue, {} impact tolerance breaches",
+        model.month_label,
+        loaded.config.organisation.name,
+        model.headline.incidents,
+        model.headline.personal_data_breaches,
+        model.headline.notifications_late,
+        model.headline.notifications_overdue,
+        model.headline.tolerance_breaches,
+    );
+    for p in written {
+        println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -71,3 +71,29 @@ fn sample_json_lines_are_all_accepted() {
         run.stderr
     );
 }
+
+#[test]
+fn readme_main_command_writes_the_report() {
+    // The README's main command, with the report sent to a temp folder.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let run = regwatch(&[
+        "report",
+        "samples/incidents.csv",
+        "--month",
+        "2026-11",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for f in ["report.html", "report.md", "report.json", "manifest.json"] {
+        assert!(
+            run.stdout
+                .contains(&format!("wrote {}", out.join(f).display())),
+            "{}",
+            run.stdout
+        );
+    }
+}

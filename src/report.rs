@@ -1,0 +1,653 @@
+//! The monthly compliance report: one model built from one evaluation, rendered to HTML,
+//! Markdown and JSON by the same templates a firm can replace (`--templates DIR`).
+//!
+//! No section recomputes a deadline: every status, time and count comes from the
+//! evaluation's deadlines.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use handlebars::Handlebars;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::{human_duration, local_text, utc_text};
+use crate::deadlines::{Deadline, Status};
+use crate::drafts::{escape_markdown, Organisation};
+use crate::error::bad_input;
+use crate::incident::Incident;
+use crate::ingest::IngestReport;
+use crate::regimes::RegimeKind;
+use crate::register::{RegisterEntry, ICO_REGIME};
+
+/// A calendar month in the report's time zone: `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Month {
+    pub first: NaiveDate,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Month {
+    /// `2026-11` in `tz`.
+    pub fn parse(text: &str, tz: Tz) -> Result<Month> {
+        let bad = || bad_input(format!("month {text:?}: use YYYY-MM, e.g. 2026-11"));
+        let first =
+            NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+        Month::of(first, tz).ok_or_else(bad)
+    }
+
+    fn of(first: NaiveDate, tz: Tz) -> Option<Month> {
+        let next = if first.month() == 12 {
+            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)?
+        };
+        let at = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some(Month {
+            first,
+            start: at(first)?,
+            end: at(next)?,
+        })
+    }
+
+    pub fn previous(&self, tz: Tz) -> Option<Month> {
+        let prev = if self.first.month() == 1 {
+            NaiveDate::from_ymd_opt(self.first.year() - 1, 12, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(self.first.year(), self.first.month() - 1, 1)?
+        };
+        Month::of(prev, tz)
+    }
+
+    pub fn label(&self) -> String {
+        self.first.format("%B %Y").to_string()
+    }
+
+    pub fn id(&self) -> String {
+        self.first.format("%Y-%m").to_string()
+    }
+
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+/// Section 1: the month at a glance.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Headline {
+    pub incidents: usize,
+    pub personal_data_breaches: usize,
+    pub notifications_on_time: usize,
+    pub notifications_late: usize,
+    pub notifications_still_due: usize,
+    pub notifications_overdue: usize,
+    pub tolerance_breaches: usize,
+    pub ai_caused_incidents: usize,
+}
+
+/// A headline figure with last month's, for the comparison table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub label: &'static str,
+    pub this_month: usize,
+    pub last_month: usize,
+    pub change: String,
+}
+
+/// Section 2: one clock that ran in the month.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockRow {
+    pub incident_id: String,
+    pub title: String,
+    pub regime: String,
+    pub authority: String,
+    pub clock: String,
+    pub service: Option<String>,
+    pub status: Status,
+    pub deadline: String,
+    pub time: String,
+    pub internal_target: bool,
+    pub rehearsal: bool,
+}
+
+/// A late notification and the reasons recorded for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LateReason {
+    pub incident_id: String,
+    pub clock: String,
+    pub time: String,
+    pub reason: Option<String>,
+}
+
+/// Section 3: one important business service over the month.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSection {
+    pub id: String,
+    pub name: String,
+    pub impact_tolerance: String,
+    pub disruptions: usize,
+    pub longest: String,
+    pub breaches: usize,
+    pub chart_svg: String,
+}
+
+/// One input file, so the reader knows what the report rests on.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputQuality {
+    pub file: String,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyReport {
+    pub organisation: Organisation,
+    pub month: String,
+    pub month_label: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub generated_at: String,
+    pub headline: Headline,
+    pub previous_month_label: String,
+    pub comparison: Vec<Comparison>,
+    pub clocks: Vec<ClockRow>,
+    pub ico_chart_svg: String,
+    pub ico_times: Vec<(String, f64)>,
+    pub late_reasons: Vec<LateReason>,
+    pub services: Vec<ServiceSection>,
+    /// Section 4, filled once audit results are given (see `regwatch audit`).
+    pub ai_operations: Option<serde_json::Value>,
+    pub ai_caused: Vec<ClockRow>,
+    pub register: Vec<RegisterEntry>,
+    pub inputs: Vec<InputQuality>,
+}
+
+fn headline(month: &Month, incidents: &[&Incident], deadlines: &[&Deadline]) -> Headline {
+    let mine: Vec<&&Incident> = incidents
+        .iter()
+        .filter(|i| month.contains(i.aware_at))
+        .collect();
+    let mut h = Headline {
+        incidents: mine.len(),
+        personal_data_breaches: mine.iter().filter(|i| i.personal_data).count(),
+        ai_caused_incidents: mine.iter().filter(|i| i.cause() == "ai_agent").count(),
+        ..Headline::default()
+    };
+    for d in deadlines {
+        if !month.contains(d.incident.aware_at) {
+            continue;
+        }
+        match (d.regime.kind, d.status) {
+            (RegimeKind::Notification, Status::Met) => h.notifications_on_time += 1,
+            (RegimeKind::Notification, Status::MetLate) => h.notifications_late += 1,
+            (RegimeKind::Notification, Status::Due | Status::DueSoon) => {
+                h.notifications_still_due += 1
+            }
+            (RegimeKind::Notification, Status::Overdue) => h.notifications_overdue += 1,
+            (RegimeKind::Tolerance, Status::Overdue | Status::MetLate) => h.tolerance_breaches += 1,
+            _ => {}
+        }
+    }
+    h
+}
+
+fn compare(this: &Headline, last: &Headline) -> Vec<Comparison> {
+    let row = |label, a: usize, b: usize| Comparison {
+        label,
+        this_month: a,
+        last_month: b,
+        change: match a as i64 - b as i64 {
+            0 => "no change".into(),
+            d if d > 0 => format!("+{d}"),
+            d => d.to_string(),
+        },
+    };
+    vec![
+        row("Incidents", this.incidents, last.incidents),
+        row(
+            "Personal data breaches",
+            this.personal_data_breaches,
+            last.personal_data_breaches,
+        ),
+        row(
+            "Incidents caused by AI agents",
+            this.ai_caused_incidents,
+            last.ai_caused_incidents,
+        ),
+        row(
+            "Notifications on time",
+            this.notifications_on_time,
+            last.notifications_on_time,
+        ),
+        row(
+            "Notifications late",
+            this.notifications_late,
+            last.notifications_late,
+        ),
+        row(
+            "Notifications overdue",
+            this.notifications_overdue,
+            last.notifications_overdue,
+        ),
+        row(
+            "Impact tolerance breaches",
+            this.tolerance_breaches,
+            last.tolerance_breaches,
+        ),
+    ]
+}
+
+/// Escapes text for SVG/HTML.
+fn xml(s: &str) -> String {
+    handlebars::html_escape(s)
+}
+
+/// A horizontal bar chart as inline SVG: one bar per (label, value), with a dashed line
+/// at `limit` (the 72 hours, or the impact tolerance). Labels are escaped.
+pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)], limit: Option<f64>) -> String {
+    let row_h = 22.0;
+    let left = 130.0;
+    let width = 640.0;
+    let plot_w = width - left - 60.0;
+    let height = 40.0 + row_h * bars.len().max(1) as f64 + 24.0;
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .chain(limit)
+        .fold(1.0_f64, f64::max);
+    let x = |v: f64| left + plot_w * (v.max(0.0) / max);
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{t}"><title>{t}</title><style>text{{font:12px sans-serif;fill:#1b1b1b}}.over{{fill:#b00020}}.ok{{fill:#2e6f40}}</style>"##,
+        t = xml(title)
+    );
+    s.push_str(&format!(
+        r##"<text x="0" y="16" style="font-weight:600">{}</text>"##,
+        xml(title)
+    ));
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = 30.0 + row_h * i as f64;
+        let over = limit.is_some_and(|l| *v > l);
+        s.push_str(&format!(
+            r##"<text x="{tx}" y="{ty}" text-anchor="end">{l}</text><rect x="{left}" y="{y}" width="{w:.1}" height="14" class="{c}"/><text x="{vx:.1}" y="{ty}">{v:.1} {u}</text>"##,
+            tx = left - 6.0,
+            ty = y + 11.0,
+            l = xml(label),
+            w = x(*v) - left,
+            c = if over { "over" } else { "ok" },
+            vx = x(*v) + 4.0,
+            u = xml(unit),
+        ));
+    }
+    if bars.is_empty() {
+        s.push_str(r##"<text x="130" y="42">nothing this month</text>"##);
+    }
+    if let Some(l) = limit {
+        let lx = x(l);
+        s.push_str(&format!(
+            r##"<line x1="{lx:.1}" y1="24" x2="{lx:.1}" y2="{y2:.1}" stroke="#555" stroke-dasharray="4 3"/><text x="{lx:.1}" y="{ly:.1}" text-anchor="middle">limit {l} {u}</text>"##,
+            y2 = height - 20.0,
+            ly = height - 6.0,
+            u = xml(unit),
+        ));
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn clock_row(d: &Deadline, now: DateTime<Utc>, tz: Tz) -> ClockRow {
+    ClockRow {
+        incident_id: d.incident.id.to_string(),
+        title: d.incident.title.to_string(),
+        regime: d.regime.name.clone(),
+        authority: d.regime.authority.clone(),
+        clock: d.clock.map_or(String::new(), |c| c.name.clone()),
+        service: d.service.map(|s| s.name.clone()),
+        status: d.status,
+        deadline: d.due_at.map(|t| local_text(t, tz)).unwrap_or_default(),
+        time: d.time_text(now),
+        internal_target: d.clock.is_some_and(|c| c.internal_target),
+        rehearsal: d.regime.rehearsal,
+    }
+}
+
+/// Builds the report for `month` from an evaluation that kept every status.
+pub struct ReportInputs<'a> {
+    pub month: Month,
+    pub incidents: &'a [Incident],
+    pub deadlines: &'a [&'a Deadline<'a>],
+    pub services: &'a crate::services::ServiceCatalogue,
+    pub inputs: &'a [IngestReport],
+    pub organisation: &'a Organisation,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+pub fn build(r: &ReportInputs) -> MonthlyReport {
+    let (month, now, tz) = (r.month, r.now, r.tz);
+    let incidents: Vec<&Incident> = r.incidents.iter().collect();
+    let this = headline(&month, &incidents, r.deadlines);
+    let prev = month.previous(tz);
+    let last = prev.map_or_else(Headline::default, |p| headline(&p, &incidents, r.deadlines));
+    // A clock ran in the month if it started before the month ended and was still running
+    // (or finished) after the month began.
+    let ran = |d: &Deadline| -> bool {
+        match (d.started_at, d.status) {
+            (_, Status::NotApplicable) => false,
+            (Some(s), _) => s < month.end && d.done_at.unwrap_or(now) >= month.start,
+            (None, _) => month.contains(d.incident.aware_at),
+        }
+    };
+    // In file order of incidents, then regimes and clocks as mappings/ lists them.
+    let mut ran_here: Vec<&&Deadline> = r.deadlines.iter().filter(|d| ran(d)).collect();
+    ran_here.sort_by_key(|d| d.order);
+    let clocks: Vec<ClockRow> = ran_here.iter().map(|d| clock_row(d, now, tz)).collect();
+    let mut ico_times: Vec<(String, f64)> = r
+        .deadlines
+        .iter()
+        .filter(|d| d.regime.id == ICO_REGIME && ran(d))
+        .filter_map(|d| {
+            let start = d.started_at?;
+            let end = d.done_at.unwrap_or(now);
+            Some((
+                d.incident.id.to_string(),
+                (end - start).num_minutes() as f64 / 60.0,
+            ))
+        })
+        .collect();
+    ico_times.sort_by(|a, b| a.0.cmp(&b.0));
+    let ico_limit = r
+        .deadlines
+        .iter()
+        .find(|d| d.regime.id == ICO_REGIME && d.period.is_some())
+        .and_then(|d| d.period)
+        .map(|p| p.nominal().num_minutes() as f64 / 60.0);
+    let ico_chart_svg = bar_chart(
+        "Hours from awareness to ICO notification (or to now, if not yet notified)",
+        "h",
+        &ico_times,
+        ico_limit,
+    );
+    let late_reasons = r
+        .deadlines
+        .iter()
+        .filter(|d| ran(d) && matches!(d.status, Status::MetLate | Status::Overdue))
+        .filter(|d| d.regime.kind == RegimeKind::Notification)
+        .map(|d| LateReason {
+            incident_id: d.incident.id.to_string(),
+            clock: d.clock.map_or(String::new(), |c| c.name.clone()),
+            time: d.time_text(now),
+            reason: d
+                .clock
+                .and_then(|c| c.late_requires.as_deref())
+                .and_then(|f| d.incident.text(f))
+                .or_else(|| d.incident.text("delay_reason"))
+                .map(str::to_string),
+        })
+        .collect();
+    let services = r
+        .services
+        .services
+        .iter()
+        .map(|svc| {
+            let rows: Vec<&&Deadline> = r
+                .deadlines
+                .iter()
+                .filter(|d| d.service.is_some_and(|s| s.id == svc.id) && ran(d))
+                .collect();
+            let bars: Vec<(String, f64)> = rows
+                .iter()
+                .filter_map(|d| {
+                    let start = d.started_at?;
+                    let end = d.done_at.unwrap_or(now);
+                    Some((
+                        d.incident.id.to_string(),
+                        (end - start).num_minutes() as f64 / 60.0,
+                    ))
+                })
+                .collect();
+            let longest = rows
+                .iter()
+                .filter_map(|d| Some(d.done_at.unwrap_or(now) - d.started_at?))
+                .max()
+                .unwrap_or_else(Duration::zero);
+            let tolerance_h = svc.impact_tolerance.nominal().num_minutes() as f64 / 60.0;
+            ServiceSection {
+                id: svc.id.clone(),
+                name: svc.name.clone(),
+                impact_tolerance: svc.impact_tolerance.to_string(),
+                disruptions: rows.len(),
+                longest: if rows.is_empty() {
+                    "none".into()
+                } else {
+                    human_duration(longest)
+                },
+                breaches: rows
+                    .iter()
+                    .filter(|d| matches!(d.status, Status::Overdue | Status::MetLate))
+                    .count(),
+                chart_svg: bar_chart(
+                    &format!("{}: hours of disruption per incident", svc.name),
+                    "h",
+                    &bars,
+                    Some(tolerance_h),
+                ),
+            }
+        })
+        .collect();
+    let in_month: Vec<&Incident> = incidents
+        .iter()
+        .copied()
+        .filter(|i| month.contains(i.aware_at))
+        .collect();
+    let ai_caused = ran_here
+        .iter()
+        .filter(|d| d.incident.cause() == "ai_agent")
+        .map(|d| clock_row(d, now, tz))
+        .collect();
+    MonthlyReport {
+        organisation: r.organisation.clone(),
+        month: month.id(),
+        month_label: month.label(),
+        period_start: local_text(month.start, tz),
+        period_end: local_text(month.end, tz),
+        generated_at: local_text(now, tz),
+        comparison: compare(&this, &last),
+        headline: this,
+        previous_month_label: prev.map(|p| p.label()).unwrap_or_default(),
+        clocks,
+        ico_chart_svg,
+        ico_times,
+        late_reasons,
+        services,
+        ai_operations: None,
+        ai_caused,
+        register: crate::register::build(&in_month, r.deadlines, tz),
+        inputs: r
+            .inputs
+            .iter()
+            .map(|i| InputQuality {
+                file: i.file.clone(),
+                read: i.read,
+                accepted: i.accepted,
+                rejected: i.rejected_count(),
+            })
+            .collect(),
+    }
+}
+
+/// Loads `report.html.hbs` and `report.md.hbs` from `dir`.
+pub struct ReportTemplates {
+    html: Handlebars<'static>,
+    markdown: Handlebars<'static>,
+}
+
+impl ReportTemplates {
+    pub fn load(dir: &Path) -> Result<ReportTemplates> {
+        let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
+            let mut hb = Handlebars::new();
+            hb.set_strict_mode(true);
+            hb.register_escape_fn(escape);
+            let path = dir.join(name);
+            hb.register_template_file("report", &path)
+                .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+            Ok(hb)
+        };
+        Ok(ReportTemplates {
+            html: load("report.html.hbs", handlebars::html_escape)?,
+            markdown: load("report.md.hbs", escape_markdown)?,
+        })
+    }
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+#[derive(Serialize)]
+struct ManifestEntry {
+    path: String,
+    bytes: u64,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    generator: String,
+    generated_at: String,
+    month: String,
+    outputs: Vec<ManifestEntry>,
+    inputs: Vec<ManifestEntry>,
+}
+
+/// Writes the report into `out_dir` all at once: every file goes into a fresh folder
+/// beside it first, and only when all are written does that folder replace the old one,
+/// so a failed run leaves the previous report as it was. Returns the files written.
+pub fn write(
+    report: &MonthlyReport,
+    templates: &ReportTemplates,
+    out_dir: &Path,
+    inputs: &[PathBuf],
+) -> Result<Vec<PathBuf>> {
+    let parent = out_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".regwatch-report-")
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a folder in {}", parent.display()))?;
+    let html = templates
+        .html
+        .render("report", report)
+        .context("rendering report.html")?;
+    let markdown = templates
+        .markdown
+        .render("report", report)
+        .context("rendering report.md")?;
+    let json = serde_json::to_string_pretty(report)? + "\n";
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("report.html", html.into_bytes()),
+        ("report.md", markdown.into_bytes()),
+        ("report.json", json.into_bytes()),
+    ];
+    let mut outputs = Vec::new();
+    for (name, bytes) in &files {
+        let p = staging.path().join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        outputs.push(ManifestEntry {
+            path: name.to_string(),
+            bytes: bytes.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(bytes)),
+        });
+    }
+    let inputs = inputs
+        .iter()
+        .map(|p| {
+            Ok(ManifestEntry {
+                path: p.display().to_string(),
+                bytes: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                sha256: sha256_file(p)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let manifest = Manifest {
+        generator: format!("regwatch {}", env!("CARGO_PKG_VERSION")),
+        generated_at: utc_text(Utc::now()),
+        month: report.month.clone(),
+        outputs,
+        inputs,
+    };
+    std::fs::write(
+        staging.path().join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )
+    .context("cannot write manifest.json")?;
+    // Swap: old report aside, new one in, old one removed.
+    let staged = staging.keep();
+    let backup = parent.join(format!(
+        ".regwatch-previous-{}",
+        out_dir
+            .file_name()
+            .map_or("report".into(), |n| n.to_string_lossy().into_owned())
+    ));
+    if out_dir.exists() {
+        let _ = std::fs::remove_dir_all(&backup);
+        std::fs::rename(out_dir, &backup)
+            .with_context(|| format!("cannot move the previous {} aside", out_dir.display()))?;
+    }
+    if let Err(e) = std::fs::rename(&staged, out_dir) {
+        if backup.exists() {
+            let _ = std::fs::rename(&backup, out_dir);
+        }
+        return Err(e).with_context(|| format!("cannot put the report in {}", out_dir.display()));
+    }
+    let _ = std::fs::remove_dir_all(&backup);
+    let mut written: Vec<PathBuf> = files.iter().map(|(n, _)| out_dir.join(n)).collect();
+    written.push(out_dir.join("manifest.json"));
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_follow_local_midnight() {
+        let tz = chrono_tz::Europe::London;
+        let oct = Month::parse("2026-10", tz).unwrap();
+        // 1 October is BST: local midnight is 23:00 UTC the day before.
+        assert_eq!(utc_text(oct.start), "2026-09-30T23:00:00Z");
+        assert_eq!(utc_text(oct.end), "2026-11-01T00:00:00Z");
+        assert_eq!(oct.previous(tz).unwrap().id(), "2026-09");
+        assert_eq!(
+            Month::parse("2027-01", tz)
+                .unwrap()
+                .previous(tz)
+                .unwrap()
+                .id(),
+            "2026-12"
+        );
+        assert!(Month::parse("2026-13", tz).is_err());
+    }
+
+    #[test]
+    fn chart_labels_are_escaped() {
+        let svg = bar_chart("t<>", "h", &[("<script>".into(), 3.0)], Some(72.0));
+        assert!(!svg.contains("<script>"));
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(svg.contains("limit 72 h"));
+    }
+}

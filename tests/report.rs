@@ -1,0 +1,170 @@
+//! `regwatch report`: the monthly report on the sample month, and its safety properties.
+
+mod common;
+use common::*;
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+fn report(args: &[&str], out: &Path) -> Run {
+    let mut all = vec![
+        "report",
+        "--month",
+        "2026-11",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    regwatch(&all)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn sample_month_report_matches_golden_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report(&["samples/incidents.csv"], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("wrote"), "{}", run.stdout);
+    golden("report-2026-11.md", &read(&out.join("report.md")));
+    golden("report-2026-11.json", &read(&out.join("report.json")));
+
+    let json: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    assert_eq!(json["headline"]["incidents"], 22);
+    assert_eq!(json["headline"]["tolerance_breaches"], 3);
+    assert_eq!(json["inputs"][0]["read"], 24);
+
+    // Every output's hash in the manifest is the hash of the file on disk.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    let outputs = manifest["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 3);
+    for o in outputs {
+        let bytes = std::fs::read(out.join(o["path"].as_str().unwrap())).unwrap();
+        assert_eq!(o["sha256"], format!("{:x}", Sha256::digest(&bytes)));
+    }
+    let inputs: Vec<&str> = manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert!(inputs.contains(&"samples/incidents.csv"));
+    assert!(inputs.iter().any(|p| p.ends_with("regimes.toml")));
+    let csv_hash = format!(
+        "{:x}",
+        Sha256::digest(std::fs::read(root().join("samples/incidents.csv")).unwrap())
+    );
+    assert!(manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["sha256"] == csv_hash));
+}
+
+#[test]
+fn html_report_is_self_contained_and_well_formed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report(&["samples/incidents.csv"], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = read(&out.join("report.html"));
+    let doc = scraper::Html::parse_document(&html);
+    assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
+    let h2 = scraper::Selector::parse("h2").unwrap();
+    let headings: Vec<String> = doc.select(&h2).map(|e| e.text().collect()).collect();
+    assert_eq!(
+        headings,
+        [
+            "1. Executive summary",
+            "2. Regulatory deadlines",
+            "3. Operational resilience",
+            "4. AI operations",
+            "5. Breach register (UK GDPR Art. 33(5))",
+            "6. Data quality"
+        ]
+    );
+    // No network: nothing is loaded from elsewhere.
+    let any = scraper::Selector::parse("[src], [href], link, script, iframe, img").unwrap();
+    assert_eq!(doc.select(&any).count(), 0);
+    assert!(!html.contains("url("));
+    // Charts are inline SVG: the ICO chart plus one per disrupted service.
+    let svg = scraper::Selector::parse("svg").unwrap();
+    assert!(doc.select(&svg).count() >= 2);
+}
+
+#[test]
+fn hostile_input_is_inert_in_every_report_format() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "report",
+        "tests/fixtures/hostile.csv",
+        "--month",
+        "2026-11",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = read(&out.join("report.html"));
+    let md = read(&out.join("report.md"));
+    for text in [&html, &md] {
+        assert!(!text.contains("<script>"), "raw script tag");
+        assert!(!text.contains("<img"), "raw img tag");
+        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+    assert!(!md.contains("[phish](http"));
+    let doc = scraper::Html::parse_document(&html);
+    let script = scraper::Selector::parse("script, img").unwrap();
+    assert_eq!(doc.select(&script).count(), 0);
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_report_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    assert_eq!(report(&["samples/incidents.csv"], &out).code, 0);
+    let before = read(&out.join("report.json"));
+    // A broken template: the run fails after reading everything.
+    let bad = dir.path().join("templates");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::copy(
+        root().join("templates/report.md.hbs"),
+        bad.join("report.md.hbs"),
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("report.html.hbs"),
+        "{{#each clocks}}{{no_such_field}}{{/each}}",
+    )
+    .unwrap();
+    let run = report(
+        &[
+            "samples/incidents.csv",
+            "--templates",
+            bad.to_str().unwrap(),
+            "--now",
+            "2026-11-29T12:00:00Z",
+        ],
+        &out,
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(read(&out.join("report.json")), before);
+    // No staging folders left behind.
+    let stray: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".regwatch"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

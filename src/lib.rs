@@ -17,6 +17,7 @@ pub mod incident;
 pub mod ingest;
 pub mod load;
 pub mod output;
+pub mod pdf;
 pub mod regimes;
 pub mod register;
 pub mod report;

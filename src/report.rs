@@ -135,6 +135,9 @@ pub struct ServiceSection {
     pub disruptions: usize,
     pub longest: String,
     pub breaches: usize,
+    /// Hours of disruption per incident, for the charts.
+    pub bars: Vec<(String, f64)>,
+    pub tolerance_hours: f64,
     pub chart_svg: String,
 }
 
@@ -162,6 +165,8 @@ pub struct MonthlyReport {
     pub clocks: Vec<ClockRow>,
     pub ico_chart_svg: String,
     pub ico_times: Vec<(String, f64)>,
+    /// The ICO clock's period in hours (72), from the mappings.
+    pub ico_limit_hours: Option<f64>,
     pub late_reasons: Vec<LateReason>,
     pub services: Vec<ServiceSection>,
     /// Section 4, filled once audit results are given (see `regwatch audit`).
@@ -440,6 +445,8 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
                     &bars,
                     Some(tolerance_h),
                 ),
+                bars,
+                tolerance_hours: tolerance_h,
             }
         })
         .collect();
@@ -466,6 +473,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
         clocks,
         ico_chart_svg,
         ico_times,
+        ico_limit_hours: ico_limit,
         late_reasons,
         services,
         ai_operations: None,
@@ -558,10 +566,12 @@ pub fn write(
         .render("report", report)
         .context("rendering report.md")?;
     let json = serde_json::to_string_pretty(report)? + "\n";
+    let pdf = crate::pdf::render(report);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("report.html", html.into_bytes()),
         ("report.md", markdown.into_bytes()),
         ("report.json", json.into_bytes()),
+        ("report.pdf", pdf),
     ];
     let mut outputs = Vec::new();
     for (name, bytes) in &files {

@@ -43,7 +43,7 @@ fn sample_month_report_matches_golden_and_manifest() {
     let manifest: serde_json::Value =
         serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
     let outputs = manifest["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 3);
+    assert_eq!(outputs.len(), 4);
     for o in outputs {
         let bytes = std::fs::read(out.join(o["path"].as_str().unwrap())).unwrap();
         assert_eq!(o["sha256"], format!("{:x}", Sha256::digest(&bytes)));
@@ -167,4 +167,73 @@ fn a_failed_run_leaves_the_previous_report_intact() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".regwatch"))
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+fn pdftotext(pdf: &Path, extra: &[&str]) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(extra)
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed; .ci/run installs it");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report(&["samples/incidents.csv"], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pdf = out.join("report.pdf");
+    assert!(run.stdout.contains("report.pdf"), "{}", run.stdout);
+    let text = pdftotext(&pdf, &["-layout"]);
+    for heading in [
+        "Compliance report: November 2026",
+        "1. Executive summary",
+        "2. Regulatory deadlines",
+        "Hours from awareness to ICO notification",
+        "3. Operational resilience",
+        "4. AI operations",
+        "5. Breach register (UK GDPR Art. 33(5))",
+        "6. Data quality",
+    ] {
+        assert!(text.contains(heading), "PDF lacks {heading:?}");
+    }
+    // Key figures, as selectable text.
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = squash(&text);
+    assert!(flat.contains("Incidents 22 2 +20"), "{flat}");
+    assert!(flat.contains("Impact tolerance breaches 3 0 +3"));
+    assert!(flat.contains("samples/incidents.csv 24 24 0"));
+    assert!(flat.contains("limit 72 h"));
+
+    // Every page carries the period, the generation time and "Page i of N".
+    let pages = text.split('\u{c}').filter(|p| !p.trim().is_empty()).count();
+    assert!(
+        pages >= 3,
+        "the sample month fills several pages, got {pages}"
+    );
+    for i in 1..=pages {
+        let p = pdftotext(
+            &pdf,
+            &["-layout", "-f", &i.to_string(), "-l", &i.to_string()],
+        );
+        assert!(p.contains(&format!("Page {i} of {pages}")), "page {i}: {p}");
+        assert!(p.contains("period 2026-11-01 00:00 GMT (+00:00) to 2026-12-01 00:00 GMT (+00:00)"));
+        assert!(p.contains("Generated 2026-11-28 12:00 GMT (+00:00) by regwatch"));
+    }
+    // The deadlines table runs over several pages and repeats its header row on each.
+    let header = "Incident Regime Clock Deadline Status Time";
+    let repeats = (1..=pages)
+        .filter(|i| {
+            squash(&pdftotext(
+                &pdf,
+                &["-layout", "-f", &i.to_string(), "-l", &i.to_string()],
+            ))
+            .contains(header)
+        })
+        .count();
+    assert!(repeats >= 2, "header row on {repeats} page(s)");
 }

@@ -88,7 +88,13 @@ fn readme_main_command_writes_the_report() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    for f in ["report.html", "report.md", "report.json", "manifest.json"] {
+    for f in [
+        "report.html",
+        "report.md",
+        "report.json",
+        "report.pdf",
+        "manifest.json",
+    ] {
         assert!(
             run.stdout
                 .contains(&format!("wrote {}", out.join(f).display())),

@@ -132,6 +132,7 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub smtp: SmtpConfig,
     pub organisation: crate::drafts::Organisation,
+    pub redaction: crate::redact::RedactionConfig,
     /// Folder relative paths are read against (the config file's folder).
     #[serde(skip)]
     pub base: PathBuf,

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod load;
 pub mod output;
 pub mod pdf;
+pub mod redact;
 pub mod regimes;
 pub mod register;
 pub mod report;

@@ -34,6 +34,7 @@ struct Cli {
     /// Config file (default: $REGWATCH_CONFIG, else ./regwatch.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -150,6 +151,10 @@ struct InputArgs {
     /// Evaluate as at this instant (RFC 3339; default: now). Makes runs reproducible.
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Replace personal data (e-mail addresses, and names in the fields that hold them)
+    /// with stable pseudonyms in every output.
+    #[arg(long)]
+    redact: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -251,7 +256,8 @@ fn parse_now(now: Option<&str>, config: &Config) -> Result<DateTime<Utc>> {
     }
 }
 
-/// Reads the inputs, reports the counts on stderr and writes the quarantine file.
+/// Reads the inputs, reports the counts on stderr and writes the quarantine file. With
+/// `--redact`, personal data is pseudonymised here, before anything is built from it.
 fn load(config: Config, input: &InputArgs) -> Result<Loaded> {
     let opts = LoadOptions {
         format: input.input_format,
@@ -259,11 +265,20 @@ fn load(config: Config, input: &InputArgs) -> Result<Loaded> {
         mappings: input.mappings.clone(),
         services: input.services.clone(),
     };
-    let loaded = Loaded::load(config, &input.inputs, &opts)?;
+    let mut loaded = Loaded::load(config, &input.inputs, &opts)?;
     for line in loaded.input_lines() {
         eprintln!("{line}");
     }
-    let rejected = loaded.rejected();
+    let mut rejected = loaded.rejected();
+    if input.redact {
+        let r = regwatch::redact::Redactor::new(&loaded.config.redaction);
+        for inc in &mut loaded.incidents {
+            r.incident(inc);
+        }
+        for rej in &mut rejected {
+            rej.raw = r.text(&rej.raw);
+        }
+    }
     if !rejected.is_empty() {
         let path = input
             .quarantine

@@ -391,3 +391,100 @@ fn fca_draft_for_a_firm_outside_the_regime_says_why() {
         run.stdout
     );
 }
+
+#[test]
+fn redact_pseudonymises_people_in_every_output() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let originals = [
+        "jane.doe@customer.example",
+        "bob.smith@customer.example",
+        "Priya Patel",
+    ];
+    let mut outputs = Vec::new();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/personal.csv",
+        "--now",
+        NOW,
+        "--redact",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    outputs.push(run.stdout.clone());
+    let pseudonym = run
+        .stdout
+        .split(|c: char| c == ',' || c == ' ' || c == '"')
+        .find(|w| w.ends_with("@redacted.invalid"))
+        .expect("a pseudonymised address")
+        .to_string();
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/personal.csv",
+        "--incident",
+        "P-1",
+        "--now",
+        NOW,
+        "--out",
+        d.to_str().unwrap(),
+        "--redact",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for ext in ["md", "html", "eml"] {
+        outputs.push(std::fs::read_to_string(d.join(format!("ico-P-1.{ext}"))).unwrap());
+    }
+    let out = d.join("report");
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "report",
+        "tests/fixtures/personal.csv",
+        "--month",
+        "2026-11",
+        "--now",
+        NOW,
+        "--out",
+        out.to_str().unwrap(),
+        "--redact",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for f in ["report.md", "report.html", "report.json"] {
+        outputs.push(std::fs::read_to_string(out.join(f)).unwrap());
+    }
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "deadlines",
+        "tests/fixtures/personal.csv",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--redact",
+    ]);
+    outputs.push(run.stdout);
+    for (i, o) in outputs.iter().enumerate() {
+        for name in originals {
+            assert!(!o.contains(name), "output {i} still contains {name:?}");
+        }
+    }
+    // The same person has the same pseudonym everywhere, and the name field is replaced.
+    assert!(outputs[1].contains(&pseudonym.replace('.', "\\.")) || outputs[1].contains(&pseudonym));
+    assert!(outputs[4].contains(&pseudonym));
+    assert!(outputs[1].contains("person-"));
+    // Without --redact the originals are there (the test can fail).
+    let run = regwatch(&[
+        "--config",
+        &cfg,
+        "register",
+        "tests/fixtures/personal.csv",
+        "--now",
+        NOW,
+    ]);
+    assert!(run.stdout.contains("jane.doe@customer.example"));
+}

@@ -416,7 +416,7 @@ fn redact_pseudonymises_people_in_every_output() {
     outputs.push(run.stdout.clone());
     let pseudonym = run
         .stdout
-        .split(|c: char| c == ',' || c == ' ' || c == '"')
+        .split([',', ' ', '"'])
         .find(|w| w.ends_with("@redacted.invalid"))
         .expect("a pseudonymised address")
         .to_string();

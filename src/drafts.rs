@@ -533,6 +533,269 @@ pub fn fca_draft(
     })
 }
 
+fn checklist_blocks(items: &[ChecklistItem]) -> Vec<crate::pdf::Block> {
+    items
+        .iter()
+        .map(|c| {
+            crate::pdf::Block::Bullet(format!(
+                "[{}] {} ({}; field {})",
+                if c.done { "x" } else { " " },
+                c.item,
+                c.source,
+                c.field
+            ))
+        })
+        .collect()
+}
+
+fn or_missing(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "MISSING".into())
+}
+
+/// The ICO draft as PDF: the same model, the same sections.
+pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
+    use crate::pdf::Block::*;
+    let mut b = vec![Para(format!(
+        "{}incident {}: {}",
+        if d.organisation.name.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", d.organisation.name)
+        },
+        d.id,
+        d.title
+    ))];
+    if let Some(c) = &d.clock {
+        b.push(Para(format!(
+            "Clock (UK GDPR Art. 33(1)): {}, {}. Deadline {} ({}).",
+            c.status, c.time, c.deadline_local, c.deadline_utc
+        )));
+    }
+    if let Some(n) = &d.not_notifiable {
+        b.push(Para(format!("Not notifiable to the ICO: {n}.")));
+    }
+    b.push(Para("A draft for the DPO to check before it is sent through the ICO's online form; nothing here has been sent to the ICO.".into()));
+    b.push(Heading(format!(
+        "Before you send: what is still missing ({})",
+        d.missing
+    )));
+    b.extend(checklist_blocks(&d.checklist));
+    if d.phased {
+        b.push(Para("Use phased reporting (Art. 33(4)): submit what you have now, say what is outstanding, and send the rest without undue further delay.".into()));
+    }
+    b.push(Heading("1. About the breach".into()));
+    b.push(Bullet(format!(
+        "What happened: {}",
+        or_missing(&d.description)
+    )));
+    b.push(Bullet(format!(
+        "When it happened: {}",
+        d.occurred_at.clone().unwrap_or_else(|| "not known".into())
+    )));
+    b.push(Bullet(format!(
+        "Cause: {}{}",
+        d.cause,
+        d.ai_agent
+            .as_ref()
+            .map(|a| format!(" (AI agent: {a})"))
+            .unwrap_or_default()
+    )));
+    b.push(Heading("2. How and when you found out".into()));
+    b.push(Bullet(format!("Became aware: {}", d.aware_at)));
+    b.push(Bullet(format!(
+        "Detected by: {}",
+        or_missing(&d.detected_by)
+    )));
+    b.push(Heading("3. Personal data and people affected".into()));
+    b.push(Bullet(format!(
+        "Categories of personal data: {}",
+        if d.data_categories.is_empty() {
+            "MISSING".into()
+        } else {
+            d.data_categories.join("; ")
+        }
+    )));
+    if !d.special_categories.is_empty() {
+        b.push(Bullet(format!(
+            "Special category or criminal offence data: {}",
+            d.special_categories.join("; ")
+        )));
+    }
+    b.push(Bullet(format!(
+        "Approximate number of people: {}",
+        d.data_subjects.map_or("MISSING".into(), |n| n.to_string())
+    )));
+    b.push(Bullet(format!(
+        "Approximate number of records: {}",
+        d.records.map_or("MISSING".into(), |n| n.to_string())
+    )));
+    b.push(Heading("4. Consequences".into()));
+    b.push(Bullet(format!(
+        "Risk to individuals: {}",
+        d.risk_to_individuals
+    )));
+    b.push(Bullet(format!(
+        "Likely consequences: {}",
+        or_missing(&d.consequences)
+    )));
+    b.push(Heading("5. Measures taken or proposed".into()));
+    b.push(Para(or_missing(&d.measures_taken)));
+    b.push(Heading("6. Telling the people affected (Art. 34)".into()));
+    b.push(Para(d.subjects_decision.clone()));
+    if d.clock.as_ref().is_some_and(|c| c.late) {
+        b.push(Heading("7. Reasons for the delay (Art. 33(1))".into()));
+        b.push(Para(d.delay_reason.clone().unwrap_or_else(|| {
+            "MISSING: a notification made after 72 hours must give the reasons for the delay."
+                .into()
+        })));
+    }
+    b.push(Heading("Contact (Art. 33(3)(b))".into()));
+    b.push(Bullet(format!(
+        "Data protection officer: {}",
+        d.organisation.dpo_name
+    )));
+    b.push(Bullet(format!("E-mail: {}", d.organisation.dpo_email)));
+    b.push(Bullet(format!("Telephone: {}", d.organisation.dpo_phone)));
+    b.push(Bullet(format!(
+        "ICO registration number: {}",
+        d.organisation.ico_registration
+    )));
+    b.push(Para(format!("Source: {}", d.citation)));
+    crate::pdf::render_blocks(
+        "DRAFT: personal data breach report to the ICO",
+        &format!("DRAFT ICO breach report | incident {}", d.id),
+        &d.generated_at,
+        &b,
+    )
+}
+
+/// The FCA/PRA draft as PDF.
+pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
+    use crate::pdf::Block::*;
+    let mut b = vec![Para(format!(
+        "{}incident {}: {}",
+        if d.organisation.name.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", d.organisation.name)
+        },
+        d.id,
+        d.title
+    ))];
+    if d.rehearsal {
+        b.push(Para(format!(
+            "Rehearsal: the FCA/PRA incident-reporting rules apply from {}.",
+            d.in_force_from.clone().unwrap_or_default()
+        )));
+    }
+    if let Some(n) = &d.not_reportable {
+        b.push(Para(format!("Not reportable to the FCA/PRA: {n}.")));
+    }
+    b.push(Heading("Report stages".into()));
+    let rows = d
+        .clocks
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.status.to_string(),
+                c.deadline_local.clone().unwrap_or_default(),
+                c.time.clone(),
+            ]
+        })
+        .collect();
+    b.push(Table(
+        vec![
+            "Stage".into(),
+            "Status".into(),
+            "Deadline".into(),
+            "Time".into(),
+        ],
+        vec![3.0, 1.0, 2.0, 1.6],
+        rows,
+    ));
+    b.push(Heading(format!(
+        "Before you submit: what is still missing ({})",
+        d.missing
+    )));
+    b.extend(checklist_blocks(&d.checklist));
+    b.push(Heading("1. The incident".into()));
+    b.push(Bullet(format!(
+        "What happened: {}",
+        or_missing(&d.description)
+    )));
+    b.push(Bullet(format!("Severity: {}", d.severity)));
+    b.push(Bullet(format!(
+        "Cause: {}{}",
+        d.cause,
+        d.ai_agent
+            .as_ref()
+            .map(|a| format!(" (AI agent: {a})"))
+            .unwrap_or_default()
+    )));
+    b.push(Bullet(format!("Became aware: {}", d.aware_at)));
+    b.push(Bullet(format!(
+        "Resolved: {}",
+        d.resolved_at.clone().unwrap_or_else(|| "not yet".into())
+    )));
+    b.push(Heading(
+        "2. Important business services and impact tolerances (SYSC 15A)".into(),
+    ));
+    let rows = d
+        .services
+        .iter()
+        .map(|s| {
+            vec![
+                format!("{} ({})", s.name, s.id),
+                s.impact_tolerance.clone(),
+                s.disruption.clone(),
+                s.used_percent.map(|p| format!("{p}%")).unwrap_or_default(),
+                if s.breached {
+                    "BREACHED".into()
+                } else {
+                    s.status.to_string()
+                },
+            ]
+        })
+        .collect();
+    b.push(Table(
+        vec![
+            "Service".into(),
+            "Impact tolerance".into(),
+            "Disruption".into(),
+            "Used".into(),
+            "Status".into(),
+        ],
+        vec![3.0, 1.3, 1.3, 1.0, 1.2],
+        rows,
+    ));
+    b.push(Heading("3. Impact on customers".into()));
+    b.push(Bullet(format!(
+        "Customers affected: {}",
+        d.customers_affected
+            .map_or("not recorded".into(), |n| n.to_string())
+    )));
+    b.push(Bullet(format!(
+        "Consequences: {}",
+        or_missing(&d.consequences)
+    )));
+    b.push(Heading("4. Actions taken and planned".into()));
+    b.push(Para(or_missing(&d.measures_taken)));
+    b.push(Para(format!("Source: {}", d.citation)));
+    crate::pdf::render_blocks(
+        &format!(
+            "DRAFT: operational incident report to the FCA/PRA ({})",
+            d.stage_name
+        ),
+        &format!(
+            "DRAFT FCA/PRA incident report | incident {} | {}",
+            d.id, d.stage
+        ),
+        &d.generated_at,
+        &b,
+    )
+}
+
 /// Escapes text for Markdown: characters that would start formatting, a link or a table
 /// cell, block markers at the start of the value, and `<`, `>`, `&` so embedded HTML stays
 /// inert when the Markdown is rendered. Line breaks become spaces.

@@ -511,6 +511,10 @@ fn draft_ico(config: Config, args: DraftArgs) -> Result<ExitCode> {
     let paths = [
         (args.out.join(format!("{stem}.md")), markdown.into_bytes()),
         (args.out.join(format!("{stem}.html")), html.into_bytes()),
+        (
+            args.out.join(format!("{stem}.pdf")),
+            drafts::ico_pdf(&draft),
+        ),
         (args.out.join(format!("{stem}.eml")), message.formatted()),
     ];
     for (path, bytes) in &paths {
@@ -590,6 +594,7 @@ fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
     for (path, bytes) in [
         (a.out.join(format!("{stem}.md")), markdown.into_bytes()),
         (a.out.join(format!("{stem}.html")), html.into_bytes()),
+        (a.out.join(format!("{stem}.pdf")), drafts::fca_pdf(&draft)),
         (a.out.join(format!("{stem}.eml")), message.formatted()),
     ] {
         regwatch::fsutil::write_bytes_atomic(&path, &bytes)?;

@@ -318,6 +318,66 @@ impl Layout {
     }
 }
 
+/// A piece of a simple document (the drafts).
+pub enum Block {
+    Heading(String),
+    Para(String),
+    Bullet(String),
+    Table(Vec<String>, Vec<f32>, Vec<Vec<String>>),
+}
+
+/// Adds the running header and footer to every page and saves the document.
+fn finish(mut l: Layout, title: &str, header: &str, generated: &str) -> Vec<u8> {
+    let total = l.pages.len();
+    let mut pages = Vec::with_capacity(total);
+    for (i, mut ops) in std::mem::take(&mut l.pages).into_iter().enumerate() {
+        let mut frame = Layout::new();
+        frame.text_at(MARGIN, PAGE_H - 34.0, header, 7.5, false, grey(0.35));
+        frame.line(
+            MARGIN,
+            PAGE_H - 40.0,
+            PAGE_W - MARGIN,
+            PAGE_H - 40.0,
+            grey(0.7),
+            0.5,
+        );
+        frame.text_at(
+            MARGIN,
+            30.0,
+            &format!("Generated {generated} by regwatch"),
+            7.5,
+            false,
+            grey(0.35),
+        );
+        let label = format!("Page {} of {}", i + 1, total);
+        let w = text_width(&label, 7.5, false);
+        frame.text_at(PAGE_W - MARGIN - w, 30.0, &label, 7.5, false, grey(0.35));
+        ops.extend(frame.pages.remove(0));
+        pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
+    }
+    let mut doc = PdfDocument::new(title);
+    doc.with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new())
+}
+
+/// Renders a simple document of blocks (a draft) as PDF.
+pub fn render_blocks(title: &str, header: &str, generated: &str, blocks: &[Block]) -> Vec<u8> {
+    let mut l = Layout::new();
+    l.heading(title, 16.0);
+    for b in blocks {
+        match b {
+            Block::Heading(h) => l.heading(h, 12.0),
+            Block::Para(p) => l.paragraph(p, 9.5),
+            Block::Bullet(p) => l.paragraph(&format!("- {p}"), 9.5),
+            Block::Table(h, w, rows) => {
+                let heads: Vec<&str> = h.iter().map(String::as_str).collect();
+                l.table(&heads, w, rows)
+            }
+        }
+    }
+    finish(l, title, header, generated)
+}
+
 /// Renders the report as PDF bytes.
 pub fn render(r: &MonthlyReport) -> Vec<u8> {
     let mut l = Layout::new();
@@ -511,7 +571,6 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     );
 
     // Running header and footer on every page, now the page count is known.
-    let total = l.pages.len();
     let header = format!(
         "{}Compliance report {} | period {} to {}",
         if r.organisation.name.is_empty() {
@@ -523,35 +582,12 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
         r.period_start,
         r.period_end
     );
-    let mut pages = Vec::with_capacity(total);
-    for (i, mut ops) in std::mem::take(&mut l.pages).into_iter().enumerate() {
-        let mut frame = Layout::new();
-        frame.text_at(MARGIN, PAGE_H - 34.0, &header, 7.5, false, grey(0.35));
-        frame.line(
-            MARGIN,
-            PAGE_H - 40.0,
-            PAGE_W - MARGIN,
-            PAGE_H - 40.0,
-            grey(0.7),
-            0.5,
-        );
-        frame.text_at(
-            MARGIN,
-            30.0,
-            &format!("Generated {} by regwatch", r.generated_at),
-            7.5,
-            false,
-            grey(0.35),
-        );
-        let label = format!("Page {} of {}", i + 1, total);
-        let w = text_width(&label, 7.5, false);
-        frame.text_at(PAGE_W - MARGIN - w, 30.0, &label, 7.5, false, grey(0.35));
-        ops.extend(frame.pages.remove(0));
-        pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
-    }
-    let mut doc = PdfDocument::new(&format!("Compliance report {}", r.month));
-    doc.with_pages(pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new())
+    finish(
+        l,
+        &format!("Compliance report {}", r.month),
+        &header,
+        &r.generated_at,
+    )
 }
 
 #[cfg(test)]

@@ -488,3 +488,43 @@ fn redact_pseudonymises_people_in_every_output() {
     ]);
     assert!(run.stdout.contains("jane.doe@customer.example"));
 }
+
+#[test]
+fn drafts_come_as_pdf_with_real_text() {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = regwatch(&[
+        "--config", &cfg, "draft", "ico", "tests/fixtures/hostile.csv", "--incident", "X-1", "--now", NOW,
+        "--out", out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::process::Command::new("pdftotext")
+        .arg(dir.path().join("ico-X-1.pdf"))
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "DRAFT: personal data breach report to the ICO",
+        "Clock (UK GDPR Art. 33(1)): overdue, late by 5d 03h 00m",
+        "[ ] Reasons for the delay (notification after 72 hours)",
+        "7. Reasons for the delay (Art. 33(1))",
+        "Page 1 of",
+    ] {
+        assert!(flat.contains(needle), "PDF lacks {needle:?}: {flat}");
+    }
+    let run = regwatch(&[
+        "draft", "fca", "samples/incidents.csv", "--incident", "HP-2026-1101", "--now", NOW, "--out", out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::process::Command::new("pdftotext")
+        .arg(dir.path().join("fca-HP-2026-1101-final.pdf"))
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let flat = String::from_utf8_lossy(&text.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("BREACHED"), "{flat}");
+    assert!(flat.contains("Online checkout and card payments (checkout)"), "{flat}");
+}

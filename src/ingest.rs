@@ -105,7 +105,7 @@ pub struct IngestOptions<'a> {
     /// Zone for timestamps written without an offset.
     pub input_tz: Tz,
     /// A further check on each built incident (for example that its services exist).
-    pub check: &'a dyn Fn(&Incident) -> Result<(), FieldError>,
+    pub check: &'a (dyn Fn(&Incident) -> Result<(), FieldError> + Sync),
 }
 
 /// Reads one incident file.
@@ -343,15 +343,8 @@ fn read_csv(
                 }
             }
         });
-        for batch in full_rx.iter() {
-            let rows = &batch.records[..batch.filled];
-            if sink.read == 0 && batch.filled > 0 && batch.offset > 0 {
-                // Estimate the rows in the whole file from the first batch.
-                let per_row = batch.offset as f64 / batch.filled as f64;
-                sink.reserve(((size as f64 / per_row) * 1.02) as usize);
-            }
-            let built: Vec<Result<Incident, FieldError>> = rows
-                .par_iter()
+        let build_all = |rows: &[csv::StringRecord]| -> Vec<Result<Incident, FieldError>> {
+            rows.par_iter()
                 .map(|record| {
                     let line = record.position().map_or(0, |p| p.line());
                     if record.len() != columns.len() {
@@ -367,7 +360,15 @@ fn read_csv(
                         build(columns.iter().zip(record.iter()), line, tz)
                     }
                 })
-                .collect();
+                .collect()
+        };
+        // Takes a built batch in file order (ids, counts, quarantine), then hands its
+        // records back to the reader.
+        let take_all = |sink: &mut Sink,
+                        batch: Batch,
+                        built: Vec<Result<Incident, FieldError>>|
+         -> Result<()> {
+            let rows = &batch.records[..batch.filled];
             for (record, b) in rows.iter().zip(built) {
                 let line = record.position().map_or(0, |p| p.line());
                 let id = id_col.and_then(|i| record.get(i)).unwrap_or("").trim();
@@ -394,6 +395,29 @@ fn read_csv(
                 }
             }
             let _ = free_tx.send(batch.records);
+            Ok(())
+        };
+        // While one batch is taken (in order, on this thread), the next is built on the
+        // other cores.
+        let mut pending: Option<(Batch, Vec<Result<Incident, FieldError>>)> = None;
+        for batch in full_rx.iter() {
+            if sink.read == 0 && pending.is_none() && batch.filled > 0 && batch.offset > 0 {
+                // Estimate the rows in the whole file from the first batch.
+                let per_row = batch.offset as f64 / batch.filled as f64;
+                sink.reserve(((size as f64 / per_row) * 1.02) as usize);
+            }
+            let (built, taken) = rayon::join(
+                || build_all(&batch.records[..batch.filled]),
+                || match pending.take() {
+                    Some((b, built)) => take_all(&mut *sink, b, built),
+                    None => Ok(()),
+                },
+            );
+            taken?;
+            pending = Some((batch, built));
+        }
+        if let Some((b, built)) = pending {
+            take_all(sink, b, built)?;
         }
         Ok(())
     })

@@ -495,8 +495,17 @@ fn drafts_come_as_pdf_with_real_text() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     let run = regwatch(&[
-        "--config", &cfg, "draft", "ico", "tests/fixtures/hostile.csv", "--incident", "X-1", "--now", NOW,
-        "--out", out,
+        "--config",
+        &cfg,
+        "draft",
+        "ico",
+        "tests/fixtures/hostile.csv",
+        "--incident",
+        "X-1",
+        "--now",
+        NOW,
+        "--out",
+        out,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::process::Command::new("pdftotext")
@@ -516,7 +525,15 @@ fn drafts_come_as_pdf_with_real_text() {
         assert!(flat.contains(needle), "PDF lacks {needle:?}: {flat}");
     }
     let run = regwatch(&[
-        "draft", "fca", "samples/incidents.csv", "--incident", "HP-2026-1101", "--now", NOW, "--out", out,
+        "draft",
+        "fca",
+        "samples/incidents.csv",
+        "--incident",
+        "HP-2026-1101",
+        "--now",
+        NOW,
+        "--out",
+        out,
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::process::Command::new("pdftotext")
@@ -524,7 +541,13 @@ fn drafts_come_as_pdf_with_real_text() {
         .arg("-")
         .output()
         .expect("pdftotext (poppler-utils)");
-    let flat = String::from_utf8_lossy(&text.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(flat.contains("BREACHED"), "{flat}");
-    assert!(flat.contains("Online checkout and card payments (checkout)"), "{flat}");
+    assert!(
+        flat.contains("Online checkout and card payments (checkout)"),
+        "{flat}"
+    );
 }

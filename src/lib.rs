@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod clock;
 pub mod config;
+pub mod controls;
 pub mod deadlines;
 pub mod drafts;
 pub mod error;

@@ -333,22 +333,44 @@ fn push_num(buf: &mut String, n: u32, width: usize) {
     }
 }
 
-/// `YYYY-MM-DD`, then `sep`, then `HH:MM`, and `:SS` when `seconds`.
+/// `YYYY-MM-DD`, then `sep`, then `HH:MM`, and `:SS` when `seconds`. Built in a stack
+/// buffer and appended once: this runs several times for every deadline written.
 fn push_datetime(buf: &mut String, t: &NaiveDateTime, sep: char, seconds: bool) {
     use chrono::Timelike;
-    push_num(buf, t.year() as u32, 4);
-    buf.push('-');
-    push_num(buf, t.month(), 2);
-    buf.push('-');
-    push_num(buf, t.day(), 2);
-    buf.push(sep);
-    push_num(buf, t.hour(), 2);
-    buf.push(':');
-    push_num(buf, t.minute(), 2);
-    if seconds {
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        push_num(buf, year.unsigned_abs(), 4);
+        buf.push('-');
+        push_num(buf, t.month(), 2);
+        buf.push('-');
+        push_num(buf, t.day(), 2);
+        buf.push(sep);
+        push_num(buf, t.hour(), 2);
         buf.push(':');
-        push_num(buf, t.second(), 2);
+        push_num(buf, t.minute(), 2);
+        if seconds {
+            buf.push(':');
+            push_num(buf, t.second(), 2);
+        }
+        return;
     }
+    let d = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let y = year as u32;
+    let (y1, y2) = (d(y / 100), d(y % 100));
+    let (mo, da, h, mi, se) = (
+        d(t.month()),
+        d(t.day()),
+        d(t.hour()),
+        d(t.minute()),
+        d(t.second()),
+    );
+    let sep = if sep.is_ascii() { sep as u8 } else { b' ' };
+    let out = [
+        y1[0], y1[1], y2[0], y2[1], b'-', mo[0], mo[1], b'-', da[0], da[1], sep, h[0], h[1], b':',
+        mi[0], mi[1], b':', se[0], se[1],
+    ];
+    let len = if seconds { 19 } else { 16 };
+    buf.push_str(std::str::from_utf8(&out[..len]).expect("ASCII digits"));
 }
 
 fn push_offset(buf: &mut String, secs: i32) {

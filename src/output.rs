@@ -218,10 +218,36 @@ pub fn write_json(
     Ok(())
 }
 
+/// Whether any byte needs escaping in a JSON string (a control character, `"` or `\\`),
+/// eight bytes at a time. It may say yes when the answer is no (then the careful path
+/// below runs), never the reverse.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let control = v.wrapping_sub(0x20 * ONES) & !v & HIGH;
+        if control | has_zero(v ^ (0x22 * ONES)) | has_zero(v ^ (0x5c * ONES)) != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
 fn json_str(buf: &mut String, s: &str) {
     buf.push('"');
     let bytes = s.as_bytes();
+    if !needs_escape(bytes) {
+        buf.push_str(s);
+        buf.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &str = match b {
@@ -564,6 +590,23 @@ pub fn write_ics(w: &mut dyn Write, list: &[&Deadline], now: DateTime<Utc>, tz: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_scan_never_misses() {
+        for b in 0u8..=255 {
+            for pos in 0..17 {
+                let mut v = vec![b'a'; 17];
+                v[pos] = b;
+                let must = b < 0x20 || b == b'"' || b == b'\\';
+                if must {
+                    assert!(needs_escape(&v), "byte {b:#x} at {pos}");
+                }
+            }
+        }
+        assert!(!needs_escape(
+            "plain text é ✓ 2026-11-28T12:00:00Z".as_bytes()
+        ));
+    }
 
     #[test]
     fn fast_json_rows_equal_the_serde_rows() {

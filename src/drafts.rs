@@ -29,6 +29,17 @@ pub struct Organisation {
     pub address: String,
 }
 
+impl Organisation {
+    /// `"Name<sep>"`, or nothing when no name is configured.
+    pub fn name_prefix(&self, sep: &str) -> String {
+        if self.name.is_empty() {
+            String::new()
+        } else {
+            format!("{}{sep}", self.name)
+        }
+    }
+}
+
 /// One thing the ICO report needs, and whether the incident record has it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChecklistItem {
@@ -557,11 +568,7 @@ pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
     use crate::pdf::Block::*;
     let mut b = vec![Para(format!(
         "{}incident {}: {}",
-        if d.organisation.name.is_empty() {
-            String::new()
-        } else {
-            format!("{}, ", d.organisation.name)
-        },
+        d.organisation.name_prefix(", "),
         d.id,
         d.title
     ))];
@@ -674,11 +681,7 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
     use crate::pdf::Block::*;
     let mut b = vec![Para(format!(
         "{}incident {}: {}",
-        if d.organisation.name.is_empty() {
-            String::new()
-        } else {
-            format!("{}, ", d.organisation.name)
-        },
+        d.organisation.name_prefix(", "),
         d.id,
         d.title
     ))];

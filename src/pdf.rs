@@ -385,11 +385,7 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     l.paragraph(
         &format!(
             "{}Period {} to {}. Generated {} by regwatch.",
-            if r.organisation.name.is_empty() {
-                String::new()
-            } else {
-                format!("{}. ", r.organisation.name)
-            },
+            r.organisation.name_prefix(". "),
             r.period_start,
             r.period_end,
             r.generated_at
@@ -573,11 +569,7 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     // Running header and footer on every page, now the page count is known.
     let header = format!(
         "{}Compliance report {} | period {} to {}",
-        if r.organisation.name.is_empty() {
-            String::new()
-        } else {
-            format!("{} | ", r.organisation.name)
-        },
+        r.organisation.name_prefix(" | "),
         r.month,
         r.period_start,
         r.period_end

@@ -100,20 +100,14 @@ fn register_csv_neutralises_formulas() {
 fn ico_draft_is_written_escaped_and_complete() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "ico",
+        Some(&cfg),
         "tests/fixtures/hostile.csv",
-        "--incident",
         "X-1",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let md = std::fs::read_to_string(dir.path().join("ico-X-1.md")).unwrap();
     let html = std::fs::read_to_string(dir.path().join("ico-X-1.html")).unwrap();
@@ -161,20 +155,14 @@ fn ico_draft_is_written_escaped_and_complete() {
 fn ico_draft_open_clock_suggests_phased_reporting() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "ico",
+        Some(&cfg),
         "tests/fixtures/hostile.csv",
-        "--incident",
         "X-2",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("consider phased reporting"),
@@ -190,35 +178,28 @@ fn ico_draft_open_clock_suggests_phased_reporting() {
 fn ico_draft_refuses_incidents_without_personal_data_or_unknown() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "ico",
+        Some(&cfg),
         "tests/fixtures/hostile.csv",
-        "--incident",
         "X-3",
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("involves no personal data"),
         "{}",
         run.stderr
     );
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "ico",
+        Some(&cfg),
         "tests/fixtures/hostile.csv",
-        "--incident",
         "NOPE",
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("no incident \"NOPE\""),
@@ -291,19 +272,15 @@ fn ico_draft_send_goes_to_the_dpo_over_real_smtp() {
 #[test]
 fn fca_draft_shows_stages_services_and_tolerance_breaches() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
     // The sample coding agent that deleted production: checkout down 13 hours.
-    let run = regwatch(&[
-        "draft",
+    let run = draft(
         "fca",
+        None,
         "samples/incidents.csv",
-        "--incident",
         "HP-2026-1101",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("final report: due (19d 06h 00m left)"),
@@ -330,32 +307,24 @@ fn fca_draft_shows_stages_services_and_tolerance_breaches() {
     let html = std::fs::read_to_string(dir.path().join("fca-HP-2026-1101-final.html")).unwrap();
     assert!(html.contains("<thead><tr><th>Service</th>"));
     // An explicit stage.
-    let run = regwatch(&[
-        "draft",
+    let run = draft(
         "fca",
+        None,
         "samples/incidents.csv",
-        "--incident",
         "HP-2026-1101",
-        "--now",
-        NOW,
-        "--out",
-        out,
-        "--stage",
-        "initial",
-    ]);
+        dir.path(),
+        &["--stage", "initial"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(dir.path().join("fca-HP-2026-1101-initial.md").exists());
-    let run = regwatch(&[
-        "draft",
+    let run = draft(
         "fca",
+        None,
         "samples/incidents.csv",
-        "--incident",
         "HP-2026-1101",
-        "--out",
-        out,
-        "--stage",
-        "bogus",
-    ]);
+        dir.path(),
+        &["--stage", "bogus"],
+    );
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -369,20 +338,14 @@ fn fca_draft_shows_stages_services_and_tolerance_breaches() {
 fn fca_draft_for_a_firm_outside_the_regime_says_why() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "fca",
+        Some(&cfg),
         "tests/fixtures/incidents.csv",
-        "--incident",
         "F-1",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -493,27 +456,16 @@ fn redact_pseudonymises_people_in_every_output() {
 fn drafts_come_as_pdf_with_real_text() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let run = regwatch(&[
-        "--config",
-        &cfg,
-        "draft",
+    let run = draft(
         "ico",
+        Some(&cfg),
         "tests/fixtures/hostile.csv",
-        "--incident",
         "X-1",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let text = std::process::Command::new("pdftotext")
-        .arg(dir.path().join("ico-X-1.pdf"))
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = pdftotext(&dir.path().join("ico-X-1.pdf"), &[]);
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in [
         "DRAFT: personal data breach report to the ICO",
@@ -524,24 +476,16 @@ fn drafts_come_as_pdf_with_real_text() {
     ] {
         assert!(flat.contains(needle), "PDF lacks {needle:?}: {flat}");
     }
-    let run = regwatch(&[
-        "draft",
+    let run = draft(
         "fca",
+        None,
         "samples/incidents.csv",
-        "--incident",
         "HP-2026-1101",
-        "--now",
-        NOW,
-        "--out",
-        out,
-    ]);
+        dir.path(),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let text = std::process::Command::new("pdftotext")
-        .arg(dir.path().join("fca-HP-2026-1101-final.pdf"))
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    let flat = String::from_utf8_lossy(&text.stdout)
+    let flat = pdftotext(&dir.path().join("fca-HP-2026-1101-final.pdf"), &[])
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

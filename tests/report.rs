@@ -169,17 +169,6 @@ fn a_failed_run_leaves_the_previous_report_intact() {
     assert!(stray.is_empty(), "{stray:?}");
 }
 
-fn pdftotext(pdf: &Path, extra: &[&str]) -> String {
-    let out = std::process::Command::new("pdftotext")
-        .args(extra)
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) is needed; .ci/run installs it");
-    assert!(out.status.success(), "pdftotext failed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     let dir = tempfile::tempdir().unwrap();

@@ -155,6 +155,52 @@ impl Drop for SmtpServer {
     }
 }
 
+/// The text of a PDF, read back with poppler's `pdftotext` (`extra`: e.g. `-layout`,
+/// `-f 2 -l 2`).
+pub fn pdftotext(pdf: &Path, extra: &[&str]) -> String {
+    let out = Command::new("pdftotext")
+        .args(extra)
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed; .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "pdftotext failed on {}",
+        pdf.display()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `regwatch [--config CFG] draft KIND FILE --incident ID --now NOW --out OUT EXTRA...`.
+pub fn draft(
+    kind: &str,
+    cfg: Option<&str>,
+    file: &str,
+    id: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Run {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(c) = cfg {
+        args.extend(["--config", c]);
+    }
+    let out = out.to_str().unwrap();
+    args.extend([
+        "draft",
+        kind,
+        file,
+        "--incident",
+        id,
+        "--now",
+        NOW,
+        "--out",
+        out,
+    ]);
+    args.extend_from_slice(extra);
+    regwatch(&args)
+}
+
 /// The Subject header of a raw message (unfolded).
 pub fn subject(raw: &str) -> String {
     let mut out = String::new();

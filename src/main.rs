@@ -358,8 +358,13 @@ fn deadlines(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     if let Some(p) = out {
         eprintln!("wrote {}", p.display());
     }
+    // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {
-        eprintln!("load {t1:?} eval {:?} out {:?}", t2 - t1, t0.elapsed() - t2);
+        eprintln!(
+            "timing: load {t1:?}, evaluate {:?}, write {:?}",
+            t2 - t1,
+            t0.elapsed() - t2
+        );
     }
     let attention = summary.needs_attention();
     // The process ends here: handing a million incidents back to the allocator one by one

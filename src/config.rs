@@ -133,6 +133,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub organisation: crate::drafts::Organisation,
     pub redaction: crate::redact::RedactionConfig,
+    /// Which environment each AWS account, Kubernetes namespace or cluster is.
+    pub audit: crate::audit::sources::EnvironmentMap,
     /// Folder relative paths are read against (the config file's folder).
     #[serde(skip)]
     pub base: PathBuf,

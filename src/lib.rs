@@ -7,6 +7,7 @@
 //! touch files, the network or the clock.
 
 pub mod alerts;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod controls;

@@ -1,7 +1,8 @@
 //! The `regwatch` command: parses arguments, calls the library, prints, and maps outcomes
 //! to exit codes.
 //!
-//! Exit codes: 0 all clear; 1 something is overdue or an impact tolerance is breached;
+//! Exit codes: 0 all clear; 1 something is overdue or an impact tolerance is breached (or,
+//! for `audit --fail-on`, a finding is at least that severe);
 //! 2 bad input (files, mappings, config, arguments); 3 an alert could not be delivered (it
 //! stays pending); 4 another alerts run holds the lock; 5 any other failure.
 
@@ -52,6 +53,65 @@ enum Command {
     Draft(DraftKind),
     /// The monthly compliance report (HTML, Markdown, JSON) with a manifest of hashes.
     Report(ReportArgs),
+    /// Check what people and AI agents did (audit logs) against the guardrail policies.
+    Audit(AuditArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuditFormat {
+    Table,
+    Json,
+    Csv,
+    Sarif,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
+    /// Kubernetes audit logs; .gz too).
+    #[arg(required = true, value_name = "PATH")]
+    inputs: Vec<PathBuf>,
+    /// Read every input as this format instead of telling it from the file.
+    #[arg(long = "input-format", value_enum)]
+    input_format: Option<regwatch::audit::sources::SourceFormat>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: AuditFormat,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 1 when any finding is at least this severe (for CI gates).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<FailOn>,
+    /// Add the NIST AI RMF coverage table to the table output (JSON always has it).
+    #[arg(long)]
+    coverage: bool,
+    /// Incidents (as for `deadlines`) whose change_id links them to changes, for the
+    /// change failure rate and time to restore.
+    #[arg(long, value_name = "FILE")]
+    incidents: Option<PathBuf>,
+    /// Policies file (default: mappings/policies.toml).
+    #[arg(long, value_name = "FILE")]
+    policies: Option<PathBuf>,
+    /// Folder with policies.toml, nist-ai-rmf-1.0-core.csv, audit-sources.toml.
+    #[arg(long, value_name = "DIR")]
+    mappings: Option<PathBuf>,
+    /// Stop at the first bad record instead of quarantining it.
+    #[arg(long)]
+    strict: bool,
+    /// Where rejected records go (default: audit.quarantine.csv in the current folder).
+    #[arg(long, value_name = "FILE")]
+    quarantine: Option<PathBuf>,
+    /// No progress bar and no counts on standard error.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -244,6 +304,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Draft(DraftKind::Ico(args)) => draft_ico(config, args),
         Command::Draft(DraftKind::Fca(args)) => draft_fca(config, args),
         Command::Report(args) => report_cmd(config, args),
+        Command::Audit(args) => audit_cmd(config, args),
     }
 }
 
@@ -778,3 +839,89 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
 /// allocator spends much of a large run in them.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
+    use regwatch::audit::{self, render, AuditInput, AuditSetup};
+    use std::io::IsTerminal;
+    let mappings = args
+        .mappings
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+    let setup = AuditSetup::load(&config, &mappings, args.policies.as_deref())?;
+    let tz = config.display_tz()?;
+    let incidents = match &args.incidents {
+        Some(path) => {
+            let opts = LoadOptions {
+                mappings: Some(mappings.clone()),
+                ..LoadOptions::default()
+            };
+            Loaded::load(config.clone(), std::slice::from_ref(path), &opts)?.incidents
+        }
+        None => Vec::new(),
+    };
+    let input = AuditInput {
+        inputs: &args.inputs,
+        format: args.input_format,
+        strict: args.strict,
+        input_tz: config.input_tz()?,
+        display_tz: tz,
+        calendar: &setup.calendar,
+        policies: &setup.policies,
+        catalogue: &setup.catalogue,
+        mappings: &setup.mappings,
+        environments: &config.audit,
+        incidents: &incidents,
+    };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(audit::input_bytes(&args.inputs, args.input_format)?);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} reading audit logs {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let report = audit::run(&input, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    // The table starts with the counts; other formats get them on standard error.
+    let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();
+    if !args.quiet && !table_on_terminal {
+        eprintln!("{}", render::counts_line(&report));
+    }
+    if !report.rejected.is_empty() {
+        let path = args
+            .quarantine
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("audit.quarantine.csv"));
+        write_quarantine(&path, &report.rejected)?;
+        if !args.quiet {
+            for r in report.rejected.iter().take(5) {
+                eprintln!("  rejected: {r}");
+            }
+            eprintln!(
+                "{} rejected record(s) written to {}",
+                report.rejected.len(),
+                path.display()
+            );
+        }
+    }
+    emit(args.output.as_deref(), |w| match args.format {
+        AuditFormat::Table => render::write_table(w, &report, tz, args.coverage),
+        AuditFormat::Json => render::write_json(w, &report, tz),
+        AuditFormat::Csv => render::write_csv(w, &report, tz),
+        AuditFormat::Sarif => render::write_sarif(w, &report),
+    })?;
+    let gate = args.fail_on.map(|f| match f {
+        FailOn::Low => regwatch::controls::Severity::Low,
+        FailOn::Medium => regwatch::controls::Severity::Medium,
+        FailOn::High => regwatch::controls::Severity::High,
+        FailOn::Critical => regwatch::controls::Severity::Critical,
+    });
+    Ok(match (gate, report.worst()) {
+        (Some(g), Some(w)) if w >= g => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}

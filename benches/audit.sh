@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmark: `regwatch audit` against a floor (cat) and a DuckDB baseline, on N generated
+# audit events (default 10,000,000) as JSON lines and as Parquet. Each command runs once to
+# warm the page cache, then RUNS times (default 5); prints the median wall time, the median
+# peak memory (max RSS) and the ratio to the DuckDB median on the same file, as Markdown.
+# Not a test: timings depend on the machine; nothing here asserts a number.
+#
+#   benches/audit.sh [N] [RUNS]          (data cached in ${BENCH_DIR:-/tmp/regwatch-bench})
+#
+# DuckDB baseline: benches/duckdb_policies.py loads the file into an in-memory table and runs
+# three core policies (destructive prod by an AI without human approval, blast radius,
+# self-approval) as SQL. regwatch evaluates every enabled policy, so it does more work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10000000}
+runs=${2:-5}
+work=${BENCH_DIR:-/tmp/regwatch-bench}
+mkdir -p "$work"
+jsonl="$work/audit-$n.jsonl"
+parquet="$work/audit-$n.parquet"
+bin=target/release/regwatch
+
+die() { echo "audit.sh: $*" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || die "/usr/bin/time (GNU time) is needed: apt-get install time"
+
+cargo build --release --quiet
+[ -x "$bin" ] || die "$bin was not built"
+"$bin" audit --help >/dev/null 2>&1 \
+  || die "$bin has no working 'audit' command yet ('$bin audit --help' failed); nothing timed"
+
+if ! python3 -c 'import duckdb' 2>/dev/null; then
+  echo "installing duckdb: python3 -m pip install duckdb" >&2
+  python3 -m pip install --quiet duckdb
+fi
+if [ ! -s "$jsonl" ] || [ ! -s "$parquet" ]; then
+  echo "generating $n events into $jsonl and $parquet" >&2
+  python3 benches/gen_audit.py "$n" "$jsonl" --parquet "$parquet"
+fi
+echo "input: $jsonl $(wc -c < "$jsonl") bytes; $parquet $(wc -c < "$parquet") bytes; $n events" >&2
+
+results=()   # "label|file kind|median s|median KB"
+
+# measure LABEL KIND OK_MAX OUT CMD...: time CMD (stdout to OUT) once to warm up and then
+# $runs times; an exit status above OK_MAX is a failure (regwatch audit: 1 = findings).
+measure() {
+  local label=$1 kind=$2 ok_max=$3 out=$4; shift 4
+  local walls=() rss=() status wall kb
+  for i in $(seq 0 "$runs"); do
+    status=0
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out" 2> "$work/stderr.txt" || status=$?
+    if [ "$status" -gt "$ok_max" ]; then
+      cat "$work/stderr.txt" >&2
+      die "'$*' failed with exit status $status"
+    fi
+    read -r wall kb < <(tail -n 1 "$work/time.txt")
+    if [ "$i" -gt 0 ]; then
+      walls+=("$wall"); rss+=("$kb")
+      echo "$label ($kind) run $i: ${wall}s, peak ${kb} KB" >&2
+    fi
+  done
+  local m=$(( (${#walls[@]} + 1) / 2 ))
+  wall=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "${m}p")
+  kb=$(printf '%s\n' "${rss[@]}" | sort -g | sed -n "${m}p")
+  results+=("$label|$kind|$wall|$kb")
+}
+
+for kind in jsonl parquet; do
+  if [ "$kind" = jsonl ]; then file=$jsonl; else file=$parquet; fi
+  measure "floor: cat" "$kind" 0 /dev/null cat "$file"
+  measure "regwatch audit" "$kind" 1 "$work/regwatch-stdout.txt" \
+    "$bin" --config regwatch.toml audit "$file" --format json --output /dev/null --quiet
+  measure "duckdb (3 policies)" "$kind" 0 "$work/duckdb-$kind.txt" \
+    python3 benches/duckdb_policies.py "$file"
+  echo "duckdb counts ($kind): $(cat "$work/duckdb-$kind.txt")" >&2
+done
+
+echo
+echo "### regwatch audit benchmark: $n events, median of $runs runs"
+echo
+echo "| command | input | median wall (s) | median peak RSS (MiB) | x DuckDB |"
+echo "|---|---|---:|---:|---:|"
+for r in "${results[@]}"; do
+  IFS='|' read -r label kind wall kb <<< "$r"
+  base=""
+  for s in "${results[@]}"; do
+    IFS='|' read -r l2 k2 w2 _ <<< "$s"
+    [ "$l2" = "duckdb (3 policies)" ] && [ "$k2" = "$kind" ] && base=$w2
+  done
+  awk -v l="$label" -v k="$kind" -v w="$wall" -v kb="$kb" -v b="$base" 'BEGIN {
+    ratio = (b > 0) ? sprintf("%.2f", w / b) : "n/a"
+    printf "| %s | %s | %.2f | %.0f | %s |\n", l, k, w, kb / 1024, ratio }'
+done
+echo
+echo "DuckDB counts: jsonl $(cat "$work/duckdb-jsonl.txt"); parquet $(cat "$work/duckdb-parquet.txt")"

@@ -1,0 +1,62 @@
+//! Which NIST AI RMF subcategories the policies give evidence for, and how that evidence
+//! came out: a policy with no findings passes, one with findings fails.
+
+use serde::Serialize;
+
+use super::policies::Finding;
+use crate::controls::{Catalogue, Policy};
+
+/// One subcategory of the AI RMF core and the evidence for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubcategoryCoverage {
+    pub id: String,
+    pub text: String,
+    /// Enabled policies that map to it.
+    pub policies: Vec<String>,
+    /// Policies with no findings.
+    pub passed: u64,
+    /// Policies with at least one finding.
+    pub failed: u64,
+    pub findings: u64,
+}
+
+impl SubcategoryCoverage {
+    pub fn covered(&self) -> bool {
+        !self.policies.is_empty()
+    }
+}
+
+/// Every one of the 72 subcategories, in catalogue order.
+pub fn coverage(
+    catalogue: &Catalogue,
+    policies: &[Policy],
+    findings: &[Finding],
+) -> Vec<SubcategoryCoverage> {
+    catalogue
+        .subcategories()
+        .map(|sub| {
+            let mapped: Vec<&Policy> = policies
+                .iter()
+                .filter(|p| p.nist.contains(&sub.id))
+                .collect();
+            let mut c = SubcategoryCoverage {
+                id: sub.id.clone(),
+                text: sub.text.clone(),
+                policies: mapped.iter().map(|p| p.id.clone()).collect(),
+                passed: 0,
+                failed: 0,
+                findings: 0,
+            };
+            for p in mapped {
+                let n = findings.iter().filter(|f| f.policy == p.id).count() as u64;
+                c.findings += n;
+                if n == 0 {
+                    c.passed += 1;
+                } else {
+                    c.failed += 1;
+                }
+            }
+            c
+        })
+        .collect()
+}

@@ -1,0 +1,440 @@
+//! The native audit event: what one person, service or AI agent did, read from any source
+//! (native JSON lines / CSV / Parquet, CloudTrail, Kubernetes) into one shape.
+//!
+//! Text fields borrow from the input buffer where they can (`Cow`), so a JSON-lines file is
+//! parsed without copying the fields the policies read, and not at all for the others.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::clock::parse_timestamp;
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorType {
+    #[default]
+    Human,
+    AiAgent,
+    Service,
+}
+
+impl ActorType {
+    pub const ALL: &'static str = "human, ai_agent, service";
+
+    pub fn parse(text: &str) -> Option<ActorType> {
+        match text {
+            "human" => Some(ActorType::Human),
+            "ai_agent" => Some(ActorType::AiAgent),
+            "service" => Some(ActorType::Service),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::Human => "human",
+            ActorType::AiAgent => "ai_agent",
+            ActorType::Service => "service",
+        }
+    }
+}
+
+/// What kind of thing an event did to its resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Read,
+    Plan,
+    Create,
+    Update,
+    Delete,
+    Deploy,
+    PermissionChange,
+    Approve,
+}
+
+impl Operation {
+    pub const ALL: &'static str =
+        "read, plan, create, update, delete, deploy, permission_change, approve";
+
+    pub fn parse(text: &str) -> Option<Operation> {
+        Some(match text {
+            "read" => Operation::Read,
+            "plan" => Operation::Plan,
+            "create" => Operation::Create,
+            "update" => Operation::Update,
+            "delete" => Operation::Delete,
+            "deploy" => Operation::Deploy,
+            "permission_change" => Operation::PermissionChange,
+            "approve" => Operation::Approve,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::Plan => "plan",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Deploy => "deploy",
+            Operation::PermissionChange => "permission_change",
+            Operation::Approve => "approve",
+        }
+    }
+
+    /// Changes something (as opposed to reading, planning or approving).
+    pub fn changes(self) -> bool {
+        !matches!(self, Operation::Read | Operation::Plan | Operation::Approve)
+    }
+}
+
+/// One audit event, in the native schema.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: i64,
+    pub actor: Cow<'a, str>,
+    pub actor_type: ActorType,
+    /// Which AI tool, model or version (for AI agents).
+    pub agent: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    pub operation: Operation,
+    pub resource: Cow<'a, str>,
+    pub resource_type: Cow<'a, str>,
+    pub environment: Cow<'a, str>,
+    pub account: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    pub change_id: Cow<'a, str>,
+    pub dry_run: bool,
+    pub approved_by: Cow<'a, str>,
+    pub approver_type: Option<ActorType>,
+    pub approved_at: Option<i64>,
+    pub outcome: Cow<'a, str>,
+    /// Whether the agent's prompt was logged (a reference is present).
+    pub prompt_ref: bool,
+    /// Whether the agent's tool call was logged.
+    pub tool_call_ref: bool,
+    /// For permission changes: what was granted (`*` for everything).
+    pub grants: Cow<'a, str>,
+    /// Index of the source file in the run's file list.
+    pub source: u32,
+    /// Line (JSON lines, CSV, Kubernetes) or record number (CloudTrail, Parquet), from 1.
+    pub line: u64,
+}
+
+impl AuditEvent<'_> {
+    /// The text of a field by its native name, for field-condition policies.
+    pub fn field(&self, name: &str) -> Option<Cow<'_, str>> {
+        let b = |v: bool| Cow::Borrowed(if v { "true" } else { "false" });
+        Some(match name {
+            "actor" => Cow::Borrowed(&*self.actor),
+            "actor_type" => Cow::Borrowed(self.actor_type.as_str()),
+            "agent" => Cow::Borrowed(&*self.agent),
+            "action" => Cow::Borrowed(&*self.action),
+            "operation" => Cow::Borrowed(self.operation.as_str()),
+            "resource" => Cow::Borrowed(&*self.resource),
+            "resource_type" => Cow::Borrowed(&*self.resource_type),
+            "environment" => Cow::Borrowed(&*self.environment),
+            "account" => Cow::Borrowed(&*self.account),
+            "region" => Cow::Borrowed(&*self.region),
+            "change_id" => Cow::Borrowed(&*self.change_id),
+            "dry_run" => b(self.dry_run),
+            "approved_by" => Cow::Borrowed(&*self.approved_by),
+            "approver_type" => Cow::Borrowed(self.approver_type.map_or("", ActorType::as_str)),
+            "outcome" => Cow::Borrowed(&*self.outcome),
+            "prompt_ref" => b(self.prompt_ref),
+            "tool_call_ref" => b(self.tool_call_ref),
+            "grants" => Cow::Borrowed(&*self.grants),
+            _ => return None,
+        })
+    }
+
+    pub fn time(&self) -> DateTime<Utc> {
+        millis_to_time(self.at)
+    }
+}
+
+pub fn millis_to_time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Every field name of the native schema, in the order the CSV and JSON outputs use.
+pub const NATIVE_FIELDS: &[&str] = &[
+    "timestamp",
+    "actor",
+    "actor_type",
+    "agent",
+    "action",
+    "operation",
+    "resource",
+    "resource_type",
+    "environment",
+    "account",
+    "region",
+    "change_id",
+    "dry_run",
+    "approved_by",
+    "approver_type",
+    "approved_at",
+    "outcome",
+    "prompt_ref",
+    "tool_call_ref",
+    "grants",
+];
+
+/// Why a record was not accepted: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl RecordError {
+    pub fn new(field: &str, reason: impl Into<String>) -> RecordError {
+        RecordError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A boolean written as JSON `true`/`false`, or as text in CSV.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flag(pub Option<bool>, pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flag, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<'a> {
+            Bool(bool),
+            #[serde(borrow)]
+            Text(Cow<'a, str>),
+        }
+        Ok(match Option::<Raw>::deserialize(d)? {
+            None => Flag(None, false),
+            Some(Raw::Bool(b)) => Flag(Some(b), false),
+            Some(Raw::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+                "" => Flag(None, false),
+                "true" | "yes" | "1" => Flag(Some(true), false),
+                "false" | "no" | "0" => Flag(Some(false), false),
+                _ => Flag(None, true),
+            },
+        })
+    }
+}
+
+/// Reads an optional text field, borrowing it from the input when it has no escapes.
+/// (serde's own `Option<Cow<str>>` always copies.) Numbers and booleans become text.
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("text")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Text)
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(if v { "true" } else { "false" })))
+        }
+    }
+    d.deserialize_option(Text)
+}
+
+/// A native record as read: every field optional, borrowed where possible; `build` checks
+/// it. Fields the policies do not read are never materialised.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NativeRecord<'a> {
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub actor: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub actor_type: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub agent: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub action: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub operation: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub resource: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub resource_type: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub environment: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub account: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub region: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub change_id: Option<Cow<'a, str>>,
+    pub dry_run: Flag,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub approved_by: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub approver_type: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub approved_at: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub outcome: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub prompt_ref: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub tool_call_ref: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    pub grants: Option<Cow<'a, str>>,
+}
+
+fn text(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
+    v.unwrap_or(Cow::Borrowed(""))
+}
+
+fn required<'a>(v: Option<Cow<'a, str>>, field: &str) -> Result<Cow<'a, str>, RecordError> {
+    match v {
+        Some(t) if !t.trim().is_empty() => Ok(t),
+        _ => Err(RecordError::new(field, "is missing")),
+    }
+}
+
+/// Reads a timestamp field into epoch milliseconds.
+pub fn parse_millis(text: &str, field: &str, tz: Tz) -> Result<i64, RecordError> {
+    parse_timestamp(text, tz)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| RecordError::new(field, e.to_string()))
+}
+
+impl<'a> NativeRecord<'a> {
+    /// Checks the record and turns it into an event.
+    pub fn build(self, tz: Tz, source: u32, line: u64) -> Result<AuditEvent<'a>, RecordError> {
+        let at = parse_millis(&required(self.timestamp, "timestamp")?, "timestamp", tz)?;
+        let actor = required(self.actor, "actor")?;
+        let at_text = required(self.actor_type, "actor_type")?;
+        let actor_type = ActorType::parse(&at_text).ok_or_else(|| {
+            RecordError::new(
+                "actor_type",
+                format!("{at_text:?} is not one of {}", ActorType::ALL),
+            )
+        })?;
+        let op_text = required(self.operation, "operation")?;
+        let operation = Operation::parse(&op_text).ok_or_else(|| {
+            RecordError::new(
+                "operation",
+                format!("{op_text:?} is not one of {}", Operation::ALL),
+            )
+        })?;
+        let approver_type = match self.approver_type.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => Some(ActorType::parse(t).ok_or_else(|| {
+                RecordError::new(
+                    "approver_type",
+                    format!("{t:?} is not one of {}", ActorType::ALL),
+                )
+            })?),
+        };
+        let approved_at = match self.approved_at.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => Some(parse_millis(t, "approved_at", tz)?),
+        };
+        if self.dry_run.1 {
+            return Err(RecordError::new("dry_run", "is not true or false"));
+        }
+        let present = |v: &Option<Cow<str>>| v.as_deref().is_some_and(|t| !t.trim().is_empty());
+        Ok(AuditEvent {
+            at,
+            actor,
+            actor_type,
+            agent: text(self.agent),
+            action: required(self.action, "action")?,
+            operation,
+            resource: required(self.resource, "resource")?,
+            resource_type: text(self.resource_type),
+            environment: required(self.environment, "environment")?,
+            account: text(self.account),
+            region: text(self.region),
+            change_id: text(self.change_id),
+            dry_run: self.dry_run.0.unwrap_or(false),
+            approved_by: text(self.approved_by),
+            approver_type,
+            approved_at,
+            outcome: text(self.outcome),
+            prompt_ref: present(&self.prompt_ref),
+            tool_call_ref: present(&self.tool_call_ref),
+            grants: text(self.grants),
+            source,
+            line,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<AuditEvent<'_>, RecordError> {
+        let rec: NativeRecord =
+            serde_json::from_str(line).map_err(|e| RecordError::new("", e.to_string()))?;
+        rec.build(chrono_tz::Europe::London, 0, 1)
+    }
+
+    #[test]
+    fn a_full_record_borrows_its_text() {
+        let e = parse(r#"{"timestamp":"2026-11-03T09:14:00Z","actor":"opsbot","actor_type":"ai_agent","action":"DROP DATABASE customers","operation":"delete","resource":"rds:customers","environment":"prod","dry_run":false,"prompt_ref":"p://1","extra":{"ignored":[1,2]}}"#).unwrap();
+        assert_eq!(e.operation, Operation::Delete);
+        assert_eq!(e.actor_type, ActorType::AiAgent);
+        assert!(matches!(e.actor, Cow::Borrowed(_)));
+        assert!(e.prompt_ref && !e.tool_call_ref);
+        assert_eq!(e.at, 1_793_697_240_000);
+    }
+
+    #[test]
+    fn local_times_are_london_and_bad_fields_are_named() {
+        let e = parse(r#"{"timestamp":"2026-07-01 10:00","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap();
+        assert_eq!(e.time().to_rfc3339(), "2026-07-01T09:00:00+00:00");
+        let err = parse(r#"{"timestamp":"2026-11-31T10:00:00Z","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();
+        assert_eq!(err.field, "timestamp");
+        let err = parse(r#"{"timestamp":"2026-11-30T10:00:00Z","actor":"a","actor_type":"robot","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();
+        assert_eq!(err.field, "actor_type");
+        assert!(err.reason.contains("robot"));
+        let err = parse(r#"{"timestamp":"2026-11-30T10:00:00Z","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.reason.as_str()),
+            ("actor", "is missing")
+        );
+        let err = parse(r#"{"timestamp":"2026-03-29 01:30","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();
+        assert!(err.reason.contains("does not exist"), "{}", err.reason);
+    }
+}

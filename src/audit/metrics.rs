@@ -1,0 +1,120 @@
+//! Change metrics, per month, AI-driven against human: deployment frequency, lead time,
+//! change failure rate and time to restore. The test of whether AI is paying off is
+//! whether these get worse. Computed with polars from one row per change deployed to
+//! production; an incident that names a change's id marks it failed and gives the time
+//! to restore.
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::event::millis_to_time;
+use super::policies::ChangeState;
+use crate::incident::Incident;
+
+/// One month's figures for one kind of change author.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeMetrics {
+    /// `YYYY-MM` in the display time zone.
+    pub month: String,
+    /// `ai_agent`, `human` or `service`: who applied the change (AI if any AI agent did).
+    pub driven_by: String,
+    /// Changes deployed to production.
+    pub deployments: u64,
+    /// Median hours from a change's first event (plan, review) to its production apply.
+    pub lead_time_hours: Option<f64>,
+    pub failed: u64,
+    /// failed / deployments.
+    pub change_failure_rate: f64,
+    /// Median hours from the start of the incident a change caused to its resolution.
+    pub time_to_restore_hours: Option<f64>,
+}
+
+/// Builds the metrics from the changes the audit saw and the incidents that name them.
+pub fn change_metrics<'a>(
+    changes: impl Iterator<Item = (&'a str, &'a ChangeState)>,
+    incidents: &[Incident],
+    tz: Tz,
+) -> Result<Vec<ChangeMetrics>> {
+    let mut month = Vec::new();
+    let mut by = Vec::new();
+    let mut lead = Vec::new();
+    let mut failed = Vec::new();
+    let mut restore: Vec<Option<f64>> = Vec::new();
+    for (id, st) in changes {
+        let Some(apply) = st.first_prod_apply else {
+            continue;
+        };
+        let caused: Vec<&Incident> = incidents
+            .iter()
+            .filter(|i| i.text("change_id") == Some(id))
+            .collect();
+        month.push(
+            millis_to_time(apply.at)
+                .with_timezone(&tz)
+                .format("%Y-%m")
+                .to_string(),
+        );
+        by.push(if st.by_ai {
+            "ai_agent"
+        } else if st.by_human {
+            "human"
+        } else {
+            "service"
+        });
+        lead.push((apply.at - st.first_at) as f64 / 3_600_000.0);
+        failed.push(st.failed || !caused.is_empty());
+        restore.push(caused.iter().find_map(|i| {
+            let start = i.time("disruption_start").or(i.time("occurred_at"))?;
+            let end = i.time("resolved_at").or(i.time("disruption_end"))?;
+            Some((end - start).num_seconds() as f64 / 3600.0)
+        }));
+    }
+    let df = df!(
+        "month" => month,
+        "driven_by" => by,
+        "lead" => lead,
+        "failed" => failed,
+        "restore" => restore,
+    )?;
+    let out = df
+        .lazy()
+        .group_by([col("month"), col("driven_by")])
+        .agg([
+            len().alias("deployments"),
+            col("lead").median().alias("lead"),
+            col("failed").cast(DataType::UInt32).sum().alias("failed"),
+            col("restore").median().alias("restore"),
+        ])
+        .sort(["month", "driven_by"], SortMultipleOptions::default())
+        .collect()?;
+    let months = out.column("month")?.str()?.clone();
+    let driven = out.column("driven_by")?.str()?.clone();
+    let deployments = out.column("deployments")?.cast(&DataType::UInt64)?;
+    let deployments = deployments.u64()?;
+    let lead = out.column("lead")?.f64()?.clone();
+    let failed = out.column("failed")?.cast(&DataType::UInt64)?;
+    let failed = failed.u64()?;
+    let restore = out.column("restore")?.f64()?.clone();
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    let mut rows = Vec::with_capacity(out.height());
+    for i in 0..out.height() {
+        let d = deployments.get(i).unwrap_or(0);
+        let f = failed.get(i).unwrap_or(0);
+        rows.push(ChangeMetrics {
+            month: months.get(i).unwrap_or("").to_string(),
+            driven_by: driven.get(i).unwrap_or("").to_string(),
+            deployments: d,
+            lead_time_hours: lead.get(i).map(round),
+            failed: f,
+            change_failure_rate: if d == 0 {
+                0.0
+            } else {
+                round(f as f64 / d as f64)
+            },
+            time_to_restore_hours: restore.get(i).map(round),
+        });
+    }
+    Ok(rows)
+}

@@ -1,0 +1,215 @@
+//! `regwatch audit`: what people, services and AI agents did, checked against the
+//! guardrail policies of `mappings/policies.toml`, each finding mapped to the NIST AI RMF
+//! subcategories and the legal obligations it bears on.
+//!
+//! `sources` reads files into events (and a quarantine list), `policies` checks them as
+//! they stream past, `coverage` and `metrics` summarise; `render` is the edge.
+
+pub mod coverage;
+pub mod event;
+pub mod metrics;
+pub mod policies;
+pub mod render;
+pub mod sources;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::clock::Calendar;
+use crate::controls::{Catalogue, Policy, Severity};
+use crate::incident::Incident;
+use crate::ingest::Rejection;
+use coverage::{coverage, SubcategoryCoverage};
+use event::AuditEvent;
+use metrics::{change_metrics, ChangeMetrics};
+use policies::{compile, Engine, Finding};
+use sources::{
+    discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,
+    SourceSummary,
+};
+
+/// What an audit run needs.
+pub struct AuditInput<'a> {
+    pub inputs: &'a [PathBuf],
+    pub format: Option<SourceFormat>,
+    pub strict: bool,
+    pub input_tz: Tz,
+    pub display_tz: Tz,
+    pub calendar: &'a Calendar,
+    pub policies: &'a [Policy],
+    pub catalogue: &'a Catalogue,
+    pub mappings: &'a SourceMappings,
+    pub environments: &'a EnvironmentMap,
+    /// Incidents whose `change_id` links them to the changes (for the change metrics).
+    pub incidents: &'a [Incident],
+}
+
+/// Everything an audit found, ready for any output format.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub sources: Vec<SourceSummary>,
+    pub totals: Totals,
+    pub findings: Vec<Finding>,
+    pub findings_by_policy: BTreeMap<String, u64>,
+    pub findings_by_severity: BTreeMap<String, u64>,
+    pub coverage: Vec<SubcategoryCoverage>,
+    pub metrics: Vec<ChangeMetrics>,
+    /// The files, in the order `source` numbers in event references point into.
+    pub files: Vec<String>,
+    #[serde(skip)]
+    pub rejected: Vec<Rejection>,
+    #[serde(skip)]
+    pub policies: Vec<Policy>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub files: u64,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub first_event: Option<String>,
+    pub last_event: Option<String>,
+    pub ai_change_events: u64,
+    pub human_change_events: u64,
+}
+
+impl AuditReport {
+    /// The most severe finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+struct Feed<'e, 'p> {
+    engine: &'e mut Engine<'p>,
+    progress: &'e dyn Fn(u64),
+    done_before: u64,
+}
+
+impl EventSink for Feed<'_, '_> {
+    fn events(&mut self, events: &[AuditEvent<'_>]) {
+        self.engine.observe(events);
+    }
+    fn progress(&mut self, bytes: u64) {
+        (self.progress)(self.done_before + bytes);
+    }
+}
+
+/// Total bytes of the files found (for a progress bar).
+pub fn input_bytes(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<u64> {
+    Ok(discover(inputs, format)?
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum())
+}
+
+/// Reads every source, runs every enabled policy, and summarises.
+pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
+    let files = discover(input.inputs, input.format)?;
+    let compiled = compile(input.policies, input.display_tz)?;
+    let mut engine = Engine::new(&compiled, input.calendar);
+    let cx = ReadContext {
+        input_tz: input.input_tz,
+        strict: input.strict,
+        mappings: input.mappings,
+        environments: input.environments,
+    };
+    let mut sources = Vec::new();
+    let mut rejected = Vec::new();
+    let mut done = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        let mut feed = Feed {
+            engine: &mut engine,
+            progress,
+            done_before: done,
+        };
+        let (summary, rej) = read_source(f, i as u32, &cx, &mut feed)?;
+        done += size;
+        progress(done);
+        sources.push(summary);
+        rejected.extend(rej);
+    }
+    let mut totals = Totals {
+        files: files.len() as u64,
+        ai_change_events: engine.ai_change_events,
+        human_change_events: engine.human_change_events,
+        first_event: engine
+            .first_at
+            .map(|t| event::millis_to_time(t).to_rfc3339()),
+        last_event: engine
+            .last_at
+            .map(|t| event::millis_to_time(t).to_rfc3339()),
+        ..Totals::default()
+    };
+    for s in &sources {
+        totals.read += s.read;
+        totals.accepted += s.accepted;
+        totals.rejected += s.rejected;
+        totals.skipped += s.skipped;
+    }
+    let metrics = change_metrics(engine.change_states(), input.incidents, input.display_tz)?;
+    let findings = engine.finish();
+    let mut findings_by_policy: BTreeMap<String, u64> =
+        compiled.iter().map(|p| (p.policy.id.clone(), 0)).collect();
+    let mut findings_by_severity = BTreeMap::new();
+    for f in &findings {
+        *findings_by_policy.entry(f.policy.clone()).or_default() += 1;
+        *findings_by_severity
+            .entry(format!("{:?}", f.severity).to_lowercase())
+            .or_default() += 1;
+    }
+    let enabled: Vec<Policy> = compiled.iter().map(|c| c.policy.clone()).collect();
+    Ok(AuditReport {
+        sources,
+        totals,
+        coverage: coverage(input.catalogue, &enabled, &findings),
+        findings,
+        findings_by_policy,
+        findings_by_severity,
+        metrics,
+        files: files.iter().map(|f| f.name()).collect(),
+        rejected,
+        policies: enabled,
+    })
+}
+
+/// The mappings an audit reads: policies, the NIST core, source vocabulary, calendar.
+pub struct AuditSetup {
+    pub policies: Vec<Policy>,
+    pub catalogue: Catalogue,
+    pub mappings: SourceMappings,
+    pub calendar: Calendar,
+}
+
+impl AuditSetup {
+    /// Reads `policies.toml` (or `policies`), `nist-ai-rmf-1.0-core.csv`,
+    /// `audit-sources.toml` and the bank holidays from the mappings folder.
+    pub fn load(
+        config: &crate::config::Config,
+        mappings: &std::path::Path,
+        policies: Option<&std::path::Path>,
+    ) -> Result<AuditSetup> {
+        let catalogue = Catalogue::load(&mappings.join("nist-ai-rmf-1.0-core.csv"))?;
+        let policy_path = policies
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| mappings.join("policies.toml"));
+        let policies = crate::controls::load_policies(&policy_path, &catalogue)?;
+        // Check the parameters now, so a bad one is reported as bad input.
+        compile(&policies, config.display_tz()?)
+            .map_err(|e| crate::error::bad_input(format!("{}: {e:#}", policy_path.display())))?;
+        Ok(AuditSetup {
+            policies,
+            catalogue,
+            mappings: SourceMappings::load(&mappings.join("audit-sources.toml"))?,
+            calendar: config.calendar(mappings)?,
+        })
+    }
+}

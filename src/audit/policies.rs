@@ -1,0 +1,1275 @@
+//! The guardrail checks: each policy of `mappings/policies.toml` compiled into a typed
+//! [`Check`], run over the events as they stream past.
+//!
+//! Checks that look at one event run in parallel on each batch; checks that need history
+//! (a change's plan and approvals, an agent's rate, a stream's gaps) keep small state per
+//! change, actor or stream, never the events themselves, so memory grows with the number
+//! of changes and actors, not of events.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveTime, Timelike};
+use chrono_tz::Tz;
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::Serialize;
+
+use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
+use crate::clock::{parse_timestamp, Calendar};
+use crate::controls::{Policy, Severity};
+
+/// Where an event sits: file (index into the run's file list), line and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    pub source: u32,
+    pub line: u64,
+    pub at: i64,
+}
+
+impl EventRef {
+    fn of(e: &AuditEvent) -> EventRef {
+        EventRef {
+            source: e.source,
+            line: e.line,
+            at: e.at,
+        }
+    }
+}
+
+/// One breach of a policy: the events, who, what, and why it matters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub policy: String,
+    pub title: String,
+    pub severity: Severity,
+    /// What happened, in one sentence.
+    pub detail: String,
+    pub rationale: String,
+    pub change_id: String,
+    pub actors: Vec<String>,
+    pub resources: Vec<String>,
+    pub resource_count: u64,
+    /// The first events (up to [`MAX_REFS`]), with `event_count` saying how many in all.
+    pub events: Vec<EventRef>,
+    pub event_count: u64,
+    pub first_at: i64,
+    pub last_at: i64,
+    pub nist: Vec<String>,
+    pub obligations: Vec<String>,
+}
+
+/// Events, actors and resources listed per finding; the counts say how many there were.
+pub const MAX_REFS: usize = 20;
+
+/// A test on one event field, from a `condition` policy's `when`.
+#[derive(Debug, Clone)]
+enum FieldTest {
+    Is(String),
+    In(Vec<String>),
+    NotIn(Vec<String>),
+    Present(bool),
+    Matches(String),
+}
+
+#[derive(Debug, Clone)]
+struct FieldCondition {
+    field: String,
+    test: FieldTest,
+}
+
+impl FieldCondition {
+    fn holds(&self, e: &AuditEvent) -> bool {
+        let v = e.field(&self.field).unwrap_or_default();
+        match &self.test {
+            FieldTest::Is(x) => *v == **x,
+            FieldTest::In(xs) => xs.iter().any(|x| *x == *v),
+            FieldTest::NotIn(xs) => !xs.iter().any(|x| *x == *v),
+            FieldTest::Present(p) => v.trim().is_empty() != *p,
+            FieldTest::Matches(p) => super::sources::glob_match(p, &v),
+        }
+    }
+}
+
+/// What makes an event destructive: its operation, or a word in its action.
+#[derive(Debug, Clone)]
+struct Destructive {
+    operations: Vec<Operation>,
+    actions: Vec<String>,
+}
+
+impl Destructive {
+    fn holds(&self, e: &AuditEvent) -> bool {
+        if e.dry_run {
+            return false;
+        }
+        if self.operations.contains(&e.operation) {
+            return true;
+        }
+        if !e.operation.changes() {
+            return false;
+        }
+        let action = e.action.to_ascii_lowercase();
+        self.actions.iter().any(|a| action.contains(a.as_str()))
+    }
+}
+
+/// A policy's check with its parameters read and checked.
+#[derive(Debug, Clone)]
+enum Check {
+    DestructiveWithoutApproval(Destructive),
+    BlastRadius {
+        max_resources: usize,
+        window_ms: i64,
+        max_accounts: usize,
+        max_regions: usize,
+        max_environments: usize,
+    },
+    TimeFence {
+        destructive: Destructive,
+        start: NaiveTime,
+        end: NaiveTime,
+        tz: Tz,
+    },
+    ChangeFreeze {
+        freezes: Vec<(String, i64, i64)>,
+    },
+    SelfApproval,
+    AiApprovingAi,
+    NoPlan {
+        applying: Vec<Operation>,
+    },
+    RateLimit {
+        max_changes: usize,
+        window_ms: i64,
+    },
+    CrossEnvironment {
+        actor_types: Vec<ActorType>,
+    },
+    WildcardPermission {
+        grants: Vec<String>,
+    },
+    MissingProvenance {
+        exempt: Vec<Operation>,
+    },
+    TimeGap {
+        max_gap_ms: i64,
+    },
+    LoggingTamper {
+        actions: Vec<String>,
+        resources: Vec<String>,
+    },
+    Condition(Vec<FieldCondition>),
+}
+
+/// A policy ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    pub policy: Policy,
+    check: Check,
+    production: Vec<String>,
+}
+
+impl CompiledPolicy {
+    fn is_prod(&self, e: &AuditEvent) -> bool {
+        self.production.iter().any(|p| *p == *e.environment)
+    }
+}
+
+struct Params<'a> {
+    policy: &'a Policy,
+}
+
+impl Params<'_> {
+    fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.policy.params.get(key)
+    }
+    fn int(&self, key: &str, default: i64) -> Result<i64> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .as_integer()
+                .filter(|n| *n >= 0)
+                .with_context(|| format!("params.{key} must be a whole number >= 0")),
+        }
+    }
+    fn strings(&self, key: &str, default: &[&str]) -> Result<Vec<String>> {
+        match self.get(key) {
+            None => Ok(default.iter().map(|s| s.to_string()).collect()),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .with_context(|| format!("params.{key} must be a list of text"))
+                })
+                .collect(),
+            Some(_) => bail!("params.{key} must be a list of text"),
+        }
+    }
+    fn text(&self, key: &str, default: &str) -> Result<String> {
+        match self.get(key) {
+            None => Ok(default.into()),
+            Some(v) => v
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("params.{key} must be text")),
+        }
+    }
+    fn operations(&self, key: &str, default: &[&str]) -> Result<Vec<Operation>> {
+        self.strings(key, default)?
+            .iter()
+            .map(|o| {
+                Operation::parse(o).with_context(|| {
+                    format!("params.{key}: {o:?} is not one of {}", Operation::ALL)
+                })
+            })
+            .collect()
+    }
+    fn destructive(&self) -> Result<Destructive> {
+        Ok(Destructive {
+            operations: self.operations("destructive_operations", &["delete"])?,
+            actions: self
+                .strings(
+                    "destructive_actions",
+                    &["drop", "truncate", "terminate", "wipe", "destroy", "purge"],
+                )?
+                .into_iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+}
+
+fn time_of_day(text: &str, key: &str) -> Result<NaiveTime> {
+    NaiveTime::parse_from_str(text, "%H:%M")
+        .with_context(|| format!("params.{key}: {text:?} is not a time like 09:00"))
+}
+
+fn compile_condition(v: &toml::Value) -> Result<FieldCondition> {
+    let t = v.as_table().context("each `when` entry must be a table")?;
+    let field = t
+        .get("field")
+        .and_then(|f| f.as_str())
+        .context("a `when` entry needs a field")?;
+    if !NATIVE_FIELDS.contains(&field) || field == "timestamp" || field == "approved_at" {
+        bail!("`when`: {field:?} is not an event field that can be tested");
+    }
+    let list = |x: &toml::Value| -> Result<Vec<String>> {
+        x.as_array()
+            .context("must be a list")?
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .map(str::to_string)
+                    .context("must be a list of text")
+            })
+            .collect()
+    };
+    let test = if let Some(x) = t.get("is") {
+        FieldTest::Is(match x {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => bail!("`when` {field}: `is` must be text or true/false"),
+        })
+    } else if let Some(x) = t.get("in") {
+        FieldTest::In(list(x).with_context(|| format!("`when` {field}: `in`"))?)
+    } else if let Some(x) = t.get("not_in") {
+        FieldTest::NotIn(list(x).with_context(|| format!("`when` {field}: `not_in`"))?)
+    } else if let Some(x) = t.get("present") {
+        FieldTest::Present(x.as_bool().context("`present` must be true or false")?)
+    } else if let Some(x) = t.get("matches") {
+        FieldTest::Matches(x.as_str().context("`matches` must be text")?.to_string())
+    } else {
+        bail!("`when` {field}: give one of is, in, not_in, present, matches");
+    };
+    for k in t.keys() {
+        if !["field", "is", "in", "not_in", "present", "matches"].contains(&k.as_str()) {
+            bail!("`when` {field}: unknown key {k:?}");
+        }
+    }
+    Ok(FieldCondition {
+        field: field.into(),
+        test,
+    })
+}
+
+/// Reads each enabled policy's parameters into its check; a bad parameter is an error
+/// naming the policy.
+pub fn compile(policies: &[Policy], tz: Tz) -> Result<Vec<CompiledPolicy>> {
+    policies
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| compile_one(p, tz).with_context(|| format!("policy {:?}", p.id)))
+        .collect()
+}
+
+fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
+    let params = Params { policy: p };
+    let minutes = |key: &str, d: i64| -> Result<i64> { Ok(params.int(key, d)? * 60_000) };
+    let check = match p.kind.as_str() {
+        "destructive-without-approval" => Check::DestructiveWithoutApproval(params.destructive()?),
+        "blast-radius" => Check::BlastRadius {
+            max_resources: params.int("max_resources", 50)? as usize,
+            window_ms: minutes("window_minutes", 60)?.max(60_000),
+            max_accounts: params.int("max_accounts", 1)? as usize,
+            max_regions: params.int("max_regions", 1)? as usize,
+            max_environments: params.int("max_environments", 1)? as usize,
+        },
+        "time-fence" => {
+            let tz_name = params.text("timezone", &display_tz.to_string())?;
+            Check::TimeFence {
+                destructive: params.destructive()?,
+                start: time_of_day(&params.text("start", "09:00")?, "start")?,
+                end: time_of_day(&params.text("end", "17:30")?, "end")?,
+                tz: crate::clock::parse_tz(&tz_name)?,
+            }
+        }
+        "change-freeze" => {
+            let mut freezes = Vec::new();
+            if let Some(toml::Value::Array(list)) = params.get("freezes") {
+                for f in list {
+                    let get = |k: &str| -> Result<String> {
+                        f.get(k)
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                            .with_context(|| format!("each freeze needs a {k}"))
+                    };
+                    let at = |k: &str| -> Result<i64> {
+                        let t = get(k)?;
+                        Ok(parse_timestamp(&t, display_tz)
+                            .map_err(|e| anyhow::anyhow!("freeze {k}: {e}"))?
+                            .timestamp_millis())
+                    };
+                    let (start, end) = (at("start")?, at("end")?);
+                    if end <= start {
+                        bail!("freeze {:?} ends before it starts", get("name")?);
+                    }
+                    freezes.push((get("name")?, start, end));
+                }
+            }
+            Check::ChangeFreeze { freezes }
+        }
+        "self-approval" => Check::SelfApproval,
+        "ai-approving-ai" => Check::AiApprovingAi,
+        "no-plan" => Check::NoPlan {
+            applying: params.operations(
+                "applying_operations",
+                &["create", "update", "delete", "deploy"],
+            )?,
+        },
+        "rate-limit" => Check::RateLimit {
+            max_changes: params.int("max_changes", 30)? as usize,
+            window_ms: minutes("window_minutes", 10)?.max(60_000),
+        },
+        "cross-environment" => Check::CrossEnvironment {
+            actor_types: params
+                .strings("actor_types", &["ai_agent", "service"])?
+                .iter()
+                .map(|t| {
+                    ActorType::parse(t).with_context(|| {
+                        format!("params.actor_types: {t:?} is not one of {}", ActorType::ALL)
+                    })
+                })
+                .collect::<Result<_>>()?,
+        },
+        "wildcard-permission" => Check::WildcardPermission {
+            grants: params.strings(
+                "grants",
+                &["*", "*:*", "AdministratorAccess", "cluster-admin"],
+            )?,
+        },
+        "missing-provenance" => Check::MissingProvenance {
+            exempt: params.operations("exempt_operations", &[])?,
+        },
+        "time-gap" => Check::TimeGap {
+            max_gap_ms: minutes("max_gap_minutes", 120)?.max(60_000),
+        },
+        "logging-tamper" => Check::LoggingTamper {
+            actions: params.strings("actions", &["StopLogging", "DeleteTrail", "UpdateTrail"])?,
+            resources: params.strings("resource_patterns", &["*audit-policy*"])?,
+        },
+        "condition" => Check::Condition(
+            p.when
+                .iter()
+                .map(compile_condition)
+                .collect::<Result<_>>()?,
+        ),
+        other => bail!("unknown kind {other:?}"),
+    };
+    Ok(CompiledPolicy {
+        policy: p.clone(),
+        check,
+        production: params.strings("production_environments", &["prod", "production"])?,
+    })
+}
+
+/// One event that breaks a per-event check, before grouping into findings.
+struct Hit {
+    policy: usize,
+    /// Events with the same key become one finding (one per change, say).
+    group: String,
+    detail: String,
+    event: EventRef,
+    actor: String,
+    resource: String,
+    change_id: String,
+    /// Destructive events wait for the end: a human approval may come later in the file.
+    at_and_actor_for_approval: Option<(i64, String)>,
+}
+
+/// A finding being gathered.
+struct Gathering {
+    detail: String,
+    change_id: String,
+    actors: Vec<String>,
+    resources: Vec<String>,
+    resource_count: u64,
+    events: Vec<EventRef>,
+    event_count: u64,
+    first_at: i64,
+    last_at: i64,
+}
+
+impl Gathering {
+    fn new(detail: String, change_id: String) -> Gathering {
+        Gathering {
+            detail,
+            change_id,
+            actors: Vec::new(),
+            resources: Vec::new(),
+            resource_count: 0,
+            events: Vec::new(),
+            event_count: 0,
+            first_at: i64::MAX,
+            last_at: i64::MIN,
+        }
+    }
+
+    fn add(&mut self, event: EventRef, actor: &str, resource: &str) {
+        self.event_count += 1;
+        self.first_at = self.first_at.min(event.at);
+        self.last_at = self.last_at.max(event.at);
+        if self.events.len() < MAX_REFS {
+            self.events.push(event);
+        }
+        if !actor.is_empty()
+            && !self.actors.iter().any(|a| a == actor)
+            && self.actors.len() < MAX_REFS
+        {
+            self.actors.push(actor.to_string());
+        }
+        if !resource.is_empty() && !self.resources.iter().any(|r| r == resource) {
+            self.resource_count += 1;
+            if self.resources.len() < MAX_REFS {
+                self.resources.push(resource.to_string());
+            }
+        }
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    h.write(text.as_bytes());
+    h.finish()
+}
+
+/// Distinct values up to a cap, by hash: enough to say "more than N".
+#[derive(Default)]
+struct Distinct {
+    hashes: Vec<u64>,
+    names: Vec<String>,
+}
+
+impl Distinct {
+    fn add(&mut self, text: &str, cap: usize) {
+        if text.is_empty() || self.hashes.len() > cap {
+            return;
+        }
+        let h = hash(text);
+        if !self.hashes.contains(&h) {
+            self.hashes.push(h);
+            if self.names.len() < MAX_REFS {
+                self.names.push(text.to_string());
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
+/// What is kept per change (or per actor window when there is no change id).
+#[derive(Default)]
+pub struct ChangeState {
+    pub first_at: i64,
+    pub last_at: i64,
+    resources: Distinct,
+    accounts: Distinct,
+    regions: Distinct,
+    environments: Distinct,
+    appliers: Distinct,
+    refs: Vec<EventRef>,
+    events: u64,
+    /// Earliest plan or dry run.
+    plan_at: Option<i64>,
+    /// First production apply and its actor.
+    pub first_prod_apply: Option<EventRef>,
+    first_prod_actor: String,
+    /// Approve events: approver, type, where.
+    approvals: Vec<(String, ActorType, EventRef)>,
+    /// Whether an AI agent, a person or a service applied it.
+    pub by_ai: bool,
+    pub by_human: bool,
+    /// A production apply failed.
+    pub failed: bool,
+}
+
+/// Per-actor state for the cross-environment check.
+#[derive(Default)]
+struct ActorEnvironments {
+    prod: Option<(EventRef, String)>,
+    other: Option<(EventRef, String)>,
+}
+
+/// A per-stream record of which minutes had events.
+#[derive(Default)]
+struct Stream {
+    minutes: Vec<i64>,
+    first: Option<EventRef>,
+}
+
+/// The state of a run: feed it batches of events, then call [`Engine::finish`].
+pub struct Engine<'a> {
+    policies: &'a [CompiledPolicy],
+    calendar: &'a Calendar,
+    /// Blast-radius caps: distinct values are only counted this far.
+    cap: usize,
+    blast_window_ms: i64,
+    gathering: BTreeMap<(usize, String), Gathering>,
+    candidates: Vec<Hit>,
+    pub changes: FxHashMap<Box<str>, ChangeState>,
+    windows: FxHashMap<(Box<str>, i64), ChangeState>,
+    actors: FxHashMap<Box<str>, ActorEnvironments>,
+    ai_changes: FxHashMap<Box<str>, Vec<EventRef>>,
+    streams: FxHashMap<(Box<str>, Box<str>), Stream>,
+    pub events_seen: u64,
+    pub first_at: Option<i64>,
+    pub last_at: Option<i64>,
+    /// AI-driven and human change events (not reads, plans or approvals).
+    pub ai_change_events: u64,
+    pub human_change_events: u64,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(policies: &'a [CompiledPolicy], calendar: &'a Calendar) -> Engine<'a> {
+        let mut cap = 0;
+        let mut blast_window_ms = 3_600_000;
+        for p in policies {
+            if let Check::BlastRadius {
+                max_resources,
+                window_ms,
+                max_accounts,
+                max_regions,
+                max_environments,
+            } = &p.check
+            {
+                cap = cap
+                    .max(*max_resources)
+                    .max(*max_accounts)
+                    .max(*max_regions)
+                    .max(*max_environments);
+                blast_window_ms = *window_ms;
+            }
+        }
+        Engine {
+            policies,
+            calendar,
+            cap: cap.max(8),
+            blast_window_ms,
+            gathering: BTreeMap::new(),
+            candidates: Vec::new(),
+            changes: FxHashMap::default(),
+            windows: FxHashMap::default(),
+            actors: FxHashMap::default(),
+            ai_changes: FxHashMap::default(),
+            streams: FxHashMap::default(),
+            events_seen: 0,
+            first_at: None,
+            last_at: None,
+            ai_change_events: 0,
+            human_change_events: 0,
+        }
+    }
+
+    fn wants(&self, f: impl Fn(&Check) -> bool) -> bool {
+        self.policies.iter().any(|p| f(&p.check))
+    }
+
+    /// Runs the per-event checks on a batch (in parallel) and updates the state.
+    pub fn observe(&mut self, events: &[AuditEvent]) {
+        let hits: Vec<Hit> = events
+            .par_chunks(2048)
+            .flat_map_iter(|chunk| {
+                let mut out = Vec::new();
+                for e in chunk {
+                    self.row_checks(e, &mut out);
+                }
+                out
+            })
+            .collect();
+        for h in hits {
+            if h.at_and_actor_for_approval.is_some() {
+                self.candidates.push(h);
+            } else {
+                self.gather(h);
+            }
+        }
+        let rate = self.wants(|c| matches!(c, Check::RateLimit { .. }));
+        let cross = self.policies.iter().find_map(|p| match &p.check {
+            Check::CrossEnvironment { actor_types } => {
+                Some((actor_types.clone(), p.production.clone()))
+            }
+            _ => None,
+        });
+        let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
+        let prod: Vec<String> = self
+            .policies
+            .first()
+            .map(|p| p.production.clone())
+            .unwrap_or_else(|| vec!["prod".into(), "production".into()]);
+        for e in events {
+            self.events_seen += 1;
+            self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
+            self.last_at = Some(self.last_at.map_or(e.at, |l| l.max(e.at)));
+            let r = EventRef::of(e);
+            let changes = e.operation.changes() && !e.dry_run;
+            if changes {
+                if e.actor_type == ActorType::AiAgent {
+                    self.ai_change_events += 1;
+                } else if e.actor_type == ActorType::Human {
+                    self.human_change_events += 1;
+                }
+            }
+            let is_prod = prod.iter().any(|p| *p == *e.environment);
+            if !e.change_id.is_empty() {
+                let st = match self.changes.get_mut(&*e.change_id) {
+                    Some(s) => s,
+                    None => self
+                        .changes
+                        .entry(Box::from(&*e.change_id))
+                        .or_insert_with(|| ChangeState {
+                            first_at: e.at,
+                            last_at: e.at,
+                            ..ChangeState::default()
+                        }),
+                };
+                update_change(st, e, r, changes, is_prod, self.cap);
+            } else if changes {
+                let window = e.at.div_euclid(self.blast_window_ms);
+                let key = (Box::from(&*e.actor), window);
+                let st = self.windows.entry(key).or_insert_with(|| ChangeState {
+                    first_at: e.at,
+                    last_at: e.at,
+                    ..ChangeState::default()
+                });
+                update_change(st, e, r, changes, is_prod, self.cap);
+            }
+            if rate && changes && e.actor_type == ActorType::AiAgent {
+                match self.ai_changes.get_mut(&*e.actor) {
+                    Some(v) => v.push(r),
+                    None => {
+                        self.ai_changes.insert(Box::from(&*e.actor), vec![r]);
+                    }
+                }
+            }
+            if let Some((types, prod_envs)) = &cross {
+                if types.contains(&e.actor_type)
+                    && !e.environment.is_empty()
+                    && e.environment != "unknown"
+                {
+                    let slot = match self.actors.get_mut(&*e.actor) {
+                        Some(s) => s,
+                        None => self.actors.entry(Box::from(&*e.actor)).or_default(),
+                    };
+                    let p = prod_envs.iter().any(|x| *x == *e.environment);
+                    let which = if p { &mut slot.prod } else { &mut slot.other };
+                    if which.is_none() {
+                        *which = Some((r, e.environment.to_string()));
+                    }
+                }
+            }
+            // A stream is an account (and region); events without an account have none.
+            if gaps && !e.account.is_empty() {
+                let key_account: &str = &e.account;
+                let minute = e.at.div_euclid(60_000);
+                let stream = match self
+                    .streams
+                    .get_mut(&(Box::from(key_account), Box::from(&*e.region)))
+                {
+                    Some(s) => s,
+                    None => self
+                        .streams
+                        .entry((Box::from(key_account), Box::from(&*e.region)))
+                        .or_default(),
+                };
+                if stream.first.is_none() {
+                    stream.first = Some(r);
+                }
+                if stream.minutes.last() != Some(&minute) {
+                    stream.minutes.push(minute);
+                }
+            }
+        }
+    }
+
+    fn row_checks(&self, e: &AuditEvent, out: &mut Vec<Hit>) {
+        for (i, p) in self.policies.iter().enumerate() {
+            let hit = |group: String, detail: String| Hit {
+                policy: i,
+                group,
+                detail,
+                event: EventRef::of(e),
+                actor: e.actor.to_string(),
+                resource: e.resource.to_string(),
+                change_id: e.change_id.to_string(),
+                at_and_actor_for_approval: None,
+            };
+            let per_change = || {
+                if e.change_id.is_empty() {
+                    format!("{}:{}", e.source, e.line)
+                } else {
+                    e.change_id.to_string()
+                }
+            };
+            match &p.check {
+                Check::DestructiveWithoutApproval(d) => {
+                    if e.actor_type == ActorType::AiAgent
+                        && p.is_prod(e)
+                        && d.holds(e)
+                        && !inline_human_approval(e)
+                    {
+                        let mut h = hit(
+                            per_change(),
+                            format!(
+                                "AI agent {} ran {:?} on {} in {} with no human approval before it",
+                                e.actor, e.action, e.resource, e.environment
+                            ),
+                        );
+                        h.at_and_actor_for_approval = Some((e.at, e.actor.to_string()));
+                        out.push(h);
+                    }
+                }
+                Check::TimeFence {
+                    destructive,
+                    start,
+                    end,
+                    tz,
+                } => {
+                    if p.is_prod(e) && destructive.holds(e) {
+                        let local = millis_to_time(e.at).with_timezone(tz);
+                        let date = local.date_naive();
+                        let t = local.time();
+                        let working_day = self.calendar.is_working_day(date);
+                        if !working_day || t < *start || t >= *end {
+                            let why = if self.calendar.is_bank_holiday(date) {
+                                "on a bank holiday".to_string()
+                            } else if !working_day {
+                                format!("on a {}", local.format("%A"))
+                            } else {
+                                format!(
+                                    "at {:02}:{:02} local time, outside {}–{}",
+                                    t.hour(),
+                                    t.minute(),
+                                    start.format("%H:%M"),
+                                    end.format("%H:%M")
+                                )
+                            };
+                            out.push(hit(
+                                per_change(),
+                                format!(
+                                    "{} ran {:?} on {} in production {why}",
+                                    e.actor, e.action, e.resource
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Check::ChangeFreeze { freezes } => {
+                    if p.is_prod(e) && e.operation.changes() && !e.dry_run {
+                        if let Some((name, _, _)) =
+                            freezes.iter().find(|(_, s, t)| e.at >= *s && e.at < *t)
+                        {
+                            out.push(hit(
+                                per_change(),
+                                format!(
+                                    "{} made a production {} during the change freeze {name:?}",
+                                    e.actor,
+                                    e.operation.as_str()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Check::SelfApproval => {
+                    if !e.approved_by.is_empty() && e.approved_by.eq_ignore_ascii_case(&e.actor) {
+                        out.push(hit(
+                            per_change(),
+                            format!("{} approved their own change", e.actor),
+                        ));
+                    }
+                }
+                Check::AiApprovingAi => {
+                    let ai_approver = e.approver_type == Some(ActorType::AiAgent)
+                        || (e.operation == Operation::Approve
+                            && e.actor_type == ActorType::AiAgent);
+                    if ai_approver && p.is_prod(e) {
+                        let approver = if e.operation == Operation::Approve {
+                            &e.actor
+                        } else {
+                            &e.approved_by
+                        };
+                        out.push(hit(
+                            per_change(),
+                            format!("AI agent {approver} approved a production change"),
+                        ));
+                    }
+                }
+                Check::NoPlan { applying } => {
+                    if e.change_id.is_empty()
+                        && e.actor_type == ActorType::AiAgent
+                        && p.is_prod(e)
+                        && !e.dry_run
+                        && applying.contains(&e.operation)
+                    {
+                        out.push(hit(
+                            format!("{}:{}", e.actor, e.at.div_euclid(86_400_000)),
+                            format!("AI agent {} changed production with no change id, so no plan can precede it", e.actor),
+                        ));
+                    }
+                }
+                Check::WildcardPermission { grants } => {
+                    if e.operation == Operation::PermissionChange && !e.grants.is_empty() {
+                        let wild = e.grants.split([',', ';', ' ']).map(str::trim).any(|g| {
+                            g == "*" || g.ends_with(":*") || grants.iter().any(|x| x == g)
+                        });
+                        if wild {
+                            out.push(hit(
+                                per_change(),
+                                format!("{} granted {:?} on {}", e.actor, &*e.grants, e.resource),
+                            ));
+                        }
+                    }
+                }
+                Check::MissingProvenance { exempt } => {
+                    if e.actor_type == ActorType::AiAgent
+                        && !exempt.contains(&e.operation)
+                        && !(e.prompt_ref && e.tool_call_ref)
+                    {
+                        let missing = match (e.prompt_ref, e.tool_call_ref) {
+                            (false, false) => "prompt and tool call",
+                            (false, true) => "prompt",
+                            _ => "tool call",
+                        };
+                        let day = millis_to_time(e.at).date_naive();
+                        out.push(hit(
+                            format!("{}:{}:{missing}", e.actor, day),
+                            format!(
+                                "AI agent {} acted on {day} with no logged {missing}",
+                                e.actor
+                            ),
+                        ));
+                    }
+                }
+                Check::LoggingTamper { actions, resources } => {
+                    let by_action = actions.iter().any(|a| *a == *e.action);
+                    let by_resource = e.operation.changes()
+                        && resources
+                            .iter()
+                            .any(|r| super::sources::glob_match(r, &e.resource));
+                    if (by_action || by_resource) && !e.dry_run {
+                        out.push(hit(
+                            format!("{}:{}", e.source, e.line),
+                            format!(
+                                "{} ran {:?} on {}: the audit trail itself was changed",
+                                e.actor, e.action, e.resource
+                            ),
+                        ));
+                    }
+                }
+                Check::Condition(conds) => {
+                    if conds.iter().all(|c| c.holds(e)) {
+                        out.push(hit(
+                            per_change(),
+                            format!(
+                                "{} {} {} ({})",
+                                e.actor,
+                                e.operation.as_str(),
+                                e.resource,
+                                p.policy.title
+                            ),
+                        ));
+                    }
+                }
+                Check::BlastRadius { .. }
+                | Check::RateLimit { .. }
+                | Check::CrossEnvironment { .. }
+                | Check::TimeGap { .. } => {}
+            }
+        }
+    }
+
+    fn gather(&mut self, h: Hit) {
+        let g = self
+            .gathering
+            .entry((h.policy, h.group))
+            .or_insert_with(|| Gathering::new(h.detail, h.change_id));
+        g.add(h.event, &h.actor, &h.resource);
+    }
+
+    fn add_finding(
+        &mut self,
+        policy: usize,
+        group: String,
+        detail: String,
+        change_id: &str,
+        refs: &[(EventRef, &str, &str)],
+        counts: Option<(u64, u64)>,
+    ) {
+        let g = self
+            .gathering
+            .entry((policy, group))
+            .or_insert_with(|| Gathering::new(detail, change_id.to_string()));
+        for (r, actor, resource) in refs {
+            g.add(*r, actor, resource);
+        }
+        if let Some((events, resources)) = counts {
+            g.event_count = g.event_count.max(events);
+            g.resource_count = g.resource_count.max(resources);
+        }
+    }
+
+    /// Runs the checks that need all the history and returns every finding, most severe
+    /// first, then by time.
+    pub fn finish(mut self) -> Vec<Finding> {
+        let policies = self.policies;
+        // Destructive events: was there a human approval event for the change before them?
+        for h in std::mem::take(&mut self.candidates) {
+            let (at, actor) = h.at_and_actor_for_approval.clone().unwrap_or_default();
+            let approved = self.changes.get(h.change_id.as_str()).is_some_and(|c| {
+                c.approvals
+                    .iter()
+                    .any(|(who, t, r)| *t == ActorType::Human && *who != actor && r.at <= at)
+            });
+            if !approved {
+                self.gather(h);
+            }
+        }
+        for (i, p) in policies.iter().enumerate() {
+            match &p.check {
+                Check::BlastRadius {
+                    max_resources,
+                    max_accounts,
+                    max_regions,
+                    max_environments,
+                    ..
+                } => {
+                    let mut found = Vec::new();
+                    for (key, st) in self.changes.iter().map(|(k, s)| (k.to_string(), s)).chain(
+                        self.windows
+                            .iter()
+                            .map(|((actor, w), s)| (format!("{actor}@{w}"), s)),
+                    ) {
+                        let mut over = Vec::new();
+                        if st.resources.len() > *max_resources {
+                            over.push(format!("more than {max_resources} resources"));
+                        }
+                        for (d, max, what) in [
+                            (&st.accounts, max_accounts, "accounts"),
+                            (&st.regions, max_regions, "regions"),
+                            (&st.environments, max_environments, "environments"),
+                        ] {
+                            if d.len() > *max {
+                                over.push(format!("{} {what} ({})", d.len(), d.names.join(", ")));
+                            }
+                        }
+                        if !over.is_empty() {
+                            let is_change = self.changes.contains_key(key.as_str());
+                            let what = if is_change {
+                                format!("Change {key}")
+                            } else {
+                                format!("{} within one window", key.split('@').next().unwrap_or(""))
+                            };
+                            let detail = format!("{what} touched {}", over.join(" and "));
+                            let refs: Vec<(EventRef, String, String)> = st
+                                .refs
+                                .iter()
+                                .enumerate()
+                                .map(|(j, r)| {
+                                    (
+                                        *r,
+                                        st.appliers.names.first().cloned().unwrap_or_default(),
+                                        st.resources.names.get(j).cloned().unwrap_or_default(),
+                                    )
+                                })
+                                .collect();
+                            found.push((
+                                key.clone(),
+                                detail,
+                                if is_change { key } else { String::new() },
+                                refs,
+                                st.events,
+                                st.resources.len() as u64,
+                                st.resources.names.clone(),
+                                st.appliers.names.clone(),
+                            ));
+                        }
+                    }
+                    for (key, detail, change, refs, events, resources, names, actors) in found {
+                        let r: Vec<(EventRef, &str, &str)> =
+                            refs.iter().map(|(r, _, _)| (*r, "", "")).collect();
+                        self.add_finding(
+                            i,
+                            key.clone(),
+                            detail,
+                            &change,
+                            &r,
+                            Some((events, resources)),
+                        );
+                        if let Some(g) = self.gathering.get_mut(&(i, key)) {
+                            g.resources = names;
+                            g.actors = actors;
+                        }
+                    }
+                }
+                Check::NoPlan { .. } => {
+                    let mut found = Vec::new();
+                    for (id, st) in &self.changes {
+                        if let Some(apply) = st.first_prod_apply {
+                            if st.plan_at.is_none_or(|p| p > apply.at) {
+                                found.push((id.to_string(), apply, st.first_prod_actor.clone()));
+                            }
+                        }
+                    }
+                    for (id, apply, actor) in found {
+                        let detail = format!("Change {id} was applied to production by {actor} with no plan or dry run before it");
+                        self.add_finding(i, id.clone(), detail, &id, &[(apply, &actor, "")], None);
+                    }
+                }
+                Check::SelfApproval => {
+                    let mut found = Vec::new();
+                    for (id, st) in &self.changes {
+                        for (who, _, r) in &st.approvals {
+                            if st
+                                .appliers
+                                .names
+                                .iter()
+                                .any(|a| a.eq_ignore_ascii_case(who))
+                            {
+                                found.push((id.to_string(), who.clone(), *r));
+                            }
+                        }
+                    }
+                    for (id, who, r) in found {
+                        let detail = format!("{who} approved their own change {id}");
+                        self.add_finding(i, id.clone(), detail, &id, &[(r, &who, "")], None);
+                    }
+                }
+                Check::RateLimit {
+                    max_changes,
+                    window_ms,
+                } => {
+                    let mut found = Vec::new();
+                    for (actor, refs) in &mut self.ai_changes {
+                        refs.sort_by_key(|r| (r.at, r.source, r.line));
+                        let mut start = 0;
+                        let mut end = 0;
+                        while start < refs.len() {
+                            while end < refs.len() && refs[end].at < refs[start].at + window_ms {
+                                end += 1;
+                            }
+                            if end - start > *max_changes {
+                                let count = end - start;
+                                found.push((actor.to_string(), refs[start..end].to_vec(), count));
+                                start = end;
+                            } else {
+                                start += 1;
+                            }
+                        }
+                    }
+                    for (actor, burst, count) in found {
+                        let t0 = millis_to_time(burst[0].at);
+                        let detail = format!(
+                            "AI agent {actor} made {count} changes within {} minutes from {} (limit {max_changes})",
+                            window_ms / 60_000,
+                            t0.format("%Y-%m-%d %H:%M UTC")
+                        );
+                        let refs: Vec<(EventRef, &str, &str)> =
+                            burst.iter().map(|r| (*r, actor.as_str(), "")).collect();
+                        self.add_finding(
+                            i,
+                            format!("{actor}@{}", burst[0].at),
+                            detail,
+                            "",
+                            &refs,
+                            None,
+                        );
+                    }
+                }
+                Check::CrossEnvironment { .. } => {
+                    let mut found = Vec::new();
+                    for (actor, envs) in &self.actors {
+                        if let (Some((p, pe)), Some((o, oe))) = (&envs.prod, &envs.other) {
+                            found.push((actor.to_string(), *p, pe.clone(), *o, oe.clone()));
+                        }
+                    }
+                    for (actor, p, pe, o, oe) in found {
+                        let detail =
+                            format!("{actor} acted in {pe} and in {oe} with the same identity");
+                        self.add_finding(
+                            i,
+                            actor.clone(),
+                            detail,
+                            "",
+                            &[(o, &actor, ""), (p, &actor, "")],
+                            None,
+                        );
+                    }
+                }
+                Check::TimeGap { max_gap_ms } => {
+                    let mut found = Vec::new();
+                    for ((account, region), s) in &mut self.streams {
+                        s.minutes.sort_unstable();
+                        s.minutes.dedup();
+                        for w in s.minutes.windows(2) {
+                            let gap = (w[1] - w[0]) * 60_000;
+                            if gap > *max_gap_ms {
+                                let name = if region.is_empty() {
+                                    account.to_string()
+                                } else {
+                                    format!("{account} {region}")
+                                };
+                                found.push((name, w[0] * 60_000, w[1] * 60_000, s.first));
+                            }
+                        }
+                    }
+                    for (name, from, to, first) in found {
+                        let detail = format!(
+                            "No events from {name} for {} between {} and {}",
+                            crate::clock::human_duration(chrono::Duration::milliseconds(to - from)),
+                            millis_to_time(from).format("%Y-%m-%d %H:%M UTC"),
+                            millis_to_time(to).format("%Y-%m-%d %H:%M UTC"),
+                        );
+                        let mut g = Gathering::new(detail, String::new());
+                        g.first_at = from;
+                        g.last_at = to;
+                        g.resources.push(name.clone());
+                        g.resource_count = 1;
+                        if let Some(r) = first {
+                            g.events.push(r);
+                            g.event_count = 0;
+                        }
+                        self.gathering.insert((i, format!("{name}@{from}")), g);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out: Vec<Finding> = self
+            .gathering
+            .into_iter()
+            .map(|((i, _), g)| {
+                let p = &policies[i].policy;
+                Finding {
+                    policy: p.id.clone(),
+                    title: p.title.clone(),
+                    severity: p.severity,
+                    detail: g.detail,
+                    rationale: p.rationale.clone(),
+                    change_id: g.change_id,
+                    actors: g.actors,
+                    resources: g.resources,
+                    resource_count: g.resource_count,
+                    events: g.events,
+                    event_count: g.event_count,
+                    first_at: g.first_at,
+                    last_at: g.last_at,
+                    nist: p.nist.clone(),
+                    obligations: p.obligations.clone(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.first_at.cmp(&b.first_at))
+                .then(a.policy.cmp(&b.policy))
+                .then(a.detail.cmp(&b.detail))
+        });
+        out
+    }
+
+    /// The changes seen, for the change metrics.
+    pub fn change_states(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
+        self.changes.iter().map(|(k, v)| (&**k, v))
+    }
+}
+
+/// The event carries its own approval by a human other than the actor, given before it.
+fn inline_human_approval(e: &AuditEvent) -> bool {
+    e.approver_type == Some(ActorType::Human)
+        && !e.approved_by.is_empty()
+        && !e.approved_by.eq_ignore_ascii_case(&e.actor)
+        && e.approved_at.is_none_or(|t| t <= e.at)
+}
+
+fn update_change(
+    st: &mut ChangeState,
+    e: &AuditEvent,
+    r: EventRef,
+    changes: bool,
+    is_prod: bool,
+    cap: usize,
+) {
+    st.first_at = st.first_at.min(e.at);
+    st.last_at = st.last_at.max(e.at);
+    if e.operation == Operation::Plan || e.dry_run {
+        st.plan_at = Some(st.plan_at.map_or(e.at, |p| p.min(e.at)));
+    }
+    if e.operation == Operation::Approve {
+        if st.approvals.len() < 64 {
+            st.approvals.push((e.actor.to_string(), e.actor_type, r));
+        }
+        return;
+    }
+    if !changes {
+        return;
+    }
+    st.events += 1;
+    if st.refs.len() < MAX_REFS {
+        st.refs.push(r);
+    }
+    st.resources.add(&e.resource, cap);
+    // A Kubernetes cluster is not a cloud account: one change may span both.
+    if !e.account.starts_with("k8s:") {
+        st.accounts.add(&e.account, cap);
+    }
+    st.regions.add(&e.region, cap);
+    st.environments.add(&e.environment, cap);
+    st.appliers.add(&e.actor, MAX_REFS);
+    match e.actor_type {
+        ActorType::AiAgent => st.by_ai = true,
+        ActorType::Human => st.by_human = true,
+        ActorType::Service => {}
+    }
+    if is_prod {
+        if st.first_prod_apply.is_none_or(|f| e.at < f.at) {
+            st.first_prod_apply = Some(r);
+            st.first_prod_actor = e.actor.to_string();
+        }
+        if e.outcome == "failure" {
+            st.failed = true;
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Audit outputs: a table for people, JSON, CSV (formula-safe) and SARIF 2.1.0 for CI and
+//! code-scanning dashboards. Each renders the one [`AuditReport`] it is given.
+
+use std::io::Write;
+
+use anyhow::Result;
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use super::event::millis_to_time;
+use super::policies::Finding;
+use super::sources::SourceFormat;
+use super::AuditReport;
+use crate::clock::{local_rfc3339, local_text, utc_text};
+use crate::controls::Severity;
+use crate::output::csv_safe;
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// `file:line` (or `file#record` for formats without lines).
+fn place(report: &AuditReport, source: u32, line: u64) -> String {
+    let file = report
+        .files
+        .get(source as usize)
+        .map_or("?", String::as_str);
+    if by_record(report, source) {
+        format!("{file}#record {line}")
+    } else {
+        format!("{file}:{line}")
+    }
+}
+
+fn by_record(report: &AuditReport, source: u32) -> bool {
+    matches!(
+        report.sources.get(source as usize).and_then(|s| s.format),
+        Some(SourceFormat::Cloudtrail | SourceFormat::Parquet)
+    )
+}
+
+/// The counts line: read = accepted + rejected (+ skipped).
+pub fn counts_line(report: &AuditReport) -> String {
+    let t = &report.totals;
+    let mut s = format!(
+        "audit: {} file(s), {} record(s) read = {} accepted + {} rejected",
+        t.files, t.read, t.accepted, t.rejected
+    );
+    if t.skipped > 0 {
+        s.push_str(&format!(
+            " + {} skipped (Kubernetes stages before ResponseComplete)",
+            t.skipped
+        ));
+    }
+    s
+}
+
+pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bool) -> Result<()> {
+    writeln!(w, "{}", counts_line(report))?;
+    for s in &report.sources {
+        writeln!(
+            w,
+            "  {}  {}  read {}, accepted {}, rejected {}{}",
+            s.file,
+            s.format.map_or("?", |f| match f {
+                SourceFormat::Jsonl => "jsonl",
+                SourceFormat::Csv => "csv",
+                SourceFormat::Parquet => "parquet",
+                SourceFormat::Cloudtrail => "cloudtrail",
+                SourceFormat::K8s => "k8s",
+            }),
+            s.read,
+            s.accepted,
+            s.rejected,
+            if s.skipped > 0 {
+                format!(", skipped {}", s.skipped)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    let sev: Vec<String> = ["critical", "high", "medium", "low"]
+        .iter()
+        .filter_map(|s| {
+            report
+                .findings_by_severity
+                .get(*s)
+                .map(|n| format!("{s} {n}"))
+        })
+        .collect();
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Findings: {}{}",
+        report.findings.len(),
+        if sev.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sev.join(", "))
+        }
+    )?;
+    for f in &report.findings {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "{:<8}  {}  {}",
+            severity_name(f.severity).to_uppercase(),
+            f.policy,
+            local_text(millis_to_time(f.first_at), tz)
+        )?;
+        writeln!(w, "  {}", f.detail)?;
+        let mut who = Vec::new();
+        if !f.change_id.is_empty() {
+            who.push(format!("change {}", f.change_id));
+        }
+        if !f.actors.is_empty() {
+            who.push(format!("actors: {}", f.actors.join(", ")));
+        }
+        if !f.resources.is_empty() {
+            let more = f.resource_count.saturating_sub(f.resources.len() as u64);
+            let mut r = f
+                .resources
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hidden = more + f.resources.len().saturating_sub(5) as u64;
+            if hidden > 0 {
+                r.push_str(&format!(" and {hidden} more"));
+            }
+            who.push(format!("resources: {r}"));
+        }
+        if !who.is_empty() {
+            writeln!(w, "  {}", who.join(" · "))?;
+        }
+        if !f.events.is_empty() {
+            let places: Vec<String> = f
+                .events
+                .iter()
+                .take(5)
+                .map(|e| place(report, e.source, e.line))
+                .collect();
+            let all = f.event_count.max(f.events.len() as u64);
+            let tail = if all > places.len() as u64 {
+                format!(" ({all} events in all)")
+            } else {
+                String::new()
+            };
+            writeln!(w, "  events: {}{tail}", places.join(", "))?;
+        }
+        writeln!(w, "  why: {}", f.rationale)?;
+        let mut maps = format!("  NIST AI RMF: {}", f.nist.join(", "));
+        if !f.obligations.is_empty() {
+            maps.push_str(&format!("; {}", f.obligations.join("; ")));
+        }
+        writeln!(w, "{maps}")?;
+    }
+    writeln!(w)?;
+    writeln!(w, "By policy:")?;
+    for p in &report.policies {
+        let n = report.findings_by_policy.get(&p.id).copied().unwrap_or(0);
+        writeln!(w, "  {:<36} {:<8} {n}", p.id, severity_name(p.severity))?;
+    }
+    if !report.metrics.is_empty() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "Change metrics (production deployments by who applied them):"
+        )?;
+        writeln!(w, "  month    driven by  deploys  lead time (median h)  failure rate  time to restore (median h)")?;
+        for m in &report.metrics {
+            let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+            writeln!(
+                w,
+                "  {}  {:<9}  {:>7}  {:>20}  {:>11.0}%  {:>26}",
+                m.month,
+                m.driven_by,
+                m.deployments,
+                opt(m.lead_time_hours),
+                m.change_failure_rate * 100.0,
+                opt(m.time_to_restore_hours)
+            )?;
+        }
+    }
+    if coverage {
+        writeln!(w)?;
+        write_coverage(w, report)?;
+    }
+    Ok(())
+}
+
+/// The NIST AI RMF coverage table: every subcategory, its policies, pass and fail.
+pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
+    let covered = report.coverage.iter().filter(|c| c.covered()).count();
+    writeln!(
+        w,
+        "NIST AI RMF 1.0 coverage: {covered} of {} subcategories have evidence from the policies",
+        report.coverage.len()
+    )?;
+    writeln!(w, "  subcategory  pass  fail  findings  policies")?;
+    for c in report.coverage.iter().filter(|c| c.covered()) {
+        writeln!(
+            w,
+            "  {:<11}  {:>4}  {:>4}  {:>8}  {}",
+            c.id,
+            c.passed,
+            c.failed,
+            c.findings,
+            c.policies.join(", ")
+        )?;
+    }
+    let none: Vec<&str> = report
+        .coverage
+        .iter()
+        .filter(|c| !c.covered())
+        .map(|c| c.id.as_str())
+        .collect();
+    writeln!(w, "  no evidence ({}): {}", none.len(), none.join(", "))?;
+    Ok(())
+}
+
+fn finding_json(report: &AuditReport, f: &Finding, tz: Tz) -> Value {
+    let events: Vec<Value> = f
+        .events
+        .iter()
+        .map(|e| {
+            let file = report
+                .files
+                .get(e.source as usize)
+                .cloned()
+                .unwrap_or_default();
+            let key = if by_record(report, e.source) {
+                "record"
+            } else {
+                "line"
+            };
+            json!({"file": file, key: e.line, "at": utc_text(millis_to_time(e.at))})
+        })
+        .collect();
+    json!({
+        "policy": f.policy,
+        "title": f.title,
+        "severity": severity_name(f.severity),
+        "detail": f.detail,
+        "why": f.rationale,
+        "change_id": f.change_id,
+        "actors": f.actors,
+        "resources": f.resources,
+        "resource_count": f.resource_count,
+        "events": events,
+        "event_count": f.event_count,
+        "first_at": utc_text(millis_to_time(f.first_at)),
+        "first_at_local": local_rfc3339(millis_to_time(f.first_at), tz),
+        "last_at": utc_text(millis_to_time(f.last_at)),
+        "nist": f.nist,
+        "obligations": f.obligations,
+    })
+}
+
+/// The whole report as one JSON document.
+pub fn to_json(report: &AuditReport, tz: Tz) -> Value {
+    let findings: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| finding_json(report, f, tz))
+        .collect();
+    json!({
+        "summary": {
+            "sources": report.sources,
+            "totals": report.totals,
+            "findings": report.findings.len(),
+            "findings_by_policy": report.findings_by_policy,
+            "findings_by_severity": report.findings_by_severity,
+        },
+        "findings": findings,
+        "coverage": report.coverage,
+        "metrics": report.metrics,
+    })
+}
+
+pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &to_json(report, tz))?;
+    writeln!(w)?;
+    Ok(())
+}
+
+pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record([
+        "severity",
+        "policy",
+        "title",
+        "first_at_utc",
+        "first_at_local",
+        "change_id",
+        "actors",
+        "resources",
+        "resource_count",
+        "event_count",
+        "events",
+        "detail",
+        "nist",
+        "obligations",
+    ])?;
+    for f in &report.findings {
+        let events: Vec<String> = f
+            .events
+            .iter()
+            .map(|e| place(report, e.source, e.line))
+            .collect();
+        let cells = [
+            severity_name(f.severity).to_string(),
+            f.policy.clone(),
+            f.title.clone(),
+            utc_text(millis_to_time(f.first_at)),
+            local_rfc3339(millis_to_time(f.first_at), tz),
+            f.change_id.clone(),
+            f.actors.join("; "),
+            f.resources.join("; "),
+            f.resource_count.to_string(),
+            f.event_count.to_string(),
+            events.join("; "),
+            f.detail.clone(),
+            f.nist.join("; "),
+            f.obligations.join("; "),
+        ];
+        out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// SARIF 2.1.0: one rule per policy, one result per finding, located at its events.
+pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
+    let level = |s: Severity| match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    };
+    let score = |s: Severity| match s {
+        Severity::Critical => "9.5",
+        Severity::High => "7.5",
+        Severity::Medium => "5.0",
+        Severity::Low => "2.0",
+    };
+    let rules: Vec<Value> = report
+        .policies
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.id,
+                "shortDescription": {"text": p.title},
+                "fullDescription": {"text": p.checks},
+                "help": {"text": p.rationale},
+                "defaultConfiguration": {"level": level(p.severity)},
+                "properties": {
+                    "tags": p.nist,
+                    "security-severity": score(p.severity),
+                    "obligations": p.obligations,
+                }
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let index = report.policies.iter().position(|p| p.id == f.policy).unwrap_or(0);
+            let locations: Vec<Value> = f
+                .events
+                .iter()
+                .map(|e| {
+                    let uri = report.files.get(e.source as usize).cloned().unwrap_or_default();
+                    if by_record(report, e.source) {
+                        json!({"physicalLocation": {"artifactLocation": {"uri": uri}},
+                               "logicalLocations": [{"name": format!("record {}", e.line), "kind": "element"}]})
+                    } else {
+                        json!({"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": e.line}}})
+                    }
+                })
+                .collect();
+            let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
+            json!({
+                "ruleId": f.policy,
+                "ruleIndex": index,
+                "level": level(f.severity),
+                "message": {"text": format!("{} Why it matters: {}", f.detail, f.rationale)},
+                "locations": locations,
+                "partialFingerprints": {"regwatchFinding/v1": fingerprint},
+                "properties": {
+                    "severity": severity_name(f.severity),
+                    "change_id": f.change_id,
+                    "actors": f.actors,
+                    "resources": f.resources,
+                    "event_count": f.event_count,
+                    "first_at": utc_text(millis_to_time(f.first_at)),
+                    "nist": f.nist,
+                }
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "regwatch",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }]
+    });
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    writeln!(w)?;
+    Ok(())
+}

@@ -1,0 +1,1225 @@
+//! Audit sources: finding the files (a file, a list, or a directory tree, `.gz` included),
+//! telling their format, and reading them into [`AuditEvent`]s, with every record that
+//! cannot be read quarantined with its file, line and reason.
+//!
+//! JSON lines (native and Kubernetes) are read in large blocks by one thread and parsed in
+//! parallel, only the fields the policies read, straight from the buffer; memory stays
+//! bounded by the block batch, whatever the size of the file.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono_tz::Tz;
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use super::event::{
+    opt_text, parse_millis, ActorType, AuditEvent, NativeRecord, Operation, RecordError,
+    NATIVE_FIELDS,
+};
+use crate::error::bad_input;
+use crate::ingest::{Location, Rejection};
+
+/// How one audit file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// Native schema, one JSON object per line.
+    Jsonl,
+    /// Native schema, CSV with a header row.
+    Csv,
+    /// Native schema, Parquet.
+    Parquet,
+    /// AWS CloudTrail log files (`{"Records": [...]}`).
+    Cloudtrail,
+    /// Kubernetes audit log (`audit.k8s.io/v1` Event, JSON lines).
+    K8s,
+}
+
+/// One file to read.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub format: SourceFormat,
+    pub gzip: bool,
+}
+
+impl SourceFile {
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send>> {
+        let f = File::open(&self.path)
+            .map_err(|e| bad_input(format!("cannot read {}: {e}", self.path.display())))?;
+        Ok(if self.gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+                1 << 20,
+                f,
+            )))
+        } else {
+            Box::new(f)
+        })
+    }
+}
+
+/// What reading one file came to: read = accepted + rejected + skipped.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SourceSummary {
+    pub file: String,
+    pub format: Option<SourceFormat>,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Records that are not events to check (Kubernetes stages other than ResponseComplete).
+    pub skipped: u64,
+}
+
+/// Vocabulary for the AWS and Kubernetes formats, from `mappings/audit-sources.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceMappings {
+    pub agents: AgentPatterns,
+    pub cloudtrail: CloudTrailMapping,
+    pub kubernetes: KubernetesMapping,
+}
+
+/// Which identities are AI agents or services: `*` wildcards, case-insensitive.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatterns {
+    pub identity: Vec<String>,
+    pub user_agent: Vec<String>,
+    pub service_identity: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudTrailMapping {
+    /// Event names with a fixed operation (checked first).
+    pub events: BTreeMap<String, String>,
+    /// Event-name prefixes and their operation, in order.
+    pub prefixes: Vec<(String, String)>,
+    /// Operation for anything else.
+    pub otherwise: String,
+    /// requestParameters keys that name the resource, in order of preference.
+    pub resource_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesMapping {
+    pub verbs: BTreeMap<String, String>,
+    /// Resources whose change is a permission change (role bindings).
+    pub permission_resources: Vec<String>,
+    /// Resources the control plane writes all the time (leases, events): read as `read`,
+    /// so they keep the stream continuous without counting as changes.
+    pub housekeeping_resources: Vec<String>,
+    pub prompt_ref_annotation: String,
+    pub tool_call_ref_annotation: String,
+    pub change_id_annotation: String,
+}
+
+impl SourceMappings {
+    pub fn load(path: &Path) -> Result<SourceMappings> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+        let m: SourceMappings =
+            toml::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+        let ops = m
+            .cloudtrail
+            .events
+            .values()
+            .chain(m.cloudtrail.prefixes.iter().map(|(_, o)| o))
+            .chain(m.kubernetes.verbs.values())
+            .chain(std::iter::once(&m.cloudtrail.otherwise));
+        for op in ops {
+            if Operation::parse(op).is_none() {
+                return Err(bad_input(format!(
+                    "{}: {op:?} is not an operation ({})",
+                    path.display(),
+                    Operation::ALL
+                )));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Classifies an identity (and its user agent).
+    pub fn actor_type(&self, identity: &str, user_agent: &str) -> ActorType {
+        let any = |pats: &[String], text: &str| pats.iter().any(|p| glob_match(p, text));
+        if any(&self.agents.identity, identity) || any(&self.agents.user_agent, user_agent) {
+            ActorType::AiAgent
+        } else if any(&self.agents.service_identity, identity) {
+            ActorType::Service
+        } else {
+            ActorType::Human
+        }
+    }
+}
+
+/// Where events come from in the organisation: which environment an AWS account, a
+/// Kubernetes namespace or cluster is (the `[audit]` table of `regwatch.toml`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvironmentMap {
+    /// AWS account id → environment.
+    pub accounts: BTreeMap<String, String>,
+    /// Kubernetes namespace pattern (`*` wildcards) → environment.
+    pub namespaces: BTreeMap<String, String>,
+    /// Kubernetes cluster (the audit file's name without extensions) → environment, for
+    /// cluster-scoped objects and unmapped namespaces.
+    pub clusters: BTreeMap<String, String>,
+}
+
+/// `*` matches any run of characters; comparison ignores ASCII case.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p = pattern.to_ascii_lowercase();
+    let t = text.to_ascii_lowercase();
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == t;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !t.starts_with(first) || !t[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &t[first.len()..t.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Finds the audit files under the inputs and tells their formats.
+pub fn discover(inputs: &[PathBuf], forced: Option<SourceFormat>) -> Result<Vec<SourceFile>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input)
+            .map_err(|e| bad_input(format!("cannot read {}: {e}", input.display())))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(input, &mut found)?;
+            found.sort();
+            for path in found {
+                if let Some(f) = classify(&path, forced, false)? {
+                    files.push(f);
+                }
+            }
+        } else {
+            match classify(input, forced, true)? {
+                Some(f) => files.push(f),
+                None => {
+                    return Err(bad_input(format!(
+                        "{}: cannot tell the format (use .jsonl, .csv, .parquet, a CloudTrail .json(.gz), a Kubernetes audit .log/.jsonl, or --input-format)",
+                        input.display()
+                    )))
+                }
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(bad_input("no audit files found in the inputs"));
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            // CloudTrail digest files prove integrity; they hold no events.
+            if path.file_name().is_some_and(|n| n == "CloudTrail-Digest") {
+                continue;
+            }
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Decides a file's format from its name and, for JSON, its first bytes.
+fn classify(
+    path: &Path,
+    forced: Option<SourceFormat>,
+    explicit: bool,
+) -> Result<Option<SourceFile>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let gzip = name.ends_with(".gz");
+    let base = name.strip_suffix(".gz").unwrap_or(&name);
+    let ext = base.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let mut file = SourceFile {
+        path: path.to_path_buf(),
+        format: SourceFormat::Jsonl,
+        gzip,
+    };
+    if let Some(f) = forced {
+        file.format = f;
+        return Ok(Some(file));
+    }
+    file.format = match ext {
+        "csv" => SourceFormat::Csv,
+        "parquet" => SourceFormat::Parquet,
+        "json" | "jsonl" | "ndjson" | "log" => {
+            let mut head = vec![0u8; 4096];
+            let mut r = file.open()?;
+            let mut n = 0;
+            while n < head.len() {
+                match r.read(&mut head[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => {
+                        return Err(bad_input(format!("cannot read {}: {e}", path.display())))
+                    }
+                }
+            }
+            let head = String::from_utf8_lossy(&head[..n]);
+            if head.contains("\"Records\"") {
+                SourceFormat::Cloudtrail
+            } else if head.contains("audit.k8s.io/") {
+                SourceFormat::K8s
+            } else if ext == "log" || (ext == "json" && !explicit) {
+                // A stray JSON file in a tree (a CloudTrail digest, a manifest) is not ours.
+                return Ok(None);
+            } else {
+                SourceFormat::Jsonl
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(file))
+}
+
+/// Settings every reader needs.
+pub struct ReadContext<'a> {
+    pub input_tz: Tz,
+    pub strict: bool,
+    pub mappings: &'a SourceMappings,
+    pub environments: &'a EnvironmentMap,
+}
+
+/// What the readers hand on: a batch of events, in file order.
+pub trait EventSink {
+    fn events(&mut self, events: &[AuditEvent<'_>]);
+    /// Bytes of input consumed so far in this file (for the progress bar).
+    fn progress(&mut self, _bytes: u64) {}
+}
+
+/// The record as it stood, cut short for the quarantine file.
+fn raw_text(bytes: &[u8]) -> String {
+    let t = String::from_utf8_lossy(bytes);
+    match t.char_indices().nth(2000) {
+        Some((i, _)) => format!("{}...", &t[..i]),
+        None => t.into_owned(),
+    }
+}
+
+fn rejection(file: &str, location: Location, err: RecordError, raw: String) -> Rejection {
+    Rejection {
+        file: file.to_string(),
+        location,
+        id: String::new(),
+        field: err.field,
+        reason: err.reason,
+        raw,
+    }
+}
+
+/// Reads one file into the sink; rejections are returned (or, with `strict`, the first one
+/// is the error).
+pub fn read_source(
+    file: &SourceFile,
+    index: u32,
+    cx: &ReadContext,
+    sink: &mut dyn EventSink,
+) -> Result<(SourceSummary, Vec<Rejection>)> {
+    let name = file.name();
+    let mut summary = SourceSummary {
+        file: name.clone(),
+        format: Some(file.format),
+        ..SourceSummary::default()
+    };
+    let mut rejected = Vec::new();
+    match file.format {
+        SourceFormat::Jsonl | SourceFormat::K8s => {
+            let native = NativeLines {
+                tz: cx.input_tz,
+                index,
+            };
+            let k8s = K8sLines {
+                cluster: cluster_name(&file.path),
+                index,
+                cx,
+            };
+            let parser: &dyn LineParser = if file.format == SourceFormat::Jsonl {
+                &native
+            } else {
+                &k8s
+            };
+            let (summary, rejected) = (&mut summary, &mut rejected);
+            read_lines(file, &name, cx.strict, parser, sink, summary, rejected)?;
+        }
+        SourceFormat::Csv => read_csv(file, index, cx, sink, &mut summary, &mut rejected)?,
+        SourceFormat::Parquet => read_parquet(file, index, cx, sink, &mut summary, &mut rejected)?,
+        SourceFormat::Cloudtrail => {
+            read_cloudtrail(file, index, cx, sink, &mut summary, &mut rejected)?
+        }
+    }
+    summary.rejected = rejected.len() as u64;
+    debug_assert_eq!(
+        summary.read,
+        summary.accepted + summary.rejected + summary.skipped
+    );
+    Ok((summary, rejected))
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    // serde_json's column is within the line; the line number is ours.
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn strict_error(r: &Rejection) -> anyhow::Error {
+    bad_input(format!("{r} (--strict stops at the first bad record)"))
+}
+
+/// Turns one line of a JSON-lines file into an event (or `None` for a record to skip).
+trait LineParser: Sync {
+    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError>;
+}
+
+struct NativeLines {
+    tz: Tz,
+    index: u32,
+}
+
+impl LineParser for NativeLines {
+    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
+        let rec: NativeRecord =
+            serde_json::from_slice(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
+        rec.build(self.tz, self.index, n).map(Some)
+    }
+}
+
+struct K8sLines<'c> {
+    cluster: String,
+    index: u32,
+    cx: &'c ReadContext<'c>,
+}
+
+impl LineParser for K8sLines<'_> {
+    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
+        k8s_event(line, n, self.index, &self.cluster, self.cx)
+    }
+}
+
+/// A block of whole lines and the number of its first line.
+struct Block {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Reads JSON lines: one thread fills blocks of whole lines, rayon parses a batch of blocks
+/// at once, and the sink sees each block's events in order.
+fn read_lines(
+    file: &SourceFile,
+    name: &str,
+    strict: bool,
+    parser: &dyn LineParser,
+    sink: &mut dyn EventSink,
+    summary: &mut SourceSummary,
+    rejected: &mut Vec<Rejection>,
+) -> Result<()> {
+    let mut input = file.open()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(4);
+    let reader = std::thread::spawn(move || {
+        let mut carry: Vec<u8> = Vec::new();
+        let mut next_line = 1u64;
+        loop {
+            let mut buf = std::mem::take(&mut carry);
+            let start = buf.len();
+            buf.resize(start + BLOCK_BYTES, 0);
+            let mut filled = start;
+            let mut eof = false;
+            while filled < buf.len() {
+                match input.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(k) => filled += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            buf.truncate(filled);
+            if !eof {
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(i) => carry = buf.split_off(i + 1),
+                    // One line longer than a block: keep reading it.
+                    None => {
+                        carry = buf;
+                        continue;
+                    }
+                }
+            }
+            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+            let block = Block {
+                bytes: buf,
+                first_line: next_line,
+            };
+            next_line += lines;
+            if tx.send(Ok(block)).is_err() || eof {
+                return;
+            }
+        }
+    });
+    let batch_size = rayon::current_num_threads().max(1) * 2;
+    let mut consumed = 0u64;
+    let mut done = false;
+    while !done {
+        let mut batch = Vec::with_capacity(batch_size);
+        while batch.len() < batch_size {
+            match rx.recv() {
+                Ok(Ok(b)) => batch.push(b),
+                Ok(Err(e)) => return Err(bad_input(format!("cannot read {name}: {e}"))),
+                Err(_) => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let parsed: Vec<_> = batch
+            .par_iter()
+            .map(|b| parse_block(b, name, parser))
+            .collect();
+        for (block, (events, rejects, read, skipped)) in batch.iter().zip(parsed) {
+            summary.read += read;
+            summary.skipped += skipped;
+            summary.accepted += events.len() as u64;
+            if strict {
+                if let Some(r) = rejects.first() {
+                    return Err(strict_error(r));
+                }
+            }
+            rejected.extend(rejects);
+            sink.events(&events);
+            consumed += block.bytes.len() as u64;
+            sink.progress(consumed);
+        }
+    }
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader thread for {name} failed"))?;
+    Ok(())
+}
+
+#[allow(clippy::type_complexity)]
+fn parse_block<'b>(
+    block: &'b Block,
+    name: &str,
+    parser: &dyn LineParser,
+) -> (Vec<AuditEvent<'b>>, Vec<Rejection>, u64, u64) {
+    let mut events = Vec::with_capacity(block.bytes.len() / 256);
+    let mut rejects = Vec::new();
+    let (mut read, mut skipped) = (0u64, 0u64);
+    for (line_no, line) in (block.first_line..).zip(block.bytes.split(|&c| c == b'\n')) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        read += 1;
+        match parser.parse(line, line_no) {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) => skipped += 1,
+            Err(err) => rejects.push(rejection(
+                name,
+                Location::Line(line_no),
+                err,
+                raw_text(line),
+            )),
+        }
+    }
+    (events, rejects, read, skipped)
+}
+
+fn read_csv(
+    file: &SourceFile,
+    index: u32,
+    cx: &ReadContext,
+    sink: &mut dyn EventSink,
+    summary: &mut SourceSummary,
+    rejected: &mut Vec<Rejection>,
+) -> Result<()> {
+    let name = file.name();
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(file.open()?);
+    let headers = rdr
+        .headers()
+        .map_err(|e| bad_input(format!("{name}: cannot read the header row: {e}")))?
+        .clone();
+    for required in ["timestamp", "actor", "actor_type", "operation"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(bad_input(format!(
+                "{name} line 1: no {required:?} column (the native columns are {})",
+                NATIVE_FIELDS.join(", ")
+            )));
+        }
+    }
+    let mut record = csv::StringRecord::new();
+    let mut chunk: Vec<csv::StringRecord> = Vec::new();
+    loop {
+        let more = match rdr.read_record(&mut record) {
+            Ok(m) => m,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                summary.read += 1;
+                let r = rejection(
+                    &name,
+                    Location::Line(line),
+                    RecordError::new("csv", e.to_string()),
+                    String::new(),
+                );
+                if cx.strict {
+                    return Err(strict_error(&r));
+                }
+                rejected.push(r);
+                continue;
+            }
+        };
+        if more {
+            chunk.push(record.clone());
+        }
+        if chunk.len() >= 65_536 || (!more && !chunk.is_empty()) {
+            let mut events = Vec::with_capacity(chunk.len());
+            for rec in &chunk {
+                summary.read += 1;
+                let line = rec.position().map_or(0, |p| p.line());
+                let built = rec
+                    .deserialize::<NativeRecord>(Some(&headers))
+                    .map_err(|e| RecordError::new("csv", e.to_string()))
+                    .and_then(|r| r.build(cx.input_tz, index, line));
+                match built {
+                    Ok(e) => events.push(e),
+                    Err(err) => {
+                        let raw = rec.iter().collect::<Vec<_>>().join(",");
+                        let r = rejection(&name, Location::Line(line), err, raw);
+                        if cx.strict {
+                            return Err(strict_error(&r));
+                        }
+                        rejected.push(r);
+                    }
+                }
+            }
+            summary.accepted += events.len() as u64;
+            sink.events(&events);
+            drop(events);
+            chunk.clear();
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads a native Parquet file a slice of rows at a time (bounded memory), columns by
+/// name; text columns must be strings, `dry_run` boolean or text.
+fn read_parquet(
+    file: &SourceFile,
+    index: u32,
+    cx: &ReadContext,
+    sink: &mut dyn EventSink,
+    summary: &mut SourceSummary,
+    rejected: &mut Vec<Rejection>,
+) -> Result<()> {
+    use polars::prelude::*;
+    let name = file.name();
+    let open = || -> Result<ParquetReader<File>> {
+        let f =
+            File::open(&file.path).map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
+        Ok(ParquetReader::new(f))
+    };
+    let mut probe = open()?;
+    let schema = probe
+        .schema()
+        .map_err(|e| bad_input(format!("{name}: not a Parquet file: {e}")))?;
+    let rows = probe
+        .num_rows()
+        .map_err(|e| bad_input(format!("{name}: {e}")))?;
+    let metadata = probe.get_metadata()?.clone();
+    let columns: Vec<String> = NATIVE_FIELDS
+        .iter()
+        .filter(|f| schema.contains(f))
+        .map(|f| f.to_string())
+        .collect();
+    const SLICE: usize = 1 << 20;
+    let mut offset = 0;
+    while offset < rows {
+        let len = SLICE.min(rows - offset);
+        let mut reader = open()?;
+        reader.set_metadata(metadata.clone());
+        let df = reader
+            .with_columns(Some(columns.clone()))
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|e| bad_input(format!("{name}: {e}")))?;
+        let parts = rayon::current_num_threads().max(1) * 4;
+        let step = len.div_ceil(parts).max(1);
+        let parts: Vec<(usize, DataFrame)> = (0..len)
+            .step_by(step)
+            .map(|start| (start, df.slice(start as i64, step)))
+            .collect();
+        let results: Vec<Result<(Vec<AuditEvent>, Vec<Rejection>)>> = parts
+            .par_iter()
+            .map(|(start, part)| parquet_events(part, &name, index, offset + start, cx.input_tz))
+            .collect();
+        for r in results {
+            let (events, rejects) = r?;
+            summary.read += (events.len() + rejects.len()) as u64;
+            summary.accepted += events.len() as u64;
+            if cx.strict {
+                if let Some(r) = rejects.first() {
+                    return Err(strict_error(r));
+                }
+            }
+            rejected.extend(rejects);
+            sink.events(&events);
+        }
+        offset += len;
+    }
+    Ok(())
+}
+
+fn parquet_events<'a>(
+    df: &'a polars::prelude::DataFrame,
+    name: &str,
+    index: u32,
+    first_row: usize,
+    tz: Tz,
+) -> Result<(Vec<AuditEvent<'a>>, Vec<Rejection>)> {
+    use polars::prelude::*;
+    let text = |field: &str| -> Result<Option<Vec<Option<&'a str>>>> {
+        match df.column(field) {
+            Err(_) => Ok(None),
+            Ok(c) => {
+                let ca = c.str().map_err(|_| {
+                    bad_input(format!(
+                        "{name}: column {field:?} is {} (it must be text)",
+                        c.dtype()
+                    ))
+                })?;
+                Ok(Some(ca.iter().collect()))
+            }
+        }
+    };
+    let cols: Vec<Option<Vec<Option<&str>>>> = NATIVE_FIELDS
+        .iter()
+        .filter(|f| **f != "dry_run")
+        .map(|f| text(f))
+        .collect::<Result<_>>()?;
+    let dry: Option<Vec<Option<bool>>> = match df.column("dry_run") {
+        Err(_) => None,
+        Ok(c) => match c.dtype() {
+            DataType::Boolean => Some(c.bool()?.iter().collect()),
+            DataType::String => Some(
+                c.str()?
+                    .iter()
+                    .map(|t| t.map(|t| t.eq_ignore_ascii_case("true")))
+                    .collect(),
+            ),
+            other => {
+                return Err(bad_input(format!(
+                    "{name}: column \"dry_run\" is {other} (it must be boolean)"
+                )))
+            }
+        },
+    };
+    let names: Vec<&str> = NATIVE_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "dry_run")
+        .collect();
+    let get = |i: usize, field: &str| -> Option<Cow<'a, str>> {
+        let k = names.iter().position(|n| *n == field)?;
+        cols[k].as_ref()?[i].map(Cow::Borrowed)
+    };
+    let mut events = Vec::with_capacity(df.height());
+    let mut rejects = Vec::new();
+    for i in 0..df.height() {
+        let record = first_row + i + 1;
+        let rec = NativeRecord {
+            timestamp: get(i, "timestamp"),
+            actor: get(i, "actor"),
+            actor_type: get(i, "actor_type"),
+            agent: get(i, "agent"),
+            action: get(i, "action"),
+            operation: get(i, "operation"),
+            resource: get(i, "resource"),
+            resource_type: get(i, "resource_type"),
+            environment: get(i, "environment"),
+            account: get(i, "account"),
+            region: get(i, "region"),
+            change_id: get(i, "change_id"),
+            dry_run: super::event::Flag(dry.as_ref().and_then(|d| d[i]), false),
+            approved_by: get(i, "approved_by"),
+            approver_type: get(i, "approver_type"),
+            approved_at: get(i, "approved_at"),
+            outcome: get(i, "outcome"),
+            prompt_ref: get(i, "prompt_ref"),
+            tool_call_ref: get(i, "tool_call_ref"),
+            grants: get(i, "grants"),
+        };
+        match rec.build(tz, index, record as u64) {
+            Ok(e) => events.push(e),
+            Err(err) => rejects.push(rejection(
+                name,
+                Location::Record(record as u64),
+                err,
+                String::new(),
+            )),
+        }
+    }
+    Ok((events, rejects))
+}
+
+/// A CloudTrail file: `{"Records": [...]}`; each record is checked on its own.
+#[derive(Deserialize)]
+struct CloudTrailFile {
+    #[serde(rename = "Records")]
+    records: Vec<serde_json::Value>,
+}
+
+fn read_cloudtrail(
+    file: &SourceFile,
+    index: u32,
+    cx: &ReadContext,
+    sink: &mut dyn EventSink,
+    summary: &mut SourceSummary,
+    rejected: &mut Vec<Rejection>,
+) -> Result<()> {
+    let name = file.name();
+    let mut bytes = Vec::new();
+    file.open()?
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
+    let parsed: CloudTrailFile = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            summary.read += 1;
+            let r = rejection(
+                &name,
+                Location::Record(0),
+                RecordError::new("Records", format!("not a CloudTrail log file: {e}")),
+                raw_text(&bytes[..bytes.len().min(200)]),
+            );
+            if cx.strict {
+                return Err(strict_error(&r));
+            }
+            rejected.push(r);
+            return Ok(());
+        }
+    };
+    let mut events = Vec::with_capacity(parsed.records.len());
+    for (i, rec) in parsed.records.iter().enumerate() {
+        let n = i as u64 + 1;
+        summary.read += 1;
+        match cloudtrail_event(rec, n, index, cx) {
+            Ok(e) => events.push(e),
+            Err(err) => {
+                let r = rejection(
+                    &name,
+                    Location::Record(n),
+                    err,
+                    raw_text(rec.to_string().as_bytes()),
+                );
+                if cx.strict {
+                    return Err(strict_error(&r));
+                }
+                rejected.push(r);
+            }
+        }
+    }
+    summary.accepted += events.len() as u64;
+    sink.events(&events);
+    Ok(())
+}
+
+fn owned(v: Option<&str>) -> Cow<'static, str> {
+    Cow::Owned(v.unwrap_or("").to_string())
+}
+
+/// Maps one CloudTrail record to a native event.
+fn cloudtrail_event(
+    rec: &serde_json::Value,
+    line: u64,
+    source: u32,
+    cx: &ReadContext,
+) -> Result<AuditEvent<'static>, RecordError> {
+    let s = |ptr: &str| rec.pointer(ptr).and_then(|v| v.as_str());
+    let event_name = s("/eventName").ok_or_else(|| RecordError::new("eventName", "is missing"))?;
+    let time = s("/eventTime").ok_or_else(|| RecordError::new("eventTime", "is missing"))?;
+    let at = parse_millis(time, "eventTime", cx.input_tz)?;
+    let identity = rec
+        .get("userIdentity")
+        .ok_or_else(|| RecordError::new("userIdentity", "is missing"))?;
+    let actor = identity
+        .get("arn")
+        .and_then(|v| v.as_str())
+        .or_else(|| identity.get("principalId").and_then(|v| v.as_str()))
+        .or_else(|| identity.get("invokedBy").and_then(|v| v.as_str()))
+        .ok_or_else(|| RecordError::new("userIdentity.arn", "is missing"))?;
+    let user_agent = s("/userAgent").unwrap_or("");
+    let actor_type = cx.mappings.actor_type(actor, user_agent);
+    let m = &cx.mappings.cloudtrail;
+    let op_text = m
+        .events
+        .get(event_name)
+        .map(String::as_str)
+        .or_else(|| {
+            m.prefixes
+                .iter()
+                .find(|(p, _)| event_name.starts_with(p.as_str()))
+                .map(|(_, o)| o.as_str())
+        })
+        .unwrap_or(&m.otherwise);
+    let operation = Operation::parse(op_text).unwrap_or(Operation::Read);
+    let account = s("/recipientAccountId")
+        .or_else(|| s("/userIdentity/accountId"))
+        .unwrap_or("");
+    let resource = rec
+        .pointer("/resources/0/ARN")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            let params = rec.get("requestParameters")?;
+            m.resource_keys.iter().find_map(|k| {
+                let v = params.pointer(k)?;
+                v.as_str().map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| s("/eventSource").unwrap_or("").to_string());
+    let error = s("/errorCode").unwrap_or("");
+    let dry_run = error.contains("DryRunOperation");
+    let outcome = if error.is_empty() || dry_run {
+        "success"
+    } else if error.contains("AccessDenied") || error.contains("Unauthorized") {
+        "denied"
+    } else {
+        "failure"
+    };
+    let grants = if operation == Operation::PermissionChange {
+        cloudtrail_grants(rec)
+    } else {
+        String::new()
+    };
+    Ok(AuditEvent {
+        at,
+        actor: owned(Some(actor)),
+        actor_type,
+        agent: owned((actor_type == ActorType::AiAgent).then_some(user_agent)),
+        action: owned(Some(event_name)),
+        operation,
+        resource: Cow::Owned(resource),
+        resource_type: owned(s("/resources/0/type").or_else(|| s("/eventSource"))),
+        environment: owned(Some(
+            cx.environments
+                .accounts
+                .get(account)
+                .map(String::as_str)
+                .unwrap_or("unknown"),
+        )),
+        account: owned(Some(account)),
+        region: owned(s("/awsRegion")),
+        change_id: Cow::Borrowed(""),
+        dry_run,
+        approved_by: Cow::Borrowed(""),
+        approver_type: None,
+        approved_at: None,
+        outcome: Cow::Borrowed(outcome),
+        prompt_ref: false,
+        tool_call_ref: false,
+        grants: Cow::Owned(grants),
+        source,
+        line,
+    })
+}
+
+/// What a policy change grants: `*` when its document allows every action or resource.
+fn cloudtrail_grants(rec: &serde_json::Value) -> String {
+    let Some(params) = rec.get("requestParameters") else {
+        return String::new();
+    };
+    if let Some(arn) = params.get("policyArn").and_then(|v| v.as_str()) {
+        return arn.rsplit('/').next().unwrap_or(arn).to_string();
+    }
+    let doc = params
+        .get("policyDocument")
+        .and_then(|v| v.as_str())
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap_or_default())
+        .unwrap_or_default();
+    let mut wild = false;
+    let mut named = Vec::new();
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => Vec::new(),
+    };
+    for st in statements {
+        for key in ["Action", "Resource"] {
+            match st.get(key) {
+                Some(serde_json::Value::String(a)) => {
+                    wild |= a == "*";
+                    if key == "Action" {
+                        named.push(a.clone());
+                    }
+                }
+                Some(serde_json::Value::Array(list)) => {
+                    for a in list.iter().filter_map(|v| v.as_str()) {
+                        wild |= a == "*";
+                        if key == "Action" {
+                            named.push(a.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if wild {
+        "*".into()
+    } else {
+        named.join(",")
+    }
+}
+
+fn cluster_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.split('.').next().unwrap_or(&name).to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct K8sEvent<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    stage: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "requestURI", deserialize_with = "opt_text")]
+    request_uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    verb: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user: Option<K8sUser<'a>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    object_ref: Option<K8sObject<'a>>,
+    response_status: Option<K8sStatus>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    request_received_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    stage_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    annotations: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct K8sUser<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    username: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct K8sObject<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    resource: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    subresource: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct K8sStatus {
+    code: Option<u16>,
+}
+
+/// Maps one Kubernetes audit event; stages before ResponseComplete are skipped (the same
+/// request appears again, complete).
+fn k8s_event<'b>(
+    line: &'b [u8],
+    n: u64,
+    source: u32,
+    cluster: &str,
+    cx: &ReadContext,
+) -> Result<Option<AuditEvent<'b>>, RecordError> {
+    let ev: K8sEvent =
+        serde_json::from_slice(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
+    if ev.kind.as_deref() != Some("Event") {
+        return Err(RecordError::new(
+            "kind",
+            "is not \"Event\" (audit.k8s.io/v1)",
+        ));
+    }
+    if let Some(stage) = ev.stage.as_deref() {
+        if stage != "ResponseComplete" && stage != "Panic" {
+            return Ok(None);
+        }
+    }
+    let time = ev
+        .request_received_timestamp
+        .or(ev.stage_timestamp)
+        .ok_or_else(|| RecordError::new("requestReceivedTimestamp", "is missing"))?;
+    let at = parse_millis(&time, "requestReceivedTimestamp", cx.input_tz)?;
+    let verb = ev
+        .verb
+        .ok_or_else(|| RecordError::new("verb", "is missing"))?;
+    let actor = ev
+        .user
+        .and_then(|u| u.username)
+        .ok_or_else(|| RecordError::new("user.username", "is missing"))?;
+    let user_agent = ev.user_agent.unwrap_or(Cow::Borrowed(""));
+    let actor_type = cx.mappings.actor_type(&actor, &user_agent);
+    let km = &cx.mappings.kubernetes;
+    let obj = ev.object_ref;
+    let kind = obj
+        .as_ref()
+        .and_then(|o| o.resource.as_deref())
+        .unwrap_or("");
+    let namespace = obj
+        .as_ref()
+        .and_then(|o| o.namespace.as_deref())
+        .unwrap_or("");
+    let obj_name = obj.as_ref().and_then(|o| o.name.as_deref()).unwrap_or("");
+    let sub = obj
+        .as_ref()
+        .and_then(|o| o.subresource.as_deref())
+        .unwrap_or("");
+    let mut operation = km
+        .verbs
+        .get(&*verb)
+        .and_then(|o| Operation::parse(o))
+        .unwrap_or(Operation::Read);
+    if km.housekeeping_resources.iter().any(|r| r == kind) {
+        operation = Operation::Read;
+    } else if operation.changes() && km.permission_resources.iter().any(|r| r == kind) {
+        operation = Operation::PermissionChange;
+    }
+    let mut resource = String::new();
+    for part in [namespace, kind, obj_name, sub] {
+        if !part.is_empty() {
+            if !resource.is_empty() {
+                resource.push('/');
+            }
+            resource.push_str(part);
+        }
+    }
+    if resource.is_empty() {
+        resource = ev.request_uri.as_deref().unwrap_or("").to_string();
+    }
+    let envs = cx.environments;
+    let environment = envs
+        .namespaces
+        .iter()
+        .find(|(p, _)| !namespace.is_empty() && glob_match(p, namespace))
+        .or_else(|| envs.clusters.iter().find(|(c, _)| *c == cluster))
+        .map(|(_, e)| e.as_str())
+        .unwrap_or("unknown");
+    let code = ev.response_status.and_then(|s| s.code).unwrap_or(200);
+    let outcome = match code {
+        401 | 403 => "denied",
+        400.. => "failure",
+        _ => "success",
+    };
+    let ann = |key: &str| ev.annotations.get(key).map(|v| v.to_string());
+    let dry_run = ev
+        .request_uri
+        .as_deref()
+        .is_some_and(|u| u.contains("dryRun=All"));
+    Ok(Some(AuditEvent {
+        at,
+        actor,
+        actor_type,
+        agent: if actor_type == ActorType::AiAgent {
+            user_agent
+        } else {
+            Cow::Borrowed("")
+        },
+        action: Cow::Owned(format!("{verb} {kind}")),
+        operation,
+        resource: Cow::Owned(resource),
+        resource_type: Cow::Owned(kind.to_string()),
+        environment: Cow::Owned(environment.to_string()),
+        account: Cow::Owned(format!("k8s:{cluster}")),
+        region: Cow::Borrowed(""),
+        change_id: Cow::Owned(ann(&km.change_id_annotation).unwrap_or_default()),
+        dry_run,
+        approved_by: Cow::Borrowed(""),
+        approver_type: None,
+        approved_at: None,
+        outcome: Cow::Borrowed(outcome),
+        prompt_ref: ann(&km.prompt_ref_annotation).is_some(),
+        tool_call_ref: ann(&km.tool_call_ref_annotation).is_some(),
+        grants: Cow::Borrowed(""),
+        source,
+        line: n,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(
+            "*agent*",
+            "arn:aws:sts::1:assumed-role/opsbot-AGENT-role/s"
+        ));
+        assert!(glob_match(
+            "claude-code/*",
+            "claude-code/1.0.71 kubectl/v1.31.0"
+        ));
+        assert!(glob_match("system:*", "system:serviceaccount:argocd:x"));
+        assert!(!glob_match("system:*", "j.okafor"));
+        assert!(glob_match("*-prod", "shop-prod"));
+        assert!(!glob_match("*-prod", "shop-prod-2"));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "axxcyyb"));
+    }
+
+    #[test]
+    fn wildcard_policy_documents_grant_everything() {
+        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}});
+        assert_eq!(cloudtrail_grants(&rec), "*");
+        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Statement\":{\"Action\":[\"s3:GetObject\"],\"Resource\":\"arn:aws:s3:::b/*\"}}"}});
+        assert_eq!(cloudtrail_grants(&rec), "s3:GetObject");
+    }
+}

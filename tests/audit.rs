@@ -1,0 +1,590 @@
+//! `regwatch audit` end to end: each policy against a fixture that must trigger it and a
+//! near miss beside it that must not; every input format, malformed records included;
+//! the outputs (table, JSON, CSV, SARIF), the gate and the NIST coverage.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use common::{fixture, golden, regwatch, regwatch_in, root};
+use serde_json::Value;
+
+fn audit_json(args: &[&str]) -> (Value, common::Run) {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json", "--quiet"]);
+    let run = regwatch(&all);
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    let v: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    (v, run)
+}
+
+/// (policy, change id or first actor) for every finding.
+fn keys(report: &Value) -> BTreeSet<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let change = f["change_id"].as_str().unwrap();
+            let key = if change.is_empty() {
+                f["actors"][0]
+                    .as_str()
+                    .or(f["resources"][0].as_str())
+                    .unwrap_or("")
+            } else {
+                change
+            };
+            (f["policy"].as_str().unwrap().to_string(), key.to_string())
+        })
+        .collect()
+}
+
+fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_policy_fires_on_its_trigger_and_not_on_its_near_miss() {
+    let path = fixture("audit/policies.jsonl");
+    let (report, _) = audit_json(&[path.to_str().unwrap()]);
+    // Exactly these: every near miss (CHG-D2 approved inline, CHG-D3 approved by an approve
+    // event, CHG-D4 a dry run, CHG-S2, CHG-A2, CHG-B2 with exactly 50 resources, CHG-T3
+    // at 17:29, CHG-T4 at 09:30 BST, CHG-F2 before the freeze, CHG-F3 in staging, CHG-W2,
+    // agent-s with exactly 30 changes, svc-deploy and h.jones, account 888 with a gap of
+    // exactly 120 minutes) is absent.
+    let expected = set(&[
+        ("destructive-prod-without-approval", "CHG-D1"),
+        ("destructive-prod-without-approval", "CHG-D5"),
+        ("self-approval", "CHG-S1"),
+        ("ai-approving-ai", "CHG-A1"),
+        ("blast-radius", "CHG-B1"),
+        ("blast-radius", "CHG-B3"),
+        ("out-of-hours-destructive", "CHG-T1"),
+        ("out-of-hours-destructive", "CHG-T2"),
+        ("out-of-hours-destructive", "CHG-T5"),
+        ("change-freeze", "CHG-F1"),
+        ("no-dry-run-before-apply", "CHG-N1"),
+        ("no-dry-run-before-apply", "CHG-N2"),
+        ("ai-change-rate", "agent-r"),
+        ("credentials-across-environments", "agent-x"),
+        ("wildcard-permission", "CHG-W1"),
+        ("ai-action-not-logged", "CHG-P1"),
+        ("logging-disabled", "h.jones"),
+        ("audit-trail-gap", "999999999999 eu-west-2"),
+    ]);
+    assert_eq!(keys(&report), expected);
+    let find = |policy: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["policy"] == policy)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let blast = find("blast-radius");
+    assert_eq!(blast[0]["resource_count"], 51);
+    assert!(blast[1]["detail"].as_str().unwrap().contains("2 regions"));
+    let hours: Vec<String> = find("out-of-hours-destructive")
+        .iter()
+        .map(|f| f["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        hours.iter().any(|d| d.contains("on a bank holiday")),
+        "{hours:?}"
+    );
+    assert!(
+        hours.iter().any(|d| d.contains("at 08:30 local time")),
+        "{hours:?}"
+    );
+    let rate = &find("ai-change-rate")[0];
+    assert_eq!(rate["event_count"], 31);
+    let gap = &find("audit-trail-gap")[0];
+    assert!(gap["detail"].as_str().unwrap().contains("3h 30m"), "{gap}");
+    // Findings name their events by file and line.
+    let d1 = &find("destructive-prod-without-approval")[0];
+    let line = d1["events"][0]["line"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let src = text.lines().nth(line - 1).unwrap();
+    assert!(src.contains("DROP TABLE orders"), "{src}");
+    assert!(d1["why"]
+        .as_str()
+        .unwrap()
+        .contains("deleted the production database"));
+    assert!(d1["nist"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("MANAGE 2.4")));
+}
+
+#[test]
+fn the_table_is_what_a_person_reads() {
+    let run = regwatch(&["audit", "tests/fixtures/audit/policies.jsonl", "--coverage"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    golden("audit-policies.txt", &run.stdout);
+}
+
+#[test]
+fn malformed_records_are_quarantined_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("audit/bad.jsonl");
+    let input = input.to_str().unwrap();
+    let mappings = root().join("mappings");
+    let m = mappings.to_str().unwrap();
+    let run = regwatch_in(
+        dir.path(),
+        &["audit", input, "--mappings", m, "--format", "json"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("8 record(s) read = 2 accepted + 6 rejected"),
+        "{}",
+        run.stderr
+    );
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let totals = &report["summary"]["totals"];
+    assert_eq!(
+        (
+            totals["read"].as_u64(),
+            totals["accepted"].as_u64(),
+            totals["rejected"].as_u64()
+        ),
+        (Some(8), Some(2), Some(6))
+    );
+    let mut q = csv::Reader::from_path(dir.path().join("audit.quarantine.csv")).unwrap();
+    let rows: Vec<(String, String)> = q
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[1].to_string(), r[3].to_string())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("line 2", "json"),
+            ("line 3", "actor"),
+            ("line 4", "operation"),
+            ("line 5", "timestamp"),
+            ("line 7", "dry_run"),
+            ("line 8", "timestamp"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // A local time the clocks repeat is an error, not a guess.
+    let text = std::fs::read_to_string(dir.path().join("audit.quarantine.csv")).unwrap();
+    assert!(text.contains("happens twice"), "{text}");
+    // --strict stops at the first bad record, naming it.
+    let run = regwatch_in(dir.path(), &["audit", input, "--mappings", m, "--strict"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("bad.jsonl line 2, field json"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn csv_and_parquet_read_the_same_schema() {
+    let (csv, run) = audit_json(&["tests/fixtures/audit/formats.csv"]);
+    assert!(run.stderr.is_empty(), "--quiet: {}", run.stderr);
+    let t = &csv["summary"]["totals"];
+    assert_eq!(
+        (
+            t["read"].as_u64(),
+            t["accepted"].as_u64(),
+            t["rejected"].as_u64()
+        ),
+        (Some(5), Some(2), Some(3))
+    );
+    let (parquet, _) = audit_json(&["tests/fixtures/audit/formats.parquet"]);
+    let t = &parquet["summary"]["totals"];
+    assert_eq!(
+        (
+            t["read"].as_u64(),
+            t["accepted"].as_u64(),
+            t["rejected"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    let both = set(&[
+        ("destructive-prod-without-approval", "CHG-C1"),
+        ("self-approval", "CHG-C2"),
+        ("no-dry-run-before-apply", "CHG-C1"),
+        ("no-dry-run-before-apply", "CHG-C2"),
+    ]);
+    assert_eq!(keys(&csv), both);
+    assert_eq!(keys(&parquet), both);
+    // Parquet rows are records, not lines.
+    assert!(
+        parquet["findings"][0]["events"][0]["record"].is_u64(),
+        "{}",
+        parquet["findings"][0]
+    );
+}
+
+#[test]
+fn gzipped_files_in_a_folder_tree_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("2026/11");
+    std::fs::create_dir_all(&nested).unwrap();
+    let plain = std::fs::read(fixture("audit/policies.jsonl")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(nested.join("events.jsonl.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(&plain).unwrap();
+    gz.finish().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not an audit log").unwrap();
+    let (tree, _) = audit_json(&[dir.path().to_str().unwrap()]);
+    let (direct, _) = audit_json(&["tests/fixtures/audit/policies.jsonl"]);
+    assert_eq!(tree["summary"]["totals"]["files"], 1);
+    assert_eq!(keys(&tree), keys(&direct));
+}
+
+#[test]
+fn cloudtrail_as_aws_delivers_it() {
+    let (r, _) = audit_json(&["--config", "regwatch.toml", "samples/audit/cloudtrail"]);
+    let t = &r["summary"]["totals"];
+    assert_eq!(t["files"], 6);
+    assert_eq!(
+        (
+            t["read"].as_u64(),
+            t["accepted"].as_u64(),
+            t["rejected"].as_u64()
+        ),
+        (Some(48), Some(47), Some(1))
+    );
+    let findings = r["findings"].as_array().unwrap();
+    let details: Vec<&str> = findings
+        .iter()
+        .map(|f| f["detail"].as_str().unwrap())
+        .collect();
+    // The agent (found by its role, session and user agent) deleted the database.
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("opsbot-agent-role") && d.contains("DeleteDBInstance")),
+        "{details:#?}"
+    );
+    // Its EC2 dry run is not a deletion.
+    let terminations: Vec<&Value> = findings
+        .iter()
+        .filter(|f| {
+            f["policy"] == "destructive-prod-without-approval"
+                && f["detail"].as_str().unwrap().contains("TerminateInstances")
+        })
+        .collect();
+    assert!(!terminations.is_empty());
+    for f in &terminations {
+        assert!(!f["resources"].to_string().contains("dry"), "{f}");
+    }
+    assert!(details.iter().any(|d| d.contains("StopLogging")));
+    assert!(findings
+        .iter()
+        .any(|f| f["policy"] == "wildcard-permission"));
+    assert!(findings[0]["events"][0]["record"].is_u64());
+}
+
+#[test]
+fn kubernetes_audit_logs() {
+    let (r, _) = audit_json(&[
+        "--config",
+        "regwatch.toml",
+        "samples/audit/k8s/audit-prod-cluster.jsonl",
+    ]);
+    let t = &r["summary"]["totals"];
+    assert_eq!(t["rejected"], 1);
+    assert_eq!(
+        t["read"].as_u64().unwrap(),
+        t["accepted"].as_u64().unwrap() + 1 + t["skipped"].as_u64().unwrap()
+    );
+    let k = keys(&r);
+    assert!(
+        k.contains(&(
+            "destructive-prod-without-approval".into(),
+            "CHG-48213".into()
+        )),
+        "{k:?}"
+    );
+    assert!(
+        k.contains(&(
+            "logging-disabled".into(),
+            "j.okafor@hartwell-pike.co.uk".into()
+        )),
+        "{k:?}"
+    );
+    // The server-side dry run (dryRun=All) is not a change.
+    assert!(!k
+        .iter()
+        .any(|(p, c)| p == "destructive-prod-without-approval" && c == "CHG-48395"));
+    // Lease renewals keep the stream continuous and are not changes.
+    assert!(
+        !k.iter()
+            .any(|(p, _)| p == "audit-trail-gap" || p == "change-freeze"),
+        "{k:?}"
+    );
+}
+
+#[test]
+fn the_sample_month_matches_an_independent_reading_of_the_policies() {
+    // samples/audit/generate.py checks its own events against policies.toml in Python;
+    // every change it expects a policy to catch, regwatch must catch too.
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("samples/audit/expected-findings.json")).unwrap(),
+    )
+    .unwrap();
+    let (r, _) = audit_json(&[
+        "--config",
+        "regwatch.toml",
+        "samples/audit/native/changes-2026-11.jsonl",
+    ]);
+    let got = keys(&r);
+    let mut checked = 0;
+    for (policy, changes) in expected["findings"].as_object().unwrap() {
+        for key in changes
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("CHG-"))
+        {
+            assert!(
+                got.contains(&(policy.clone(), key.clone())),
+                "{policy} {key} missing from {got:#?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+    for near_miss in ["CHG-48430", "CHG-48431", "CHG-48415", "CHG-48345"] {
+        assert!(
+            !got.iter().any(|(_, c)| c == near_miss),
+            "{near_miss} flagged: {got:#?}"
+        );
+    }
+}
+
+#[test]
+fn change_metrics_split_ai_from_human() {
+    let (r, _) = audit_json(&[
+        "--config",
+        "regwatch.toml",
+        "samples/audit/native/changes-2026-11.jsonl",
+        "--incidents",
+        "samples/incidents.csv",
+    ]);
+    let metrics = r["metrics"].as_array().unwrap();
+    let row = |who: &str| {
+        metrics
+            .iter()
+            .find(|m| m["month"] == "2026-11" && m["driven_by"] == who)
+            .unwrap_or_else(|| panic!("{who}: {metrics:?}"))
+    };
+    let ai = row("ai_agent");
+    let human = row("human");
+    // CHG-48213, CHG-48301, CHG-48377 and CHG-48470 caused incidents in samples/incidents.csv.
+    assert!(ai["failed"].as_u64().unwrap() >= 4, "{ai}");
+    assert!(
+        ai["change_failure_rate"].as_f64().unwrap()
+            > human["change_failure_rate"].as_f64().unwrap()
+    );
+    assert!(ai["time_to_restore_hours"].as_f64().unwrap() > 0.0);
+    assert!(human["deployments"].as_u64().unwrap() > 10);
+    // Without incidents there is no time to restore.
+    let (r, _) = audit_json(&[
+        "--config",
+        "regwatch.toml",
+        "samples/audit/native/changes-2026-11.jsonl",
+    ]);
+    assert!(r["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["time_to_restore_hours"].is_null()));
+}
+
+#[test]
+fn sarif_for_code_scanning() {
+    let run = regwatch(&[
+        "audit",
+        "tests/fixtures/audit/policies.jsonl",
+        "--format",
+        "sarif",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0);
+    let s: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let driver = &s["runs"][0]["tool"]["driver"];
+    let rules = driver["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 13);
+    let results = s["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 18);
+    for r in results {
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"]);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(
+            loc["artifactLocation"]["uri"],
+            "tests/fixtures/audit/policies.jsonl"
+        );
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    let critical = results
+        .iter()
+        .find(|r| r["ruleId"] == "destructive-prod-without-approval")
+        .unwrap();
+    assert_eq!(critical["level"], "error");
+}
+
+#[test]
+fn fail_on_gates_a_pipeline() {
+    let run = regwatch(&[
+        "audit",
+        "tests/fixtures/audit/policies.jsonl",
+        "--fail-on",
+        "critical",
+        "--quiet",
+        "--output",
+        "/dev/null",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // Only medium and high findings here.
+    let run = regwatch(&[
+        "audit",
+        "tests/fixtures/audit/formats.csv",
+        "--fail-on",
+        "critical",
+        "--quiet",
+        "--output",
+        "/dev/null",
+    ]);
+    assert_eq!(run.code, 1, "CHG-C1 is a critical finding: {run:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(&clean, "{\"timestamp\":\"2026-11-10T10:00:00Z\",\"actor\":\"a\",\"actor_type\":\"human\",\"action\":\"read\",\"operation\":\"read\",\"resource\":\"r\",\"environment\":\"prod\"}\n").unwrap();
+    let run = regwatch(&[
+        "audit",
+        clean.to_str().unwrap(),
+        "--fail-on",
+        "low",
+        "--quiet",
+        "--output",
+        "/dev/null",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn csv_output_neutralises_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hostile.jsonl");
+    std::fs::write(&input, "{\"timestamp\":\"2026-11-10T10:00:00Z\",\"actor\":\"=HYPERLINK(\\\"http://evil\\\")\",\"actor_type\":\"human\",\"action\":\"x\",\"operation\":\"update\",\"resource\":\"@SUM(A1)\",\"environment\":\"dev\",\"approved_by\":\"=HYPERLINK(\\\"http://evil\\\")\",\"change_id\":\"-1+1\"}\n").unwrap();
+    let run = regwatch(&[
+        "audit",
+        input.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut rdr = csv::Reader::from_reader(run.stdout.as_bytes());
+    let mut n = 0;
+    for rec in rdr.records() {
+        for cell in rec.unwrap().iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+    assert!(run.stdout.contains("'=HYPERLINK"), "{}", run.stdout);
+}
+
+#[test]
+fn coverage_lists_all_72_subcategories() {
+    let (r, _) = audit_json(&["tests/fixtures/audit/policies.jsonl"]);
+    let cov = r["coverage"].as_array().unwrap();
+    assert_eq!(cov.len(), 72);
+    let m24 = cov.iter().find(|c| c["id"] == "MANAGE 2.4").unwrap();
+    // destructive, blast radius and rate limit all fired on the fixture.
+    assert_eq!(
+        (m24["passed"].as_u64(), m24["failed"].as_u64()),
+        (Some(0), Some(3))
+    );
+    let uncovered = cov
+        .iter()
+        .filter(|c| c["policies"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(uncovered, 57);
+    let clean = regwatch(&[
+        "audit",
+        "tests/fixtures/audit/formats.csv",
+        "--coverage",
+        "--quiet",
+    ]);
+    assert!(
+        clean.stdout.contains("15 of 72 subcategories"),
+        "{}",
+        clean.stdout
+    );
+}
+
+#[test]
+fn policies_are_data_users_can_tune() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root().join("mappings/policies.toml")).unwrap();
+    // Switch on the example condition policy, lower the blast radius, switch off the gap check.
+    let tuned = shipped
+        .replace("enabled = false\n", "enabled = true\n")
+        .replace("max_resources = 50", "max_resources = 1")
+        .replace(
+            "params = { max_gap_minutes = 120 }",
+            "enabled = false\nparams = { max_gap_minutes = 120 }",
+        );
+    let path = dir.path().join("policies.toml");
+    std::fs::write(&path, &tuned).unwrap();
+    let (r, _) = audit_json(&[
+        "tests/fixtures/audit/policies.jsonl",
+        "--policies",
+        path.to_str().unwrap(),
+    ]);
+    let k = keys(&r);
+    assert!(
+        k.contains(&("blast-radius".into(), "CHG-B2".into())),
+        "{k:?}"
+    );
+    assert!(!k.iter().any(|(p, _)| p == "audit-trail-gap"));
+    assert_eq!(
+        r["summary"]["findings_by_policy"]
+            .as_object()
+            .unwrap()
+            .len(),
+        13
+    );
+    // A bad parameter is bad input naming the policy.
+    std::fs::write(
+        &path,
+        shipped.replace("max_changes = 30", "max_changes = \"many\""),
+    )
+    .unwrap();
+    let run = regwatch(&[
+        "audit",
+        "tests/fixtures/audit/policies.jsonl",
+        "--policies",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("ai-change-rate") && run.stderr.contains("max_changes"),
+        "{}",
+        run.stderr
+    );
+}

@@ -127,6 +127,10 @@ struct ReportArgs {
     /// Folder with report.html.hbs and report.md.hbs, to rebrand (default from config).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
+    /// Audit logs (files or folders, as for `regwatch audit`) for section 4: guardrail
+    /// findings, NIST AI RMF coverage and AI-versus-human change metrics.
+    #[arg(long, value_name = "PATH")]
+    audit: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -718,6 +722,24 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
     }
     let loaded = load(config, &args.input)?;
     let month = report::Month::parse(&args.month, loaded.tz)?;
+    let audit = if args.audit.is_empty() {
+        None
+    } else {
+        let report = run_audit(
+            &loaded.config,
+            &mappings,
+            None,
+            &args.audit,
+            None,
+            false,
+            &loaded.incidents,
+            &|_| {},
+        )?;
+        eprintln!("{}", regwatch::audit::render::counts_line(&report));
+        write_audit_quarantine(&report, None, false)?;
+        sources.extend(report.files.iter().map(PathBuf::from));
+        Some(report)
+    };
     let evaluation = loaded.evaluate(now, &|_| true);
     let deadlines = evaluation.sorted();
     let model = report::build(&report::ReportInputs {
@@ -729,6 +751,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
         organisation: &loaded.config.organisation,
         now,
         tz: loaded.tz,
+        audit: audit.as_ref(),
     });
     let out = args
         .out
@@ -840,14 +863,66 @@ fn alerts_cmd(config: Config, args: AlertsArgs) -> Result<ExitCode> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Reads the mappings, then the audit logs, and runs every enabled policy.
+#[allow(clippy::too_many_arguments)]
+fn run_audit(
+    config: &Config,
+    mappings: &Path,
+    policies: Option<&Path>,
+    inputs: &[PathBuf],
+    format: Option<regwatch::audit::sources::SourceFormat>,
+    strict: bool,
+    incidents: &[regwatch::incident::Incident],
+    progress: &dyn Fn(u64),
+) -> Result<regwatch::audit::AuditReport> {
+    let setup = regwatch::audit::AuditSetup::load(config, mappings, policies)?;
+    let input = regwatch::audit::AuditInput {
+        inputs,
+        format,
+        strict,
+        input_tz: config.input_tz()?,
+        display_tz: config.display_tz()?,
+        calendar: &setup.calendar,
+        policies: &setup.policies,
+        catalogue: &setup.catalogue,
+        mappings: &setup.mappings,
+        environments: &config.audit,
+        incidents,
+    };
+    regwatch::audit::run(&input, progress)
+}
+
+/// Writes rejected audit records where a person can review them, and says so.
+fn write_audit_quarantine(
+    report: &regwatch::audit::AuditReport,
+    path: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
+    if report.rejected.is_empty() {
+        return Ok(());
+    }
+    let path = path.map_or_else(|| PathBuf::from("audit.quarantine.csv"), Path::to_path_buf);
+    write_quarantine(&path, &report.rejected)?;
+    if !quiet {
+        for r in report.rejected.iter().take(5) {
+            eprintln!("  rejected: {r}");
+        }
+        eprintln!(
+            "{} rejected record(s) written to {}",
+            report.rejected.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
-    use regwatch::audit::{self, render, AuditInput, AuditSetup};
+    use regwatch::audit::{self, render};
     use std::io::IsTerminal;
     let mappings = args
         .mappings
         .clone()
         .unwrap_or_else(|| config.resolve(&config.paths.mappings));
-    let setup = AuditSetup::load(&config, &mappings, args.policies.as_deref())?;
     let tz = config.display_tz()?;
     let incidents = match &args.incidents {
         Some(path) => {
@@ -858,19 +933,6 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
             Loaded::load(config.clone(), std::slice::from_ref(path), &opts)?.incidents
         }
         None => Vec::new(),
-    };
-    let input = AuditInput {
-        inputs: &args.inputs,
-        format: args.input_format,
-        strict: args.strict,
-        input_tz: config.input_tz()?,
-        display_tz: tz,
-        calendar: &setup.calendar,
-        policies: &setup.policies,
-        catalogue: &setup.catalogue,
-        mappings: &setup.mappings,
-        environments: &config.audit,
-        incidents: &incidents,
     };
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
@@ -884,30 +946,23 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         );
         bar
     };
-    let report = audit::run(&input, &|done| bar.set_position(done))?;
+    let report = run_audit(
+        &config,
+        &mappings,
+        args.policies.as_deref(),
+        &args.inputs,
+        args.input_format,
+        args.strict,
+        &incidents,
+        &|done| bar.set_position(done),
+    )?;
     bar.finish_and_clear();
     // The table starts with the counts; other formats get them on standard error.
     let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();
     if !args.quiet && !table_on_terminal {
         eprintln!("{}", render::counts_line(&report));
     }
-    if !report.rejected.is_empty() {
-        let path = args
-            .quarantine
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("audit.quarantine.csv"));
-        write_quarantine(&path, &report.rejected)?;
-        if !args.quiet {
-            for r in report.rejected.iter().take(5) {
-                eprintln!("  rejected: {r}");
-            }
-            eprintln!(
-                "{} rejected record(s) written to {}",
-                report.rejected.len(),
-                path.display()
-            );
-        }
-    }
+    write_audit_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
     emit(args.output.as_deref(), |w| match args.format {
         AuditFormat::Table => render::write_table(w, &report, tz, args.coverage),
         AuditFormat::Json => render::write_json(w, &report, tz),

@@ -504,10 +504,14 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     }
 
     l.heading("4. AI operations", 13.0);
-    l.paragraph(
-        "No audit trail was given for this report, so guardrail findings, the NIST AI RMF coverage matrix and change metrics are not shown. The clocks of incidents caused by AI agents follow.",
-        9.0,
-    );
+    match &r.ai_operations {
+        None => l.paragraph(
+            "No audit trail was given for this report, so guardrail findings, the NIST AI RMF coverage matrix and change metrics are not shown.",
+            9.0,
+        ),
+        Some(ai) => ai_operations(&mut l, ai),
+    }
+    l.paragraph("The clocks of incidents caused by AI agents:", 9.0);
     let rows: Vec<Vec<String>> = r
         .ai_caused
         .iter()
@@ -580,6 +584,110 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
         &header,
         &r.generated_at,
     )
+}
+
+/// Section 4 from the audit: findings by severity and policy, the worst five, the NIST AI
+/// RMF coverage matrix and the change metrics with their charts.
+fn ai_operations(l: &mut Layout, ai: &crate::report::AiOperations) {
+    l.paragraph(
+        &format!(
+            "What people, services and AI agents did, checked against the guardrail policies ({}). {} findings first seen this month.",
+            ai.read, ai.findings
+        ),
+        9.0,
+    );
+    let rows: Vec<Vec<String>> = ai
+        .by_policy
+        .iter()
+        .map(|p| {
+            vec![
+                format!("{} ({})", p.title, p.id),
+                p.severity.clone(),
+                p.count.to_string(),
+            ]
+        })
+        .collect();
+    l.table(&["Policy", "Severity", "Findings"], &[6.0, 1.2, 1.0], &rows);
+    l.heading("The worst five", 11.0);
+    if ai.worst.is_empty() {
+        l.paragraph("No findings this month.", 9.0);
+    }
+    for w in &ai.worst {
+        l.paragraph(&format!("{} ({}, {})", w.title, w.severity, w.when), 9.5);
+        l.paragraph(
+            &format!(
+                "What happened: {} Change: {}; who: {}. Resources: {}. Evidence: {}. Why it matters: {} NIST AI RMF: {}.",
+                w.detail,
+                if w.change_id.is_empty() { "none recorded" } else { &w.change_id },
+                w.actors,
+                w.resources,
+                w.events,
+                w.why,
+                w.nist
+            ),
+            8.5,
+        );
+    }
+    l.heading("NIST AI RMF 1.0 coverage", 11.0);
+    l.paragraph(
+        &format!(
+            "{} of {} subcategories have evidence from the guardrail policies; fail means a mapped policy has findings this month, none that no policy gives evidence for it.",
+            ai.subcategories_covered, ai.subcategories
+        ),
+        9.0,
+    );
+    let rows: Vec<Vec<String>> = ai
+        .coverage
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.status.to_string(),
+                c.passed.to_string(),
+                c.failed.to_string(),
+                c.policies.clone(),
+            ]
+        })
+        .collect();
+    l.table(
+        &["Subcategory", "Status", "Passing", "Failing", "Policies"],
+        &[1.4, 0.9, 0.9, 0.9, 4.3],
+        &rows,
+    );
+    l.heading("Change metrics: AI-driven against human changes", 11.0);
+    let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+    let rows: Vec<Vec<String>> = ai
+        .metrics
+        .iter()
+        .map(|m| {
+            vec![
+                m.driven_by.clone(),
+                m.deployments.to_string(),
+                opt(m.lead_time_hours),
+                m.failed.to_string(),
+                format!("{:.0}%", m.change_failure_rate * 100.0),
+                opt(m.time_to_restore_hours),
+            ]
+        })
+        .collect();
+    l.table(
+        &[
+            "Applied by",
+            "Changes",
+            "Lead time (h)",
+            "Failed",
+            "Failure rate",
+            "Restore (h)",
+        ],
+        &[1.6, 1.1, 1.3, 1.0, 1.2, 1.3],
+        &rows,
+    );
+    l.bar_chart("Change failure rate (%)", &ai.failure_rate_bars, None);
+    l.bar_chart(
+        "Median lead time to production (hours)",
+        &ai.lead_time_bars,
+        None,
+    );
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::audit::policies::Finding;
+use crate::audit::AuditReport;
 use crate::clock::{human_duration, local_text, utc_text};
 use crate::deadlines::{Deadline, Status};
 use crate::drafts::{escape_markdown, Organisation};
@@ -90,6 +92,8 @@ pub struct Headline {
     pub notifications_overdue: usize,
     pub tolerance_breaches: usize,
     pub ai_caused_incidents: usize,
+    /// High and critical audit findings first seen in the month (when an audit was given).
+    pub high_severity_findings: usize,
 }
 
 /// A headline figure with last month's, for the comparison table.
@@ -169,11 +173,221 @@ pub struct MonthlyReport {
     pub ico_limit_hours: Option<f64>,
     pub late_reasons: Vec<LateReason>,
     pub services: Vec<ServiceSection>,
-    /// Section 4, filled once audit results are given (see `regwatch audit`).
-    pub ai_operations: Option<serde_json::Value>,
+    /// Section 4's audit part, when audit logs were given (see `regwatch audit`).
+    pub ai_operations: Option<AiOperations>,
     pub ai_caused: Vec<ClockRow>,
     pub register: Vec<RegisterEntry>,
     pub inputs: Vec<InputQuality>,
+}
+
+/// Section 4: what people and AI agents did, from `regwatch audit`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AiOperations {
+    /// What the audit read: files, records read, accepted, rejected.
+    pub read: String,
+    pub findings: usize,
+    pub by_severity: Vec<SeverityCount>,
+    pub by_policy: Vec<PolicyCount>,
+    /// The five most severe findings of the month, in detail.
+    pub worst: Vec<WorstFinding>,
+    pub coverage: Vec<CoverageRow>,
+    pub subcategories_covered: usize,
+    pub subcategories: usize,
+    /// The month's change metrics, AI-driven against human.
+    pub metrics: Vec<crate::audit::metrics::ChangeMetrics>,
+    pub failure_rate_bars: Vec<(String, f64)>,
+    pub failure_rate_svg: String,
+    pub lead_time_bars: Vec<(String, f64)>,
+    pub lead_time_svg: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeverityCount {
+    pub severity: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyCount {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstFinding {
+    pub policy: String,
+    pub title: String,
+    pub severity: String,
+    pub when: String,
+    pub detail: String,
+    pub change_id: String,
+    pub actors: String,
+    pub resources: String,
+    pub events: String,
+    pub why: String,
+    pub nist: String,
+}
+
+/// One NIST AI RMF subcategory: which policies give evidence, and how they came out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageRow {
+    pub id: String,
+    pub text: String,
+    pub policies: String,
+    pub passed: usize,
+    pub failed: usize,
+    /// `fail` (a mapped policy has findings this month), `pass`, or `none` (no evidence).
+    pub status: &'static str,
+}
+
+fn severity_label(s: crate::controls::Severity) -> String {
+    format!("{s:?}").to_lowercase()
+}
+
+/// Section 4 from an audit: the findings first seen in `month`, the coverage they give,
+/// and the month's change metrics.
+pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations {
+    use crate::audit::event::millis_to_time;
+    let in_month: Vec<&Finding> = audit
+        .findings
+        .iter()
+        .filter(|f| month.contains(millis_to_time(f.first_at)))
+        .collect();
+    let by_severity = ["critical", "high", "medium", "low"]
+        .iter()
+        .map(|sev| SeverityCount {
+            severity: sev.to_string(),
+            count: in_month
+                .iter()
+                .filter(|f| severity_label(f.severity) == *sev)
+                .count(),
+        })
+        .collect();
+    let by_policy = audit
+        .policies
+        .iter()
+        .map(|p| PolicyCount {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            severity: severity_label(p.severity),
+            count: in_month.iter().filter(|f| f.policy == p.id).count(),
+        })
+        .collect();
+    let place = |source: u32, line: u64| crate::audit::render::place(audit, source, line);
+    // Findings are sorted most severe first, then by time.
+    let worst = in_month
+        .iter()
+        .take(5)
+        .map(|f| WorstFinding {
+            policy: f.policy.clone(),
+            title: f.title.clone(),
+            severity: severity_label(f.severity),
+            when: local_text(millis_to_time(f.first_at), tz),
+            detail: f.detail.clone(),
+            change_id: f.change_id.clone(),
+            actors: f.actors.join(", "),
+            resources: {
+                let mut r = f
+                    .resources
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let more = f.resource_count.saturating_sub(5);
+                if more > 0 {
+                    r.push_str(&format!(" and {more} more"));
+                }
+                r
+            },
+            events: {
+                let mut e: Vec<String> = f
+                    .events
+                    .iter()
+                    .take(3)
+                    .map(|e| place(e.source, e.line))
+                    .collect();
+                if f.event_count > 3 {
+                    e.push(format!("{} events in all", f.event_count));
+                }
+                e.join(", ")
+            },
+            why: f.rationale.clone(),
+            nist: f.nist.join(", "),
+        })
+        .collect();
+    let coverage: Vec<CoverageRow> = audit
+        .coverage
+        .iter()
+        .map(|c| {
+            let failed = audit
+                .policies
+                .iter()
+                .filter(|p| c.policies.contains(&p.id))
+                .filter(|p| in_month.iter().any(|f| f.policy == p.id))
+                .count();
+            CoverageRow {
+                id: c.id.clone(),
+                text: c.text.clone(),
+                policies: c.policies.join(", "),
+                passed: c.policies.len() - failed,
+                failed,
+                status: if c.policies.is_empty() {
+                    "none"
+                } else if failed > 0 {
+                    "fail"
+                } else {
+                    "pass"
+                },
+            }
+        })
+        .collect();
+    let metrics: Vec<_> = audit
+        .metrics
+        .iter()
+        .filter(|m| m.month == month.id())
+        .cloned()
+        .collect();
+    let who = |d: &str| match d {
+        "ai_agent" => "AI agents".to_string(),
+        "human" => "People".to_string(),
+        other => format!("{other}s"),
+    };
+    let failure_rate_bars: Vec<(String, f64)> = metrics
+        .iter()
+        .map(|m| (who(&m.driven_by), m.change_failure_rate * 100.0))
+        .collect();
+    let lead_time_bars: Vec<(String, f64)> = metrics
+        .iter()
+        .filter_map(|m| Some((who(&m.driven_by), m.lead_time_hours?)))
+        .collect();
+    AiOperations {
+        read: crate::audit::render::counts_line(audit),
+        findings: in_month.len(),
+        by_severity,
+        by_policy,
+        worst,
+        subcategories_covered: coverage.iter().filter(|c| c.status != "none").count(),
+        subcategories: coverage.len(),
+        coverage,
+        failure_rate_svg: bar_chart(
+            "Change failure rate (% of production changes that failed or caused an incident)",
+            "%",
+            &failure_rate_bars,
+            None,
+        ),
+        failure_rate_bars,
+        lead_time_svg: bar_chart(
+            "Median lead time from first event to production (hours)",
+            "h",
+            &lead_time_bars,
+            None,
+        ),
+        lead_time_bars,
+        metrics,
+    }
 }
 
 fn headline(month: &Month, incidents: &[&Incident], deadlines: &[&Deadline]) -> Headline {
@@ -205,7 +419,7 @@ fn headline(month: &Month, incidents: &[&Incident], deadlines: &[&Deadline]) -> 
     h
 }
 
-fn compare(this: &Headline, last: &Headline) -> Vec<Comparison> {
+fn compare(this: &Headline, last: &Headline, audited: bool) -> Vec<Comparison> {
     let row = |label, a: usize, b: usize| Comparison {
         label,
         this_month: a,
@@ -216,7 +430,7 @@ fn compare(this: &Headline, last: &Headline) -> Vec<Comparison> {
             d => d.to_string(),
         },
     };
-    vec![
+    let mut rows = vec![
         row("Incidents", this.incidents, last.incidents),
         row(
             "Personal data breaches",
@@ -248,7 +462,25 @@ fn compare(this: &Headline, last: &Headline) -> Vec<Comparison> {
             this.tolerance_breaches,
             last.tolerance_breaches,
         ),
-    ]
+    ];
+    if audited {
+        rows.push(row(
+            "High and critical audit findings",
+            this.high_severity_findings,
+            last.high_severity_findings,
+        ));
+    }
+    rows
+}
+
+fn high_findings(month: &Month, audit: Option<&AuditReport>) -> usize {
+    audit.map_or(0, |a| {
+        a.findings
+            .iter()
+            .filter(|f| f.severity >= crate::controls::Severity::High)
+            .filter(|f| month.contains(crate::audit::event::millis_to_time(f.first_at)))
+            .count()
+    })
 }
 
 /// Escapes text for SVG/HTML.
@@ -334,14 +566,21 @@ pub struct ReportInputs<'a> {
     pub organisation: &'a Organisation,
     pub now: DateTime<Utc>,
     pub tz: Tz,
+    /// What `regwatch audit` found, for section 4 and the headline.
+    pub audit: Option<&'a AuditReport>,
 }
 
 pub fn build(r: &ReportInputs) -> MonthlyReport {
     let (month, now, tz) = (r.month, r.now, r.tz);
     let incidents: Vec<&Incident> = r.incidents.iter().collect();
-    let this = headline(&month, &incidents, r.deadlines);
+    let mut this = headline(&month, &incidents, r.deadlines);
+    this.high_severity_findings = high_findings(&month, r.audit);
     let prev = month.previous(tz);
-    let last = prev.map_or_else(Headline::default, |p| headline(&p, &incidents, r.deadlines));
+    let last = prev.map_or_else(Headline::default, |p| {
+        let mut h = headline(&p, &incidents, r.deadlines);
+        h.high_severity_findings = high_findings(&p, r.audit);
+        h
+    });
     // A clock ran in the month if it started before the month ended and was still running
     // (or finished) after the month began.
     let ran = |d: &Deadline| -> bool {
@@ -467,7 +706,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
         period_start: local_text(month.start, tz),
         period_end: local_text(month.end, tz),
         generated_at: local_text(now, tz),
-        comparison: compare(&this, &last),
+        comparison: compare(&this, &last, r.audit.is_some()),
         headline: this,
         previous_month_label: prev.map(|p| p.label()).unwrap_or_default(),
         clocks,
@@ -476,7 +715,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
         ico_limit_hours: ico_limit,
         late_reasons,
         services,
-        ai_operations: None,
+        ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)),
         ai_caused,
         register: crate::register::build(&in_month, r.deadlines, tz),
         inputs: r

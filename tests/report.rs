@@ -28,7 +28,7 @@ fn read(p: &Path) -> String {
 fn sample_month_report_matches_golden_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let run = report(&["samples/incidents.csv"], &out);
+    let run = report(&["samples/incidents.csv", "--audit", "samples/audit"], &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("wrote"), "{}", run.stdout);
     golden("report-2026-11.md", &read(&out.join("report.md")));
@@ -38,6 +38,28 @@ fn sample_month_report_matches_golden_and_manifest() {
     assert_eq!(json["headline"]["incidents"], 22);
     assert_eq!(json["headline"]["tolerance_breaches"], 3);
     assert_eq!(json["inputs"][0]["read"], 24);
+
+    // Section 4 rests on the audit of samples/audit.
+    let ai = &json["ai_operations"];
+    assert_eq!(ai["worst"].as_array().unwrap().len(), 5);
+    assert_eq!(ai["worst"][0]["severity"], "critical");
+    assert_eq!(ai["coverage"].as_array().unwrap().len(), 72);
+    assert_eq!(ai["subcategories_covered"], 15);
+    let by_policy = ai["by_policy"].as_array().unwrap();
+    let count = |id: &str| {
+        by_policy.iter().find(|p| p["id"] == id).unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(count("destructive-prod-without-approval") >= 3);
+    assert_eq!(count("self-approval"), 1);
+    let metrics = ai["metrics"].as_array().unwrap();
+    assert!(metrics.iter().any(|m| m["driven_by"] == "ai_agent"));
+    assert!(metrics.iter().any(|m| m["driven_by"] == "human"));
+    assert!(json["headline"]["high_severity_findings"].as_u64().unwrap() >= 10);
+    // The audit logs are inputs of the report too.
+    let manifest_text = read(&out.join("manifest.json"));
+    assert!(manifest_text.contains("samples/audit/k8s/audit-prod-cluster.jsonl"));
 
     // Every output's hash in the manifest is the hash of the file on disk.
     let manifest: serde_json::Value =
@@ -173,7 +195,7 @@ fn a_failed_run_leaves_the_previous_report_intact() {
 fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let run = report(&["samples/incidents.csv"], &out);
+    let run = report(&["samples/incidents.csv", "--audit", "samples/audit"], &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let pdf = out.join("report.pdf");
     assert!(run.stdout.contains("report.pdf"), "{}", run.stdout);
@@ -185,6 +207,10 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
         "Hours from awareness to ICO notification",
         "3. Operational resilience",
         "4. AI operations",
+        "The worst five",
+        "NIST AI RMF 1.0 coverage",
+        "Change metrics: AI-driven against human changes",
+        "Change failure rate (%)",
         "5. Breach register (UK GDPR Art. 33(5))",
         "6. Data quality",
     ] {
@@ -197,6 +223,10 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     assert!(flat.contains("Impact tolerance breaches 3 0 +3"));
     assert!(flat.contains("samples/incidents.csv 24 24 0"));
     assert!(flat.contains("limit 72 h"));
+    assert!(
+        flat.contains("15 of 72 subcategories have evidence"),
+        "{flat}"
+    );
 
     // Every page carries the period, the generation time and "Page i of N".
     let pages = text.split('\u{c}').filter(|p| !p.trim().is_empty()).count();

@@ -62,6 +62,9 @@ pub struct Finding {
 /// Events, actors and resources listed per finding; the counts say how many there were.
 pub const MAX_REFS: usize = 20;
 
+/// Names and events kept per change while reading (changes are many; findings are few).
+const KEPT_PER_CHANGE: usize = 8;
+
 /// A test on one event field, from a `condition` policy's `when`.
 #[derive(Debug, Clone)]
 enum FieldTest {
@@ -490,7 +493,7 @@ impl Distinct {
         let h = hash(text);
         if !self.hashes.contains(&h) {
             self.hashes.push(h);
-            if self.names.len() < MAX_REFS {
+            if self.names.len() < KEPT_PER_CHANGE {
                 self.names.push(text.to_string());
             }
         }
@@ -534,8 +537,8 @@ struct ActorEnvironments {
 }
 
 /// A per-stream record of which minutes had events.
-#[derive(Default)]
 struct Stream {
+    name: String,
     minutes: Vec<i64>,
     first: Option<EventRef>,
 }
@@ -550,10 +553,12 @@ pub struct Engine<'a> {
     gathering: BTreeMap<(usize, String), Gathering>,
     candidates: Vec<Hit>,
     pub changes: FxHashMap<Box<str>, ChangeState>,
-    windows: FxHashMap<(Box<str>, i64), ChangeState>,
+    /// Changes without a change id: (actor hash, window) → state.
+    windows: FxHashMap<(u64, i64), ChangeState>,
     actors: FxHashMap<Box<str>, ActorEnvironments>,
     ai_changes: FxHashMap<Box<str>, Vec<EventRef>>,
-    streams: FxHashMap<(Box<str>, Box<str>), Stream>,
+    /// Streams by hash of account and region.
+    streams: FxHashMap<u64, Stream>,
     pub events_seen: u64,
     pub first_at: Option<i64>,
     pub last_at: Option<i64>,
@@ -668,7 +673,7 @@ impl<'a> Engine<'a> {
                 update_change(st, e, r, changes, is_prod, self.cap);
             } else if changes {
                 let window = e.at.div_euclid(self.blast_window_ms);
-                let key = (Box::from(&*e.actor), window);
+                let key = (hash(&e.actor), window);
                 let st = self.windows.entry(key).or_insert_with(|| ChangeState {
                     first_at: e.at,
                     last_at: e.at,
@@ -702,21 +707,17 @@ impl<'a> Engine<'a> {
             }
             // A stream is an account (and region); events without an account have none.
             if gaps && !e.account.is_empty() {
-                let key_account: &str = &e.account;
                 let minute = e.at.div_euclid(60_000);
-                let stream = match self
-                    .streams
-                    .get_mut(&(Box::from(key_account), Box::from(&*e.region)))
-                {
-                    Some(s) => s,
-                    None => self
-                        .streams
-                        .entry((Box::from(key_account), Box::from(&*e.region)))
-                        .or_default(),
-                };
-                if stream.first.is_none() {
-                    stream.first = Some(r);
-                }
+                let key = hash(&e.account) ^ hash(&e.region).rotate_left(17);
+                let stream = self.streams.entry(key).or_insert_with(|| Stream {
+                    name: if e.region.is_empty() {
+                        e.account.to_string()
+                    } else {
+                        format!("{} {}", e.account, e.region)
+                    },
+                    first: Some(r),
+                    minutes: Vec::new(),
+                });
                 if stream.minutes.last() != Some(&minute) {
                     stream.minutes.push(minute);
                 }
@@ -977,9 +978,10 @@ impl<'a> Engine<'a> {
                 } => {
                     let mut found = Vec::new();
                     for (key, st) in self.changes.iter().map(|(k, s)| (k.to_string(), s)).chain(
-                        self.windows
-                            .iter()
-                            .map(|((actor, w), s)| (format!("{actor}@{w}"), s)),
+                        self.windows.iter().map(|((_, w), s)| {
+                            let actor = s.appliers.names.first().map_or("", String::as_str);
+                            (format!("{actor}@{w}"), s)
+                        }),
                     ) {
                         let mut over = Vec::new();
                         if st.resources.len() > *max_resources {
@@ -1139,18 +1141,13 @@ impl<'a> Engine<'a> {
                 }
                 Check::TimeGap { max_gap_ms } => {
                     let mut found = Vec::new();
-                    for ((account, region), s) in &mut self.streams {
+                    for s in self.streams.values_mut() {
                         s.minutes.sort_unstable();
                         s.minutes.dedup();
                         for w in s.minutes.windows(2) {
                             let gap = (w[1] - w[0]) * 60_000;
                             if gap > *max_gap_ms {
-                                let name = if region.is_empty() {
-                                    account.to_string()
-                                } else {
-                                    format!("{account} {region}")
-                                };
-                                found.push((name, w[0] * 60_000, w[1] * 60_000, s.first));
+                                found.push((s.name.clone(), w[0] * 60_000, w[1] * 60_000, s.first));
                             }
                         }
                     }
@@ -1247,7 +1244,7 @@ fn update_change(
         return;
     }
     st.events += 1;
-    if st.refs.len() < MAX_REFS {
+    if st.refs.len() < KEPT_PER_CHANGE {
         st.refs.push(r);
     }
     st.resources.add(&e.resource, cap);

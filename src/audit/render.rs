@@ -25,7 +25,7 @@ fn severity_name(s: Severity) -> &'static str {
 }
 
 /// `file:line` (or `file#record` for formats without lines).
-fn place(report: &AuditReport, source: u32, line: u64) -> String {
+pub fn place(report: &AuditReport, source: u32, line: u64) -> String {
     let file = report
         .files
         .get(source as usize)

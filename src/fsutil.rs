@@ -7,10 +7,24 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Writes `path` atomically with whatever `fill` writes.
+///
+/// A target that exists and is not a regular file (`/dev/null`, a named pipe, a terminal)
+/// is written in place: renaming over it would replace the device with a file.
 pub fn write_atomic<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w).with_context(|| format!("while writing {}", path.display()))?;
+        return w
+            .flush()
+            .with_context(|| format!("while writing {}", path.display()));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -33,6 +47,30 @@ where
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        let null = Path::new("/dev/null");
+        write_atomic(null, |w| Ok(w.write_all(b"gone")?)).unwrap();
+        let meta = std::fs::metadata(null).unwrap();
+        assert!(!meta.is_file(), "/dev/null was replaced by a file");
+    }
+
+    #[test]
+    fn files_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.txt");
+        write_bytes_atomic(&p, b"one").unwrap();
+        write_bytes_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp files left behind");
+    }
 }
 
 /// Writes bytes atomically.

@@ -946,6 +946,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         );
         bar
     };
+    let t0 = std::time::Instant::now();
     let report = run_audit(
         &config,
         &mappings,
@@ -969,6 +970,19 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),
     })?;
+    // For profiling large runs: where the time went, on stderr.
+    if std::env::var_os("REGWATCH_TIMING").is_some() {
+        let phases: Vec<String> = report
+            .timings
+            .iter()
+            .map(|(n, d)| format!("{n} {d:?}"))
+            .collect();
+        eprintln!(
+            "timing: {}, total with output {:?}",
+            phases.join(", "),
+            t0.elapsed()
+        );
+    }
     let gate = args.fail_on.map(|f| match f {
         FailOn::Low => regwatch::controls::Severity::Low,
         FailOn::Medium => regwatch::controls::Severity::Medium,

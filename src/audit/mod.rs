@@ -64,6 +64,9 @@ pub struct AuditReport {
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
     pub policies: Vec<Policy>,
+    /// How long reading and checking, the history checks and the metrics took.
+    #[serde(skip)]
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -112,6 +115,7 @@ pub fn input_bytes(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<u
 
 /// Reads every source, runs every enabled policy, and summarises.
 pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
+    let started = std::time::Instant::now();
     let files = discover(input.inputs, input.format)?;
     let compiled = compile(input.policies, input.display_tz)?;
     let mut engine = Engine::new(&compiled, input.calendar);
@@ -155,8 +159,15 @@ pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
         totals.rejected += s.rejected;
         totals.skipped += s.skipped;
     }
+    let read_done = started.elapsed();
     let metrics = change_metrics(engine.change_states(), input.incidents, input.display_tz)?;
+    let metrics_done = started.elapsed();
     let findings = engine.finish();
+    let timings = vec![
+        ("read and check", read_done),
+        ("metrics", metrics_done - read_done),
+        ("history checks", started.elapsed() - metrics_done),
+    ];
     let mut findings_by_policy: BTreeMap<String, u64> =
         compiled.iter().map(|p| (p.policy.id.clone(), 0)).collect();
     let mut findings_by_severity = BTreeMap::new();
@@ -178,6 +189,7 @@ pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
         files: files.iter().map(|f| f.name()).collect(),
         rejected,
         policies: enabled,
+        timings,
     })
 }
 

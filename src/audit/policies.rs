@@ -112,9 +112,16 @@ impl Destructive {
         if !e.operation.changes() {
             return false;
         }
-        let action = e.action.to_ascii_lowercase();
-        self.actions.iter().any(|a| action.contains(a.as_str()))
+        self.actions
+            .iter()
+            .any(|a| contains_ignore_case(&e.action, a))
     }
+}
+
+/// `needle` (lower case) occurs in `haystack`, ignoring ASCII case, without allocating.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// A policy's check with its parameters read and checked.

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::event::millis_to_time;
@@ -225,67 +226,111 @@ pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
     Ok(())
 }
 
-fn finding_json(report: &AuditReport, f: &Finding, tz: Tz) -> Value {
-    let events: Vec<Value> = f
+/// One event a finding rests on, as JSON shows it: `line` or `record` by format.
+#[derive(Serialize)]
+struct EventJson<'a> {
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<u64>,
+    at: String,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    policy: &'a str,
+    title: &'a str,
+    severity: &'static str,
+    detail: &'a str,
+    why: &'a str,
+    change_id: &'a str,
+    actors: &'a [String],
+    resources: &'a [String],
+    resource_count: u64,
+    events: Vec<EventJson<'a>>,
+    event_count: u64,
+    first_at: String,
+    first_at_local: String,
+    last_at: String,
+    nist: &'a [String],
+    obligations: &'a [String],
+}
+
+fn finding_json<'a>(report: &'a AuditReport, f: &'a Finding, tz: Tz) -> FindingJson<'a> {
+    let events = f
         .events
         .iter()
         .map(|e| {
             let file = report
                 .files
                 .get(e.source as usize)
-                .cloned()
-                .unwrap_or_default();
-            let key = if by_record(report, e.source) {
-                "record"
-            } else {
-                "line"
-            };
-            json!({"file": file, key: e.line, "at": utc_text(millis_to_time(e.at))})
+                .map_or("", String::as_str);
+            let record = by_record(report, e.source);
+            EventJson {
+                file,
+                line: (!record).then_some(e.line),
+                record: record.then_some(e.line),
+                at: utc_text(millis_to_time(e.at)),
+            }
         })
         .collect();
-    json!({
-        "policy": f.policy,
-        "title": f.title,
-        "severity": severity_name(f.severity),
-        "detail": f.detail,
-        "why": f.rationale,
-        "change_id": f.change_id,
-        "actors": f.actors,
-        "resources": f.resources,
-        "resource_count": f.resource_count,
-        "events": events,
-        "event_count": f.event_count,
-        "first_at": utc_text(millis_to_time(f.first_at)),
-        "first_at_local": local_rfc3339(millis_to_time(f.first_at), tz),
-        "last_at": utc_text(millis_to_time(f.last_at)),
-        "nist": f.nist,
-        "obligations": f.obligations,
-    })
+    FindingJson {
+        policy: &f.policy,
+        title: &f.title,
+        severity: severity_name(f.severity),
+        detail: &f.detail,
+        why: &f.rationale,
+        change_id: &f.change_id,
+        actors: &f.actors,
+        resources: &f.resources,
+        resource_count: f.resource_count,
+        events,
+        event_count: f.event_count,
+        first_at: utc_text(millis_to_time(f.first_at)),
+        first_at_local: local_rfc3339(millis_to_time(f.first_at), tz),
+        last_at: utc_text(millis_to_time(f.last_at)),
+        nist: &f.nist,
+        obligations: &f.obligations,
+    }
+}
+
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    sources: &'a [super::sources::SourceSummary],
+    totals: &'a super::Totals,
+    findings: usize,
+    findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
+    findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    summary: SummaryJson<'a>,
+    findings: Vec<FindingJson<'a>>,
+    coverage: &'a [super::coverage::SubcategoryCoverage],
+    metrics: &'a [super::metrics::ChangeMetrics],
 }
 
 /// The whole report as one JSON document.
-pub fn to_json(report: &AuditReport, tz: Tz) -> Value {
-    let findings: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| finding_json(report, f, tz))
-        .collect();
-    json!({
-        "summary": {
-            "sources": report.sources,
-            "totals": report.totals,
-            "findings": report.findings.len(),
-            "findings_by_policy": report.findings_by_policy,
-            "findings_by_severity": report.findings_by_severity,
-        },
-        "findings": findings,
-        "coverage": report.coverage,
-        "metrics": report.metrics,
-    })
-}
-
 pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &to_json(report, tz))?;
+    let doc = ReportJson {
+        summary: SummaryJson {
+            sources: &report.sources,
+            totals: &report.totals,
+            findings: report.findings.len(),
+            findings_by_policy: &report.findings_by_policy,
+            findings_by_severity: &report.findings_by_severity,
+        },
+        findings: report
+            .findings
+            .iter()
+            .map(|f| finding_json(report, f, tz))
+            .collect(),
+        coverage: &report.coverage,
+        metrics: &report.metrics,
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)?;
     Ok(())
 }

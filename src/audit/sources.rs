@@ -400,7 +400,7 @@ fn strict_error(r: &Rejection) -> anyhow::Error {
 
 /// Turns one line of a JSON-lines file into an event (or `None` for a record to skip).
 trait LineParser: Sync {
-    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError>;
+    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError>;
 }
 
 struct NativeLines {
@@ -409,9 +409,9 @@ struct NativeLines {
 }
 
 impl LineParser for NativeLines {
-    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
+    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
         let rec: NativeRecord =
-            serde_json::from_slice(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
+            serde_json::from_str(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
         rec.build(self.tz, self.index, n).map(Some)
     }
 }
@@ -423,7 +423,7 @@ struct K8sLines<'c> {
 }
 
 impl LineParser for K8sLines<'_> {
-    fn parse<'b>(&self, line: &'b [u8], n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
+    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
         k8s_event(line, n, self.index, &self.cluster, self.cx)
     }
 }
@@ -434,7 +434,9 @@ struct Block {
     first_line: u64,
 }
 
-const BLOCK_BYTES: usize = 8 << 20;
+const BLOCK_BYTES: usize = 2 << 20;
+/// Blocks parsed at once: enough for every core, small enough to bound memory.
+const BATCH_BLOCKS: usize = 8;
 
 /// Reads JSON lines: one thread fills blocks of whole lines, rayon parses a batch of blocks
 /// at once, and the sink sees each block's events in order.
@@ -448,12 +450,20 @@ fn read_lines(
     rejected: &mut Vec<Rejection>,
 ) -> Result<()> {
     let mut input = file.open()?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
+    // Buffers go back to the reader once their events are checked: fresh 8 MB buffers
+    // would cost a page fault per 4 KB.
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
         let mut carry: Vec<u8> = Vec::new();
         let mut next_line = 1u64;
         loop {
-            let mut buf = std::mem::take(&mut carry);
+            let mut buf = free_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BLOCK_BYTES + 4096));
+            buf.clear();
+            buf.extend_from_slice(&carry);
+            carry.clear();
             let start = buf.len();
             buf.resize(start + BLOCK_BYTES, 0);
             let mut filled = start;
@@ -475,7 +485,10 @@ fn read_lines(
             buf.truncate(filled);
             if !eof {
                 match memchr::memrchr(b'\n', &buf) {
-                    Some(i) => carry = buf.split_off(i + 1),
+                    Some(i) => {
+                        carry.extend_from_slice(&buf[i + 1..]);
+                        buf.truncate(i + 1);
+                    }
                     // One line longer than a block: keep reading it.
                     None => {
                         carry = buf;
@@ -494,12 +507,11 @@ fn read_lines(
             }
         }
     });
-    let batch_size = rayon::current_num_threads().max(1) * 2;
     let mut consumed = 0u64;
     let mut done = false;
     while !done {
-        let mut batch = Vec::with_capacity(batch_size);
-        while batch.len() < batch_size {
+        let mut batch = Vec::with_capacity(BATCH_BLOCKS);
+        while batch.len() < BATCH_BLOCKS {
             match rx.recv() {
                 Ok(Ok(b)) => batch.push(b),
                 Ok(Err(e)) => return Err(bad_input(format!("cannot read {name}: {e}"))),
@@ -527,6 +539,9 @@ fn read_lines(
             consumed += block.bytes.len() as u64;
             sink.progress(consumed);
         }
+        for block in batch {
+            let _ = free_tx.send(block.bytes);
+        }
     }
     reader
         .join()
@@ -543,21 +558,33 @@ fn parse_block<'b>(
     let mut events = Vec::with_capacity(block.bytes.len() / 256);
     let mut rejects = Vec::new();
     let (mut read, mut skipped) = (0u64, 0u64);
-    for (line_no, line) in (block.first_line..).zip(block.bytes.split(|&c| c == b'\n')) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
+    // One UTF-8 check for the block; only a block that fails is checked line by line.
+    let text = std::str::from_utf8(&block.bytes).ok();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', &block.bytes).chain(std::iter::once(block.bytes.len()));
+    for (line_no, end) in (block.first_line..).zip(ends) {
+        let raw = &block.bytes[start..end];
+        let line = match text {
+            Some(t) => Ok(&t[start..end]),
+            None => std::str::from_utf8(raw),
+        };
+        start = end + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         read += 1;
-        match parser.parse(line, line_no) {
+        let parsed = match line {
+            Ok(l) => parser.parse(l.strip_suffix('\r').unwrap_or(l), line_no),
+            Err(e) => Err(RecordError::new("line", format!("not UTF-8 text: {e}"))),
+        };
+        match parsed {
             Ok(Some(e)) => events.push(e),
             Ok(None) => skipped += 1,
-            Err(err) => rejects.push(rejection(
-                name,
-                Location::Line(line_no),
-                err,
-                raw_text(line),
-            )),
+            Err(err) => rejects.push(rejection(name, Location::Line(line_no), err, raw_text(raw))),
+        }
+        if start > block.bytes.len() {
+            break;
         }
     }
     (events, rejects, read, skipped)
@@ -1074,14 +1101,14 @@ struct K8sStatus {
 /// Maps one Kubernetes audit event; stages before ResponseComplete are skipped (the same
 /// request appears again, complete).
 fn k8s_event<'b>(
-    line: &'b [u8],
+    line: &'b str,
     n: u64,
     source: u32,
     cluster: &str,
     cx: &ReadContext,
 ) -> Result<Option<AuditEvent<'b>>, RecordError> {
     let ev: K8sEvent =
-        serde_json::from_slice(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
+        serde_json::from_str(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
     if ev.kind.as_deref() != Some("Event") {
         return Err(RecordError::new(
             "kind",

@@ -49,6 +49,11 @@ where
     Ok(())
 }
 
+/// Writes bytes atomically.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |w| Ok(w.write_all(bytes)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,9 +76,4 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temp files left behind");
     }
-}
-
-/// Writes bytes atomically.
-pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, |w| Ok(w.write_all(bytes)?))
 }

@@ -873,7 +873,7 @@ fn run_audit(
     format: Option<regwatch::audit::sources::SourceFormat>,
     strict: bool,
     incidents: &[regwatch::incident::Incident],
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<regwatch::audit::AuditReport> {
     let setup = regwatch::audit::AuditSetup::load(config, mappings, policies)?;
     let input = regwatch::audit::AuditInput {

@@ -220,12 +220,7 @@ impl<'de> Deserialize<'de> for Flag {
         Ok(match Option::<Raw>::deserialize(d)? {
             None => Flag(None, false),
             Some(Raw::Bool(b)) => Flag(Some(b), false),
-            Some(Raw::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
-                "" => Flag(None, false),
-                "true" | "yes" | "1" => Flag(Some(true), false),
-                "false" | "no" | "0" => Flag(Some(false), false),
-                _ => Flag(None, true),
-            },
+            Some(Raw::Text(t)) => text_flag(&t),
         })
     }
 }
@@ -400,6 +395,127 @@ impl<'a> NativeRecord<'a> {
     }
 }
 
+/// Reads a flat JSON object (string, true, false and null values) straight into a
+/// record, without serde's generic machinery: the fast path for native JSON lines, which
+/// are flat. Anything else (nested values, numbers, escapes, duplicate keys, a syntax
+/// error) returns `None`, and the caller lets serde_json read the line, so what is
+/// accepted and the error messages are serde_json's.
+pub fn scan_flat(line: &str) -> Option<NativeRecord<'_>> {
+    let b = line.as_bytes();
+    let ws = |mut i: usize| {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    // A string starting after the quote at `i`; its end quote's index.
+    let string_end = |start: usize| -> Option<usize> {
+        let end = start + memchr::memchr2(b'"', b'\\', &b[start..])?;
+        (b[end] == b'"' && !b[start..end].iter().any(|&c| c < 0x20)).then_some(end)
+    };
+    let mut rec = NativeRecord::default();
+    let mut seen = 0u32;
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(i + 1) == b.len()).then_some(rec);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(i + 1)?;
+        let key = &line[i + 1..key_end];
+        i = ws(key_end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        // The value, and whether it was a JSON boolean (as opposed to text).
+        let (value, boolean): (Option<Cow<'_, str>>, Option<bool>) = match b.get(i)? {
+            b'"' => {
+                let end = string_end(i + 1)?;
+                let v = &line[i + 1..end];
+                i = end + 1;
+                (Some(Cow::Borrowed(v)), None)
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                (Some(Cow::Borrowed("true")), Some(true))
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                (Some(Cow::Borrowed("false")), Some(false))
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                (None, None)
+            }
+            _ => return None,
+        };
+        let slot = match key {
+            "timestamp" => Some((0, &mut rec.timestamp)),
+            "actor" => Some((1, &mut rec.actor)),
+            "actor_type" => Some((2, &mut rec.actor_type)),
+            "agent" => Some((3, &mut rec.agent)),
+            "action" => Some((4, &mut rec.action)),
+            "operation" => Some((5, &mut rec.operation)),
+            "resource" => Some((6, &mut rec.resource)),
+            "resource_type" => Some((7, &mut rec.resource_type)),
+            "environment" => Some((8, &mut rec.environment)),
+            "account" => Some((9, &mut rec.account)),
+            "region" => Some((10, &mut rec.region)),
+            "change_id" => Some((11, &mut rec.change_id)),
+            "approved_by" => Some((12, &mut rec.approved_by)),
+            "approver_type" => Some((13, &mut rec.approver_type)),
+            "approved_at" => Some((14, &mut rec.approved_at)),
+            "outcome" => Some((15, &mut rec.outcome)),
+            "prompt_ref" => Some((16, &mut rec.prompt_ref)),
+            "tool_call_ref" => Some((17, &mut rec.tool_call_ref)),
+            "grants" => Some((18, &mut rec.grants)),
+            "dry_run" => {
+                if seen & (1 << 19) != 0 {
+                    return None;
+                }
+                seen |= 1 << 19;
+                rec.dry_run = match (boolean, value.as_deref()) {
+                    (Some(v), _) => Flag(Some(v), false),
+                    (None, Some(text)) => text_flag(text),
+                    (None, None) => Flag(None, false),
+                };
+                None
+            }
+            // Fields the policies do not read.
+            _ => None,
+        };
+        if let Some((bit, field)) = slot {
+            if seen & (1 << bit) != 0 {
+                return None;
+            }
+            seen |= 1 << bit;
+            *field = value;
+        }
+        i = ws(i);
+        match b.get(i)? {
+            b',' => i = ws(i + 1),
+            b'}' => return (ws(i + 1) == b.len()).then_some(rec),
+            _ => return None,
+        }
+    }
+}
+
+fn text_flag(v: &str) -> Flag {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" => Flag(None, false),
+        "true" | "yes" | "1" => Flag(Some(true), false),
+        "false" | "no" | "0" => Flag(Some(false), false),
+        _ => Flag(None, true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +534,47 @@ mod tests {
         assert!(matches!(e.actor, Cow::Borrowed(_)));
         assert!(e.prompt_ref && !e.tool_call_ref);
         assert_eq!(e.at, 1_793_697_240_000);
+    }
+
+    fn fields(r: &NativeRecord) -> String {
+        format!("{r:?}")
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_serde_reads() {
+        let lines = [
+            r#"{"timestamp":"2026-11-03T09:14:00Z","actor":"opsbot","actor_type":"ai_agent","action":"DROP DATABASE customers","operation":"delete","resource":"rds:customers","environment":"prod","dry_run":false,"prompt_ref":"p://1","agent":null}"#,
+            r#" { "actor" : "a" , "dry_run" : true , "unknown" : "x", "other": null } "#,
+            r#"{"dry_run":"yes","approved_by":"k.lee"}"#,
+            r#"{"dry_run":"maybe"}"#,
+            r#"{"dry_run":"true"}"#,
+            r#"{}"#,
+        ];
+        for line in lines {
+            let fast = scan_flat(line).unwrap_or_else(|| panic!("fast path refused {line}"));
+            let slow: NativeRecord = serde_json::from_str(line).unwrap();
+            assert_eq!(fields(&fast), fields(&slow), "{line}");
+            assert_eq!(fast.dry_run.0, slow.dry_run.0, "{line}");
+            assert_eq!(fast.dry_run.1, slow.dry_run.1, "{line}");
+        }
+        assert!(matches!(
+            scan_flat(lines[0]).unwrap().actor,
+            Some(Cow::Borrowed(_))
+        ));
+        // What it does not handle goes to serde_json, which accepts or explains.
+        for line in [
+            r#"{"actor":"a\"b"}"#,
+            r#"{"actor":"a","n":1}"#,
+            r#"{"actor":"a","x":{"y":1}}"#,
+            r#"{"actor":"a","actor":"b"}"#,
+            r#"{"actor":"a""#,
+            r#"{"actor":"a"} x"#,
+            "{\"actor\":\"a\u{1}\"}",
+            r#"["actor"]"#,
+            r#"{"actor":tru}"#,
+        ] {
+            assert!(scan_flat(line).is_none(), "{line}");
+        }
     }
 
     #[test]

@@ -91,13 +91,19 @@ impl AuditReport {
 
 struct Feed<'e, 'p> {
     engine: &'e mut Engine<'p>,
-    progress: &'e dyn Fn(u64),
+    progress: &'e (dyn Fn(u64) + Sync),
     done_before: u64,
 }
 
+impl sources::Checker for policies::Rules<'_> {
+    fn check(&self, events: &[AuditEvent<'_>]) -> Vec<policies::Hit> {
+        policies::Rules::check(self, events)
+    }
+}
+
 impl EventSink for Feed<'_, '_> {
-    fn events(&mut self, events: &[AuditEvent<'_>]) {
-        self.engine.observe(events);
+    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<policies::Hit>) {
+        self.engine.observe(events, hits);
     }
     fn progress(&mut self, bytes: u64) {
         (self.progress)(self.done_before + bytes);
@@ -114,7 +120,7 @@ pub fn input_bytes(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<u
 }
 
 /// Reads every source, runs every enabled policy, and summarises.
-pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
+pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditReport> {
     let started = std::time::Instant::now();
     let files = discover(input.inputs, input.format)?;
     let compiled = compile(input.policies, input.display_tz)?;
@@ -130,12 +136,13 @@ pub fn run(input: &AuditInput, progress: &dyn Fn(u64)) -> Result<AuditReport> {
     let mut done = 0u64;
     for (i, f) in files.iter().enumerate() {
         let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        let rules = engine.rules();
         let mut feed = Feed {
             engine: &mut engine,
             progress,
             done_before: done,
         };
-        let (summary, rej) = read_source(f, i as u32, &cx, &mut feed)?;
+        let (summary, rej) = read_source(f, i as u32, &cx, &rules, &mut feed)?;
         done += size;
         progress(done);
         sources.push(summary);

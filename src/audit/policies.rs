@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
-use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 
@@ -415,7 +414,7 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
 }
 
 /// One event that breaks a per-event check, before grouping into findings.
-struct Hit {
+pub struct Hit {
     policy: usize,
     /// Events with the same key become one finding (one per change, say).
     group: String,
@@ -550,186 +549,22 @@ struct Stream {
     first: Option<EventRef>,
 }
 
-/// The state of a run: feed it batches of events, then call [`Engine::finish`].
-pub struct Engine<'a> {
+/// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
+/// the history on one thread.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
     policies: &'a [CompiledPolicy],
     calendar: &'a Calendar,
-    /// Blast-radius caps: distinct values are only counted this far.
-    cap: usize,
-    blast_window_ms: i64,
-    gathering: BTreeMap<(usize, String), Gathering>,
-    candidates: Vec<Hit>,
-    pub changes: FxHashMap<Box<str>, ChangeState>,
-    /// Changes without a change id: (actor hash, window) → state.
-    windows: FxHashMap<(u64, i64), ChangeState>,
-    actors: FxHashMap<Box<str>, ActorEnvironments>,
-    ai_changes: FxHashMap<Box<str>, Vec<EventRef>>,
-    /// Streams by hash of account and region.
-    streams: FxHashMap<u64, Stream>,
-    pub events_seen: u64,
-    pub first_at: Option<i64>,
-    pub last_at: Option<i64>,
-    /// AI-driven and human change events (not reads, plans or approvals).
-    pub ai_change_events: u64,
-    pub human_change_events: u64,
 }
 
-impl<'a> Engine<'a> {
-    pub fn new(policies: &'a [CompiledPolicy], calendar: &'a Calendar) -> Engine<'a> {
-        let mut cap = 0;
-        let mut blast_window_ms = 3_600_000;
-        for p in policies {
-            if let Check::BlastRadius {
-                max_resources,
-                window_ms,
-                max_accounts,
-                max_regions,
-                max_environments,
-            } = &p.check
-            {
-                cap = cap
-                    .max(*max_resources)
-                    .max(*max_accounts)
-                    .max(*max_regions)
-                    .max(*max_environments);
-                blast_window_ms = *window_ms;
-            }
-        }
-        Engine {
-            policies,
-            calendar,
-            cap: cap.max(8),
-            blast_window_ms,
-            gathering: BTreeMap::new(),
-            candidates: Vec::new(),
-            changes: FxHashMap::default(),
-            windows: FxHashMap::default(),
-            actors: FxHashMap::default(),
-            ai_changes: FxHashMap::default(),
-            streams: FxHashMap::default(),
-            events_seen: 0,
-            first_at: None,
-            last_at: None,
-            ai_change_events: 0,
-            human_change_events: 0,
-        }
-    }
-
-    fn wants(&self, f: impl Fn(&Check) -> bool) -> bool {
-        self.policies.iter().any(|p| f(&p.check))
-    }
-
-    /// Runs the per-event checks on a batch (in parallel) and updates the state.
-    pub fn observe(&mut self, events: &[AuditEvent]) {
-        let hits: Vec<Hit> = events
-            .par_chunks(2048)
-            .flat_map_iter(|chunk| {
-                let mut out = Vec::new();
-                for e in chunk {
-                    self.row_checks(e, &mut out);
-                }
-                out
-            })
-            .collect();
-        for h in hits {
-            if h.at_and_actor_for_approval.is_some() {
-                self.candidates.push(h);
-            } else {
-                self.gather(h);
-            }
-        }
-        let rate = self.wants(|c| matches!(c, Check::RateLimit { .. }));
-        let cross = self.policies.iter().find_map(|p| match &p.check {
-            Check::CrossEnvironment { actor_types } => {
-                Some((actor_types.clone(), p.production.clone()))
-            }
-            _ => None,
-        });
-        let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
-        let prod: Vec<String> = self
-            .policies
-            .first()
-            .map(|p| p.production.clone())
-            .unwrap_or_else(|| vec!["prod".into(), "production".into()]);
+impl Rules<'_> {
+    /// Runs the per-event checks on a block of events; safe to call from many threads.
+    pub fn check(&self, events: &[AuditEvent]) -> Vec<Hit> {
+        let mut out = Vec::new();
         for e in events {
-            self.events_seen += 1;
-            self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
-            self.last_at = Some(self.last_at.map_or(e.at, |l| l.max(e.at)));
-            let r = EventRef::of(e);
-            let changes = e.operation.changes() && !e.dry_run;
-            if changes {
-                if e.actor_type == ActorType::AiAgent {
-                    self.ai_change_events += 1;
-                } else if e.actor_type == ActorType::Human {
-                    self.human_change_events += 1;
-                }
-            }
-            let is_prod = prod.iter().any(|p| *p == *e.environment);
-            if !e.change_id.is_empty() {
-                let st = match self.changes.get_mut(&*e.change_id) {
-                    Some(s) => s,
-                    None => self
-                        .changes
-                        .entry(Box::from(&*e.change_id))
-                        .or_insert_with(|| ChangeState {
-                            first_at: e.at,
-                            last_at: e.at,
-                            ..ChangeState::default()
-                        }),
-                };
-                update_change(st, e, r, changes, is_prod, self.cap);
-            } else if changes {
-                let window = e.at.div_euclid(self.blast_window_ms);
-                let key = (hash(&e.actor), window);
-                let st = self.windows.entry(key).or_insert_with(|| ChangeState {
-                    first_at: e.at,
-                    last_at: e.at,
-                    ..ChangeState::default()
-                });
-                update_change(st, e, r, changes, is_prod, self.cap);
-            }
-            if rate && changes && e.actor_type == ActorType::AiAgent {
-                match self.ai_changes.get_mut(&*e.actor) {
-                    Some(v) => v.push(r),
-                    None => {
-                        self.ai_changes.insert(Box::from(&*e.actor), vec![r]);
-                    }
-                }
-            }
-            if let Some((types, prod_envs)) = &cross {
-                if types.contains(&e.actor_type)
-                    && !e.environment.is_empty()
-                    && e.environment != "unknown"
-                {
-                    let slot = match self.actors.get_mut(&*e.actor) {
-                        Some(s) => s,
-                        None => self.actors.entry(Box::from(&*e.actor)).or_default(),
-                    };
-                    let p = prod_envs.iter().any(|x| *x == *e.environment);
-                    let which = if p { &mut slot.prod } else { &mut slot.other };
-                    if which.is_none() {
-                        *which = Some((r, e.environment.to_string()));
-                    }
-                }
-            }
-            // A stream is an account (and region); events without an account have none.
-            if gaps && !e.account.is_empty() {
-                let minute = e.at.div_euclid(60_000);
-                let key = hash(&e.account) ^ hash(&e.region).rotate_left(17);
-                let stream = self.streams.entry(key).or_insert_with(|| Stream {
-                    name: if e.region.is_empty() {
-                        e.account.to_string()
-                    } else {
-                        format!("{} {}", e.account, e.region)
-                    },
-                    first: Some(r),
-                    minutes: Vec::new(),
-                });
-                if stream.minutes.last() != Some(&minute) {
-                    stream.minutes.push(minute);
-                }
-            }
+            self.row_checks(e, &mut out);
         }
+        out
     }
 
     fn row_checks(&self, e: &AuditEvent, out: &mut Vec<Hit>) {
@@ -924,6 +759,187 @@ impl<'a> Engine<'a> {
                 | Check::RateLimit { .. }
                 | Check::CrossEnvironment { .. }
                 | Check::TimeGap { .. } => {}
+            }
+        }
+    }
+}
+
+/// The state of a run: feed it batches of events, then call [`Engine::finish`].
+pub struct Engine<'a> {
+    policies: &'a [CompiledPolicy],
+    calendar: &'a Calendar,
+    /// Blast-radius caps: distinct values are only counted this far.
+    cap: usize,
+    blast_window_ms: i64,
+    gathering: BTreeMap<(usize, String), Gathering>,
+    candidates: Vec<Hit>,
+    pub changes: FxHashMap<Box<str>, ChangeState>,
+    /// Changes without a change id: (actor hash, window) → state.
+    windows: FxHashMap<(u64, i64), ChangeState>,
+    actors: FxHashMap<Box<str>, ActorEnvironments>,
+    ai_changes: FxHashMap<Box<str>, Vec<EventRef>>,
+    /// Streams by hash of account and region.
+    streams: FxHashMap<u64, Stream>,
+    pub events_seen: u64,
+    pub first_at: Option<i64>,
+    pub last_at: Option<i64>,
+    /// AI-driven and human change events (not reads, plans or approvals).
+    pub ai_change_events: u64,
+    pub human_change_events: u64,
+}
+
+impl<'a> Engine<'a> {
+    /// The per-event checks, to run on other threads while this engine observes.
+    pub fn rules(&self) -> Rules<'a> {
+        Rules {
+            policies: self.policies,
+            calendar: self.calendar,
+        }
+    }
+
+    pub fn new(policies: &'a [CompiledPolicy], calendar: &'a Calendar) -> Engine<'a> {
+        let mut cap = 0;
+        let mut blast_window_ms = 3_600_000;
+        for p in policies {
+            if let Check::BlastRadius {
+                max_resources,
+                window_ms,
+                max_accounts,
+                max_regions,
+                max_environments,
+            } = &p.check
+            {
+                cap = cap
+                    .max(*max_resources)
+                    .max(*max_accounts)
+                    .max(*max_regions)
+                    .max(*max_environments);
+                blast_window_ms = *window_ms;
+            }
+        }
+        Engine {
+            policies,
+            calendar,
+            cap: cap.max(8),
+            blast_window_ms,
+            gathering: BTreeMap::new(),
+            candidates: Vec::new(),
+            changes: FxHashMap::default(),
+            windows: FxHashMap::default(),
+            actors: FxHashMap::default(),
+            ai_changes: FxHashMap::default(),
+            streams: FxHashMap::default(),
+            events_seen: 0,
+            first_at: None,
+            last_at: None,
+            ai_change_events: 0,
+            human_change_events: 0,
+        }
+    }
+
+    fn wants(&self, f: impl Fn(&Check) -> bool) -> bool {
+        self.policies.iter().any(|p| f(&p.check))
+    }
+
+    /// Takes a block's hits and updates the state that needs history.
+    pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
+        for h in hits {
+            if h.at_and_actor_for_approval.is_some() {
+                self.candidates.push(h);
+            } else {
+                self.gather(h);
+            }
+        }
+        let rate = self.wants(|c| matches!(c, Check::RateLimit { .. }));
+        let cross = self.policies.iter().find_map(|p| match &p.check {
+            Check::CrossEnvironment { actor_types } => {
+                Some((actor_types.clone(), p.production.clone()))
+            }
+            _ => None,
+        });
+        let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
+        let prod: Vec<String> = self
+            .policies
+            .first()
+            .map(|p| p.production.clone())
+            .unwrap_or_else(|| vec!["prod".into(), "production".into()]);
+        for e in events {
+            self.events_seen += 1;
+            self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
+            self.last_at = Some(self.last_at.map_or(e.at, |l| l.max(e.at)));
+            let r = EventRef::of(e);
+            let changes = e.operation.changes() && !e.dry_run;
+            if changes {
+                if e.actor_type == ActorType::AiAgent {
+                    self.ai_change_events += 1;
+                } else if e.actor_type == ActorType::Human {
+                    self.human_change_events += 1;
+                }
+            }
+            let is_prod = prod.iter().any(|p| *p == *e.environment);
+            if !e.change_id.is_empty() {
+                let st = match self.changes.get_mut(&*e.change_id) {
+                    Some(s) => s,
+                    None => self
+                        .changes
+                        .entry(Box::from(&*e.change_id))
+                        .or_insert_with(|| ChangeState {
+                            first_at: e.at,
+                            last_at: e.at,
+                            ..ChangeState::default()
+                        }),
+                };
+                update_change(st, e, r, changes, is_prod, self.cap);
+            } else if changes {
+                let window = e.at.div_euclid(self.blast_window_ms);
+                let key = (hash(&e.actor), window);
+                let st = self.windows.entry(key).or_insert_with(|| ChangeState {
+                    first_at: e.at,
+                    last_at: e.at,
+                    ..ChangeState::default()
+                });
+                update_change(st, e, r, changes, is_prod, self.cap);
+            }
+            if rate && changes && e.actor_type == ActorType::AiAgent {
+                match self.ai_changes.get_mut(&*e.actor) {
+                    Some(v) => v.push(r),
+                    None => {
+                        self.ai_changes.insert(Box::from(&*e.actor), vec![r]);
+                    }
+                }
+            }
+            if let Some((types, prod_envs)) = &cross {
+                if types.contains(&e.actor_type)
+                    && !e.environment.is_empty()
+                    && e.environment != "unknown"
+                {
+                    let slot = match self.actors.get_mut(&*e.actor) {
+                        Some(s) => s,
+                        None => self.actors.entry(Box::from(&*e.actor)).or_default(),
+                    };
+                    let p = prod_envs.iter().any(|x| *x == *e.environment);
+                    let which = if p { &mut slot.prod } else { &mut slot.other };
+                    if which.is_none() {
+                        *which = Some((r, e.environment.to_string()));
+                    }
+                }
+            }
+            // A stream is an account (and region); events without an account have none.
+            if gaps && !e.account.is_empty() {
+                let minute = e.at.div_euclid(60_000);
+                let key = hash(&e.account) ^ hash(&e.region).rotate_left(17);
+                let stream = self.streams.entry(key).or_insert_with(|| Stream {
+                    name: if e.region.is_empty() {
+                        e.account.to_string()
+                    } else {
+                        format!("{} {}", e.account, e.region)
+                    },
+                    first: Some(r),
+                    minutes: Vec::new(),
+                });
+                if stream.minutes.last() != Some(&minute) {
+                    stream.minutes.push(minute);
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ use super::event::{
     opt_text, parse_millis, ActorType, AuditEvent, NativeRecord, Operation, RecordError,
     NATIVE_FIELDS,
 };
+use super::policies::Hit;
 use crate::error::bad_input;
 use crate::ingest::{Location, Rejection};
 
@@ -311,8 +312,15 @@ pub struct ReadContext<'a> {
 }
 
 /// What the readers hand on: a batch of events, in file order.
-pub trait EventSink {
-    fn events(&mut self, events: &[AuditEvent<'_>]);
+/// The per-event checks, run in parallel on each block as soon as it is parsed.
+pub trait Checker: Sync {
+    fn check(&self, events: &[AuditEvent<'_>]) -> Vec<Hit>;
+}
+
+/// Where checked events go, one block at a time, in file order (on one thread).
+pub trait EventSink: Send {
+    /// The events of one block, in file order, with what `check` found in them.
+    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<Hit>);
     /// Bytes of input consumed so far in this file (for the progress bar).
     fn progress(&mut self, _bytes: u64) {}
 }
@@ -343,6 +351,7 @@ pub fn read_source(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
+    checker: &dyn Checker,
     sink: &mut dyn EventSink,
 ) -> Result<(SourceSummary, Vec<Rejection>)> {
     let name = file.name();
@@ -369,12 +378,16 @@ pub fn read_source(
                 &k8s
             };
             let (summary, rejected) = (&mut summary, &mut rejected);
-            read_lines(file, &name, cx.strict, parser, sink, summary, rejected)?;
+            read_lines(
+                file, &name, cx.strict, parser, checker, sink, summary, rejected,
+            )?;
         }
-        SourceFormat::Csv => read_csv(file, index, cx, sink, &mut summary, &mut rejected)?,
-        SourceFormat::Parquet => read_parquet(file, index, cx, sink, &mut summary, &mut rejected)?,
+        SourceFormat::Csv => read_csv(file, index, cx, checker, sink, &mut summary, &mut rejected)?,
+        SourceFormat::Parquet => {
+            read_parquet(file, index, cx, checker, sink, &mut summary, &mut rejected)?
+        }
         SourceFormat::Cloudtrail => {
-            read_cloudtrail(file, index, cx, sink, &mut summary, &mut rejected)?
+            read_cloudtrail(file, index, cx, checker, sink, &mut summary, &mut rejected)?
         }
     }
     summary.rejected = rejected.len() as u64;
@@ -410,8 +423,12 @@ struct NativeLines {
 
 impl LineParser for NativeLines {
     fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
-        let rec: NativeRecord =
-            serde_json::from_str(line).map_err(|e| RecordError::new("json", json_reason(&e)))?;
+        let rec = match super::event::scan_flat(line) {
+            Some(rec) => rec,
+            None => {
+                serde_json::from_str(line).map_err(|e| RecordError::new("json", json_reason(&e)))?
+            }
+        };
         rec.build(self.tz, self.index, n).map(Some)
     }
 }
@@ -438,21 +455,25 @@ const BLOCK_BYTES: usize = 2 << 20;
 /// Blocks parsed at once: enough for every core, small enough to bound memory.
 const BATCH_BLOCKS: usize = 8;
 
-/// Reads JSON lines: one thread fills blocks of whole lines, rayon parses a batch of blocks
-/// at once, and the sink sees each block's events in order.
+/// Reads JSON lines: one thread fills blocks of whole lines, rayon parses and checks a
+/// batch of blocks at once, and the sink sees each block's events in order. Memory is
+/// bounded by the batch. (Handing blocks to the sink on a thread of its own, overlapped
+/// with parsing the next batch, measured no faster on two cores: parsing keeps both busy.)
+#[allow(clippy::too_many_arguments)]
 fn read_lines(
     file: &SourceFile,
     name: &str,
     strict: bool,
     parser: &dyn LineParser,
+    checker: &dyn Checker,
     sink: &mut dyn EventSink,
     summary: &mut SourceSummary,
     rejected: &mut Vec<Rejection>,
 ) -> Result<()> {
     let mut input = file.open()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
-    // Buffers go back to the reader once their events are checked: fresh 8 MB buffers
-    // would cost a page fault per 4 KB.
+    // Buffers go back to the reader once their events are checked: fresh buffers would
+    // cost a page fault per 4 KB.
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
         let mut carry: Vec<u8> = Vec::new();
@@ -508,34 +529,42 @@ fn read_lines(
         }
     });
     let mut consumed = 0u64;
-    let mut done = false;
-    while !done {
+    let mut outcome = Ok(());
+    'batches: loop {
         let mut batch = Vec::with_capacity(BATCH_BLOCKS);
         while batch.len() < BATCH_BLOCKS {
             match rx.recv() {
                 Ok(Ok(b)) => batch.push(b),
-                Ok(Err(e)) => return Err(bad_input(format!("cannot read {name}: {e}"))),
-                Err(_) => {
-                    done = true;
-                    break;
+                Ok(Err(e)) => {
+                    outcome = Err(bad_input(format!("cannot read {name}: {e}")));
+                    break 'batches;
                 }
+                Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            break;
         }
         let parsed: Vec<_> = batch
             .par_iter()
-            .map(|b| parse_block(b, name, parser))
+            .map(|b| {
+                let parsed = parse_block(b, name, parser);
+                let hits = checker.check(&parsed.0);
+                (parsed, hits)
+            })
             .collect();
-        for (block, (events, rejects, read, skipped)) in batch.iter().zip(parsed) {
+        for (block, ((events, rejects, read, skipped), hits)) in batch.iter().zip(parsed) {
             summary.read += read;
             summary.skipped += skipped;
             summary.accepted += events.len() as u64;
             if strict {
                 if let Some(r) = rejects.first() {
-                    return Err(strict_error(r));
+                    outcome = Err(strict_error(r));
+                    break 'batches;
                 }
             }
             rejected.extend(rejects);
-            sink.events(&events);
+            sink.events(&events, hits);
             consumed += block.bytes.len() as u64;
             sink.progress(consumed);
         }
@@ -543,13 +572,14 @@ fn read_lines(
             let _ = free_tx.send(block.bytes);
         }
     }
+    // Stops the reader if it is still going (a read error or --strict ended early).
+    drop(rx);
     reader
         .join()
         .map_err(|_| anyhow::anyhow!("reader thread for {name} failed"))?;
-    Ok(())
+    outcome
 }
 
-#[allow(clippy::type_complexity)]
 fn parse_block<'b>(
     block: &'b Block,
     name: &str,
@@ -594,6 +624,7 @@ fn read_csv(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
+    checker: &dyn Checker,
     sink: &mut dyn EventSink,
     summary: &mut SourceSummary,
     rejected: &mut Vec<Rejection>,
@@ -660,7 +691,8 @@ fn read_csv(
                 }
             }
             summary.accepted += events.len() as u64;
-            sink.events(&events);
+            let hits = checker.check(&events);
+            sink.events(&events, hits);
             drop(events);
             chunk.clear();
         }
@@ -676,6 +708,7 @@ fn read_parquet(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
+    checker: &dyn Checker,
     sink: &mut dyn EventSink,
     summary: &mut SourceSummary,
     rejected: &mut Vec<Rejection>,
@@ -700,7 +733,9 @@ fn read_parquet(
         .filter(|f| schema.contains(f))
         .map(|f| f.to_string())
         .collect();
-    const SLICE: usize = 1 << 20;
+    // About two Parquet row groups (DuckDB and Arrow write 122,880 rows) at a time:
+    // bounded memory, still parallel.
+    const SLICE: usize = 1 << 18;
     let mut offset = 0;
     while offset < rows {
         let len = SLICE.min(rows - offset);
@@ -717,12 +752,18 @@ fn read_parquet(
             .step_by(step)
             .map(|start| (start, df.slice(start as i64, step)))
             .collect();
-        let results: Vec<Result<(Vec<AuditEvent>, Vec<Rejection>)>> = parts
+        type Checked<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit>);
+        let results: Vec<Result<Checked>> = parts
             .par_iter()
-            .map(|(start, part)| parquet_events(part, &name, index, offset + start, cx.input_tz))
+            .map(|(start, part)| {
+                let (events, rejects) =
+                    parquet_events(part, &name, index, offset + start, cx.input_tz)?;
+                let hits = checker.check(&events);
+                Ok((events, rejects, hits))
+            })
             .collect();
         for r in results {
-            let (events, rejects) = r?;
+            let (events, rejects, hits) = r?;
             summary.read += (events.len() + rejects.len()) as u64;
             summary.accepted += events.len() as u64;
             if cx.strict {
@@ -731,7 +772,7 @@ fn read_parquet(
                 }
             }
             rejected.extend(rejects);
-            sink.events(&events);
+            sink.events(&events, hits);
         }
         offset += len;
     }
@@ -841,6 +882,7 @@ fn read_cloudtrail(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
+    checker: &dyn Checker,
     sink: &mut dyn EventSink,
     summary: &mut SourceSummary,
     rejected: &mut Vec<Rejection>,
@@ -888,7 +930,8 @@ fn read_cloudtrail(
         }
     }
     summary.accepted += events.len() as u64;
-    sink.events(&events);
+    let hits = checker.check(&events);
+    sink.events(&events, hits);
     Ok(())
 }
 

@@ -408,10 +408,15 @@ pub fn scan_flat(line: &str) -> Option<NativeRecord<'_>> {
         }
         i
     };
+    // JSON allows no control characters in strings; a line with any (even a tab between
+    // tokens, which is allowed) goes to serde_json, so one check covers every string.
+    if b.iter().fold(false, |bad, &c| bad | (c < 0x20)) {
+        return None;
+    }
     // A string starting after the quote at `i`; its end quote's index.
     let string_end = |start: usize| -> Option<usize> {
         let end = start + memchr::memchr2(b'"', b'\\', &b[start..])?;
-        (b[end] == b'"' && !b[start..end].iter().any(|&c| c < 0x20)).then_some(end)
+        (b[end] == b'"').then_some(end)
     };
     let mut rec = NativeRecord::default();
     let mut seen = 0u32;

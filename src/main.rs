@@ -112,6 +112,10 @@ struct AuditArgs {
     /// No progress bar and no counts on standard error.
     #[arg(long, short)]
     quiet: bool,
+    /// Replace people (human actors and approvers, e-mail addresses) with stable
+    /// pseudonyms in every output and in the quarantine file.
+    #[arg(long)]
+    redact: bool,
 }
 
 #[derive(Args)]
@@ -725,7 +729,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
     let audit = if args.audit.is_empty() {
         None
     } else {
-        let report = run_audit(
+        let mut report = run_audit(
             &loaded.config,
             &mappings,
             None,
@@ -735,6 +739,9 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
             &loaded.incidents,
             &|_| {},
         )?;
+        if args.input.redact {
+            report.redact(&regwatch::redact::Redactor::new(&loaded.config.redaction));
+        }
         eprintln!("{}", regwatch::audit::render::counts_line(&report));
         write_audit_quarantine(&report, None, false)?;
         sources.extend(report.files.iter().map(PathBuf::from));
@@ -947,7 +954,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         bar
     };
     let t0 = std::time::Instant::now();
-    let report = run_audit(
+    let mut report = run_audit(
         &config,
         &mappings,
         args.policies.as_deref(),
@@ -957,6 +964,9 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         &incidents,
         &|done| bar.set_position(done),
     )?;
+    if args.redact {
+        report.redact(&regwatch::redact::Redactor::new(&config.redaction));
+    }
     bar.finish_and_clear();
     // The table starts with the counts; other formats get them on standard error.
     let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();

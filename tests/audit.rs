@@ -588,3 +588,28 @@ fn policies_are_data_users_can_tune() {
         run.stderr
     );
 }
+
+#[test]
+fn redact_replaces_people_not_agents() {
+    let (plain, _) = audit_json(&["tests/fixtures/audit/policies.jsonl"]);
+    assert!(plain.to_string().contains("h.jones"));
+    let (r, _) = audit_json(&["tests/fixtures/audit/policies.jsonl", "--redact"]);
+    let text = r.to_string();
+    for person in ["h.jones", "k.lee"] {
+        assert!(!text.contains(person), "{person} left in {text}");
+    }
+    assert!(text.contains("person-"), "{text}");
+    // Agents and services are not people: what they did stays readable.
+    assert!(text.contains("agent-a") && text.contains("svc-batch"));
+    // The same person gets the same pseudonym everywhere.
+    let self_approval = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["policy"] == "self-approval")
+        .unwrap();
+    let who = self_approval["actors"][0].as_str().unwrap();
+    assert!(self_approval["detail"].as_str().unwrap().starts_with(who));
+    // Same findings, only the names differ.
+    assert_eq!(keys(&r).len(), keys(&plain).len());
+}

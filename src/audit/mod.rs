@@ -64,6 +64,9 @@ pub struct AuditReport {
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
     pub policies: Vec<Policy>,
+    /// Identities of people seen (actors and approvers of type human), for `--redact`.
+    #[serde(skip)]
+    pub people: Vec<String>,
     /// How long reading and checking, the history checks and the metrics took.
     #[serde(skip)]
     pub timings: Vec<(&'static str, std::time::Duration)>,
@@ -169,6 +172,8 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     let read_done = started.elapsed();
     let metrics = change_metrics(engine.change_states(), input.incidents, input.display_tz)?;
     let metrics_done = started.elapsed();
+    let mut people: Vec<String> = engine.people.drain().map(String::from).collect();
+    people.sort();
     let findings = engine.finish();
     let timings = vec![
         ("read and check", read_done),
@@ -196,8 +201,44 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         files: files.iter().map(|f| f.name()).collect(),
         rejected,
         policies: enabled,
+        people,
         timings,
     })
+}
+
+impl AuditReport {
+    /// `--redact`: every person (an actor or approver of type human) becomes a stable
+    /// pseudonym wherever a finding or a quarantined record names them, and every e-mail
+    /// address becomes one too. AI agents and services keep their names: they are not
+    /// people, and what they did is the point of the audit.
+    pub fn redact(&mut self, r: &crate::redact::Redactor) {
+        // Longest first, so "j.okafor@x" is replaced before "j.okafor".
+        let mut people: Vec<(&str, String)> = self
+            .people
+            .iter()
+            .map(|p| (p.as_str(), r.person(p)))
+            .collect();
+        people.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        let scrub = |text: &str| -> String {
+            let mut t = text.to_string();
+            for (name, pseudonym) in &people {
+                if t.contains(name) {
+                    t = t.replace(name, pseudonym);
+                }
+            }
+            r.text(&t)
+        };
+        for f in &mut self.findings {
+            f.detail = scrub(&f.detail);
+            for a in f.actors.iter_mut().chain(f.resources.iter_mut()) {
+                *a = scrub(a);
+            }
+        }
+        for rej in &mut self.rejected {
+            rej.raw = scrub(&rej.raw);
+        }
+        self.people = people.into_iter().map(|(_, p)| p).collect();
+    }
 }
 
 /// The mappings an audit reads: policies, the NIST core, source vocabulary, calendar.

@@ -6,8 +6,6 @@
 //! change, actor or stream, never the events themselves, so memory grows with the number
 //! of changes and actors, not of events.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -62,7 +60,7 @@ pub struct Finding {
 pub const MAX_REFS: usize = 20;
 
 /// Names and events kept per change while reading (changes are many; findings are few).
-const KEPT_PER_CHANGE: usize = 8;
+const KEPT_PER_CHANGE: usize = 5;
 
 /// A test on one event field, from a `condition` policy's `when`.
 #[derive(Debug, Clone)]
@@ -771,7 +769,9 @@ pub struct Engine<'a> {
     /// Blast-radius caps: distinct values are only counted this far.
     cap: usize,
     blast_window_ms: i64,
-    gathering: BTreeMap<(usize, String), Gathering>,
+    /// Findings being gathered, by policy and group (a hash map: a run may have
+    /// hundreds of thousands; they are sorted once at the end).
+    gathering: FxHashMap<(usize, String), Gathering>,
     candidates: Vec<Hit>,
     pub changes: FxHashMap<Box<str>, ChangeState>,
     /// Changes without a change id: (actor hash, window) → state.
@@ -786,6 +786,8 @@ pub struct Engine<'a> {
     /// AI-driven and human change events (not reads, plans or approvals).
     pub ai_change_events: u64,
     pub human_change_events: u64,
+    /// Identities of people (actors and approvers of type human), for `--redact`.
+    pub people: rustc_hash::FxHashSet<Box<str>>,
 }
 
 impl<'a> Engine<'a> {
@@ -822,7 +824,7 @@ impl<'a> Engine<'a> {
             calendar,
             cap: cap.max(8),
             blast_window_ms,
-            gathering: BTreeMap::new(),
+            gathering: FxHashMap::default(),
             candidates: Vec::new(),
             changes: FxHashMap::default(),
             windows: FxHashMap::default(),
@@ -834,6 +836,7 @@ impl<'a> Engine<'a> {
             last_at: None,
             ai_change_events: 0,
             human_change_events: 0,
+            people: Default::default(),
         }
     }
 
@@ -868,6 +871,15 @@ impl<'a> Engine<'a> {
             self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
             self.last_at = Some(self.last_at.map_or(e.at, |l| l.max(e.at)));
             let r = EventRef::of(e);
+            if e.actor_type == ActorType::Human && !self.people.contains(&*e.actor) {
+                self.people.insert(Box::from(&*e.actor));
+            }
+            if e.approver_type == Some(ActorType::Human)
+                && !e.approved_by.is_empty()
+                && !self.people.contains(&*e.approved_by)
+            {
+                self.people.insert(Box::from(&*e.approved_by));
+            }
             let changes = e.operation.changes() && !e.dry_run;
             if changes {
                 if e.actor_type == ActorType::AiAgent {
@@ -1226,6 +1238,14 @@ impl<'a> Engine<'a> {
                 .then(a.first_at.cmp(&b.first_at))
                 .then(a.policy.cmp(&b.policy))
                 .then(a.detail.cmp(&b.detail))
+                .then(a.change_id.cmp(&b.change_id))
+                .then(a.actors.cmp(&b.actors))
+                .then(
+                    a.events
+                        .first()
+                        .map(|e| (e.source, e.line))
+                        .cmp(&b.events.first().map(|e| (e.source, e.line))),
+                )
         });
         out
     }

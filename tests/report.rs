@@ -93,7 +93,7 @@ fn sample_month_report_matches_golden_and_manifest() {
 fn html_report_is_self_contained_and_well_formed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let run = report(&["samples/incidents.csv"], &out);
+    let run = report(&["samples/incidents.csv", "--audit", "samples/audit"], &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let html = read(&out.join("report.html"));
     let doc = scraper::Html::parse_document(&html);
@@ -125,10 +125,20 @@ fn hostile_input_is_inert_in_every_report_format() {
     let cfg = config();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
+    // Audit logs are input too: what an agent's log says lands in section 4.
+    let audit = dir.path().join("hostile-audit.jsonl");
+    std::fs::write(
+        &audit,
+        r#"{"timestamp":"2026-11-10T10:00:00Z","actor":"<script>alert(1)</script>","actor_type":"ai_agent","action":"<img src=x onerror=alert(2)>","operation":"delete","resource":"[phish](http://evil.example)","environment":"prod","change_id":"=HYPERLINK(1)"}
+"#,
+    )
+    .unwrap();
     let run = regwatch(&[
         "--config",
         &cfg,
         "report",
+        "--audit",
+        audit.to_str().unwrap(),
         "tests/fixtures/hostile.csv",
         "--month",
         "2026-11",
@@ -146,6 +156,10 @@ fn hostile_input_is_inert_in_every_report_format() {
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     }
     assert!(!md.contains("[phish](http"));
+    assert!(
+        html.contains("[phish](http://evil.example)"),
+        "the audit finding is in section 4"
+    );
     let doc = scraper::Html::parse_document(&html);
     let script = scraper::Selector::parse("script, img").unwrap();
     assert_eq!(doc.select(&script).count(), 0);

@@ -288,20 +288,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
             detail: f.detail.clone(),
             change_id: f.change_id.clone(),
             actors: f.actors.join(", "),
-            resources: {
-                let mut r = f
-                    .resources
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let more = f.resource_count.saturating_sub(5);
-                if more > 0 {
-                    r.push_str(&format!(" and {more} more"));
-                }
-                r
-            },
+            resources: f.resources_text(5),
             events: {
                 let mut e: Vec<String> = f
                     .events

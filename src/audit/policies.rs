@@ -56,6 +56,25 @@ pub struct Finding {
     pub obligations: Vec<String>,
 }
 
+impl Finding {
+    /// The first `n` resources, and how many more there were.
+    pub fn resources_text(&self, n: usize) -> String {
+        let mut text = self
+            .resources
+            .iter()
+            .take(n)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let shown = self.resources.len().min(n) as u64;
+        let more = self.resource_count.max(self.resources.len() as u64) - shown;
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    }
+}
+
 /// Events, actors and resources listed per finding; the counts say how many there were.
 pub const MAX_REFS: usize = 20;
 

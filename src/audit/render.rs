@@ -123,18 +123,7 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
             who.push(format!("actors: {}", f.actors.join(", ")));
         }
         if !f.resources.is_empty() {
-            let more = f.resource_count.saturating_sub(f.resources.len() as u64);
-            let mut r = f
-                .resources
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let hidden = more + f.resources.len().saturating_sub(5) as u64;
-            if hidden > 0 {
-                r.push_str(&format!(" and {hidden} more"));
-            }
+            let r = f.resources_text(5);
             who.push(format!("resources: {r}"));
         }
         if !who.is_empty() {

@@ -264,7 +264,7 @@ impl Layout {
     }
 
     /// A horizontal bar chart in vector graphics, with a dashed-looking limit line.
-    fn bar_chart(&mut self, title: &str, bars: &[(String, f64)], limit: Option<f64>) {
+    fn bar_chart(&mut self, title: &str, unit: &str, bars: &[(String, f64)], limit: Option<f64>) {
         let row = 14.0;
         let h = 30.0 + row * bars.len().max(1) as f32 + 16.0;
         self.ensure(h);
@@ -287,7 +287,7 @@ impl Layout {
             self.text_at(
                 left + w + 3.0,
                 y + 2.0,
-                &format!("{v:.1} h"),
+                &format!("{v:.1} {unit}"),
                 7.5,
                 false,
                 grey(0.1),
@@ -308,7 +308,7 @@ impl Layout {
             self.text_at(
                 x - 14.0,
                 bottom - 9.0,
-                &format!("limit {l} h"),
+                &format!("limit {l} {unit}"),
                 7.0,
                 false,
                 grey(0.3),
@@ -448,6 +448,7 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     );
     l.bar_chart(
         "Hours from awareness to ICO notification (or to now, if not yet notified)",
+        "h",
         &r.ico_times,
         r.ico_limit_hours,
     );
@@ -498,6 +499,7 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
     for s in r.services.iter().filter(|s| s.disruptions > 0) {
         l.bar_chart(
             &format!("{}: hours of disruption per incident", s.name),
+            "h",
             &s.bars,
             Some(s.tolerance_hours),
         );
@@ -682,9 +684,10 @@ fn ai_operations(l: &mut Layout, ai: &crate::report::AiOperations) {
         &[1.6, 1.1, 1.3, 1.0, 1.2, 1.3],
         &rows,
     );
-    l.bar_chart("Change failure rate (%)", &ai.failure_rate_bars, None);
+    l.bar_chart("Change failure rate (%)", "%", &ai.failure_rate_bars, None);
     l.bar_chart(
         "Median lead time to production (hours)",
+        "h",
         &ai.lead_time_bars,
         None,
     );

@@ -880,11 +880,15 @@ impl<'a> Engine<'a> {
             _ => None,
         });
         let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
-        let prod: Vec<String> = self
+        // Production for the per-change history (first production apply, failures): any
+        // environment a policy calls production.
+        let mut prod: Vec<&str> = self
             .policies
-            .first()
-            .map(|p| p.production.clone())
-            .unwrap_or_else(|| vec!["prod".into(), "production".into()]);
+            .iter()
+            .flat_map(|p| p.production.iter().map(String::as_str))
+            .collect();
+        prod.sort_unstable();
+        prod.dedup();
         for e in events {
             self.events_seen += 1;
             self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
@@ -907,7 +911,7 @@ impl<'a> Engine<'a> {
                     self.human_change_events += 1;
                 }
             }
-            let is_prod = prod.iter().any(|p| *p == *e.environment);
+            let is_prod = prod.contains(&&*e.environment);
             if !e.change_id.is_empty() {
                 let st = match self.changes.get_mut(&*e.change_id) {
                     Some(s) => s,

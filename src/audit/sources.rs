@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::event::{
     opt_text, parse_millis, ActorType, AuditEvent, NativeRecord, Operation, RecordError,
-    NATIVE_FIELDS,
+    NATIVE_FIELDS, TEXT_FIELDS,
 };
 use super::policies::Hit;
 use crate::error::bad_input;
@@ -817,11 +817,9 @@ fn parquet_events<'a>(
             }
         }
     };
-    let cols: Vec<Option<Vec<Option<&str>>>> = NATIVE_FIELDS
-        .iter()
-        .filter(|f| **f != "dry_run")
-        .map(|f| text(f))
-        .collect::<Result<_>>()?;
+    // Every text column, in TEXT_FIELDS order; a column the file lacks is None.
+    let cols: Vec<Option<Vec<Option<&str>>>> =
+        TEXT_FIELDS.iter().map(|f| text(f)).collect::<Result<_>>()?;
     let dry: Option<Vec<Option<bool>>> = match df.column("dry_run") {
         Err(_) => None,
         Ok(c) => match c.dtype() {
@@ -839,37 +837,8 @@ fn parquet_events<'a>(
             }
         },
     };
-    // The text columns in NATIVE_FIELDS order (dry_run aside), looked up by position once.
-    let column = |field: &str| -> Option<&Vec<Option<&'a str>>> {
-        let k = NATIVE_FIELDS
-            .iter()
-            .filter(|f| **f != "dry_run")
-            .position(|n| *n == field)?;
-        cols[k].as_ref()
-    };
-    let [timestamp, actor, actor_type, agent, action, operation, resource, resource_type, environment, account, region, change_id, approved_by, approver_type, approved_at, outcome, prompt_ref, tool_call_ref, grants] =
-        [
-            "timestamp",
-            "actor",
-            "actor_type",
-            "agent",
-            "action",
-            "operation",
-            "resource",
-            "resource_type",
-            "environment",
-            "account",
-            "region",
-            "change_id",
-            "approved_by",
-            "approver_type",
-            "approved_at",
-            "outcome",
-            "prompt_ref",
-            "tool_call_ref",
-            "grants",
-        ]
-        .map(column);
+    let [timestamp, actor, actor_type, agent, action, operation, resource, resource_type, environment, account, region, change_id, approved_by, approver_type, approved_at, outcome, prompt_ref, tool_call_ref, grants]: [Option<&Vec<Option<&'a str>>>; 19] =
+        std::array::from_fn(|k| cols[k].as_ref());
     let get = |c: Option<&Vec<Option<&'a str>>>, i: usize| -> Option<Cow<'a, str>> {
         c?[i].map(Cow::Borrowed)
     };

@@ -613,3 +613,56 @@ fn redact_replaces_people_not_agents() {
     // Same findings, only the names differ.
     assert_eq!(keys(&r).len(), keys(&plain).len());
 }
+
+#[test]
+fn a_cloudtrail_record_counts_every_resource_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir
+        .path()
+        .join("AWSLogs/111111111111/CloudTrail/eu-west-2/2026/11/10");
+    std::fs::create_dir_all(&tree).unwrap();
+    let items: Vec<Value> = (0..60)
+        .map(|i| serde_json::json!({"instanceId": format!("i-{i:04}")}))
+        .collect();
+    let record = serde_json::json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111111111111:assumed-role/opsbot-agent-role/opsbot-claude-session-1", "accountId": "111111111111"},
+        "eventTime": "2026-11-10T10:00:00Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "TerminateInstances",
+        "awsRegion": "eu-west-2",
+        "userAgent": "claude-code/1.0.71",
+        "requestParameters": {"instancesSet": {"items": items}},
+        "recipientAccountId": "111111111111"
+    });
+    let file = tree.join("111111111111_CloudTrail_eu-west-2_20261110T1000Z_x.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&file).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(
+        serde_json::json!({"Records": [record]})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    gz.finish().unwrap();
+    let (r, _) = audit_json(&["--config", "regwatch.toml", dir.path().to_str().unwrap()]);
+    let t = &r["summary"]["totals"];
+    assert_eq!(
+        (t["read"].as_u64(), t["accepted"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let findings = r["findings"].as_array().unwrap();
+    let blast = findings
+        .iter()
+        .find(|f| f["policy"] == "blast-radius")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert_eq!(blast["resource_count"], 60);
+    let destructive = findings
+        .iter()
+        .find(|f| f["policy"] == "destructive-prod-without-approval")
+        .unwrap();
+    assert_eq!(destructive["event_count"], 60);
+    assert_eq!(destructive["resource_count"], 60);
+}

@@ -78,6 +78,10 @@ impl Finding {
 /// Events, actors and resources listed per finding; the counts say how many there were.
 pub const MAX_REFS: usize = 20;
 
+/// Distinct resources, accounts, regions and environments are counted exactly up to this
+/// many per change; beyond it a finding says "at least".
+const RESOURCES_COUNTED: usize = 10_000;
+
 /// Names and events kept per change while reading (changes are many; findings are few).
 const KEPT_PER_CHANGE: usize = 5;
 
@@ -476,7 +480,12 @@ impl Gathering {
         self.event_count += 1;
         self.first_at = self.first_at.min(event.at);
         self.last_at = self.last_at.max(event.at);
-        if self.events.len() < MAX_REFS {
+        // One record can stand for several events (a CloudTrail call on many resources).
+        let listed = self
+            .events
+            .iter()
+            .any(|e| (e.source, e.line) == (event.source, event.line));
+        if !listed && self.events.len() < MAX_REFS {
             self.events.push(event);
         }
         if !actor.is_empty()
@@ -501,28 +510,39 @@ fn hash(text: &str) -> u64 {
     h.finish()
 }
 
-/// Distinct values up to a cap, by hash: enough to say "more than N".
+/// Distinct values up to a cap, by hash, with the first few names. A short list is
+/// searched in place; past 32 values a hash set takes over.
 #[derive(Default)]
 struct Distinct {
     hashes: Vec<u64>,
+    many: Option<rustc_hash::FxHashSet<u64>>,
     names: Vec<String>,
 }
 
 impl Distinct {
     fn add(&mut self, text: &str, cap: usize) {
-        if text.is_empty() || self.hashes.len() > cap {
+        if text.is_empty() || self.len() > cap {
             return;
         }
         let h = hash(text);
-        if !self.hashes.contains(&h) {
-            self.hashes.push(h);
-            if self.names.len() < KEPT_PER_CHANGE {
-                self.names.push(text.to_string());
+        let new = match &mut self.many {
+            Some(set) => set.insert(h),
+            None if self.hashes.contains(&h) => false,
+            None => {
+                self.hashes.push(h);
+                if self.hashes.len() > 32 {
+                    self.many = Some(self.hashes.drain(..).collect());
+                }
+                true
             }
+        };
+        if new && self.names.len() < KEPT_PER_CHANGE {
+            self.names.push(text.to_string());
         }
     }
+
     fn len(&self) -> usize {
-        self.hashes.len()
+        self.many.as_ref().map_or(self.hashes.len(), |s| s.len())
     }
 }
 
@@ -841,7 +861,9 @@ impl<'a> Engine<'a> {
         Engine {
             policies,
             calendar,
-            cap: cap.max(8),
+            // Distinct values are counted exactly up to here (a finding reports the
+            // number), which is far above any sensible limit.
+            cap: cap.max(RESOURCES_COUNTED),
             blast_window_ms,
             gathering: FxHashMap::default(),
             candidates: Vec::new(),
@@ -1043,7 +1065,16 @@ impl<'a> Engine<'a> {
                     ) {
                         let mut over = Vec::new();
                         if st.resources.len() > *max_resources {
-                            over.push(format!("more than {max_resources} resources"));
+                            let n = st.resources.len();
+                            let at_least = if n > RESOURCES_COUNTED {
+                                "at least "
+                            } else {
+                                ""
+                            };
+                            over.push(format!(
+                                "{at_least}{} resources (limit {max_resources})",
+                                n.min(RESOURCES_COUNTED)
+                            ));
                         }
                         for (d, max, what) in [
                             (&st.accounts, max_accounts, "accounts"),

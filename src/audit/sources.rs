@@ -921,7 +921,19 @@ fn read_cloudtrail(
         let n = i as u64 + 1;
         summary.read += 1;
         match cloudtrail_event(rec, n, index, cx) {
-            Ok(e) => events.push(e),
+            Ok(e) => {
+                // One record, one event per resource it names (TerminateInstances of
+                // sixty instances touches sixty resources).
+                summary.accepted += 1;
+                let more = cloudtrail_other_resources(rec);
+                let first = events.len();
+                events.push(e);
+                for resource in more {
+                    let mut copy = events[first].clone();
+                    copy.resource = Cow::Owned(resource);
+                    events.push(copy);
+                }
+            }
             Err(err) => {
                 let r = rejection(
                     &name,
@@ -933,8 +945,33 @@ fn read_cloudtrail(
             }
         }
     }
-    deliver(&events, checker, sink, summary);
+    let hits = checker.check(&events);
+    sink.events(&events, hits);
     Ok(())
+}
+
+/// The resources of a record beyond the first (which `cloudtrail_event` takes): the rest
+/// of `resources[].ARN`, or of `requestParameters.instancesSet.items[].instanceId`.
+fn cloudtrail_other_resources(rec: &serde_json::Value) -> Vec<String> {
+    let list = |v: Option<&serde_json::Value>, key: &str| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get(key)?.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let arns = list(rec.get("resources"), "ARN");
+    let all = if arns.is_empty() {
+        list(
+            rec.pointer("/requestParameters/instancesSet/items"),
+            "instanceId",
+        )
+    } else {
+        arns
+    };
+    all.into_iter().skip(1).collect()
 }
 
 fn owned(v: Option<&str>) -> Cow<'static, str> {

@@ -272,7 +272,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
             id: p.id.clone(),
             title: p.title.clone(),
             severity: severity_label(p.severity),
-            count: in_month.iter().filter(|f| f.policy == p.id).count(),
+            count: in_month.iter().filter(|f| *f.policy == *p.id).count(),
         })
         .collect();
     let place = |source: u32, line: u64| crate::audit::render::place(audit, source, line);
@@ -281,8 +281,8 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
         .iter()
         .take(5)
         .map(|f| WorstFinding {
-            policy: f.policy.clone(),
-            title: f.title.clone(),
+            policy: f.policy.to_string(),
+            title: f.title.to_string(),
             severity: severity_label(f.severity),
             when: local_text(millis_to_time(f.first_at), tz),
             detail: f.detail.clone(),
@@ -301,7 +301,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
                 }
                 e.join(", ")
             },
-            why: f.rationale.clone(),
+            why: f.rationale.to_string(),
             nist: f.nist.join(", "),
         })
         .collect();
@@ -313,7 +313,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
                 .policies
                 .iter()
                 .filter(|p| c.policies.contains(&p.id))
-                .filter(|p| in_month.iter().any(|f| f.policy == p.id))
+                .filter(|p| in_month.iter().any(|f| *f.policy == *p.id))
                 .count();
             CoverageRow {
                 id: c.id.clone(),

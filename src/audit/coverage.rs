@@ -48,7 +48,7 @@ pub fn coverage(
                 findings: 0,
             };
             for p in mapped {
-                let n = findings.iter().filter(|f| f.policy == p.id).count() as u64;
+                let n = findings.iter().filter(|f| *f.policy == *p.id).count() as u64;
                 c.findings += n;
                 if n == 0 {
                     c.passed += 1;

@@ -184,7 +184,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         compiled.iter().map(|p| (p.policy.id.clone(), 0)).collect();
     let mut findings_by_severity = BTreeMap::new();
     for f in &findings {
-        *findings_by_policy.entry(f.policy.clone()).or_default() += 1;
+        *findings_by_policy.entry(f.policy.to_string()).or_default() += 1;
         *findings_by_severity
             .entry(format!("{:?}", f.severity).to_lowercase())
             .or_default() += 1;

@@ -6,6 +6,8 @@
 //! change, actor or stream, never the events themselves, so memory grows with the number
 //! of changes and actors, not of events.
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -34,15 +36,19 @@ impl EventRef {
     }
 }
 
-/// One breach of a policy: the events, who, what, and why it matters.
+/// What every finding of one policy shares, allocated once per policy.
+type PolicyText = (Arc<str>, Arc<str>, Arc<str>, Arc<[String]>, Arc<[String]>);
+
+/// One breach of a policy: the events, who, what, and why it matters. The policy's own
+/// text is shared between its findings (a run can have hundreds of thousands).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub policy: String,
-    pub title: String,
+    pub policy: Arc<str>,
+    pub title: Arc<str>,
     pub severity: Severity,
     /// What happened, in one sentence.
     pub detail: String,
-    pub rationale: String,
+    pub rationale: Arc<str>,
     pub change_id: String,
     pub actors: Vec<String>,
     pub resources: Vec<String>,
@@ -52,8 +58,8 @@ pub struct Finding {
     pub event_count: u64,
     pub first_at: i64,
     pub last_at: i64,
-    pub nist: Vec<String>,
-    pub obligations: Vec<String>,
+    pub nist: Arc<[String]>,
+    pub obligations: Arc<[String]>,
 }
 
 impl Finding {
@@ -1262,17 +1268,30 @@ impl<'a> Engine<'a> {
                 _ => {}
             }
         }
+        let shared: Vec<PolicyText> = policies
+            .iter()
+            .map(|c| {
+                let p = &c.policy;
+                (
+                    Arc::from(p.id.as_str()),
+                    Arc::from(p.title.as_str()),
+                    Arc::from(p.rationale.as_str()),
+                    Arc::from(p.nist.as_slice()),
+                    Arc::from(p.obligations.as_slice()),
+                )
+            })
+            .collect();
         let mut out: Vec<Finding> = self
             .gathering
             .into_iter()
             .map(|((i, _), g)| {
                 let p = &policies[i].policy;
                 Finding {
-                    policy: p.id.clone(),
-                    title: p.title.clone(),
+                    policy: shared[i].0.clone(),
+                    title: shared[i].1.clone(),
                     severity: p.severity,
                     detail: g.detail,
-                    rationale: p.rationale.clone(),
+                    rationale: shared[i].2.clone(),
                     change_id: g.change_id,
                     actors: g.actors,
                     resources: g.resources,
@@ -1281,8 +1300,8 @@ impl<'a> Engine<'a> {
                     event_count: g.event_count,
                     first_at: g.first_at,
                     last_at: g.last_at,
-                    nist: p.nist.clone(),
-                    obligations: p.obligations.clone(),
+                    nist: shared[i].3.clone(),
+                    obligations: shared[i].4.clone(),
                 }
             })
             .collect();

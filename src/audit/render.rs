@@ -350,8 +350,8 @@ pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> 
             .collect();
         let cells = [
             severity_name(f.severity).to_string(),
-            f.policy.clone(),
-            f.title.clone(),
+            f.policy.to_string(),
+            f.title.to_string(),
             utc_text(millis_to_time(f.first_at)),
             local_rfc3339(millis_to_time(f.first_at), tz),
             f.change_id.clone(),
@@ -406,7 +406,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         .findings
         .iter()
         .map(|f| {
-            let index = report.policies.iter().position(|p| p.id == f.policy).unwrap_or(0);
+            let index = report.policies.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
             let locations: Vec<Value> = f
                 .events
                 .iter()

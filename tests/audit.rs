@@ -666,3 +666,22 @@ fn a_cloudtrail_record_counts_every_resource_it_names() {
     assert_eq!(destructive["event_count"], 60);
     assert_eq!(destructive["resource_count"], 60);
 }
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_ends_are_not_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("windows.jsonl");
+    let line = "{\"timestamp\":\"2026-11-10T10:00:00Z\",\"actor\":\"h.jones\",\"actor_type\":\"human\",\"action\":\"read\",\"operation\":\"read\",\"resource\":\"db/x\",\"environment\":\"prod\"}";
+    std::fs::write(&input, format!("\u{feff}{line}\r\n{line}\r\n")).unwrap();
+    let (r, _) = audit_json(&[input.to_str().unwrap()]);
+    let t = &r["summary"]["totals"];
+    assert_eq!(
+        (
+            t["read"].as_u64(),
+            t["accepted"].as_u64(),
+            t["rejected"].as_u64()
+        ),
+        (Some(2), Some(2), Some(0)),
+        "{t}"
+    );
+}

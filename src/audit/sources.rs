@@ -611,7 +611,12 @@ fn parse_block<'b>(
     let (mut read, mut skipped) = (0u64, 0u64);
     // One UTF-8 check for the block; only a block that fails is checked line by line.
     let text = std::str::from_utf8(&block.bytes).ok();
-    let mut start = 0;
+    // A byte-order mark at the start of the file is not part of the first record.
+    let mut start = if block.first_line == 1 && block.bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let ends = memchr::memchr_iter(b'\n', &block.bytes).chain(std::iter::once(block.bytes.len()));
     for (line_no, end) in (block.first_line..).zip(ends) {
         let raw = &block.bytes[start..end];

@@ -552,25 +552,69 @@ impl Distinct {
     }
 }
 
+/// Names that recur (actors, accounts, regions, environments) stored once; per-change
+/// state holds their numbers.
+#[derive(Default)]
+struct Symbols {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Symbols {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(Box::from(name));
+        self.ids.insert(Box::from(name), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", |n| n)
+    }
+
+    fn names(&self, ids: &Ids) -> Vec<String> {
+        ids.0.iter().map(|&i| self.name(i).to_string()).collect()
+    }
+}
+
+/// Distinct symbols, up to a small cap (enough to say "more than one account").
+#[derive(Default)]
+struct Ids(Vec<u32>);
+
+impl Ids {
+    fn add(&mut self, id: u32, cap: usize) {
+        if self.0.len() < cap && !self.0.contains(&id) {
+            self.0.push(id);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// What is kept per change (or per actor window when there is no change id).
 #[derive(Default)]
 pub struct ChangeState {
     pub first_at: i64,
     pub last_at: i64,
     resources: Distinct,
-    accounts: Distinct,
-    regions: Distinct,
-    environments: Distinct,
-    appliers: Distinct,
+    accounts: Ids,
+    regions: Ids,
+    environments: Ids,
+    appliers: Ids,
     refs: Vec<EventRef>,
     events: u64,
     /// Earliest plan or dry run.
     plan_at: Option<i64>,
     /// First production apply and its actor.
     pub first_prod_apply: Option<EventRef>,
-    first_prod_actor: String,
+    first_prod_actor: u32,
     /// Approve events: approver, type, where.
-    approvals: Vec<(String, ActorType, EventRef)>,
+    approvals: Vec<(u32, ActorType, EventRef)>,
     /// Whether an AI agent, a person or a service applied it.
     pub by_ai: bool,
     pub by_human: bool,
@@ -811,8 +855,11 @@ impl Rules<'_> {
 pub struct Engine<'a> {
     policies: &'a [CompiledPolicy],
     calendar: &'a Calendar,
-    /// Blast-radius caps: distinct values are only counted this far.
+    /// Blast-radius caps: distinct resources are counted this far, and accounts, regions
+    /// and environments to `small_cap`.
     cap: usize,
+    small_cap: usize,
+    symbols: Symbols,
     blast_window_ms: i64,
     /// Findings being gathered, by policy and group (a hash map: a run may have
     /// hundreds of thousands; they are sorted once at the end).
@@ -846,6 +893,7 @@ impl<'a> Engine<'a> {
 
     pub fn new(policies: &'a [CompiledPolicy], calendar: &'a Calendar) -> Engine<'a> {
         let mut cap = 0;
+        let mut small_cap = 8;
         let mut blast_window_ms = 3_600_000;
         for p in policies {
             if let Check::BlastRadius {
@@ -856,11 +904,11 @@ impl<'a> Engine<'a> {
                 max_environments,
             } = &p.check
             {
-                cap = cap
-                    .max(*max_resources)
-                    .max(*max_accounts)
-                    .max(*max_regions)
-                    .max(*max_environments);
+                cap = cap.max(*max_resources);
+                small_cap = small_cap
+                    .max(*max_accounts + 1)
+                    .max(*max_regions + 1)
+                    .max(*max_environments + 1);
                 blast_window_ms = *window_ms;
             }
         }
@@ -870,6 +918,8 @@ impl<'a> Engine<'a> {
             // Distinct values are counted exactly up to here (a finding reports the
             // number), which is far above any sensible limit.
             cap: cap.max(RESOURCES_COUNTED),
+            small_cap,
+            symbols: Symbols::default(),
             blast_window_ms,
             gathering: FxHashMap::default(),
             candidates: Vec::new(),
@@ -952,7 +1002,16 @@ impl<'a> Engine<'a> {
                             ..ChangeState::default()
                         }),
                 };
-                update_change(st, e, r, changes, is_prod, self.cap);
+                update_change(
+                    st,
+                    e,
+                    r,
+                    changes,
+                    is_prod,
+                    self.cap,
+                    self.small_cap,
+                    &mut self.symbols,
+                );
             } else if changes {
                 let window = e.at.div_euclid(self.blast_window_ms);
                 let key = (hash(&e.actor), window);
@@ -961,7 +1020,16 @@ impl<'a> Engine<'a> {
                     last_at: e.at,
                     ..ChangeState::default()
                 });
-                update_change(st, e, r, changes, is_prod, self.cap);
+                update_change(
+                    st,
+                    e,
+                    r,
+                    changes,
+                    is_prod,
+                    self.cap,
+                    self.small_cap,
+                    &mut self.symbols,
+                );
             }
             if rate && changes && e.actor_type == ActorType::AiAgent {
                 match self.ai_changes.get_mut(&*e.actor) {
@@ -1044,10 +1112,11 @@ impl<'a> Engine<'a> {
         // Destructive events: was there a human approval event for the change before them?
         for h in std::mem::take(&mut self.candidates) {
             let (at, actor) = h.at_and_actor_for_approval.clone().unwrap_or_default();
+            let symbols = &self.symbols;
             let approved = self.changes.get(h.change_id.as_str()).is_some_and(|c| {
-                c.approvals
-                    .iter()
-                    .any(|(who, t, r)| *t == ActorType::Human && *who != actor && r.at <= at)
+                c.approvals.iter().any(|(who, t, r)| {
+                    *t == ActorType::Human && symbols.name(*who) != actor && r.at <= at
+                })
             });
             if !approved {
                 self.gather(h);
@@ -1065,7 +1134,7 @@ impl<'a> Engine<'a> {
                     let mut found = Vec::new();
                     for (key, st) in self.changes.iter().map(|(k, s)| (k.to_string(), s)).chain(
                         self.windows.iter().map(|((_, w), s)| {
-                            let actor = s.appliers.names.first().map_or("", String::as_str);
+                            let actor = s.appliers.0.first().map_or("", |&a| self.symbols.name(a));
                             (format!("{actor}@{w}"), s)
                         }),
                     ) {
@@ -1088,7 +1157,11 @@ impl<'a> Engine<'a> {
                             (&st.environments, max_environments, "environments"),
                         ] {
                             if d.len() > *max {
-                                over.push(format!("{} {what} ({})", d.len(), d.names.join(", ")));
+                                over.push(format!(
+                                    "{} {what} ({})",
+                                    d.len(),
+                                    self.symbols.names(d).join(", ")
+                                ));
                             }
                         }
                         if !over.is_empty() {
@@ -1106,7 +1179,9 @@ impl<'a> Engine<'a> {
                                 .map(|(j, r)| {
                                     (
                                         *r,
-                                        st.appliers.names.first().cloned().unwrap_or_default(),
+                                        st.appliers.0.first().map_or(String::new(), |&a| {
+                                            self.symbols.name(a).to_string()
+                                        }),
                                         st.resources.names.get(j).cloned().unwrap_or_default(),
                                     )
                                 })
@@ -1119,7 +1194,7 @@ impl<'a> Engine<'a> {
                                 st.events,
                                 st.resources.len() as u64,
                                 st.resources.names.clone(),
-                                st.appliers.names.clone(),
+                                self.symbols.names(&st.appliers),
                             ));
                         }
                     }
@@ -1145,7 +1220,8 @@ impl<'a> Engine<'a> {
                     for (id, st) in &self.changes {
                         if let Some(apply) = st.first_prod_apply {
                             if st.plan_at.is_none_or(|p| p > apply.at) {
-                                found.push((id.to_string(), apply, st.first_prod_actor.clone()));
+                                let actor = self.symbols.name(st.first_prod_actor).to_string();
+                                found.push((id.to_string(), apply, actor));
                             }
                         }
                     }
@@ -1158,13 +1234,14 @@ impl<'a> Engine<'a> {
                     let mut found = Vec::new();
                     for (id, st) in &self.changes {
                         for (who, _, r) in &st.approvals {
+                            let who = self.symbols.name(*who);
                             if st
                                 .appliers
-                                .names
+                                .0
                                 .iter()
-                                .any(|a| a.eq_ignore_ascii_case(who))
+                                .any(|&a| self.symbols.name(a).eq_ignore_ascii_case(who))
                             {
-                                found.push((id.to_string(), who.clone(), *r));
+                                found.push((id.to_string(), who.to_string(), *r));
                             }
                         }
                     }
@@ -1337,6 +1414,7 @@ fn inline_human_approval(e: &AuditEvent) -> bool {
         && e.approved_at.is_none_or(|t| t <= e.at)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn update_change(
     st: &mut ChangeState,
     e: &AuditEvent,
@@ -1344,6 +1422,8 @@ fn update_change(
     changes: bool,
     is_prod: bool,
     cap: usize,
+    small_cap: usize,
+    symbols: &mut Symbols,
 ) {
     st.first_at = st.first_at.min(e.at);
     st.last_at = st.last_at.max(e.at);
@@ -1352,7 +1432,7 @@ fn update_change(
     }
     if e.operation == Operation::Approve {
         if st.approvals.len() < 64 {
-            st.approvals.push((e.actor.to_string(), e.actor_type, r));
+            st.approvals.push((symbols.id(&e.actor), e.actor_type, r));
         }
         return;
     }
@@ -1365,12 +1445,17 @@ fn update_change(
     }
     st.resources.add(&e.resource, cap);
     // A Kubernetes cluster is not a cloud account: one change may span both.
-    if !e.account.starts_with("k8s:") {
-        st.accounts.add(&e.account, cap);
+    if !e.account.is_empty() && !e.account.starts_with("k8s:") {
+        st.accounts.add(symbols.id(&e.account), small_cap);
     }
-    st.regions.add(&e.region, cap);
-    st.environments.add(&e.environment, cap);
-    st.appliers.add(&e.actor, MAX_REFS);
+    if !e.region.is_empty() {
+        st.regions.add(symbols.id(&e.region), small_cap);
+    }
+    if !e.environment.is_empty() {
+        st.environments.add(symbols.id(&e.environment), small_cap);
+    }
+    let actor = symbols.id(&e.actor);
+    st.appliers.add(actor, MAX_REFS);
     match e.actor_type {
         ActorType::AiAgent => st.by_ai = true,
         ActorType::Human => st.by_human = true,
@@ -1379,7 +1464,7 @@ fn update_change(
     if is_prod {
         if st.first_prod_apply.is_none_or(|f| e.at < f.at) {
             st.first_prod_apply = Some(r);
-            st.first_prod_actor = e.actor.to_string();
+            st.first_prod_actor = actor;
         }
         if e.outcome == "failure" {
             st.failed = true;

@@ -457,7 +457,7 @@ fn fail_on_gates_a_pipeline() {
         "/dev/null",
     ]);
     assert_eq!(run.code, 1, "{run:?}");
-    // Only medium and high findings here.
+    // formats.csv holds one critical finding (CHG-C1), so a critical gate fails too.
     let run = regwatch(&[
         "audit",
         "tests/fixtures/audit/formats.csv",

@@ -188,29 +188,6 @@ pub const NATIVE_FIELDS: &[&str] = &[
     "grants",
 ];
 
-/// The native fields that hold text (all but `dry_run`), in schema order.
-pub const TEXT_FIELDS: [&str; 19] = [
-    "timestamp",
-    "actor",
-    "actor_type",
-    "agent",
-    "action",
-    "operation",
-    "resource",
-    "resource_type",
-    "environment",
-    "account",
-    "region",
-    "change_id",
-    "approved_by",
-    "approver_type",
-    "approved_at",
-    "outcome",
-    "prompt_ref",
-    "tool_call_ref",
-    "grants",
-];
-
 /// Why a record was not accepted: the field and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {
@@ -566,16 +543,6 @@ mod tests {
 
     fn fields(r: &NativeRecord) -> String {
         format!("{r:?}")
-    }
-
-    #[test]
-    fn text_fields_are_the_native_fields_but_dry_run() {
-        let native: Vec<&str> = NATIVE_FIELDS
-            .iter()
-            .copied()
-            .filter(|f| *f != "dry_run")
-            .collect();
-        assert_eq!(native, TEXT_FIELDS);
     }
 
     #[test]

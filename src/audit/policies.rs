@@ -451,7 +451,7 @@ pub struct Hit {
     resource: String,
     change_id: String,
     /// Destructive events wait for the end: a human approval may come later in the file.
-    at_and_actor_for_approval: Option<(i64, String)>,
+    awaits_approval: bool,
 }
 
 /// A finding being gathered.
@@ -622,6 +622,16 @@ pub struct ChangeState {
     pub failed: bool,
 }
 
+impl ChangeState {
+    fn starting(at: i64) -> ChangeState {
+        ChangeState {
+            first_at: at,
+            last_at: at,
+            ..ChangeState::default()
+        }
+    }
+}
+
 /// Per-actor state for the cross-environment check.
 #[derive(Default)]
 struct ActorEnvironments {
@@ -664,7 +674,7 @@ impl Rules<'_> {
                 actor: e.actor.to_string(),
                 resource: e.resource.to_string(),
                 change_id: e.change_id.to_string(),
-                at_and_actor_for_approval: None,
+                awaits_approval: false,
             };
             let per_change = || {
                 if e.change_id.is_empty() {
@@ -687,7 +697,7 @@ impl Rules<'_> {
                                 e.actor, e.action, e.resource, e.environment
                             ),
                         );
-                        h.at_and_actor_for_approval = Some((e.at, e.actor.to_string()));
+                        h.awaits_approval = true;
                         out.push(h);
                     }
                 }
@@ -944,7 +954,7 @@ impl<'a> Engine<'a> {
     /// Takes a block's hits and updates the state that needs history.
     pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
         for h in hits {
-            if h.at_and_actor_for_approval.is_some() {
+            if h.awaits_approval {
                 self.candidates.push(h);
             } else {
                 self.gather(h);
@@ -990,46 +1000,28 @@ impl<'a> Engine<'a> {
                 }
             }
             let is_prod = prod.contains(&&*e.environment);
-            if !e.change_id.is_empty() {
-                let st = match self.changes.get_mut(&*e.change_id) {
+            // A change's history by its id; without one, by actor within a window.
+            let state = if !e.change_id.is_empty() {
+                Some(match self.changes.get_mut(&*e.change_id) {
                     Some(s) => s,
                     None => self
                         .changes
                         .entry(Box::from(&*e.change_id))
-                        .or_insert_with(|| ChangeState {
-                            first_at: e.at,
-                            last_at: e.at,
-                            ..ChangeState::default()
-                        }),
-                };
-                update_change(
-                    st,
-                    e,
-                    r,
-                    changes,
-                    is_prod,
-                    self.cap,
-                    self.small_cap,
-                    &mut self.symbols,
-                );
+                        .or_insert_with(|| ChangeState::starting(e.at)),
+                })
             } else if changes {
                 let window = e.at.div_euclid(self.blast_window_ms);
-                let key = (hash(&e.actor), window);
-                let st = self.windows.entry(key).or_insert_with(|| ChangeState {
-                    first_at: e.at,
-                    last_at: e.at,
-                    ..ChangeState::default()
-                });
-                update_change(
-                    st,
-                    e,
-                    r,
-                    changes,
-                    is_prod,
-                    self.cap,
-                    self.small_cap,
-                    &mut self.symbols,
-                );
+                Some(
+                    self.windows
+                        .entry((hash(&e.actor), window))
+                        .or_insert_with(|| ChangeState::starting(e.at)),
+                )
+            } else {
+                None
+            };
+            if let Some(st) = state {
+                let caps = (self.cap, self.small_cap);
+                update_change(st, e, r, changes, is_prod, caps, &mut self.symbols);
             }
             if rate && changes && e.actor_type == ActorType::AiAgent {
                 match self.ai_changes.get_mut(&*e.actor) {
@@ -1090,7 +1082,6 @@ impl<'a> Engine<'a> {
         detail: String,
         change_id: &str,
         refs: &[(EventRef, &str, &str)],
-        counts: Option<(u64, u64)>,
     ) {
         let g = self
             .gathering
@@ -1098,10 +1089,6 @@ impl<'a> Engine<'a> {
             .or_insert_with(|| Gathering::new(detail, change_id.to_string()));
         for (r, actor, resource) in refs {
             g.add(*r, actor, resource);
-        }
-        if let Some((events, resources)) = counts {
-            g.event_count = g.event_count.max(events);
-            g.resource_count = g.resource_count.max(resources);
         }
     }
 
@@ -1111,7 +1098,7 @@ impl<'a> Engine<'a> {
         let policies = self.policies;
         // Destructive events: was there a human approval event for the change before them?
         for h in std::mem::take(&mut self.candidates) {
-            let (at, actor) = h.at_and_actor_for_approval.clone().unwrap_or_default();
+            let (at, actor) = (h.event.at, h.actor.as_str());
             let symbols = &self.symbols;
             let approved = self.changes.get(h.change_id.as_str()).is_some_and(|c| {
                 c.approvals.iter().any(|(who, t, r)| {
@@ -1132,12 +1119,12 @@ impl<'a> Engine<'a> {
                     ..
                 } => {
                     let mut found = Vec::new();
-                    for (key, st) in self.changes.iter().map(|(k, s)| (k.to_string(), s)).chain(
-                        self.windows.iter().map(|((_, w), s)| {
-                            let actor = s.appliers.0.first().map_or("", |&a| self.symbols.name(a));
-                            (format!("{actor}@{w}"), s)
-                        }),
-                    ) {
+                    let changes = self.changes.iter().map(|(k, s)| (true, k.to_string(), s));
+                    let windows = self.windows.iter().map(|((_, w), s)| {
+                        let actor = s.appliers.0.first().map_or("", |&a| self.symbols.name(a));
+                        (false, format!("{actor}@{w}"), s)
+                    });
+                    for (is_change, key, st) in changes.chain(windows) {
                         let mut over = Vec::new();
                         if st.resources.len() > *max_resources {
                             let n = st.resources.len();
@@ -1164,55 +1151,35 @@ impl<'a> Engine<'a> {
                                 ));
                             }
                         }
-                        if !over.is_empty() {
-                            let is_change = self.changes.contains_key(key.as_str());
-                            let what = if is_change {
-                                format!("Change {key}")
-                            } else {
-                                format!("{} within one window", key.split('@').next().unwrap_or(""))
-                            };
-                            let detail = format!("{what} touched {}", over.join(" and "));
-                            let refs: Vec<(EventRef, String, String)> = st
-                                .refs
-                                .iter()
-                                .enumerate()
-                                .map(|(j, r)| {
-                                    (
-                                        *r,
-                                        st.appliers.0.first().map_or(String::new(), |&a| {
-                                            self.symbols.name(a).to_string()
-                                        }),
-                                        st.resources.names.get(j).cloned().unwrap_or_default(),
-                                    )
-                                })
-                                .collect();
-                            found.push((
-                                key.clone(),
-                                detail,
-                                if is_change { key } else { String::new() },
-                                refs,
-                                st.events,
-                                st.resources.len() as u64,
-                                st.resources.names.clone(),
-                                self.symbols.names(&st.appliers),
-                            ));
+                        if over.is_empty() {
+                            continue;
                         }
-                    }
-                    for (key, detail, change, refs, events, resources, names, actors) in found {
-                        let r: Vec<(EventRef, &str, &str)> =
-                            refs.iter().map(|(r, _, _)| (*r, "", "")).collect();
-                        self.add_finding(
-                            i,
-                            key.clone(),
+                        let actors = self.symbols.names(&st.appliers);
+                        let what = if is_change {
+                            format!("Change {key}")
+                        } else {
+                            format!("{} within one window", actors.first().map_or("", |a| a))
+                        };
+                        let detail = format!("{what} touched {}", over.join(" and "));
+                        let mut g = Gathering::new(
                             detail,
-                            &change,
-                            &r,
-                            Some((events, resources)),
+                            if is_change {
+                                key.clone()
+                            } else {
+                                String::new()
+                            },
                         );
-                        if let Some(g) = self.gathering.get_mut(&(i, key)) {
-                            g.resources = names;
-                            g.actors = actors;
+                        for r in &st.refs {
+                            g.add(*r, "", "");
                         }
+                        g.event_count = st.events;
+                        g.actors = actors;
+                        g.resources = st.resources.names.clone();
+                        g.resource_count = st.resources.len() as u64;
+                        found.push((key, g));
+                    }
+                    for (key, g) in found {
+                        self.gathering.insert((i, key), g);
                     }
                 }
                 Check::NoPlan { .. } => {
@@ -1227,7 +1194,7 @@ impl<'a> Engine<'a> {
                     }
                     for (id, apply, actor) in found {
                         let detail = format!("Change {id} was applied to production by {actor} with no plan or dry run before it");
-                        self.add_finding(i, id.clone(), detail, &id, &[(apply, &actor, "")], None);
+                        self.add_finding(i, id.clone(), detail, &id, &[(apply, &actor, "")]);
                     }
                 }
                 Check::SelfApproval => {
@@ -1247,7 +1214,7 @@ impl<'a> Engine<'a> {
                     }
                     for (id, who, r) in found {
                         let detail = format!("{who} approved their own change {id}");
-                        self.add_finding(i, id.clone(), detail, &id, &[(r, &who, "")], None);
+                        self.add_finding(i, id.clone(), detail, &id, &[(r, &who, "")]);
                     }
                 }
                 Check::RateLimit {
@@ -1281,14 +1248,7 @@ impl<'a> Engine<'a> {
                         );
                         let refs: Vec<(EventRef, &str, &str)> =
                             burst.iter().map(|r| (*r, actor.as_str(), "")).collect();
-                        self.add_finding(
-                            i,
-                            format!("{actor}@{}", burst[0].at),
-                            detail,
-                            "",
-                            &refs,
-                            None,
-                        );
+                        self.add_finding(i, format!("{actor}@{}", burst[0].at), detail, "", &refs);
                     }
                 }
                 Check::CrossEnvironment { .. } => {
@@ -1307,7 +1267,6 @@ impl<'a> Engine<'a> {
                             detail,
                             "",
                             &[(o, &actor, ""), (p, &actor, "")],
-                            None,
                         );
                     }
                 }
@@ -1414,15 +1373,15 @@ fn inline_human_approval(e: &AuditEvent) -> bool {
         && e.approved_at.is_none_or(|t| t <= e.at)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Adds one event to a change's history; `caps` are how far distinct resources and
+/// distinct accounts, regions and environments are counted.
 fn update_change(
     st: &mut ChangeState,
     e: &AuditEvent,
     r: EventRef,
     changes: bool,
     is_prod: bool,
-    cap: usize,
-    small_cap: usize,
+    (cap, small_cap): (usize, usize),
     symbols: &mut Symbols,
 ) {
     st.first_at = st.first_at.min(e.at);

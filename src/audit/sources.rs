@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::event::{
     opt_text, parse_millis, ActorType, AuditEvent, NativeRecord, Operation, RecordError,
-    NATIVE_FIELDS, TEXT_FIELDS,
+    NATIVE_FIELDS,
 };
 use super::policies::Hit;
 use crate::error::bad_input;
@@ -822,9 +822,13 @@ fn parquet_events<'a>(
             }
         }
     };
-    // Every text column, in TEXT_FIELDS order; a column the file lacks is None.
-    let cols: Vec<Option<Vec<Option<&str>>>> =
-        TEXT_FIELDS.iter().map(|f| text(f)).collect::<Result<_>>()?;
+    // Every text column (the native fields but dry_run), in schema order; a column the
+    // file lacks is None.
+    let cols: Vec<Option<Vec<Option<&str>>>> = NATIVE_FIELDS
+        .iter()
+        .filter(|f| **f != "dry_run")
+        .map(|f| text(f))
+        .collect::<Result<_>>()?;
     let dry: Option<Vec<Option<bool>>> = match df.column("dry_run") {
         Err(_) => None,
         Ok(c) => match c.dtype() {

@@ -361,6 +361,13 @@ pub fn read_source(
         ..SourceSummary::default()
     };
     let mut rejected = Vec::new();
+    let mut intake = Intake {
+        checker,
+        sink,
+        summary: &mut summary,
+        rejected: &mut rejected,
+        strict: cx.strict,
+    };
     match file.format {
         SourceFormat::Jsonl | SourceFormat::K8s => {
             let native = NativeLines {
@@ -377,18 +384,11 @@ pub fn read_source(
             } else {
                 &k8s
             };
-            let (summary, rejected) = (&mut summary, &mut rejected);
-            read_lines(
-                file, &name, cx.strict, parser, checker, sink, summary, rejected,
-            )?;
+            read_lines(file, &name, parser, &mut intake)?;
         }
-        SourceFormat::Csv => read_csv(file, index, cx, checker, sink, &mut summary, &mut rejected)?,
-        SourceFormat::Parquet => {
-            read_parquet(file, index, cx, checker, sink, &mut summary, &mut rejected)?
-        }
-        SourceFormat::Cloudtrail => {
-            read_cloudtrail(file, index, cx, checker, sink, &mut summary, &mut rejected)?
-        }
+        SourceFormat::Csv => read_csv(file, index, cx, &mut intake)?,
+        SourceFormat::Parquet => read_parquet(file, index, cx, &mut intake)?,
+        SourceFormat::Cloudtrail => read_cloudtrail(file, index, cx, &mut intake)?,
     }
     summary.rejected = rejected.len() as u64;
     debug_assert_eq!(
@@ -407,25 +407,47 @@ fn json_reason(e: &serde_json::Error) -> String {
     }
 }
 
-/// Quarantines a rejected record, or with `--strict` makes it the run's error.
-fn keep(r: Rejection, strict: bool, rejected: &mut Vec<Rejection>) -> Result<()> {
-    if strict {
-        return Err(strict_error(&r));
-    }
-    rejected.push(r);
-    Ok(())
+/// Where a reader's records go: accepted events, checked, to the sink; counts to the
+/// file's summary; rejected records to quarantine (or, with `--strict`, the first one
+/// ends the run).
+struct Intake<'a> {
+    checker: &'a dyn Checker,
+    sink: &'a mut dyn EventSink,
+    summary: &'a mut SourceSummary,
+    rejected: &'a mut Vec<Rejection>,
+    strict: bool,
 }
 
-/// Counts a batch of accepted events, checks them and hands them on.
-fn deliver(
-    events: &[AuditEvent<'_>],
-    checker: &dyn Checker,
-    sink: &mut dyn EventSink,
-    summary: &mut SourceSummary,
-) {
-    summary.accepted += events.len() as u64;
-    let hits = checker.check(events);
-    sink.events(events, hits);
+impl Intake<'_> {
+    /// Quarantines a rejected record, or with `--strict` makes it the run's error.
+    fn keep(&mut self, r: Rejection) -> Result<()> {
+        if self.strict {
+            return Err(strict_error(&r));
+        }
+        self.rejected.push(r);
+        Ok(())
+    }
+
+    /// A batch of events (already checked) and the records rejected beside them.
+    fn take(
+        &mut self,
+        events: &[AuditEvent<'_>],
+        hits: Vec<Hit>,
+        rejects: Vec<Rejection>,
+    ) -> Result<()> {
+        self.summary.accepted += events.len() as u64;
+        for r in rejects {
+            self.keep(r)?;
+        }
+        self.sink.events(events, hits);
+        Ok(())
+    }
+
+    /// A batch of accepted events, checked here.
+    fn deliver(&mut self, events: &[AuditEvent<'_>]) -> Result<()> {
+        let hits = self.checker.check(events);
+        self.take(events, hits, Vec::new())
+    }
 }
 
 fn strict_error(r: &Rejection) -> anyhow::Error {
@@ -480,16 +502,11 @@ const BATCH_BLOCKS: usize = 8;
 /// batch of blocks at once, and the sink sees each block's events in order. Memory is
 /// bounded by the batch. (Handing blocks to the sink on a thread of its own, overlapped
 /// with parsing the next batch, measured no faster on two cores: parsing keeps both busy.)
-#[allow(clippy::too_many_arguments)]
 fn read_lines(
     file: &SourceFile,
     name: &str,
-    strict: bool,
     parser: &dyn LineParser,
-    checker: &dyn Checker,
-    sink: &mut dyn EventSink,
-    summary: &mut SourceSummary,
-    rejected: &mut Vec<Rejection>,
+    intake: &mut Intake,
 ) -> Result<()> {
     let mut input = file.open()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
@@ -566,6 +583,7 @@ fn read_lines(
         if batch.is_empty() {
             break;
         }
+        let checker = intake.checker;
         let parsed: Vec<_> = batch
             .par_iter()
             .map(|b| {
@@ -575,19 +593,14 @@ fn read_lines(
             })
             .collect();
         for (block, ((events, rejects, read, skipped), hits)) in batch.iter().zip(parsed) {
-            summary.read += read;
-            summary.skipped += skipped;
-            summary.accepted += events.len() as u64;
-            if strict {
-                if let Some(r) = rejects.first() {
-                    outcome = Err(strict_error(r));
-                    break 'batches;
-                }
+            intake.summary.read += read;
+            intake.summary.skipped += skipped;
+            if let Err(e) = intake.take(&events, hits, rejects) {
+                outcome = Err(e);
+                break 'batches;
             }
-            rejected.extend(rejects);
-            sink.events(&events, hits);
             consumed += block.bytes.len() as u64;
-            sink.progress(consumed);
+            intake.sink.progress(consumed);
         }
         for block in batch {
             let _ = free_tx.send(block.bytes);
@@ -646,15 +659,7 @@ fn parse_block<'b>(
     (events, rejects, read, skipped)
 }
 
-fn read_csv(
-    file: &SourceFile,
-    index: u32,
-    cx: &ReadContext,
-    checker: &dyn Checker,
-    sink: &mut dyn EventSink,
-    summary: &mut SourceSummary,
-    rejected: &mut Vec<Rejection>,
-) -> Result<()> {
+fn read_csv(file: &SourceFile, index: u32, cx: &ReadContext, intake: &mut Intake) -> Result<()> {
     let name = file.name();
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
@@ -678,14 +683,14 @@ fn read_csv(
             Ok(m) => m,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                summary.read += 1;
+                intake.summary.read += 1;
                 let r = rejection(
                     &name,
                     Location::Line(line),
                     RecordError::new("csv", e.to_string()),
                     String::new(),
                 );
-                keep(r, cx.strict, rejected)?;
+                intake.keep(r)?;
                 continue;
             }
         };
@@ -695,7 +700,7 @@ fn read_csv(
         if chunk.len() >= 65_536 || (!more && !chunk.is_empty()) {
             let mut events = Vec::with_capacity(chunk.len());
             for rec in &chunk {
-                summary.read += 1;
+                intake.summary.read += 1;
                 let line = rec.position().map_or(0, |p| p.line());
                 let built = rec
                     .deserialize::<NativeRecord>(Some(&headers))
@@ -706,11 +711,11 @@ fn read_csv(
                     Err(err) => {
                         let raw = rec.iter().collect::<Vec<_>>().join(",");
                         let r = rejection(&name, Location::Line(line), err, raw);
-                        keep(r, cx.strict, rejected)?;
+                        intake.keep(r)?;
                     }
                 }
             }
-            deliver(&events, checker, sink, summary);
+            intake.deliver(&events)?;
             drop(events);
             chunk.clear();
         }
@@ -726,10 +731,7 @@ fn read_parquet(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
-    checker: &dyn Checker,
-    sink: &mut dyn EventSink,
-    summary: &mut SourceSummary,
-    rejected: &mut Vec<Rejection>,
+    intake: &mut Intake,
 ) -> Result<()> {
     use polars::prelude::*;
     let name = file.name();
@@ -774,6 +776,7 @@ fn read_parquet(
             .map(|start| (start, df.slice(start as i64, step)))
             .collect();
         type Checked<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit>);
+        let checker = intake.checker;
         let results: Vec<Result<Checked>> = parts
             .par_iter()
             .map(|(start, part)| {
@@ -785,15 +788,8 @@ fn read_parquet(
             .collect();
         for r in results {
             let (events, rejects, hits) = r?;
-            summary.read += (events.len() + rejects.len()) as u64;
-            summary.accepted += events.len() as u64;
-            if cx.strict {
-                if let Some(r) = rejects.first() {
-                    return Err(strict_error(r));
-                }
-            }
-            rejected.extend(rejects);
-            sink.events(&events, hits);
+            intake.summary.read += (events.len() + rejects.len()) as u64;
+            intake.take(&events, hits, rejects)?;
         }
         offset += len;
     }
@@ -901,10 +897,7 @@ fn read_cloudtrail(
     file: &SourceFile,
     index: u32,
     cx: &ReadContext,
-    checker: &dyn Checker,
-    sink: &mut dyn EventSink,
-    summary: &mut SourceSummary,
-    rejected: &mut Vec<Rejection>,
+    intake: &mut Intake,
 ) -> Result<()> {
     let name = file.name();
     let mut bytes = Vec::new();
@@ -914,26 +907,26 @@ fn read_cloudtrail(
     let parsed: CloudTrailFile = match serde_json::from_slice(&bytes) {
         Ok(p) => p,
         Err(e) => {
-            summary.read += 1;
+            intake.summary.read += 1;
             let r = rejection(
                 &name,
                 Location::Record(0),
                 RecordError::new("Records", format!("not a CloudTrail log file: {e}")),
                 raw_text(&bytes[..bytes.len().min(200)]),
             );
-            keep(r, cx.strict, rejected)?;
+            intake.keep(r)?;
             return Ok(());
         }
     };
     let mut events = Vec::with_capacity(parsed.records.len());
     for (i, rec) in parsed.records.iter().enumerate() {
         let n = i as u64 + 1;
-        summary.read += 1;
+        intake.summary.read += 1;
         match cloudtrail_event(rec, n, index, cx) {
             Ok(e) => {
                 // One record, one event per resource it names (TerminateInstances of
                 // sixty instances touches sixty resources).
-                summary.accepted += 1;
+                intake.summary.accepted += 1;
                 let more = cloudtrail_other_resources(rec);
                 let first = events.len();
                 events.push(e);
@@ -950,12 +943,13 @@ fn read_cloudtrail(
                     err,
                     raw_text(rec.to_string().as_bytes()),
                 );
-                keep(r, cx.strict, rejected)?;
+                intake.keep(r)?;
             }
         }
     }
-    let hits = checker.check(&events);
-    sink.events(&events, hits);
+    // Accepted is counted by record above: one record may stand for several events.
+    let hits = intake.checker.check(&events);
+    intake.sink.events(&events, hits);
     Ok(())
 }
 

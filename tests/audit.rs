@@ -247,6 +247,7 @@ fn gzipped_files_in_a_folder_tree_are_found() {
     let (direct, _) = audit_json(&["tests/fixtures/audit/policies.jsonl"]);
     assert_eq!(tree["summary"]["totals"]["files"], 1);
     assert_eq!(keys(&tree), keys(&direct));
+    assert_eq!(keys(&tree).len(), 18, "the gzipped copy was read in full");
 }
 
 #[test]

@@ -318,18 +318,80 @@ fn text(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
     v.unwrap_or(Cow::Borrowed(""))
 }
 
+/// Whether text is empty or only whitespace; the common case (a first byte that is
+/// plainly text) is decided without trimming.
+fn blank(t: &str) -> bool {
+    match t.as_bytes().first() {
+        None => true,
+        Some(c) if c.is_ascii_graphic() => false,
+        Some(_) => t.trim().is_empty(),
+    }
+}
+
 fn required<'a>(v: Option<Cow<'a, str>>, field: &str) -> Result<Cow<'a, str>, RecordError> {
     match v {
-        Some(t) if !t.trim().is_empty() => Ok(t),
+        Some(t) if !blank(&t) => Ok(t),
         _ => Err(RecordError::new(field, "is missing")),
     }
 }
 
 /// Reads a timestamp field into epoch milliseconds.
 pub fn parse_millis(text: &str, field: &str, tz: Tz) -> Result<i64, RecordError> {
+    if let Some(ms) = utc_millis(text.as_bytes()) {
+        return Ok(ms);
+    }
     parse_timestamp(text, tz)
         .map(|t| t.timestamp_millis())
         .map_err(|e| RecordError::new(field, e.to_string()))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, optionally with milliseconds (`.sssZ`): the form nearly every
+/// audit log writes, read straight into epoch milliseconds (a tenth of the general
+/// parser's cost, and it runs for every event). Anything else, including a date that
+/// does not exist, returns `None` and goes to the general parser and its error message.
+fn utc_millis(b: &[u8]) -> Option<i64> {
+    let millis_digits = match b.len() {
+        20 => 0,
+        24 if b[19] == b'.' => 3,
+        _ => return None,
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, len: usize| -> Option<i64> {
+        b[from..from + len].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let millis = if millis_digits == 3 { num(20, 3)? } else { 0 };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 
 impl<'a> NativeRecord<'a> {
@@ -367,7 +429,7 @@ impl<'a> NativeRecord<'a> {
         if self.dry_run.1 {
             return Err(RecordError::new("dry_run", "is not true or false"));
         }
-        let present = |v: &Option<Cow<str>>| v.as_deref().is_some_and(|t| !t.trim().is_empty());
+        let present = |v: &Option<Cow<str>>| v.as_deref().is_some_and(|t| !blank(t));
         Ok(AuditEvent {
             at,
             actor,
@@ -410,12 +472,12 @@ pub fn scan_flat(line: &str) -> Option<NativeRecord<'_>> {
     };
     // JSON allows no control characters in strings; a line with any (even a tab between
     // tokens, which is allowed) goes to serde_json, so one check covers every string.
-    if b.iter().fold(false, |bad, &c| bad | (c < 0x20)) {
+    if has_control_byte(b) {
         return None;
     }
     // A string starting after the quote at `i`; its end quote's index.
     let string_end = |start: usize| -> Option<usize> {
-        let end = start + memchr::memchr2(b'"', b'\\', &b[start..])?;
+        let end = quote_or_backslash(b, start)?;
         (b[end] == b'"').then_some(end)
     };
     let mut rec = NativeRecord::default();
@@ -512,6 +574,52 @@ pub fn scan_flat(line: &str) -> Option<NativeRecord<'_>> {
     }
 }
 
+/// Eight bytes at a time ("SWAR"): values are short, so this beats both a byte loop and
+/// a vector search's set-up. `LOW` has 1 in every byte, `HIGH` 0x80.
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The high bit of each byte of `x` below `n` (n ≤ 128); the lowest marked byte is always
+/// a true one (a borrow can only mark bytes above it).
+fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LOW * u64::from(n)) & !x & HIGH
+}
+
+fn has_control_byte(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        if bytes_below(word(b, i), 0x20) != 0 {
+            return true;
+        }
+        i += 8;
+    }
+    b[i..].iter().any(|&c| c < 0x20)
+}
+
+/// The first `"` or `\` at or after `start`.
+fn quote_or_backslash(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i + 8 <= b.len() {
+        let w = word(b, i);
+        let hits = bytes_below(w ^ (LOW * u64::from(b'"')), 1)
+            | bytes_below(w ^ (LOW * u64::from(b'\\')), 1);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| i + p)
+}
+
 fn text_flag(v: &str) -> Flag {
     match v.trim().to_ascii_lowercase().as_str() {
         "" => Flag(None, false),
@@ -529,6 +637,58 @@ mod tests {
         let rec: NativeRecord =
             serde_json::from_str(line).map_err(|e| RecordError::new("", e.to_string()))?;
         rec.build(chrono_tz::Europe::London, 0, 1)
+    }
+
+    #[test]
+    fn word_searches_agree_with_byte_loops() {
+        let texts: [&[u8]; 6] = [
+            b"",
+            b"plain text with no quotes at all, longer than eight bytes",
+            b"ab\"",
+            b"0123456789abcdef\\x\"",
+            b"\x7f\x80\xff\xc3\xa9 \"",
+            b"tab\tin the middle",
+        ];
+        for t in texts {
+            for start in 0..=t.len() {
+                let slow = t[start..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\')
+                    .map(|p| start + p);
+                assert_eq!(quote_or_backslash(t, start), slow, "{t:?} from {start}");
+            }
+            assert_eq!(has_control_byte(t), t.iter().any(|&c| c < 0x20), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_timestamp_path_agrees_with_chrono() {
+        let tz = chrono_tz::Europe::London;
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2026-03-29T01:00:00Z",
+            "2026-10-25T01:30:00.250Z",
+            "2000-02-29T12:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "2100-03-01T00:00:00Z",
+        ] {
+            let slow = parse_timestamp(text, tz).unwrap().timestamp_millis();
+            assert_eq!(utc_millis(text.as_bytes()), Some(slow), "{text}");
+        }
+        // Dates that do not exist, and other forms, go to the general parser.
+        for text in [
+            "2026-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-03T24:00:00Z",
+            "2026-11-03T09:14:00+01:00",
+            "2026-11-03 09:14:00Z",
+            "2026-11-03T09:14:00.5Z",
+        ] {
+            assert_eq!(utc_millis(text.as_bytes()), None, "{text}");
+        }
+        assert!(parse_millis("2026-02-29T00:00:00Z", "timestamp", tz).is_err());
     }
 
     #[test]

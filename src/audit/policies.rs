@@ -147,7 +147,7 @@ impl Destructive {
 /// `needle` (lower case) occurs in `haystack`, ignoring ASCII case, without allocating.
 fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    n.is_empty() || super::sources::find_ignore_case(h, n).is_some()
 }
 
 /// A policy's check with its parameters read and checked.

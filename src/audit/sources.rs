@@ -177,26 +177,53 @@ pub struct EnvironmentMap {
     pub clusters: BTreeMap<String, String>,
 }
 
-/// `*` matches any run of characters; comparison ignores ASCII case.
+/// `*` matches any run of characters; comparison ignores ASCII case. Called for every
+/// event (logging-tamper resources, condition policies), so it allocates nothing.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p = pattern.to_ascii_lowercase();
-    let t = text.to_ascii_lowercase();
-    let parts: Vec<&str> = p.split('*').collect();
-    if parts.len() == 1 {
-        return p == t;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !t.starts_with(first) || !t[first.len()..].ends_with(last) {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let Some(star) = memchr::memchr(b'*', p) else {
+        return p.eq_ignore_ascii_case(t);
+    };
+    let last_star = memchr::memrchr(b'*', p).unwrap_or(star);
+    let (first, last) = (&p[..star], &p[last_star + 1..]);
+    if t.len() < first.len() + last.len()
+        || !t[..first.len()].eq_ignore_ascii_case(first)
+        || !t[t.len() - last.len()..].eq_ignore_ascii_case(last)
+    {
         return false;
     }
+    if last_star == star {
+        return true;
+    }
     let mut rest = &t[first.len()..t.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
+    for mid in p[star + 1..last_star].split(|&c| c == b'*') {
+        if mid.is_empty() {
+            continue;
+        }
+        match find_ignore_case(rest, mid) {
             Some(i) => rest = &rest[i + mid.len()..],
             None => return false,
         }
     }
     true
+}
+
+/// Where `needle` (not empty) first occurs in `hay`, ignoring ASCII case.
+pub(crate) fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (lower, upper) = (
+        needle[0].to_ascii_lowercase(),
+        needle[0].to_ascii_uppercase(),
+    );
+    let mut from = 0;
+    while let Some(p) = memchr::memchr2(lower, upper, &hay[from..]) {
+        let at = from + p;
+        let end = at.checked_add(needle.len()).filter(|&e| e <= hay.len())?;
+        if hay[at..end].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Finds the audit files under the inputs and tells their formats.
@@ -1325,6 +1352,14 @@ mod tests {
         assert!(!glob_match("*-prod", "shop-prod-2"));
         assert!(glob_match("a*b*c", "axxbyyc"));
         assert!(!glob_match("a*b*c", "axxcyyb"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("**", "anything"));
+        assert!(glob_match("AB*", "abc"));
+        assert!(!glob_match("a*a", "a"));
+        assert!(glob_match("a*b*b*c", "abbc"));
+        assert!(!glob_match("a*b*b*c", "abc"));
+        assert!(glob_match("exact", "EXACT"));
+        assert!(!glob_match("exact", "exactly"));
     }
 
     #[test]

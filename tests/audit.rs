@@ -50,6 +50,33 @@ fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 }
 
 #[test]
+fn json_findings_are_one_object_per_line_with_the_policy_text_in_each() {
+    let path = fixture("audit/policies.jsonl");
+    let (report, run) = audit_json(&[path.to_str().unwrap()]);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(findings.len() > 10, "{}", findings.len());
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("    {\"policy\":"))
+        .collect();
+    assert_eq!(lines.len(), findings.len());
+    for (line, f) in lines.iter().zip(findings) {
+        let alone: Value = serde_json::from_str(line.trim_end_matches(',')).unwrap();
+        assert_eq!(&alone, f);
+        // The keys in the order people read them (a serde Value would sort them).
+        let at = |key: &str| line.find(&format!("\"{key}\":")).unwrap();
+        let order = ["policy", "title", "severity", "detail", "why", "change_id"];
+        let tail = ["first_at", "last_at", "nist", "obligations"];
+        let places: Vec<usize> = order.iter().chain(&tail).map(|k| at(k)).collect();
+        assert!(places.windows(2).all(|w| w[0] < w[1]), "{line}");
+        assert!(
+            !f["why"].as_str().unwrap().is_empty() && !f["nist"].as_array().unwrap().is_empty()
+        );
+    }
+}
+
+#[test]
 fn every_policy_fires_on_its_trigger_and_not_on_its_near_miss() {
     let path = fixture("audit/policies.jsonl");
     let (report, _) = audit_json(&[path.to_str().unwrap()]);

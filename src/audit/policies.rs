@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -1341,7 +1343,9 @@ impl<'a> Engine<'a> {
                 }
             })
             .collect();
-        out.sort_by(|a, b| {
+        // Stable and parallel: findings that compare equal keep their (deterministic)
+        // order of gathering.
+        out.par_sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then(a.first_at.cmp(&b.first_at))

@@ -226,13 +226,10 @@ struct EventJson<'a> {
     at: String,
 }
 
+/// The parts of a finding's JSON that vary from finding to finding (the rest is the
+/// policy's and is written once per policy, already escaped: see [`PolicyJson`]).
 #[derive(Serialize)]
 struct FindingJson<'a> {
-    policy: &'a str,
-    title: &'a str,
-    severity: &'static str,
-    detail: &'a str,
-    why: &'a str,
     change_id: &'a str,
     actors: &'a [String],
     resources: &'a [String],
@@ -242,11 +239,75 @@ struct FindingJson<'a> {
     first_at: String,
     first_at_local: String,
     last_at: String,
-    nist: &'a [String],
-    obligations: &'a [String],
 }
 
-fn finding_json<'a>(report: &'a AuditReport, f: &'a Finding, tz: Tz) -> FindingJson<'a> {
+/// A policy's part of its findings' JSON, serialised once: a run can have hundreds of
+/// thousands of findings and a few policies. Keys keep the order of the whole object:
+/// policy, title, severity, detail, why, change_id ... last_at, nist, obligations.
+struct PolicyJson {
+    /// `{"policy":…,"title":…,"severity":…`
+    head: Vec<u8>,
+    /// `,"why":…`
+    why: Vec<u8>,
+    /// `,"nist":[…],"obligations":[…]}`
+    tail: Vec<u8>,
+}
+
+/// A serialised object without its closing brace (and, with `inner`, its opening one),
+/// so that parts can be spliced into one object.
+fn object_body(value: &impl Serialize, inner: bool) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_vec(value)?;
+    v.pop();
+    if inner {
+        v.remove(0);
+    }
+    Ok(v)
+}
+
+impl PolicyJson {
+    fn of(f: &Finding) -> Result<PolicyJson> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            policy: &'a str,
+            title: &'a str,
+            severity: &'static str,
+        }
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            nist: &'a [String],
+            obligations: &'a [String],
+        }
+        let head = object_body(
+            &Head {
+                policy: &f.policy,
+                title: &f.title,
+                severity: severity_name(f.severity),
+            },
+            false,
+        )?;
+        let mut why = b",\"why\":".to_vec();
+        serde_json::to_writer(&mut why, &*f.rationale)?;
+        let mut tail = b",".to_vec();
+        tail.extend(object_body(
+            &Tail {
+                nist: &f.nist,
+                obligations: &f.obligations,
+            },
+            true,
+        )?);
+        tail.push(b'}');
+        Ok(PolicyJson { head, why, tail })
+    }
+}
+
+/// Appends one finding as a compact JSON object.
+fn push_finding_json(
+    out: &mut Vec<u8>,
+    report: &AuditReport,
+    f: &Finding,
+    policy: &PolicyJson,
+    tz: Tz,
+) -> Result<()> {
     let events = f
         .events
         .iter()
@@ -264,12 +325,7 @@ fn finding_json<'a>(report: &'a AuditReport, f: &'a Finding, tz: Tz) -> FindingJ
             }
         })
         .collect();
-    FindingJson {
-        policy: &f.policy,
-        title: &f.title,
-        severity: severity_name(f.severity),
-        detail: &f.detail,
-        why: &f.rationale,
+    let rest = FindingJson {
         change_id: &f.change_id,
         actors: &f.actors,
         resources: &f.resources,
@@ -279,9 +335,16 @@ fn finding_json<'a>(report: &'a AuditReport, f: &'a Finding, tz: Tz) -> FindingJ
         first_at: utc_text(millis_to_time(f.first_at)),
         first_at_local: local_rfc3339(millis_to_time(f.first_at), tz),
         last_at: utc_text(millis_to_time(f.last_at)),
-        nist: &f.nist,
-        obligations: &f.obligations,
-    }
+    };
+    out.extend_from_slice(&policy.head);
+    out.extend_from_slice(b",\"detail\":");
+    serde_json::to_writer(&mut *out, &f.detail)?;
+    out.extend_from_slice(&policy.why);
+    out.push(b',');
+    let body = object_body(&rest, true)?;
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&policy.tail);
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -293,34 +356,67 @@ struct SummaryJson<'a> {
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
 }
 
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    summary: SummaryJson<'a>,
-    findings: Vec<FindingJson<'a>>,
-    coverage: &'a [super::coverage::SubcategoryCoverage],
-    metrics: &'a [super::metrics::ChangeMetrics],
-}
-
-/// The whole report as one JSON document.
+/// The whole report as one JSON document: `summary`, `findings` (one compact object per
+/// line, so a big run stays greppable), `coverage` and `metrics`. Findings are written
+/// in parallel, a bounded batch at a time.
 pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
-    let doc = ReportJson {
-        summary: SummaryJson {
-            sources: &report.sources,
-            totals: &report.totals,
-            findings: report.findings.len(),
-            findings_by_policy: &report.findings_by_policy,
-            findings_by_severity: &report.findings_by_severity,
-        },
-        findings: report
-            .findings
-            .iter()
-            .map(|f| finding_json(report, f, tz))
-            .collect(),
-        coverage: &report.coverage,
-        metrics: &report.metrics,
+    use rayon::prelude::*;
+    let summary = SummaryJson {
+        sources: &report.sources,
+        totals: &report.totals,
+        findings: report.findings.len(),
+        findings_by_policy: &report.findings_by_policy,
+        findings_by_severity: &report.findings_by_severity,
     };
-    serde_json::to_writer_pretty(&mut *w, &doc)?;
-    writeln!(w)?;
+    let mut policies: std::collections::HashMap<&str, PolicyJson> = Default::default();
+    for f in &report.findings {
+        if let std::collections::hash_map::Entry::Vacant(slot) = policies.entry(&*f.policy) {
+            slot.insert(PolicyJson::of(f)?);
+        }
+    }
+    let indent = |text: Vec<u8>| -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 64);
+        for (i, line) in text.split(|&c| c == b'\n').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"\n  ");
+            }
+            out.extend_from_slice(line);
+        }
+        out
+    };
+    w.write_all(b"{\n  \"summary\": ")?;
+    w.write_all(&indent(serde_json::to_vec_pretty(&summary)?))?;
+    w.write_all(b",\n  \"findings\": [")?;
+    const CHUNK: usize = 2048;
+    let batch = CHUNK * rayon::current_num_threads().max(1) * 4;
+    let total = report.findings.len();
+    for (b, findings) in report.findings.chunks(batch).enumerate() {
+        let parts: Vec<Result<Vec<u8>>> = findings
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut out = Vec::with_capacity(chunk.len() * 1024);
+                for (k, f) in chunk.iter().enumerate() {
+                    let n = b * batch + c * CHUNK + k;
+                    out.extend_from_slice(if n == 0 { b"\n    " } else { b",\n    " });
+                    let policy = policies
+                        .get(&*f.policy)
+                        .ok_or_else(|| anyhow::anyhow!("no JSON for policy {}", f.policy))?;
+                    push_finding_json(&mut out, report, f, policy, tz)?;
+                }
+                Ok(out)
+            })
+            .collect();
+        for part in parts {
+            w.write_all(&part?)?;
+        }
+    }
+    w.write_all(if total == 0 { b"]" } else { b"\n  ]" })?;
+    w.write_all(b",\n  \"coverage\": ")?;
+    w.write_all(&indent(serde_json::to_vec_pretty(&report.coverage)?))?;
+    w.write_all(b",\n  \"metrics\": ")?;
+    w.write_all(&indent(serde_json::to_vec_pretty(&report.metrics)?))?;
+    w.write_all(b"\n}\n")?;
     Ok(())
 }
 

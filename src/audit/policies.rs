@@ -953,8 +953,65 @@ impl<'a> Engine<'a> {
         self.policies.iter().any(|p| f(&p.check))
     }
 
-    /// Takes a block's hits and updates the state that needs history.
+    /// Takes a block's hits and updates the state that needs history. The per-change
+    /// history and the rest (findings, actors, streams, counts) are separate state, so
+    /// they are updated side by side on two threads.
     pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
+        let (policies, caps, window_ms) = (
+            self.policies,
+            (self.cap, self.small_cap),
+            self.blast_window_ms,
+        );
+        // Moved out for the join (cheap: the maps' handles, not their contents).
+        let mut symbols = std::mem::take(&mut self.symbols);
+        let mut change_states = std::mem::take(&mut self.changes);
+        let mut windows = std::mem::take(&mut self.windows);
+        rayon::join(
+            || {
+                // Production for the per-change history (first production apply, failures):
+                // any environment a policy calls production.
+                let mut prod: Vec<&str> = policies
+                    .iter()
+                    .flat_map(|p| p.production.iter().map(String::as_str))
+                    .collect();
+                prod.sort_unstable();
+                prod.dedup();
+                for e in events {
+                    let changes = e.operation.changes() && !e.dry_run;
+                    // A change's history by its id; without one, by actor within a window.
+                    let state = if !e.change_id.is_empty() {
+                        Some(match change_states.get_mut(&*e.change_id) {
+                            Some(s) => s,
+                            None => change_states
+                                .entry(Box::from(&*e.change_id))
+                                .or_insert_with(|| ChangeState::starting(e.at)),
+                        })
+                    } else if changes {
+                        let window = e.at.div_euclid(window_ms);
+                        Some(
+                            windows
+                                .entry((hash(&e.actor), window))
+                                .or_insert_with(|| ChangeState::starting(e.at)),
+                        )
+                    } else {
+                        None
+                    };
+                    if let Some(st) = state {
+                        let is_prod = prod.contains(&&*e.environment);
+                        let r = EventRef::of(e);
+                        update_change(st, e, r, changes, is_prod, caps, &mut symbols);
+                    }
+                }
+            },
+            || self.observe_rest(events, hits),
+        );
+        self.symbols = symbols;
+        self.changes = change_states;
+        self.windows = windows;
+    }
+
+    /// Everything [`Engine::observe`] keeps but the per-change history.
+    fn observe_rest(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
         for h in hits {
             if h.awaits_approval {
                 self.candidates.push(h);
@@ -970,15 +1027,6 @@ impl<'a> Engine<'a> {
             _ => None,
         });
         let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
-        // Production for the per-change history (first production apply, failures): any
-        // environment a policy calls production.
-        let mut prod: Vec<&str> = self
-            .policies
-            .iter()
-            .flat_map(|p| p.production.iter().map(String::as_str))
-            .collect();
-        prod.sort_unstable();
-        prod.dedup();
         for e in events {
             self.events_seen += 1;
             self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
@@ -1000,30 +1048,6 @@ impl<'a> Engine<'a> {
                 } else if e.actor_type == ActorType::Human {
                     self.human_change_events += 1;
                 }
-            }
-            let is_prod = prod.contains(&&*e.environment);
-            // A change's history by its id; without one, by actor within a window.
-            let state = if !e.change_id.is_empty() {
-                Some(match self.changes.get_mut(&*e.change_id) {
-                    Some(s) => s,
-                    None => self
-                        .changes
-                        .entry(Box::from(&*e.change_id))
-                        .or_insert_with(|| ChangeState::starting(e.at)),
-                })
-            } else if changes {
-                let window = e.at.div_euclid(self.blast_window_ms);
-                Some(
-                    self.windows
-                        .entry((hash(&e.actor), window))
-                        .or_insert_with(|| ChangeState::starting(e.at)),
-                )
-            } else {
-                None
-            };
-            if let Some(st) = state {
-                let caps = (self.cap, self.small_cap);
-                update_change(st, e, r, changes, is_prod, caps, &mut self.symbols);
             }
             if rate && changes && e.actor_type == ActorType::AiAgent {
                 match self.ai_changes.get_mut(&*e.actor) {

@@ -832,7 +832,7 @@ fn parquet_events<'a>(
     tz: Tz,
 ) -> Result<(Vec<AuditEvent<'a>>, Vec<Rejection>)> {
     use polars::prelude::*;
-    let text = |field: &str| -> Result<Option<Vec<Option<&'a str>>>> {
+    let text = |field: &str| -> Result<Option<TextColumn<'a>>> {
         match df.column(field) {
             Err(_) => Ok(None),
             Ok(c) => {
@@ -842,13 +842,13 @@ fn parquet_events<'a>(
                         c.dtype()
                     ))
                 })?;
-                Ok(Some(ca.iter().collect()))
+                Ok(Some(TextColumn::of(ca)))
             }
         }
     };
     // Every text column (the native fields but dry_run), in schema order; a column the
     // file lacks is None.
-    let cols: Vec<Option<Vec<Option<&str>>>> = NATIVE_FIELDS
+    let cols: Vec<Option<TextColumn>> = NATIVE_FIELDS
         .iter()
         .filter(|f| **f != "dry_run")
         .map(|f| text(f))
@@ -870,10 +870,10 @@ fn parquet_events<'a>(
             }
         },
     };
-    let [timestamp, actor, actor_type, agent, action, operation, resource, resource_type, environment, account, region, change_id, approved_by, approver_type, approved_at, outcome, prompt_ref, tool_call_ref, grants]: [Option<&Vec<Option<&'a str>>>; 19] =
+    let [timestamp, actor, actor_type, agent, action, operation, resource, resource_type, environment, account, region, change_id, approved_by, approver_type, approved_at, outcome, prompt_ref, tool_call_ref, grants]: [Option<&TextColumn<'a>>; 19] =
         std::array::from_fn(|k| cols[k].as_ref());
-    let get = |c: Option<&Vec<Option<&'a str>>>, i: usize| -> Option<Cow<'a, str>> {
-        c?[i].map(Cow::Borrowed)
+    let get = |c: Option<&TextColumn<'a>>, i: usize| -> Option<Cow<'a, str>> {
+        c?.get(i).map(Cow::Borrowed)
     };
     let mut events = Vec::with_capacity(df.height());
     let mut rejects = Vec::new();
@@ -912,6 +912,42 @@ fn parquet_events<'a>(
         }
     }
     Ok((events, rejects))
+}
+
+/// A Parquet text column read in place (no copy of its values): its Arrow chunks and
+/// the row each starts at.
+struct TextColumn<'a> {
+    chunks: Vec<(
+        usize,
+        &'a <polars::prelude::StringType as polars::prelude::PolarsDataType>::Array,
+    )>,
+}
+
+impl<'a> TextColumn<'a> {
+    fn of(ca: &'a polars::prelude::StringChunked) -> TextColumn<'a> {
+        let mut start = 0;
+        let chunks = ca
+            .downcast_iter()
+            .map(|a| {
+                let at = start;
+                start += a.len();
+                (at, a)
+            })
+            .collect();
+        TextColumn { chunks }
+    }
+
+    fn get(&self, row: usize) -> Option<&'a str> {
+        let k = match self.chunks.len() {
+            1 => 0,
+            _ => self
+                .chunks
+                .partition_point(|(start, _)| *start <= row)
+                .checked_sub(1)?,
+        };
+        let (start, array) = self.chunks.get(k)?;
+        (row - start < array.len()).then(|| array.get(row - start))?
+    }
 }
 
 /// A CloudTrail file: `{"Records": [...]}`; each record is checked on its own.
@@ -1336,6 +1372,18 @@ fn k8s_event<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parquet_text_column_reads_across_its_chunks() {
+        use polars::prelude::*;
+        let mut ca = StringChunked::new("c".into(), &[Some("a"), None, Some("b")]);
+        ca.append(&StringChunked::new("c".into(), &[None, Some("d")]))
+            .unwrap();
+        assert_eq!(ca.chunks().len(), 2);
+        let col = TextColumn::of(&ca);
+        let got: Vec<Option<&str>> = (0..6).map(|i| col.get(i)).collect();
+        assert_eq!(got, [Some("a"), None, Some("b"), None, Some("d"), None]);
+    }
 
     #[test]
     fn globs() {

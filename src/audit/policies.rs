@@ -1343,7 +1343,7 @@ impl<'a> Engine<'a> {
                 )
             })
             .collect();
-        let mut out: Vec<Finding> = self
+        let out: Vec<Finding> = self
             .gathering
             .into_iter()
             .map(|((i, _), g)| {
@@ -1369,7 +1369,9 @@ impl<'a> Engine<'a> {
             .collect();
         // Stable and parallel: findings that compare equal keep their (deterministic)
         // order of gathering.
-        out.par_sort_by(|a, b| {
+        // Sorted through a small index (the findings themselves are big to move); stable
+        // and parallel, so findings that compare equal keep their (deterministic) order.
+        let order = |a: &Finding, b: &Finding| {
             b.severity
                 .cmp(&a.severity)
                 .then(a.first_at.cmp(&b.first_at))
@@ -1383,7 +1385,27 @@ impl<'a> Engine<'a> {
                         .map(|e| (e.source, e.line))
                         .cmp(&b.events.first().map(|e| (e.source, e.line))),
                 )
+        };
+        let mut index: Vec<(Severity, i64, usize)> = out
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.severity, f.first_at, i))
+            .collect();
+        index.par_sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| order(&out[a.2], &out[b.2]))
         });
+        let mut slots: Vec<Option<Finding>> = out.into_iter().map(Some).collect();
+        let out: Vec<Finding> = index.iter().filter_map(|k| slots[k.2].take()).collect();
+        // Hundreds of thousands of change histories take a while to free; that need not
+        // hold up the report.
+        let history = (
+            std::mem::take(&mut self.changes),
+            std::mem::take(&mut self.windows),
+            std::mem::take(&mut self.ai_changes),
+        );
+        std::thread::spawn(move || drop(history));
         out
     }
 

@@ -593,6 +593,20 @@ impl Ids {
         }
     }
 
+    /// Adds a name, interning it only if it is new here: a change's events mostly repeat
+    /// its account, region, environment and actor, and comparing a few names is cheaper
+    /// than hashing one.
+    fn add_name(&mut self, name: &str, cap: usize, symbols: &mut Symbols) -> u32 {
+        match self.0.iter().find(|&&id| symbols.name(id) == name) {
+            Some(&id) => id,
+            None => {
+                let id = symbols.id(name);
+                self.add(id, cap);
+                id
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -1455,16 +1469,15 @@ fn update_change(
     st.resources.add(&e.resource, cap);
     // A Kubernetes cluster is not a cloud account: one change may span both.
     if !e.account.is_empty() && !e.account.starts_with("k8s:") {
-        st.accounts.add(symbols.id(&e.account), small_cap);
+        st.accounts.add_name(&e.account, small_cap, symbols);
     }
     if !e.region.is_empty() {
-        st.regions.add(symbols.id(&e.region), small_cap);
+        st.regions.add_name(&e.region, small_cap, symbols);
     }
     if !e.environment.is_empty() {
-        st.environments.add(symbols.id(&e.environment), small_cap);
+        st.environments.add_name(&e.environment, small_cap, symbols);
     }
-    let actor = symbols.id(&e.actor);
-    st.appliers.add(actor, MAX_REFS);
+    let actor = st.appliers.add_name(&e.actor, MAX_REFS, symbols);
     match e.actor_type {
         ActorType::AiAgent => st.by_ai = true,
         ActorType::Human => st.by_human = true,

@@ -547,11 +547,12 @@ fn read_lines(
             let mut buf = free_rx
                 .try_recv()
                 .unwrap_or_else(|_| Vec::with_capacity(BLOCK_BYTES + 4096));
-            buf.clear();
-            buf.extend_from_slice(&carry);
-            carry.clear();
-            let start = buf.len();
+            // A recycled buffer still holds its last block: growing it back to size zeroes
+            // only the few bytes past that block's end, not two megabytes each time.
+            let start = carry.len();
             buf.resize(start + BLOCK_BYTES, 0);
+            buf[..start].copy_from_slice(&carry);
+            carry.clear();
             let mut filled = start;
             let mut eof = false;
             while filled < buf.len() {

@@ -713,3 +713,47 @@ fn a_byte_order_mark_and_crlf_line_ends_are_not_data() {
         "{t}"
     );
 }
+
+#[test]
+fn line_numbers_stay_right_across_blocks_and_a_line_longer_than_a_block() {
+    // The reader hands out blocks of about 2 MB and reuses their buffers after the first
+    // batches: 250,000 lines (45 MB) span some twenty, one line of 3 MB spans more than a
+    // block on its own, and a bad line after all of them must still be reported at its
+    // own line number.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.jsonl");
+    let line = |n: usize, action: &str| {
+        format!("{{\"timestamp\":\"2026-11-10T10:00:00Z\",\"actor\":\"h{n}\",\"actor_type\":\"human\",\"action\":\"{action}\",\"operation\":\"read\",\"resource\":\"db/x\",\"environment\":\"prod\"}}\n")
+    };
+    let mut text = String::new();
+    for n in 1..=15_000 {
+        text.push_str(&line(n, "read"));
+    }
+    text.push_str(&line(15_001, &"x".repeat(3 << 20)));
+    for n in 15_002..=250_000 {
+        text.push_str(&line(n, "read"));
+    }
+    text.push_str("{\"timestamp\":\"not a time\"}\n");
+    std::fs::write(&input, text).unwrap();
+    let mappings = root().join("mappings");
+    let run = regwatch_in(
+        dir.path(),
+        &[
+            "audit",
+            input.to_str().unwrap(),
+            "--mappings",
+            mappings.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("250001 record(s) read = 250000 accepted + 1 rejected"),
+        "{}",
+        run.stderr
+    );
+    let q = std::fs::read_to_string(dir.path().join("audit.quarantine.csv")).unwrap();
+    assert!(q.contains("line 250001"), "{q}");
+}

@@ -14,7 +14,9 @@ use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
 use rustc_hash::{FxHashMap, FxHasher};
+// Per-change lists are short: held inline, they cost no allocation of their own.
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
 use crate::clock::{parse_timestamp, Calendar};
@@ -522,13 +524,14 @@ fn hash(text: &str) -> u64 {
 /// searched in place; past 32 values a hash set takes over.
 #[derive(Default)]
 struct Distinct {
-    hashes: Vec<u64>,
+    hashes: SmallVec<[u64; 8]>,
     many: Option<rustc_hash::FxHashSet<u64>>,
-    names: Vec<String>,
+    /// The first few, as symbols.
+    names: Ids,
 }
 
 impl Distinct {
-    fn add(&mut self, text: &str, cap: usize) {
+    fn add(&mut self, text: &str, cap: usize, symbols: &mut Symbols) {
         if text.is_empty() || self.len() > cap {
             return;
         }
@@ -545,7 +548,7 @@ impl Distinct {
             }
         };
         if new && self.names.len() < KEPT_PER_CHANGE {
-            self.names.push(text.to_string());
+            self.names.0.push(symbols.id(text));
         }
     }
 
@@ -554,22 +557,27 @@ impl Distinct {
     }
 }
 
-/// Names that recur (actors, accounts, regions, environments) stored once; per-change
-/// state holds their numbers.
+/// Names that recur (actors, accounts, regions, environments, resources) stored once;
+/// per-change state holds their numbers. The hash index holds positions, so each name is
+/// kept once.
 #[derive(Default)]
 struct Symbols {
-    ids: FxHashMap<Box<str>, u32>,
+    index: hashbrown::HashTable<u32>,
     names: Vec<Box<str>>,
 }
 
 impl Symbols {
     fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
+        let h = hash(name);
+        let names = &self.names;
+        if let Some(&id) = self.index.find(h, |&i| *names[i as usize] == *name) {
             return id;
         }
-        let id = self.names.len() as u32;
+        let id = names.len() as u32;
         self.names.push(Box::from(name));
-        self.ids.insert(Box::from(name), id);
+        let names = &self.names;
+        self.index
+            .insert_unique(h, id, |&i| hash(&names[i as usize]));
         id
     }
 
@@ -584,7 +592,7 @@ impl Symbols {
 
 /// Distinct symbols, up to a small cap (enough to say "more than one account").
 #[derive(Default)]
-struct Ids(Vec<u32>);
+struct Ids(SmallVec<[u32; 5]>);
 
 impl Ids {
     fn add(&mut self, id: u32, cap: usize) {
@@ -622,7 +630,7 @@ pub struct ChangeState {
     regions: Ids,
     environments: Ids,
     appliers: Ids,
-    refs: Vec<EventRef>,
+    refs: SmallVec<[EventRef; KEPT_PER_CHANGE]>,
     events: u64,
     /// Earliest plan or dry run.
     plan_at: Option<i64>,
@@ -630,7 +638,7 @@ pub struct ChangeState {
     pub first_prod_apply: Option<EventRef>,
     first_prod_actor: u32,
     /// Approve events: approver, type, where.
-    approvals: Vec<(u32, ActorType, EventRef)>,
+    approvals: SmallVec<[(u32, ActorType, EventRef); 1]>,
     /// Whether an AI agent, a person or a service applied it.
     pub by_ai: bool,
     pub by_human: bool,
@@ -645,6 +653,47 @@ impl ChangeState {
             last_at: at,
             ..ChangeState::default()
         }
+    }
+}
+
+/// Change histories by change id, in the order first seen. There can be hundreds of
+/// thousands: they sit densely in one vector, and the hash index holds only their
+/// positions, so growing it moves four bytes an entry rather than whole histories, and
+/// the table's spare capacity costs little.
+#[derive(Default)]
+pub struct ChangeMap {
+    index: hashbrown::HashTable<u32>,
+    changes: Vec<(Box<str>, ChangeState)>,
+}
+
+impl ChangeMap {
+    fn get_or_start(&mut self, id: &str, at: i64) -> &mut ChangeState {
+        let h = hash(id);
+        let changes = &mut self.changes;
+        let i = match self.index.find(h, |&i| *changes[i as usize].0 == *id) {
+            Some(&i) => i as usize,
+            None => {
+                let i = changes.len();
+                changes.push((Box::from(id), ChangeState::starting(at)));
+                self.index
+                    .insert_unique(h, i as u32, |&j| hash(&changes[j as usize].0));
+                i
+            }
+        };
+        &mut changes[i].1
+    }
+
+    fn get(&self, id: &str) -> Option<&ChangeState> {
+        let changes = &self.changes;
+        let i = self
+            .index
+            .find(hash(id), |&i| *changes[i as usize].0 == *id)?;
+        Some(&changes[*i as usize].1)
+    }
+
+    /// Every change with its id, in the order first seen.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
+        self.changes.iter().map(|(id, st)| (&**id, st))
     }
 }
 
@@ -891,7 +940,7 @@ pub struct Engine<'a> {
     /// hundreds of thousands; they are sorted once at the end).
     gathering: FxHashMap<(usize, String), Gathering>,
     candidates: Vec<Hit>,
-    pub changes: FxHashMap<Box<str>, ChangeState>,
+    changes: ChangeMap,
     /// Changes without a change id: (actor hash, window) → state.
     windows: FxHashMap<(u64, i64), ChangeState>,
     actors: FxHashMap<Box<str>, ActorEnvironments>,
@@ -949,7 +998,7 @@ impl<'a> Engine<'a> {
             blast_window_ms,
             gathering: FxHashMap::default(),
             candidates: Vec::new(),
-            changes: FxHashMap::default(),
+            changes: ChangeMap::default(),
             windows: FxHashMap::default(),
             actors: FxHashMap::default(),
             ai_changes: FxHashMap::default(),
@@ -994,12 +1043,7 @@ impl<'a> Engine<'a> {
                     let changes = e.operation.changes() && !e.dry_run;
                     // A change's history by its id; without one, by actor within a window.
                     let state = if !e.change_id.is_empty() {
-                        Some(match change_states.get_mut(&*e.change_id) {
-                            Some(s) => s,
-                            None => change_states
-                                .entry(Box::from(&*e.change_id))
-                                .or_insert_with(|| ChangeState::starting(e.at)),
-                        })
+                        Some(change_states.get_or_start(&e.change_id, e.at))
                     } else if changes {
                         let window = e.at.div_euclid(window_ms);
                         Some(
@@ -1214,7 +1258,7 @@ impl<'a> Engine<'a> {
                         }
                         g.event_count = st.events;
                         g.actors = actors;
-                        g.resources = st.resources.names.clone();
+                        g.resources = self.symbols.names(&st.resources.names);
                         g.resource_count = st.resources.len() as u64;
                         found.push((key, g));
                     }
@@ -1224,7 +1268,7 @@ impl<'a> Engine<'a> {
                 }
                 Check::NoPlan { .. } => {
                     let mut found = Vec::new();
-                    for (id, st) in &self.changes {
+                    for (id, st) in self.changes.iter() {
                         if let Some(apply) = st.first_prod_apply {
                             if st.plan_at.is_none_or(|p| p > apply.at) {
                                 let actor = self.symbols.name(st.first_prod_actor).to_string();
@@ -1239,7 +1283,7 @@ impl<'a> Engine<'a> {
                 }
                 Check::SelfApproval => {
                     let mut found = Vec::new();
-                    for (id, st) in &self.changes {
+                    for (id, st) in self.changes.iter() {
                         for (who, _, r) in &st.approvals {
                             let who = self.symbols.name(*who);
                             if st
@@ -1425,7 +1469,7 @@ impl<'a> Engine<'a> {
 
     /// The changes seen, for the change metrics.
     pub fn change_states(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
-        self.changes.iter().map(|(k, v)| (&**k, v))
+        self.changes.iter()
     }
 }
 
@@ -1466,7 +1510,7 @@ fn update_change(
     if st.refs.len() < KEPT_PER_CHANGE {
         st.refs.push(r);
     }
-    st.resources.add(&e.resource, cap);
+    st.resources.add(&e.resource, cap, symbols);
     // A Kubernetes cluster is not a cloud account: one change may span both.
     if !e.account.is_empty() && !e.account.starts_with("k8s:") {
         st.accounts.add_name(&e.account, small_cap, symbols);

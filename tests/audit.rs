@@ -547,6 +547,16 @@ fn coverage_lists_all_72_subcategories() {
         (m24["passed"].as_u64(), m24["failed"].as_u64()),
         (Some(0), Some(3))
     );
+    // Its findings are those of its policies, as the summary counts them.
+    let by_policy = &r["summary"]["findings_by_policy"];
+    let of_its_policies: u64 = m24["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| by_policy[p.as_str().unwrap()].as_u64().unwrap())
+        .sum();
+    assert!(of_its_policies >= 3, "{m24}");
+    assert_eq!(m24["findings"].as_u64(), Some(of_its_policies));
     let uncovered = cov
         .iter()
         .filter(|c| c["policies"].as_array().unwrap().is_empty())

@@ -1,9 +1,10 @@
 //! Which NIST AI RMF subcategories the policies give evidence for, and how that evidence
 //! came out: a policy with no findings passes, one with findings fails.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use super::policies::Finding;
 use crate::controls::{Catalogue, Policy};
 
 /// One subcategory of the AI RMF core and the evidence for it.
@@ -26,11 +27,12 @@ impl SubcategoryCoverage {
     }
 }
 
-/// Every one of the 72 subcategories, in catalogue order.
+/// Every one of the 72 subcategories, in catalogue order, from the number of findings
+/// of each policy.
 pub fn coverage(
     catalogue: &Catalogue,
     policies: &[Policy],
-    findings: &[Finding],
+    findings_by_policy: &BTreeMap<String, u64>,
 ) -> Vec<SubcategoryCoverage> {
     catalogue
         .subcategories()
@@ -48,7 +50,7 @@ pub fn coverage(
                 findings: 0,
             };
             for p in mapped {
-                let n = findings.iter().filter(|f| *f.policy == *p.id).count() as u64;
+                let n = findings_by_policy.get(&p.id).copied().unwrap_or(0);
                 c.findings += n;
                 if n == 0 {
                     c.passed += 1;

@@ -130,33 +130,29 @@ pub struct AuditEvent<'a> {
 
 impl AuditEvent<'_> {
     /// The text of a field by its native name, for field-condition policies.
-    pub fn field(&self, name: &str) -> Option<Cow<'_, str>> {
-        let b = |v: bool| Cow::Borrowed(if v { "true" } else { "false" });
+    pub fn field(&self, name: &str) -> Option<&str> {
+        let b = |v: bool| if v { "true" } else { "false" };
         Some(match name {
-            "actor" => Cow::Borrowed(&*self.actor),
-            "actor_type" => Cow::Borrowed(self.actor_type.as_str()),
-            "agent" => Cow::Borrowed(&*self.agent),
-            "action" => Cow::Borrowed(&*self.action),
-            "operation" => Cow::Borrowed(self.operation.as_str()),
-            "resource" => Cow::Borrowed(&*self.resource),
-            "resource_type" => Cow::Borrowed(&*self.resource_type),
-            "environment" => Cow::Borrowed(&*self.environment),
-            "account" => Cow::Borrowed(&*self.account),
-            "region" => Cow::Borrowed(&*self.region),
-            "change_id" => Cow::Borrowed(&*self.change_id),
+            "actor" => &self.actor,
+            "actor_type" => self.actor_type.as_str(),
+            "agent" => &self.agent,
+            "action" => &self.action,
+            "operation" => self.operation.as_str(),
+            "resource" => &self.resource,
+            "resource_type" => &self.resource_type,
+            "environment" => &self.environment,
+            "account" => &self.account,
+            "region" => &self.region,
+            "change_id" => &self.change_id,
             "dry_run" => b(self.dry_run),
-            "approved_by" => Cow::Borrowed(&*self.approved_by),
-            "approver_type" => Cow::Borrowed(self.approver_type.map_or("", ActorType::as_str)),
-            "outcome" => Cow::Borrowed(&*self.outcome),
+            "approved_by" => &self.approved_by,
+            "approver_type" => self.approver_type.map_or("", ActorType::as_str),
+            "outcome" => &self.outcome,
             "prompt_ref" => b(self.prompt_ref),
             "tool_call_ref" => b(self.tool_call_ref),
-            "grants" => Cow::Borrowed(&*self.grants),
+            "grants" => &self.grants,
             _ => return None,
         })
-    }
-
-    pub fn time(&self) -> DateTime<Utc> {
-        millis_to_time(self.at)
     }
 }
 
@@ -620,7 +616,9 @@ fn quote_or_backslash(b: &[u8], start: usize) -> Option<usize> {
         .map(|p| i + p)
 }
 
-fn text_flag(v: &str) -> Flag {
+/// A flag written as text: true/yes/1 or false/no/0, any case; anything else is marked
+/// invalid (and the record rejected).
+pub fn text_flag(v: &str) -> Flag {
     match v.trim().to_ascii_lowercase().as_str() {
         "" => Flag(None, false),
         "true" | "yes" | "1" => Flag(Some(true), false),
@@ -745,7 +743,10 @@ mod tests {
     #[test]
     fn local_times_are_london_and_bad_fields_are_named() {
         let e = parse(r#"{"timestamp":"2026-07-01 10:00","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap();
-        assert_eq!(e.time().to_rfc3339(), "2026-07-01T09:00:00+00:00");
+        assert_eq!(
+            millis_to_time(e.at).to_rfc3339(),
+            "2026-07-01T09:00:00+00:00"
+        );
         let err = parse(r#"{"timestamp":"2026-11-31T10:00:00Z","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();
         assert_eq!(err.field, "timestamp");
         let err = parse(r#"{"timestamp":"2026-11-30T10:00:00Z","actor":"a","actor_type":"robot","action":"x","operation":"read","resource":"r","environment":"dev"}"#).unwrap_err();

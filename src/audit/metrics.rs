@@ -42,14 +42,18 @@ pub fn change_metrics<'a>(
     let mut lead = Vec::new();
     let mut failed = Vec::new();
     let mut restore: Vec<Option<f64>> = Vec::new();
+    // Incidents by the change they name, once (not a pass over them for every change).
+    let mut by_change: std::collections::HashMap<&str, Vec<&Incident>> = Default::default();
+    for i in incidents {
+        if let Some(id) = i.text("change_id").filter(|id| !id.is_empty()) {
+            by_change.entry(id).or_default().push(i);
+        }
+    }
     for (id, st) in changes {
         let Some(apply) = st.first_prod_apply else {
             continue;
         };
-        let caused: Vec<&Incident> = incidents
-            .iter()
-            .filter(|i| i.text("change_id") == Some(id))
-            .collect();
+        let caused: &[&Incident] = by_change.get(id).map_or(&[], Vec::as_slice);
         month.push(
             millis_to_time(apply.at)
                 .with_timezone(&tz)

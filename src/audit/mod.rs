@@ -193,7 +193,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     Ok(AuditReport {
         sources,
         totals,
-        coverage: coverage(input.catalogue, &enabled, &findings),
+        coverage: coverage(input.catalogue, &enabled, &findings_by_policy),
         findings,
         findings_by_policy,
         findings_by_severity,

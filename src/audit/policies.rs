@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
-// Per-change lists are short: held inline, they cost no allocation of their own.
 use serde::Serialize;
+// Per-change lists are short: held inline, they cost no allocation of their own.
 use smallvec::SmallVec;
 
 use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
@@ -115,11 +114,11 @@ impl FieldCondition {
     fn holds(&self, e: &AuditEvent) -> bool {
         let v = e.field(&self.field).unwrap_or_default();
         match &self.test {
-            FieldTest::Is(x) => *v == **x,
-            FieldTest::In(xs) => xs.iter().any(|x| *x == *v),
-            FieldTest::NotIn(xs) => !xs.iter().any(|x| *x == *v),
+            FieldTest::Is(x) => v == x,
+            FieldTest::In(xs) => xs.iter().any(|x| x == v),
+            FieldTest::NotIn(xs) => !xs.iter().any(|x| x == v),
             FieldTest::Present(p) => v.trim().is_empty() != *p,
-            FieldTest::Matches(p) => super::sources::glob_match(p, &v),
+            FieldTest::Matches(p) => super::sources::glob_match(p, v),
         }
     }
 }
@@ -936,6 +935,14 @@ pub struct Engine<'a> {
     small_cap: usize,
     symbols: Symbols,
     blast_window_ms: i64,
+    /// Every environment a policy calls production (for the per-change history: first
+    /// production apply, failures).
+    production: Vec<String>,
+    /// Which history the enabled policies need, and the cross-environment check's actor
+    /// types and production environments: read from the policies once.
+    rate: bool,
+    gaps: bool,
+    cross: Option<(Vec<ActorType>, Vec<String>)>,
     /// Findings being gathered, by policy and group (a hash map: a run may have
     /// hundreds of thousands; they are sorted once at the end).
     gathering: FxHashMap<(usize, String), Gathering>,
@@ -987,9 +994,25 @@ impl<'a> Engine<'a> {
                 blast_window_ms = *window_ms;
             }
         }
+        let mut production: Vec<String> = policies
+            .iter()
+            .flat_map(|p| p.production.iter().cloned())
+            .collect();
+        production.sort_unstable();
+        production.dedup();
+        let wants = |f: fn(&Check) -> bool| policies.iter().any(|p| f(&p.check));
         Engine {
             policies,
             calendar,
+            production,
+            rate: wants(|c| matches!(c, Check::RateLimit { .. })),
+            gaps: wants(|c| matches!(c, Check::TimeGap { .. })),
+            cross: policies.iter().find_map(|p| match &p.check {
+                Check::CrossEnvironment { actor_types } => {
+                    Some((actor_types.clone(), p.production.clone()))
+                }
+                _ => None,
+            }),
             // Distinct values are counted exactly up to here (a finding reports the
             // number), which is far above any sensible limit.
             cap: cap.max(RESOURCES_COUNTED),
@@ -1012,33 +1035,18 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn wants(&self, f: impl Fn(&Check) -> bool) -> bool {
-        self.policies.iter().any(|p| f(&p.check))
-    }
-
     /// Takes a block's hits and updates the state that needs history. The per-change
     /// history and the rest (findings, actors, streams, counts) are separate state, so
     /// they are updated side by side on two threads.
     pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
-        let (policies, caps, window_ms) = (
-            self.policies,
-            (self.cap, self.small_cap),
-            self.blast_window_ms,
-        );
+        let (caps, window_ms) = ((self.cap, self.small_cap), self.blast_window_ms);
         // Moved out for the join (cheap: the maps' handles, not their contents).
         let mut symbols = std::mem::take(&mut self.symbols);
         let mut change_states = std::mem::take(&mut self.changes);
         let mut windows = std::mem::take(&mut self.windows);
+        let production = std::mem::take(&mut self.production);
         rayon::join(
             || {
-                // Production for the per-change history (first production apply, failures):
-                // any environment a policy calls production.
-                let mut prod: Vec<&str> = policies
-                    .iter()
-                    .flat_map(|p| p.production.iter().map(String::as_str))
-                    .collect();
-                prod.sort_unstable();
-                prod.dedup();
                 for e in events {
                     let changes = e.operation.changes() && !e.dry_run;
                     // A change's history by its id; without one, by actor within a window.
@@ -1055,7 +1063,7 @@ impl<'a> Engine<'a> {
                         None
                     };
                     if let Some(st) = state {
-                        let is_prod = prod.contains(&&*e.environment);
+                        let is_prod = production.iter().any(|p| *p == *e.environment);
                         let r = EventRef::of(e);
                         update_change(st, e, r, changes, is_prod, caps, &mut symbols);
                     }
@@ -1066,6 +1074,7 @@ impl<'a> Engine<'a> {
         self.symbols = symbols;
         self.changes = change_states;
         self.windows = windows;
+        self.production = production;
     }
 
     /// Everything [`Engine::observe`] keeps but the per-change history.
@@ -1077,14 +1086,7 @@ impl<'a> Engine<'a> {
                 self.gather(h);
             }
         }
-        let rate = self.wants(|c| matches!(c, Check::RateLimit { .. }));
-        let cross = self.policies.iter().find_map(|p| match &p.check {
-            Check::CrossEnvironment { actor_types } => {
-                Some((actor_types.clone(), p.production.clone()))
-            }
-            _ => None,
-        });
-        let gaps = self.wants(|c| matches!(c, Check::TimeGap { .. }));
+        let (rate, gaps) = (self.rate, self.gaps);
         for e in events {
             self.events_seen += 1;
             self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
@@ -1115,7 +1117,7 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
-            if let Some((types, prod_envs)) = &cross {
+            if let Some((types, prod_envs)) = &self.cross {
                 if types.contains(&e.actor_type)
                     && !e.environment.is_empty()
                     && e.environment != "unknown"

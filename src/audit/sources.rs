@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::event::{
-    opt_text, parse_millis, ActorType, AuditEvent, NativeRecord, Operation, RecordError,
+    opt_text, parse_millis, ActorType, AuditEvent, Flag, NativeRecord, Operation, RecordError,
     NATIVE_FIELDS,
 };
 use super::policies::Hit;
@@ -39,6 +39,19 @@ pub enum SourceFormat {
     Cloudtrail,
     /// Kubernetes audit log (`audit.k8s.io/v1` Event, JSON lines).
     K8s,
+}
+
+impl SourceFormat {
+    /// The name `--input-format` takes and the outputs show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Jsonl => "jsonl",
+            SourceFormat::Csv => "csv",
+            SourceFormat::Parquet => "parquet",
+            SourceFormat::Cloudtrail => "cloudtrail",
+            SourceFormat::K8s => "k8s",
+        }
+    }
 }
 
 /// One file to read.
@@ -301,19 +314,12 @@ fn classify(
         "csv" => SourceFormat::Csv,
         "parquet" => SourceFormat::Parquet,
         "json" | "jsonl" | "ndjson" | "log" => {
-            let mut head = vec![0u8; 4096];
-            let mut r = file.open()?;
-            let mut n = 0;
-            while n < head.len() {
-                match r.read(&mut head[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) => {
-                        return Err(bad_input(format!("cannot read {}: {e}", path.display())))
-                    }
-                }
-            }
-            let head = String::from_utf8_lossy(&head[..n]);
+            let mut head = Vec::with_capacity(4096);
+            file.open()?
+                .take(4096)
+                .read_to_end(&mut head)
+                .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+            let head = String::from_utf8_lossy(&head);
             if head.contains("\"Records\"") {
                 SourceFormat::Cloudtrail
             } else if head.contains("audit.k8s.io/") {
@@ -338,7 +344,6 @@ pub struct ReadContext<'a> {
     pub environments: &'a EnvironmentMap,
 }
 
-/// What the readers hand on: a batch of events, in file order.
 /// The per-event checks, run in parallel on each block as soon as it is parsed.
 pub trait Checker: Sync {
     fn check(&self, events: &[AuditEvent<'_>]) -> Vec<Hit>;
@@ -854,14 +859,14 @@ fn parquet_events<'a>(
         .filter(|f| **f != "dry_run")
         .map(|f| text(f))
         .collect::<Result<_>>()?;
-    let dry: Option<Vec<Option<bool>>> = match df.column("dry_run") {
+    let dry: Option<Vec<Flag>> = match df.column("dry_run") {
         Err(_) => None,
         Ok(c) => match c.dtype() {
-            DataType::Boolean => Some(c.bool()?.iter().collect()),
+            DataType::Boolean => Some(c.bool()?.iter().map(|b| Flag(b, false)).collect()),
             DataType::String => Some(
                 c.str()?
                     .iter()
-                    .map(|t| t.map(|t| t.eq_ignore_ascii_case("true")))
+                    .map(|t| Flag(t.map(|t| t.eq_ignore_ascii_case("true")), false))
                     .collect(),
             ),
             other => {
@@ -893,7 +898,7 @@ fn parquet_events<'a>(
             account: get(account, i),
             region: get(region, i),
             change_id: get(change_id, i),
-            dry_run: super::event::Flag(dry.as_ref().and_then(|d| d[i]), false),
+            dry_run: dry.as_ref().map_or(Flag(None, false), |d| d[i]),
             approved_by: get(approved_by, i),
             approver_type: get(approver_type, i),
             approved_at: get(approved_at, i),
@@ -1309,15 +1314,11 @@ fn k8s_event<'b>(
     } else if operation.changes() && km.permission_resources.iter().any(|r| r == kind) {
         operation = Operation::PermissionChange;
     }
-    let mut resource = String::new();
-    for part in [namespace, kind, obj_name, sub] {
-        if !part.is_empty() {
-            if !resource.is_empty() {
-                resource.push('/');
-            }
-            resource.push_str(part);
-        }
-    }
+    let mut resource = [namespace, kind, obj_name, sub]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
     if resource.is_empty() {
         resource = ev.request_uri.as_deref().unwrap_or("").to_string();
     }
@@ -1373,6 +1374,16 @@ fn k8s_event<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_format_has_one_name_for_options_json_and_tables() {
+        use clap::ValueEnum;
+        for f in SourceFormat::value_variants() {
+            let option = f.to_possible_value().unwrap();
+            assert_eq!(option.get_name(), f.as_str());
+            assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
+        }
+    }
 
     #[test]
     fn a_parquet_text_column_reads_across_its_chunks() {

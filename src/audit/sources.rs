@@ -18,8 +18,8 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::event::{
-    opt_text, parse_millis, ActorType, AuditEvent, Flag, NativeRecord, Operation, RecordError,
-    NATIVE_FIELDS,
+    opt_text, parse_millis, text_flag, ActorType, AuditEvent, Flag, NativeRecord, Operation,
+    RecordError, NATIVE_FIELDS,
 };
 use super::policies::Hit;
 use crate::error::bad_input;
@@ -859,6 +859,7 @@ fn parquet_events<'a>(
         .filter(|f| **f != "dry_run")
         .map(|f| text(f))
         .collect::<Result<_>>()?;
+    // Read as every other format reads it: text must say true or false (yes/no, 1/0).
     let dry: Option<Vec<Flag>> = match df.column("dry_run") {
         Err(_) => None,
         Ok(c) => match c.dtype() {
@@ -866,7 +867,7 @@ fn parquet_events<'a>(
             DataType::String => Some(
                 c.str()?
                     .iter()
-                    .map(|t| Flag(t.map(|t| t.eq_ignore_ascii_case("true")), false))
+                    .map(|t| t.map_or(Flag(None, false), text_flag))
                     .collect(),
             ),
             other => {
@@ -1383,6 +1384,30 @@ mod tests {
             assert_eq!(option.get_name(), f.as_str());
             assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
         }
+    }
+
+    #[test]
+    fn parquet_dry_run_text_is_read_as_the_other_formats_read_it() {
+        use polars::prelude::*;
+        let n = 3;
+        let df = df!(
+            "timestamp" => vec!["2026-11-10T10:00:00Z"; n],
+            "actor" => vec!["a"; n],
+            "actor_type" => vec!["human"; n],
+            "action" => vec!["apply"; n],
+            "operation" => vec!["update"; n],
+            "resource" => vec!["db/x"; n],
+            "environment" => vec!["prod"; n],
+            "dry_run" => ["Yes", "0", "maybe"],
+        )
+        .unwrap();
+        let (events, rejects) =
+            parquet_events(&df, "f.parquet", 0, 0, chrono_tz::Europe::London).unwrap();
+        let dry: Vec<bool> = events.iter().map(|e| e.dry_run).collect();
+        assert_eq!(dry, [true, false]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].field, "dry_run");
+        assert_eq!(rejects[0].location, Location::Record(3));
     }
 
     #[test]

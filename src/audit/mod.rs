@@ -170,6 +170,9 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         totals.skipped += s.skipped;
     }
     let read_done = started.elapsed();
+    if std::env::var_os("REGWATCH_TIMING").is_some() {
+        eprintln!("held: {}", engine.sizes());
+    }
     let metrics = change_metrics(engine.change_states(), input.incidents, input.display_tz)?;
     let metrics_done = started.elapsed();
     let mut people: Vec<String> = engine.people.drain().map(String::from).collect();

@@ -656,43 +656,69 @@ impl ChangeState {
 }
 
 /// Change histories by change id, in the order first seen. There can be hundreds of
-/// thousands: they sit densely in one vector, and the hash index holds only their
-/// positions, so growing it moves four bytes an entry rather than whole histories, and
-/// the table's spare capacity costs little.
+/// thousands: they sit densely in fixed-size segments, and the hash index holds only their
+/// positions. Growing never moves a history: one vector doubling would copy every history
+/// and briefly hold two copies, the peak memory of a large run.
 #[derive(Default)]
 pub struct ChangeMap {
     index: hashbrown::HashTable<u32>,
-    changes: Vec<(Box<str>, ChangeState)>,
+    segments: Vec<Vec<(Box<str>, ChangeState)>>,
+    len: usize,
 }
 
+/// Histories per segment (a power of two: a position splits into segment and offset).
+const SEGMENT_BITS: u32 = 12;
+const SEGMENT: usize = 1 << SEGMENT_BITS;
+
 impl ChangeMap {
+    fn at(&self, i: u32) -> &(Box<str>, ChangeState) {
+        &self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)]
+    }
+
     fn get_or_start(&mut self, id: &str, at: i64) -> &mut ChangeState {
         let h = hash(id);
-        let changes = &mut self.changes;
-        let i = match self.index.find(h, |&i| *changes[i as usize].0 == *id) {
-            Some(&i) => i as usize,
+        let segments = &self.segments;
+        let found = self.index.find(h, |&i| {
+            *segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].0 == *id
+        });
+        let i = match found {
+            Some(&i) => i,
             None => {
-                let i = changes.len();
-                changes.push((Box::from(id), ChangeState::starting(at)));
-                self.index
-                    .insert_unique(h, i as u32, |&j| hash(&changes[j as usize].0));
+                let i = self.len as u32;
+                if self.len.is_multiple_of(SEGMENT) {
+                    self.segments.push(Vec::with_capacity(SEGMENT));
+                }
+                if let Some(last) = self.segments.last_mut() {
+                    last.push((Box::from(id), ChangeState::starting(at)));
+                }
+                self.len += 1;
+                let segments = &self.segments;
+                self.index.insert_unique(h, i, |&j| {
+                    hash(&segments[(j >> SEGMENT_BITS) as usize][j as usize & (SEGMENT - 1)].0)
+                });
                 i
             }
         };
-        &mut changes[i].1
+        &mut self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].1
     }
 
     fn get(&self, id: &str) -> Option<&ChangeState> {
-        let changes = &self.changes;
-        let i = self
-            .index
-            .find(hash(id), |&i| *changes[i as usize].0 == *id)?;
-        Some(&changes[*i as usize].1)
+        let i = self.index.find(hash(id), |&i| *self.at(i).0 == *id)?;
+        Some(&self.at(*i).1)
+    }
+
+    /// How many changes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Every change with its id, in the order first seen.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
-        self.changes.iter().map(|(id, st)| (&**id, st))
+        self.segments.iter().flatten().map(|(id, st)| (&**id, st))
     }
 }
 
@@ -1456,8 +1482,8 @@ impl<'a> Engine<'a> {
                 .then(a.1.cmp(&b.1))
                 .then_with(|| order(&out[a.2], &out[b.2]))
         });
-        let mut slots: Vec<Option<Finding>> = out.into_iter().map(Some).collect();
-        let out: Vec<Finding> = index.iter().filter_map(|k| slots[k.2].take()).collect();
+        let mut out = out;
+        permute(&mut out, index.into_iter().map(|k| k.2).collect());
         // Hundreds of thousands of change histories take a while to free; that need not
         // hold up the report.
         let history = (
@@ -1469,9 +1495,48 @@ impl<'a> Engine<'a> {
         out
     }
 
+    /// How much history is held (for profiling large runs).
+    pub fn sizes(&self) -> String {
+        format!(
+            "sizes {}/{}/{}/{} changes {} windows {} gathering {} candidates {} symbols {} ai_changes {} streams {} minutes {} people {} actors {}",
+            std::mem::size_of::<ChangeState>(),
+            std::mem::size_of::<Distinct>(),
+            std::mem::size_of::<Gathering>(),
+            std::mem::size_of::<Finding>(),
+            self.changes.len(),
+            self.windows.len(),
+            self.gathering.len(),
+            self.candidates.len(),
+            self.symbols.names.len(),
+            self.ai_changes.values().map(Vec::len).sum::<usize>(),
+            self.streams.len(),
+            self.streams.values().map(|s| s.minutes.len()).sum::<usize>(),
+            self.people.len(),
+            self.actors.len(),
+        )
+    }
+
     /// The changes seen, for the change metrics.
     pub fn change_states(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
         self.changes.iter()
+    }
+}
+
+/// Puts `items` in the order `from` gives (position k takes the item that was at
+/// `from[k]`), in place by following cycles: findings are big, and a second list of them
+/// would double the peak memory of a large run.
+fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
+    for i in 0..items.len() {
+        let mut j = i;
+        loop {
+            let k = from[j];
+            from[j] = j;
+            if k == i || k == j {
+                break;
+            }
+            items.swap(j, k);
+            j = k;
+        }
     }
 }
 
@@ -1536,6 +1601,30 @@ fn update_change(
         }
         if e.outcome == "failure" {
             st.failed = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        // Cycles of several lengths, fixed points, and the identity.
+        for from in [
+            vec![],
+            vec![0],
+            vec![1, 0],
+            vec![2, 0, 1],
+            vec![3, 1, 4, 0, 2, 5],
+            vec![5, 4, 3, 2, 1, 0],
+            vec![0, 1, 2, 3],
+        ] {
+            let mut items: Vec<String> = (0..from.len()).map(|i| format!("item{i}")).collect();
+            let want: Vec<String> = from.iter().map(|&i| items[i].clone()).collect();
+            permute(&mut items, from.clone());
+            assert_eq!(items, want, "order {from:?}");
         }
     }
 }

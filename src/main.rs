@@ -116,6 +116,11 @@ struct AuditArgs {
     /// pseudonyms in every output and in the quarantine file.
     #[arg(long)]
     redact: bool,
+    /// Change histories held in memory; those of later changes go to temporary files
+    /// and are checked at the end, so memory stays bounded on big runs. The findings are
+    /// the same either way.
+    #[arg(long, value_name = "N", default_value_t = regwatch::audit::CHANGES_IN_MEMORY)]
+    changes_in_memory: usize,
 }
 
 #[derive(Args)]
@@ -737,6 +742,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
             None,
             false,
             &loaded.incidents,
+            regwatch::audit::CHANGES_IN_MEMORY,
             &|_| {},
         )?;
         if args.input.redact {
@@ -880,6 +886,7 @@ fn run_audit(
     format: Option<regwatch::audit::sources::SourceFormat>,
     strict: bool,
     incidents: &[regwatch::incident::Incident],
+    changes_in_memory: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<regwatch::audit::AuditReport> {
     let setup = regwatch::audit::AuditSetup::load(config, mappings, policies)?;
@@ -895,6 +902,7 @@ fn run_audit(
         mappings: &setup.mappings,
         environments: &config.audit,
         incidents,
+        changes_in_memory,
     };
     regwatch::audit::run(&input, progress)
 }
@@ -962,6 +970,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         args.input_format,
         args.strict,
         &incidents,
+        args.changes_in_memory,
         &|done| bar.set_position(done),
     )?;
     if args.redact {

@@ -767,3 +767,46 @@ fn line_numbers_stay_right_across_blocks_and_a_line_longer_than_a_block() {
     let q = std::fs::read_to_string(dir.path().join("audit.quarantine.csv")).unwrap();
     assert!(q.contains("line 250001"), "{q}");
 }
+
+#[test]
+fn change_histories_kept_on_disk_give_the_same_report() {
+    // Past --changes-in-memory, change histories go to temporary files and are checked at
+    // the end. Every finding, metric and count must come out as when all are in memory.
+    let run = |budget: &str| {
+        audit_json(&[
+            "--config",
+            "regwatch.toml",
+            "samples/audit",
+            "tests/fixtures/audit/policies.jsonl",
+            "--incidents",
+            "samples/incidents.csv",
+            "--changes-in-memory",
+            budget,
+        ])
+        .0
+    };
+    let mut all_in_memory = run("1000000");
+    let totals = &all_in_memory["summary"]["totals"];
+    assert_eq!(totals["spilled_changes"], 0, "{totals}");
+    assert!(all_in_memory["findings"].as_array().unwrap().len() > 50);
+    assert!(!all_in_memory["metrics"].as_array().unwrap().is_empty());
+    let mut spilled_before = 0;
+    for budget in ["0", "7", "100"] {
+        let mut spilled = run(budget);
+        let totals = &mut spilled["summary"]["totals"];
+        let changes = totals["spilled_changes"].as_u64().unwrap();
+        let events = totals["spilled_events"].as_u64().unwrap();
+        assert!(changes > 0 && events >= changes, "{budget}: {totals}");
+        if budget == "0" {
+            spilled_before = changes;
+        } else {
+            assert!(changes < spilled_before, "{budget}: {changes}");
+        }
+        for t in [&mut *totals, &mut all_in_memory["summary"]["totals"]] {
+            let t = t.as_object_mut().unwrap();
+            t.remove("spilled_changes");
+            t.remove("spilled_events");
+        }
+        assert_eq!(spilled, all_in_memory, "budget {budget}");
+    }
+}

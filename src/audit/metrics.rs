@@ -31,49 +31,74 @@ pub struct ChangeMetrics {
     pub time_to_restore_hours: Option<f64>,
 }
 
-/// Builds the metrics from the changes the audit saw and the incidents that name them.
-pub fn change_metrics<'a>(
-    changes: impl Iterator<Item = (&'a str, &'a ChangeState)>,
-    incidents: &[Incident],
-    tz: Tz,
-) -> Result<Vec<ChangeMetrics>> {
-    let mut month = Vec::new();
-    let mut by = Vec::new();
-    let mut lead = Vec::new();
-    let mut failed = Vec::new();
-    let mut restore: Vec<Option<f64>> = Vec::new();
-    // Incidents by the change they name, once (not a pass over them for every change).
-    let mut by_change: std::collections::HashMap<&str, Vec<&Incident>> = Default::default();
-    for i in incidents {
-        if let Some(id) = i.text("change_id").filter(|id| !id.is_empty()) {
-            by_change.entry(id).or_default().push(i);
+/// Incidents by the change id they name, built once (not a pass over every incident for
+/// every change).
+pub struct IncidentIndex<'a>(std::collections::HashMap<&'a str, Vec<&'a Incident>>);
+
+impl<'a> IncidentIndex<'a> {
+    pub fn new(incidents: &'a [Incident]) -> IncidentIndex<'a> {
+        let mut by_change: std::collections::HashMap<&str, Vec<&Incident>> = Default::default();
+        for i in incidents {
+            if let Some(id) = i.text("change_id").filter(|id| !id.is_empty()) {
+                by_change.entry(id).or_default().push(i);
+            }
         }
+        IncidentIndex(by_change)
     }
-    for (id, st) in changes {
-        let Some(apply) = st.first_prod_apply else {
-            continue;
-        };
-        let caused: &[&Incident] = by_change.get(id).map_or(&[], Vec::as_slice);
-        month.push(
-            millis_to_time(apply.at)
+}
+
+/// One change deployed to production, as the metrics count it.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    month: String,
+    driven_by: &'static str,
+    lead_hours: f64,
+    failed: bool,
+    restore_hours: Option<f64>,
+}
+
+impl Deployment {
+    /// The change's deployment, if it reached production.
+    pub fn of(id: &str, st: &ChangeState, incidents: &IncidentIndex, tz: Tz) -> Option<Deployment> {
+        let apply = st.first_prod_apply?;
+        let caused: &[&Incident] = incidents.0.get(id).map_or(&[], Vec::as_slice);
+        Some(Deployment {
+            month: millis_to_time(apply.at)
                 .with_timezone(&tz)
                 .format("%Y-%m")
                 .to_string(),
-        );
-        by.push(if st.by_ai {
-            "ai_agent"
-        } else if st.by_human {
-            "human"
-        } else {
-            "service"
-        });
-        lead.push((apply.at - st.first_at) as f64 / 3_600_000.0);
-        failed.push(st.failed || !caused.is_empty());
-        restore.push(caused.iter().find_map(|i| {
-            let start = i.time("disruption_start").or(i.time("occurred_at"))?;
-            let end = i.time("resolved_at").or(i.time("disruption_end"))?;
-            Some((end - start).num_seconds() as f64 / 3600.0)
-        }));
+            driven_by: if st.by_ai {
+                "ai_agent"
+            } else if st.by_human {
+                "human"
+            } else {
+                "service"
+            },
+            lead_hours: (apply.at - st.first_at) as f64 / 3_600_000.0,
+            failed: st.failed || !caused.is_empty(),
+            restore_hours: caused.iter().find_map(|i| {
+                let start = i.time("disruption_start").or(i.time("occurred_at"))?;
+                let end = i.time("resolved_at").or(i.time("disruption_end"))?;
+                Some((end - start).num_seconds() as f64 / 3600.0)
+            }),
+        })
+    }
+}
+
+/// The metrics per month and author kind, from every deployment (in any order).
+pub fn aggregate(deployments: Vec<Deployment>) -> Result<Vec<ChangeMetrics>> {
+    let n = deployments.len();
+    let mut month = Vec::with_capacity(n);
+    let mut by = Vec::with_capacity(n);
+    let mut lead = Vec::with_capacity(n);
+    let mut failed = Vec::with_capacity(n);
+    let mut restore: Vec<Option<f64>> = Vec::with_capacity(n);
+    for d in deployments {
+        month.push(d.month);
+        by.push(d.driven_by);
+        lead.push(d.lead_hours);
+        failed.push(d.failed);
+        restore.push(d.restore_hours);
     }
     let df = df!(
         "month" => month,

@@ -7,6 +7,7 @@
 
 pub mod coverage;
 pub mod event;
+pub mod history;
 pub mod metrics;
 pub mod policies;
 pub mod render;
@@ -25,12 +26,16 @@ use crate::incident::Incident;
 use crate::ingest::Rejection;
 use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
-use metrics::{change_metrics, ChangeMetrics};
+use metrics::ChangeMetrics;
 use policies::{compile, Engine, Finding};
 use sources::{
     discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,
     SourceSummary,
 };
+
+/// Change histories held in memory by default (about 40 MB of them); a run with more
+/// changes keeps the rest in temporary files.
+pub const CHANGES_IN_MEMORY: usize = 1 << 16;
 
 /// What an audit run needs.
 pub struct AuditInput<'a> {
@@ -46,6 +51,8 @@ pub struct AuditInput<'a> {
     pub environments: &'a EnvironmentMap,
     /// Incidents whose `change_id` links them to the changes (for the change metrics).
     pub incidents: &'a [Incident],
+    /// Change histories held in memory; past this, they go to temporary files.
+    pub changes_in_memory: usize,
 }
 
 /// Everything an audit found, ready for any output format.
@@ -83,6 +90,10 @@ pub struct Totals {
     pub last_event: Option<String>,
     pub ai_change_events: u64,
     pub human_change_events: u64,
+    /// Events and changes whose histories were kept in temporary files because more
+    /// changes than `--changes-in-memory` were seen (the results are the same).
+    pub spilled_events: u64,
+    pub spilled_changes: u64,
 }
 
 impl AuditReport {
@@ -127,7 +138,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     let started = std::time::Instant::now();
     let files = discover(input.inputs, input.format)?;
     let compiled = compile(input.policies, input.display_tz)?;
-    let mut engine = Engine::new(&compiled, input.calendar);
+    let mut engine = Engine::new(&compiled, input.calendar, input.changes_in_memory);
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
@@ -173,15 +184,15 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     if std::env::var_os("REGWATCH_TIMING").is_some() {
         eprintln!("held: {}", engine.sizes());
     }
-    let metrics = change_metrics(engine.change_states(), input.incidents, input.display_tz)?;
-    let metrics_done = started.elapsed();
     let mut people: Vec<String> = engine.people.drain().map(String::from).collect();
     people.sort();
-    let findings = engine.finish();
+    let finished = engine.finish(input.incidents, input.display_tz)?;
+    let (findings, metrics) = (finished.findings, finished.metrics);
+    totals.spilled_events = finished.spilled_events;
+    totals.spilled_changes = finished.spilled_changes as u64;
     let timings = vec![
         ("read and check", read_done),
-        ("metrics", metrics_done - read_done),
-        ("history checks", started.elapsed() - metrics_done),
+        ("history checks and metrics", started.elapsed() - read_done),
     ];
     let mut findings_by_policy: BTreeMap<String, u64> =
         compiled.iter().map(|p| (p.policy.id.clone(), 0)).collect();

@@ -18,8 +18,11 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
+use super::history::{partition, HistoryEvent, Spill, PARTITIONS};
+use super::metrics::{Deployment, IncidentIndex};
 use crate::clock::{parse_timestamp, Calendar};
 use crate::controls::{Policy, Severity};
+use crate::incident::Incident;
 
 /// Where an event sits: file (index into the run's file list), line and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -512,7 +515,7 @@ impl Gathering {
     }
 }
 
-fn hash(text: &str) -> u64 {
+pub(crate) fn hash(text: &str) -> u64 {
     use std::hash::Hasher;
     let mut h = FxHasher::default();
     h.write(text.as_bytes());
@@ -675,7 +678,9 @@ impl ChangeMap {
         &self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)]
     }
 
-    fn get_or_start(&mut self, id: &str, at: i64) -> &mut ChangeState {
+    /// The history of change `id`, started if new, unless `budget` changes are already
+    /// held (then `None`: the caller keeps it elsewhere).
+    fn get_or_start(&mut self, id: &str, at: i64, budget: usize) -> Option<&mut ChangeState> {
         let h = hash(id);
         let segments = &self.segments;
         let found = self.index.find(h, |&i| {
@@ -683,6 +688,7 @@ impl ChangeMap {
         });
         let i = match found {
             Some(&i) => i,
+            None if self.len >= budget => return None,
             None => {
                 let i = self.len as u32;
                 if self.len.is_multiple_of(SEGMENT) {
@@ -699,7 +705,7 @@ impl ChangeMap {
                 i
             }
         };
-        &mut self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].1
+        Some(&mut self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].1)
     }
 
     fn get(&self, id: &str) -> Option<&ChangeState> {
@@ -974,6 +980,10 @@ pub struct Engine<'a> {
     gathering: FxHashMap<(usize, String), Gathering>,
     candidates: Vec<Hit>,
     changes: ChangeMap,
+    /// How many change histories are held in memory; those of later changes are spilled.
+    changes_in_memory: usize,
+    spill: Option<Spill>,
+    spill_error: Option<anyhow::Error>,
     /// Changes without a change id: (actor hash, window) → state.
     windows: FxHashMap<(u64, i64), ChangeState>,
     actors: FxHashMap<Box<str>, ActorEnvironments>,
@@ -999,7 +1009,13 @@ impl<'a> Engine<'a> {
         }
     }
 
-    pub fn new(policies: &'a [CompiledPolicy], calendar: &'a Calendar) -> Engine<'a> {
+    /// `changes_in_memory`: how many change histories to hold in memory before the rest
+    /// go to temporary files (the results are the same either way).
+    pub fn new(
+        policies: &'a [CompiledPolicy],
+        calendar: &'a Calendar,
+        changes_in_memory: usize,
+    ) -> Engine<'a> {
         let mut cap = 0;
         let mut small_cap = 8;
         let mut blast_window_ms = 3_600_000;
@@ -1048,6 +1064,9 @@ impl<'a> Engine<'a> {
             gathering: FxHashMap::default(),
             candidates: Vec::new(),
             changes: ChangeMap::default(),
+            changes_in_memory,
+            spill: None,
+            spill_error: None,
             windows: FxHashMap::default(),
             actors: FxHashMap::default(),
             ai_changes: FxHashMap::default(),
@@ -1071,27 +1090,40 @@ impl<'a> Engine<'a> {
         let mut change_states = std::mem::take(&mut self.changes);
         let mut windows = std::mem::take(&mut self.windows);
         let production = std::mem::take(&mut self.production);
+        let budget = self.changes_in_memory;
+        let mut spill = self.spill.take();
+        let mut spill_error = self.spill_error.take();
         rayon::join(
             || {
                 for e in events {
-                    let changes = e.operation.changes() && !e.dry_run;
+                    let is_prod = || production.iter().any(|p| *p == *e.environment);
                     // A change's history by its id; without one, by actor within a window.
-                    let state = if !e.change_id.is_empty() {
-                        Some(change_states.get_or_start(&e.change_id, e.at))
-                    } else if changes {
+                    if !e.change_id.is_empty() {
+                        match change_states.get_or_start(&e.change_id, e.at, budget) {
+                            Some(st) => update_change(
+                                st,
+                                &HistoryEvent::of(e, is_prod()),
+                                caps,
+                                &mut symbols,
+                            ),
+                            None => {
+                                if spill.is_none() && spill_error.is_none() {
+                                    match Spill::new() {
+                                        Ok(s) => spill = Some(s),
+                                        Err(err) => spill_error = Some(err),
+                                    }
+                                }
+                                if let Some(s) = &mut spill {
+                                    s.write(&HistoryEvent::of(e, is_prod()));
+                                }
+                            }
+                        }
+                    } else if e.operation.changes() && !e.dry_run {
                         let window = e.at.div_euclid(window_ms);
-                        Some(
-                            windows
-                                .entry((hash(&e.actor), window))
-                                .or_insert_with(|| ChangeState::starting(e.at)),
-                        )
-                    } else {
-                        None
-                    };
-                    if let Some(st) = state {
-                        let is_prod = production.iter().any(|p| *p == *e.environment);
-                        let r = EventRef::of(e);
-                        update_change(st, e, r, changes, is_prod, caps, &mut symbols);
+                        let st = windows
+                            .entry((hash(&e.actor), window))
+                            .or_insert_with(|| ChangeState::starting(e.at));
+                        update_change(st, &HistoryEvent::of(e, is_prod()), caps, &mut symbols);
                     }
                 }
             },
@@ -1101,6 +1133,8 @@ impl<'a> Engine<'a> {
         self.changes = change_states;
         self.windows = windows;
         self.production = production;
+        self.spill = spill;
+        self.spill_error = spill_error;
     }
 
     /// Everything [`Engine::observe`] keeps but the per-change history.
@@ -1204,131 +1238,74 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Runs the checks that need all the history and returns every finding, most severe
-    /// first, then by time.
-    pub fn finish(mut self) -> Vec<Finding> {
+    /// Runs the checks that need all the history and returns every finding (most severe
+    /// first, then by time) and the change metrics.
+    pub fn finish(mut self, incidents: &[Incident], tz: Tz) -> Result<Finished> {
         let policies = self.policies;
-        // Destructive events: was there a human approval event for the change before them?
-        for h in std::mem::take(&mut self.candidates) {
-            let (at, actor) = (h.event.at, h.actor.as_str());
-            let symbols = &self.symbols;
-            let approved = self.changes.get(h.change_id.as_str()).is_some_and(|c| {
-                c.approvals.iter().any(|(who, t, r)| {
-                    *t == ActorType::Human && symbols.name(*who) != actor && r.at <= at
-                })
-            });
-            if !approved {
-                self.gather(h);
+        if let Some(e) = self.spill_error.take() {
+            return Err(e);
+        }
+        let spilled = self.spill.take().map(Spill::finish).transpose()?;
+        let spilled_events = spilled.as_ref().map_or(0, |s| s.events);
+        // Destructive events wait for their change's history: was there a human approval
+        // before them? Each is checked where that history is, in memory or in a partition.
+        let mut in_memory = Vec::new();
+        let mut by_partition: Vec<Vec<(usize, Hit)>> =
+            (0..PARTITIONS).map(|_| Vec::new()).collect();
+        for (seq, h) in std::mem::take(&mut self.candidates).into_iter().enumerate() {
+            let elsewhere = spilled.is_some()
+                && !h.change_id.is_empty()
+                && self.changes.get(&h.change_id).is_none();
+            if elsewhere {
+                by_partition[partition(&h.change_id)].push((seq, h));
+            } else {
+                in_memory.push((seq, h));
             }
         }
+        let checks = ChangeChecks {
+            policies,
+            caps: (self.cap, self.small_cap),
+            incidents: IncidentIndex::new(incidents),
+            tz,
+        };
+        let mut outcome = checks.run(&self.changes, &self.windows, &self.symbols, in_memory);
+        let mut spilled_changes = 0;
+        if let Some(sp) = &spilled {
+            let parts: Vec<Result<(ChangeOutcome, usize)>> = by_partition
+                .into_par_iter()
+                .enumerate()
+                .map(|(p, candidates)| {
+                    let mut changes = ChangeMap::default();
+                    let mut symbols = Symbols::default();
+                    sp.replay(p, |h| {
+                        if let Some(st) = changes.get_or_start(h.change_id, h.at, usize::MAX) {
+                            update_change(st, h, checks.caps, &mut symbols);
+                        }
+                    })?;
+                    let part = checks.run(&changes, &FxHashMap::default(), &symbols, candidates);
+                    Ok((part, changes.len()))
+                })
+                .collect();
+            for part in parts {
+                let (part, n) = part?;
+                outcome.extend(part);
+                spilled_changes += n;
+            }
+        }
+        // In the order the events were read, as when every history is in memory.
+        outcome.unapproved.sort_by_key(|(seq, _)| *seq);
+        for (_, h) in outcome.unapproved {
+            self.gather(h);
+        }
+        for (key, g) in outcome.gathered {
+            self.gathering.insert(key, g);
+        }
+        for (i, id, detail, r, actor) in outcome.added {
+            self.add_finding(i, id.clone(), detail, &id, &[(r, &actor, "")]);
+        }
+        let metrics = super::metrics::aggregate(outcome.deployments)?;
         for (i, p) in policies.iter().enumerate() {
             match &p.check {
-                Check::BlastRadius {
-                    max_resources,
-                    max_accounts,
-                    max_regions,
-                    max_environments,
-                    ..
-                } => {
-                    let mut found = Vec::new();
-                    let changes = self.changes.iter().map(|(k, s)| (true, k.to_string(), s));
-                    let windows = self.windows.iter().map(|((_, w), s)| {
-                        let actor = s.appliers.0.first().map_or("", |&a| self.symbols.name(a));
-                        (false, format!("{actor}@{w}"), s)
-                    });
-                    for (is_change, key, st) in changes.chain(windows) {
-                        let mut over = Vec::new();
-                        if st.resources.len() > *max_resources {
-                            let n = st.resources.len();
-                            let at_least = if n > RESOURCES_COUNTED {
-                                "at least "
-                            } else {
-                                ""
-                            };
-                            over.push(format!(
-                                "{at_least}{} resources (limit {max_resources})",
-                                n.min(RESOURCES_COUNTED)
-                            ));
-                        }
-                        for (d, max, what) in [
-                            (&st.accounts, max_accounts, "accounts"),
-                            (&st.regions, max_regions, "regions"),
-                            (&st.environments, max_environments, "environments"),
-                        ] {
-                            if d.len() > *max {
-                                over.push(format!(
-                                    "{} {what} ({})",
-                                    d.len(),
-                                    self.symbols.names(d).join(", ")
-                                ));
-                            }
-                        }
-                        if over.is_empty() {
-                            continue;
-                        }
-                        let actors = self.symbols.names(&st.appliers);
-                        let what = if is_change {
-                            format!("Change {key}")
-                        } else {
-                            format!("{} within one window", actors.first().map_or("", |a| a))
-                        };
-                        let detail = format!("{what} touched {}", over.join(" and "));
-                        let mut g = Gathering::new(
-                            detail,
-                            if is_change {
-                                key.clone()
-                            } else {
-                                String::new()
-                            },
-                        );
-                        for r in &st.refs {
-                            g.add(*r, "", "");
-                        }
-                        g.event_count = st.events;
-                        g.actors = actors;
-                        g.resources = self.symbols.names(&st.resources.names);
-                        g.resource_count = st.resources.len() as u64;
-                        found.push((key, g));
-                    }
-                    for (key, g) in found {
-                        self.gathering.insert((i, key), g);
-                    }
-                }
-                Check::NoPlan { .. } => {
-                    let mut found = Vec::new();
-                    for (id, st) in self.changes.iter() {
-                        if let Some(apply) = st.first_prod_apply {
-                            if st.plan_at.is_none_or(|p| p > apply.at) {
-                                let actor = self.symbols.name(st.first_prod_actor).to_string();
-                                found.push((id.to_string(), apply, actor));
-                            }
-                        }
-                    }
-                    for (id, apply, actor) in found {
-                        let detail = format!("Change {id} was applied to production by {actor} with no plan or dry run before it");
-                        self.add_finding(i, id.clone(), detail, &id, &[(apply, &actor, "")]);
-                    }
-                }
-                Check::SelfApproval => {
-                    let mut found = Vec::new();
-                    for (id, st) in self.changes.iter() {
-                        for (who, _, r) in &st.approvals {
-                            let who = self.symbols.name(*who);
-                            if st
-                                .appliers
-                                .0
-                                .iter()
-                                .any(|&a| self.symbols.name(a).eq_ignore_ascii_case(who))
-                            {
-                                found.push((id.to_string(), who.to_string(), *r));
-                            }
-                        }
-                    }
-                    for (id, who, r) in found {
-                        let detail = format!("{who} approved their own change {id}");
-                        self.add_finding(i, id.clone(), detail, &id, &[(r, &who, "")]);
-                    }
-                }
                 Check::RateLimit {
                     max_changes,
                     window_ms,
@@ -1490,9 +1467,15 @@ impl<'a> Engine<'a> {
             std::mem::take(&mut self.changes),
             std::mem::take(&mut self.windows),
             std::mem::take(&mut self.ai_changes),
+            spilled,
         );
         std::thread::spawn(move || drop(history));
-        out
+        Ok(Finished {
+            findings: out,
+            metrics,
+            spilled_events,
+            spilled_changes,
+        })
     }
 
     /// How much history is held (for profiling large runs).
@@ -1515,11 +1498,196 @@ impl<'a> Engine<'a> {
             self.actors.len(),
         )
     }
+}
 
-    /// The changes seen, for the change metrics.
-    pub fn change_states(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
-        self.changes.iter()
+/// What [`Engine::finish`] gives back.
+pub struct Finished {
+    pub findings: Vec<Finding>,
+    pub metrics: Vec<super::metrics::ChangeMetrics>,
+    /// Events and changes whose histories went to temporary files (0 when all fit).
+    pub spilled_events: u64,
+    pub spilled_changes: usize,
+}
+
+/// The checks that read whole change histories: blast radius, no plan before apply,
+/// self-approval, and whether a destructive event had a human approval before it; and
+/// the deployments the change metrics count. Run on the histories held in memory and on
+/// each spilled partition in turn.
+struct ChangeChecks<'a> {
+    policies: &'a [CompiledPolicy],
+    caps: (usize, usize),
+    incidents: IncidentIndex<'a>,
+    tz: Tz,
+}
+
+/// What [`ChangeChecks::run`] found in one set of histories.
+#[derive(Default)]
+struct ChangeOutcome {
+    /// Destructive events with no human approval before them, with their place in the
+    /// order the candidates were read.
+    unapproved: Vec<(usize, Hit)>,
+    /// Whole findings (blast radius), by policy and key.
+    gathered: Vec<((usize, String), Gathering)>,
+    /// Events to add to a finding: policy, change id, detail, event, actor.
+    added: Vec<(usize, String, String, EventRef, String)>,
+    deployments: Vec<Deployment>,
+}
+
+impl ChangeOutcome {
+    fn extend(&mut self, other: ChangeOutcome) {
+        self.unapproved.extend(other.unapproved);
+        self.gathered.extend(other.gathered);
+        self.added.extend(other.added);
+        self.deployments.extend(other.deployments);
     }
+}
+
+impl ChangeChecks<'_> {
+    fn run(
+        &self,
+        changes: &ChangeMap,
+        windows: &FxHashMap<(u64, i64), ChangeState>,
+        symbols: &Symbols,
+        candidates: Vec<(usize, Hit)>,
+    ) -> ChangeOutcome {
+        let mut out = ChangeOutcome::default();
+        for (seq, h) in candidates {
+            let (at, actor) = (h.event.at, h.actor.as_str());
+            let approved = changes.get(h.change_id.as_str()).is_some_and(|c| {
+                c.approvals.iter().any(|(who, t, r)| {
+                    *t == ActorType::Human && symbols.name(*who) != actor && r.at <= at
+                })
+            });
+            if !approved {
+                out.unapproved.push((seq, h));
+            }
+        }
+        for (i, p) in self.policies.iter().enumerate() {
+            match &p.check {
+                Check::BlastRadius {
+                    max_resources,
+                    max_accounts,
+                    max_regions,
+                    max_environments,
+                    ..
+                } => {
+                    let limits = (
+                        *max_resources,
+                        *max_accounts,
+                        *max_regions,
+                        *max_environments,
+                    );
+                    let changes = changes.iter().map(|(k, s)| (true, k.to_string(), s));
+                    let windows = windows.iter().map(|((_, w), s)| {
+                        let actor = s.appliers.0.first().map_or("", |&a| symbols.name(a));
+                        (false, format!("{actor}@{w}"), s)
+                    });
+                    for (is_change, key, st) in changes.chain(windows) {
+                        if let Some(g) = blast_radius(is_change, &key, st, limits, symbols) {
+                            out.gathered.push(((i, key), g));
+                        }
+                    }
+                }
+                Check::NoPlan { .. } => {
+                    for (id, st) in changes.iter() {
+                        if let Some(apply) = st.first_prod_apply {
+                            if st.plan_at.is_none_or(|p| p > apply.at) {
+                                let actor = symbols.name(st.first_prod_actor).to_string();
+                                let detail = format!("Change {id} was applied to production by {actor} with no plan or dry run before it");
+                                out.added.push((i, id.to_string(), detail, apply, actor));
+                            }
+                        }
+                    }
+                }
+                Check::SelfApproval => {
+                    for (id, st) in changes.iter() {
+                        for (who, _, r) in &st.approvals {
+                            let who = symbols.name(*who);
+                            if st
+                                .appliers
+                                .0
+                                .iter()
+                                .any(|&a| symbols.name(a).eq_ignore_ascii_case(who))
+                            {
+                                let detail = format!("{who} approved their own change {id}");
+                                out.added
+                                    .push((i, id.to_string(), detail, *r, who.to_string()));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (id, st) in changes.iter() {
+            if let Some(d) = Deployment::of(id, st, &self.incidents, self.tz) {
+                out.deployments.push(d);
+            }
+        }
+        out
+    }
+}
+
+/// The blast-radius finding for one change (or actor window), if it went over a limit.
+fn blast_radius(
+    is_change: bool,
+    key: &str,
+    st: &ChangeState,
+    (max_resources, max_accounts, max_regions, max_environments): (usize, usize, usize, usize),
+    symbols: &Symbols,
+) -> Option<Gathering> {
+    let mut over = Vec::new();
+    if st.resources.len() > max_resources {
+        let n = st.resources.len();
+        let at_least = if n > RESOURCES_COUNTED {
+            "at least "
+        } else {
+            ""
+        };
+        over.push(format!(
+            "{at_least}{} resources (limit {max_resources})",
+            n.min(RESOURCES_COUNTED)
+        ));
+    }
+    for (d, max, what) in [
+        (&st.accounts, max_accounts, "accounts"),
+        (&st.regions, max_regions, "regions"),
+        (&st.environments, max_environments, "environments"),
+    ] {
+        if d.len() > max {
+            over.push(format!(
+                "{} {what} ({})",
+                d.len(),
+                symbols.names(d).join(", ")
+            ));
+        }
+    }
+    if over.is_empty() {
+        return None;
+    }
+    let actors = symbols.names(&st.appliers);
+    let what = if is_change {
+        format!("Change {key}")
+    } else {
+        format!("{} within one window", actors.first().map_or("", |a| a))
+    };
+    let detail = format!("{what} touched {}", over.join(" and "));
+    let mut g = Gathering::new(
+        detail,
+        if is_change {
+            key.to_string()
+        } else {
+            String::new()
+        },
+    );
+    for r in &st.refs {
+        g.add(*r, "", "");
+    }
+    g.event_count = st.events;
+    g.actors = actors;
+    g.resources = symbols.names(&st.resources.names);
+    g.resource_count = st.resources.len() as u64;
+    Some(g)
 }
 
 /// Puts `items` in the order `from` gives (position k takes the item that was at
@@ -1552,54 +1720,52 @@ fn inline_human_approval(e: &AuditEvent) -> bool {
 /// distinct accounts, regions and environments are counted.
 fn update_change(
     st: &mut ChangeState,
-    e: &AuditEvent,
-    r: EventRef,
-    changes: bool,
-    is_prod: bool,
+    e: &HistoryEvent,
     (cap, small_cap): (usize, usize),
     symbols: &mut Symbols,
 ) {
+    let r = e.at_ref;
     st.first_at = st.first_at.min(e.at);
     st.last_at = st.last_at.max(e.at);
-    if e.operation == Operation::Plan || e.dry_run {
+    if e.plan {
         st.plan_at = Some(st.plan_at.map_or(e.at, |p| p.min(e.at)));
     }
-    if e.operation == Operation::Approve {
+    if e.approve {
         if st.approvals.len() < 64 {
-            st.approvals.push((symbols.id(&e.actor), e.actor_type, r));
+            st.approvals.push((symbols.id(e.actor), e.actor_type, r));
         }
         return;
     }
-    if !changes {
+    if !e.changes {
         return;
     }
     st.events += 1;
     if st.refs.len() < KEPT_PER_CHANGE {
         st.refs.push(r);
     }
-    st.resources.add(&e.resource, cap, symbols);
+    st.resources.add(e.resource, cap, symbols);
     // A Kubernetes cluster is not a cloud account: one change may span both.
     if !e.account.is_empty() && !e.account.starts_with("k8s:") {
-        st.accounts.add_name(&e.account, small_cap, symbols);
+        st.accounts.add_name(e.account, small_cap, symbols);
     }
     if !e.region.is_empty() {
-        st.regions.add_name(&e.region, small_cap, symbols);
+        st.regions.add_name(e.region, small_cap, symbols);
     }
     if !e.environment.is_empty() {
-        st.environments.add_name(&e.environment, small_cap, symbols);
+        st.environments.add_name(e.environment, small_cap, symbols);
     }
-    let actor = st.appliers.add_name(&e.actor, MAX_REFS, symbols);
+    let actor = st.appliers.add_name(e.actor, MAX_REFS, symbols);
     match e.actor_type {
         ActorType::AiAgent => st.by_ai = true,
         ActorType::Human => st.by_human = true,
         ActorType::Service => {}
     }
-    if is_prod {
+    if e.is_prod {
         if st.first_prod_apply.is_none_or(|f| e.at < f.at) {
             st.first_prod_apply = Some(r);
             st.first_prod_actor = actor;
         }
-        if e.outcome == "failure" {
+        if e.failed {
             st.failed = true;
         }
     }

@@ -809,4 +809,17 @@ fn change_histories_kept_on_disk_give_the_same_report() {
         }
         assert_eq!(spilled, all_in_memory, "budget {budget}");
     }
+    // The temporary files are gone when the run ends.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regwatch"))
+        .current_dir(root())
+        .env("TMPDIR", tmp.path())
+        .args(["--config", "regwatch.toml", "audit", "samples/audit"])
+        .args(["--changes-in-memory", "0", "--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["summary"]["totals"]["spilled_changes"].as_u64().unwrap() > 0);
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

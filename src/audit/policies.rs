@@ -1463,11 +1463,12 @@ impl<'a> Engine<'a> {
         permute(&mut out, index.into_iter().map(|k| k.2).collect());
         // Hundreds of thousands of change histories take a while to free; that need not
         // hold up the report.
+        // The temporary files go now: a thread still running at exit would leave them.
+        drop(spilled);
         let history = (
             std::mem::take(&mut self.changes),
             std::mem::take(&mut self.windows),
             std::mem::take(&mut self.ai_changes),
-            spilled,
         );
         std::thread::spawn(move || drop(history));
         Ok(Finished {

@@ -7,17 +7,13 @@
 //! wholly in one partition, and its events keep their order in the file, so its history
 //! comes out exactly as if it had been kept in memory.
 
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::event::{ActorType, AuditEvent, Operation};
 use super::policies::EventRef;
+use super::spill::{partition_of, Dec, Enc, PartitionFiles, Partitions};
 
-/// How many files the spilled histories are split over: each is replayed on its own, so
-/// memory at the end is about the spilled histories over this.
-pub const PARTITIONS: usize = 32;
+pub use super::spill::PARTITIONS;
 
 /// What a change's history needs of one event.
 #[derive(Debug, Clone, Copy)]
@@ -67,50 +63,25 @@ impl<'a> HistoryEvent<'a> {
 
 /// The partition a change id's events go to.
 pub fn partition(change_id: &str) -> usize {
-    // The high bits: the hash tables use the low ones.
-    (super::policies::hash(change_id) >> 40) as usize % PARTITIONS
+    partition_of(super::policies::hash(change_id))
 }
 
-/// The spilled events, one file per partition, in a temporary folder removed on drop.
+/// The spilled events, one file per partition.
 pub struct Spill {
-    dir: tempfile::TempDir,
-    files: Vec<BufWriter<File>>,
+    files: PartitionFiles,
     record: Vec<u8>,
-    /// The first write error: reported when the histories are read back.
-    error: Option<std::io::Error>,
-    pub events: u64,
 }
 
 impl Spill {
     pub fn new() -> Result<Spill> {
-        let dir = tempfile::Builder::new()
-            .prefix("regwatch-audit-")
-            .tempdir()
-            .context("cannot make a temporary folder for change histories")?;
-        let files = (0..PARTITIONS)
-            .map(|p| {
-                let path = dir.path().join(format!("{p}.bin"));
-                File::create(&path)
-                    .map(|f| BufWriter::with_capacity(64 << 10, f))
-                    .with_context(|| format!("cannot create {}", path.display()))
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Spill {
-            dir,
-            files,
+            files: PartitionFiles::new("change-histories")?,
             record: Vec::with_capacity(256),
-            error: None,
-            events: 0,
         })
     }
 
     pub fn write(&mut self, h: &HistoryEvent) {
-        if self.error.is_some() {
-            return;
-        }
-        let r = &mut self.record;
-        r.clear();
-        r.extend_from_slice(&[0; 4]);
+        self.record.clear();
         let flags = h.plan as u8
             | (h.approve as u8) << 1
             | (h.changes as u8) << 2
@@ -121,10 +92,12 @@ impl Spill {
             ActorType::AiAgent => 1,
             ActorType::Service => 2,
         };
-        r.extend_from_slice(&[flags, actor_type]);
-        r.extend_from_slice(&h.at.to_le_bytes());
-        r.extend_from_slice(&h.at_ref.source.to_le_bytes());
-        r.extend_from_slice(&h.at_ref.line.to_le_bytes());
+        let mut e = Enc(&mut self.record);
+        e.u8(flags)
+            .u8(actor_type)
+            .i64(h.at)
+            .u32(h.at_ref.source)
+            .u64(h.at_ref.line);
         for text in [
             h.change_id,
             h.actor,
@@ -133,45 +106,24 @@ impl Spill {
             h.region,
             h.environment,
         ] {
-            r.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            r.extend_from_slice(text.as_bytes());
+            e.str(text);
         }
-        let len = (r.len() - 4) as u32;
-        r[..4].copy_from_slice(&len.to_le_bytes());
-        if let Err(e) = self.files[partition(h.change_id)].write_all(r) {
-            self.error = Some(e);
-        }
-        self.events += 1;
+        self.files.write(partition(h.change_id), &self.record);
     }
 
-    /// Flushes the files and hands back the folder to replay.
-    pub fn finish(mut self) -> Result<SpilledHistories> {
-        for f in &mut self.files {
-            if self.error.is_none() {
-                if let Err(e) = f.flush() {
-                    self.error = Some(e);
-                }
-            }
-        }
-        if let Some(e) = self.error {
-            return Err(e).with_context(|| {
-                format!(
-                    "cannot write change histories to {}",
-                    self.dir.path().display()
-                )
-            });
-        }
-        drop(self.files);
+    /// Flushes the files and hands them back to replay.
+    pub fn finish(self) -> Result<SpilledHistories> {
+        let files = self.files.finish()?;
         Ok(SpilledHistories {
-            dir: self.dir,
-            events: self.events,
+            events: files.records,
+            files,
         })
     }
 }
 
 /// The partition files, ready to read back.
 pub struct SpilledHistories {
-    dir: tempfile::TempDir,
+    files: Partitions,
     /// How many events were spilled.
     pub events: u64,
 }
@@ -179,63 +131,36 @@ pub struct SpilledHistories {
 impl SpilledHistories {
     /// Reads partition `p` and calls `each` for its events, in the order they were seen.
     pub fn replay(&self, p: usize, mut each: impl FnMut(&HistoryEvent)) -> Result<()> {
-        let path = self.dir.path().join(format!("{p}.bin"));
-        let mut bytes = Vec::new();
-        File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let corrupt = || anyhow::anyhow!("{} is damaged", path.display());
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let (len, body) = take(rest, 4).ok_or_else(corrupt)?;
-            let len = u32::from_le_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
-            let (mut rec, after) = take(body, len).ok_or_else(corrupt)?;
-            rest = after;
-            let h = decode(&mut rec).ok_or_else(corrupt)?;
-            each(&h);
-        }
-        Ok(())
+        self.files.read(p, |rec| {
+            each(&decode(rec)?);
+            Some(())
+        })
     }
 }
 
-fn take(bytes: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
-    (bytes.len() >= n).then(|| bytes.split_at(n))
-}
-
-fn decode<'a>(rec: &mut &'a [u8]) -> Option<HistoryEvent<'a>> {
-    fn bytes<const N: usize>(rec: &mut &[u8]) -> Option<[u8; N]> {
-        let (head, rest) = take(rec, N)?;
-        *rec = rest;
-        head.try_into().ok()
-    }
-    fn text<'a>(rec: &mut &'a [u8]) -> Option<&'a str> {
-        let len = u32::from_le_bytes(bytes::<4>(rec)?) as usize;
-        let (head, rest) = take(rec, len)?;
-        *rec = rest;
-        std::str::from_utf8(head).ok()
-    }
-    let [flags, actor_type] = bytes::<2>(rec)?;
-    let at = i64::from_le_bytes(bytes::<8>(rec)?);
-    let source = u32::from_le_bytes(bytes::<4>(rec)?);
-    let line = u64::from_le_bytes(bytes::<8>(rec)?);
+fn decode<'a>(rec: &mut Dec<'a>) -> Option<HistoryEvent<'a>> {
+    let (flags, actor_type) = (rec.u8()?, rec.u8()?);
+    let at = rec.i64()?;
+    let source = rec.u32()?;
+    let line = rec.u64()?;
     Some(HistoryEvent {
-        change_id: text(rec)?,
+        change_id: rec.str()?,
         at,
         plan: flags & 1 != 0,
         approve: flags & 2 != 0,
         changes: flags & 4 != 0,
         is_prod: flags & 8 != 0,
         failed: flags & 16 != 0,
-        actor: text(rec)?,
+        actor: rec.str()?,
         actor_type: match actor_type {
             0 => ActorType::Human,
             1 => ActorType::AiAgent,
             _ => ActorType::Service,
         },
-        resource: text(rec)?,
-        account: text(rec)?,
-        region: text(rec)?,
-        environment: text(rec)?,
+        resource: rec.str()?,
+        account: rec.str()?,
+        region: rec.str()?,
+        environment: rec.str()?,
         at_ref: EventRef { source, line, at },
     })
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod policies;
 pub mod render;
 pub mod sources;
+pub mod spill;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

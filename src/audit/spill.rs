@@ -1,0 +1,180 @@
+//! Temporary files for state that outgrows its memory budget: records appended to one of
+//! [`PARTITIONS`] files, read back one partition at a time. The folder is removed on drop.
+//! Also the small byte codec the records are written in.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// How many files a spilled state is split over: each is read back on its own, so memory
+/// at the end is about the spilled state over this.
+pub const PARTITIONS: usize = 32;
+
+/// The partition of a key's hash (its high bits: hash tables use the low ones).
+pub fn partition_of(hash: u64) -> usize {
+    (hash >> 40) as usize % PARTITIONS
+}
+
+/// Partition files being written.
+pub struct PartitionFiles {
+    dir: tempfile::TempDir,
+    files: Vec<BufWriter<File>>,
+    /// The first write error: reported by [`PartitionFiles::finish`].
+    error: Option<std::io::Error>,
+    pub records: u64,
+}
+
+impl PartitionFiles {
+    /// `what` names the state in errors and in the folder's name.
+    pub fn new(what: &str) -> Result<PartitionFiles> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("regwatch-{what}-"))
+            .tempdir()
+            .with_context(|| format!("cannot make a temporary folder for {what}"))?;
+        let files = (0..PARTITIONS)
+            .map(|p| {
+                let path = dir.path().join(format!("{p}.bin"));
+                File::create(&path)
+                    .map(|f| BufWriter::with_capacity(64 << 10, f))
+                    .with_context(|| format!("cannot create {}", path.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PartitionFiles {
+            dir,
+            files,
+            error: None,
+            records: 0,
+        })
+    }
+
+    /// Appends one record (framed with its length) to partition `p`.
+    pub fn write(&mut self, p: usize, record: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let f = &mut self.files[p % PARTITIONS];
+        let framed = f
+            .write_all(&(record.len() as u32).to_le_bytes())
+            .and_then(|()| f.write_all(record));
+        if let Err(e) = framed {
+            self.error = Some(e);
+        }
+        self.records += 1;
+    }
+
+    /// Flushes the files and hands them back for reading.
+    pub fn finish(mut self) -> Result<Partitions> {
+        for f in &mut self.files {
+            if self.error.is_none() {
+                if let Err(e) = f.flush() {
+                    self.error = Some(e);
+                }
+            }
+        }
+        if let Some(e) = self.error {
+            return Err(e)
+                .with_context(|| format!("cannot write to {}", self.dir.path().display()));
+        }
+        drop(self.files);
+        Ok(Partitions {
+            dir: self.dir,
+            records: self.records,
+        })
+    }
+}
+
+/// Partition files, written and flushed.
+pub struct Partitions {
+    dir: tempfile::TempDir,
+    /// How many records were written.
+    pub records: u64,
+}
+
+impl Partitions {
+    /// A file of the same folder, for other state (removed with the folder).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Calls `each` for every record of partition `p`, in the order written.
+    pub fn read(&self, p: usize, mut each: impl FnMut(&mut Dec) -> Option<()>) -> Result<()> {
+        let path = self.path(&format!("{p}.bin"));
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut rest = Dec(&bytes[..]);
+        while !rest.0.is_empty() {
+            let record = rest
+                .u32()
+                .and_then(|len| rest.take(len as usize))
+                .and_then(|body| each(&mut Dec(body)));
+            if record.is_none() {
+                anyhow::bail!("{} is damaged", path.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the fields of a record.
+pub struct Enc<'a>(pub &'a mut Vec<u8>);
+
+impl Enc<'_> {
+    pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.0.push(v);
+        self
+    }
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn str(&mut self, v: &str) -> &mut Self {
+        self.u32(v.len() as u32);
+        self.0.extend_from_slice(v.as_bytes());
+        self
+    }
+}
+
+/// Reads the fields of a record back; `None` when it is cut short.
+pub struct Dec<'a>(pub &'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+    pub fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.array()?))
+    }
+    pub fn str(&mut self) -> Option<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+}

@@ -121,6 +121,10 @@ struct AuditArgs {
     /// the same either way.
     #[arg(long, value_name = "N", default_value_t = regwatch::audit::CHANGES_IN_MEMORY)]
     changes_in_memory: usize,
+    /// Findings gathered in memory; the rest are gathered and sorted in temporary files
+    /// and merged into the output. The output is the same either way.
+    #[arg(long, value_name = "N", default_value_t = regwatch::audit::FINDINGS_IN_MEMORY)]
+    findings_in_memory: usize,
 }
 
 #[derive(Args)]
@@ -742,7 +746,10 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
             None,
             false,
             &loaded.incidents,
-            regwatch::audit::CHANGES_IN_MEMORY,
+            (
+                regwatch::audit::CHANGES_IN_MEMORY,
+                regwatch::audit::FINDINGS_IN_MEMORY,
+            ),
             &|_| {},
         )?;
         if args.input.redact {
@@ -765,7 +772,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
         now,
         tz: loaded.tz,
         audit: audit.as_ref(),
-    });
+    })?;
     let out = args
         .out
         .clone()
@@ -886,7 +893,7 @@ fn run_audit(
     format: Option<regwatch::audit::sources::SourceFormat>,
     strict: bool,
     incidents: &[regwatch::incident::Incident],
-    changes_in_memory: usize,
+    (changes_in_memory, findings_in_memory): (usize, usize),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<regwatch::audit::AuditReport> {
     let setup = regwatch::audit::AuditSetup::load(config, mappings, policies)?;
@@ -903,6 +910,7 @@ fn run_audit(
         environments: &config.audit,
         incidents,
         changes_in_memory,
+        findings_in_memory,
     };
     regwatch::audit::run(&input, progress)
 }
@@ -970,7 +978,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         args.input_format,
         args.strict,
         &incidents,
-        args.changes_in_memory,
+        (args.changes_in_memory, args.findings_in_memory),
         &|done| bar.set_position(done),
     )?;
     if args.redact {

@@ -37,6 +37,7 @@ impl Default for RedactionConfig {
 }
 
 /// Replaces personal data with pseudonyms.
+#[derive(Clone)]
 pub struct Redactor {
     key: Vec<u8>,
     person_fields: Vec<String>,

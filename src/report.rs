@@ -248,13 +248,15 @@ fn severity_label(s: crate::controls::Severity) -> String {
 
 /// Section 4 from an audit: the findings first seen in `month`, the coverage they give,
 /// and the month's change metrics.
-pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations {
+pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOperations> {
     use crate::audit::event::millis_to_time;
-    let in_month: Vec<&Finding> = audit
-        .findings
-        .iter()
-        .filter(|f| month.contains(millis_to_time(f.first_at)))
-        .collect();
+    let mut in_month: Vec<std::borrow::Cow<Finding>> = Vec::new();
+    for f in audit.findings.iter()? {
+        let f = f?;
+        if month.contains(millis_to_time(f.first_at)) {
+            in_month.push(f);
+        }
+    }
     let by_severity = ["critical", "high", "medium", "low"]
         .iter()
         .map(|sev| SeverityCount {
@@ -350,7 +352,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
         .iter()
         .filter_map(|m| Some((who(&m.driven_by), m.lead_time_hours?)))
         .collect();
-    AiOperations {
+    Ok(AiOperations {
         read: crate::audit::render::counts_line(audit),
         findings: in_month.len(),
         by_severity,
@@ -374,7 +376,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> AiOperations
         ),
         lead_time_bars,
         metrics,
-    }
+    })
 }
 
 fn headline(month: &Month, incidents: &[&Incident], deadlines: &[&Deadline]) -> Headline {
@@ -460,14 +462,20 @@ fn compare(this: &Headline, last: &Headline, audited: bool) -> Vec<Comparison> {
     rows
 }
 
-fn high_findings(month: &Month, audit: Option<&AuditReport>) -> usize {
-    audit.map_or(0, |a| {
-        a.findings
-            .iter()
-            .filter(|f| f.severity >= crate::controls::Severity::High)
-            .filter(|f| month.contains(crate::audit::event::millis_to_time(f.first_at)))
-            .count()
-    })
+fn high_findings(month: &Month, audit: Option<&AuditReport>) -> Result<usize> {
+    let Some(a) = audit else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for f in a.findings.iter()? {
+        let f = f?;
+        if f.severity >= crate::controls::Severity::High
+            && month.contains(crate::audit::event::millis_to_time(f.first_at))
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Escapes text for SVG/HTML.
@@ -557,17 +565,20 @@ pub struct ReportInputs<'a> {
     pub audit: Option<&'a AuditReport>,
 }
 
-pub fn build(r: &ReportInputs) -> MonthlyReport {
+pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     let (month, now, tz) = (r.month, r.now, r.tz);
     let incidents: Vec<&Incident> = r.incidents.iter().collect();
     let mut this = headline(&month, &incidents, r.deadlines);
-    this.high_severity_findings = high_findings(&month, r.audit);
+    this.high_severity_findings = high_findings(&month, r.audit)?;
     let prev = month.previous(tz);
-    let last = prev.map_or_else(Headline::default, |p| {
-        let mut h = headline(&p, &incidents, r.deadlines);
-        h.high_severity_findings = high_findings(&p, r.audit);
-        h
-    });
+    let last = match prev {
+        Some(p) => {
+            let mut h = headline(&p, &incidents, r.deadlines);
+            h.high_severity_findings = high_findings(&p, r.audit)?;
+            h
+        }
+        None => Headline::default(),
+    };
     // A clock ran in the month if it started before the month ended and was still running
     // (or finished) after the month began.
     let ran = |d: &Deadline| -> bool {
@@ -686,7 +697,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
         .filter(|d| d.incident.cause() == "ai_agent")
         .map(|d| clock_row(d, now, tz))
         .collect();
-    MonthlyReport {
+    Ok(MonthlyReport {
         organisation: r.organisation.clone(),
         month: month.id(),
         month_label: month.label(),
@@ -702,7 +713,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
         ico_limit_hours: ico_limit,
         late_reasons,
         services,
-        ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)),
+        ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)).transpose()?,
         ai_caused,
         register: crate::register::build(&in_month, r.deadlines, tz),
         inputs: r
@@ -715,7 +726,7 @@ pub fn build(r: &ReportInputs) -> MonthlyReport {
                 rejected: i.rejected_count(),
             })
             .collect(),
-    }
+    })
 }
 
 /// Loads `report.html.hbs` and `report.md.hbs` from `dir`.

@@ -7,6 +7,7 @@
 
 pub mod coverage;
 pub mod event;
+pub mod findings;
 pub mod history;
 pub mod metrics;
 pub mod policies;
@@ -28,6 +29,7 @@ use crate::ingest::Rejection;
 use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
 use metrics::ChangeMetrics;
+use findings::Findings;
 use policies::{compile, Engine, Finding};
 use sources::{
     discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,
@@ -37,6 +39,10 @@ use sources::{
 /// Change histories held in memory by default (about 40 MB of them); a run with more
 /// changes keeps the rest in temporary files.
 pub const CHANGES_IN_MEMORY: usize = 1 << 16;
+
+/// Findings held in memory by default (a few tens of MB); the rest are gathered and
+/// sorted in temporary files.
+pub const FINDINGS_IN_MEMORY: usize = 1 << 16;
 
 /// What an audit run needs.
 pub struct AuditInput<'a> {
@@ -52,18 +58,24 @@ pub struct AuditInput<'a> {
     pub environments: &'a EnvironmentMap,
     /// Incidents whose `change_id` links them to the changes (for the change metrics).
     pub incidents: &'a [Incident],
-    /// Change histories held in memory; past this, they go to temporary files.
+    /// Change histories and findings held in memory; past these, they go to temporary
+    /// files.
     pub changes_in_memory: usize,
+    pub findings_in_memory: usize,
 }
 
 /// Everything an audit found, ready for any output format.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct AuditReport {
     pub sources: Vec<SourceSummary>,
     pub totals: Totals,
-    pub findings: Vec<Finding>,
+    /// In the report's order: read them with [`Findings::iter`].
+    #[serde(skip)]
+    pub findings: Findings,
     pub findings_by_policy: BTreeMap<String, u64>,
     pub findings_by_severity: BTreeMap<String, u64>,
+    #[serde(skip)]
+    worst: Option<Severity>,
     pub coverage: Vec<SubcategoryCoverage>,
     pub metrics: Vec<ChangeMetrics>,
     /// The files, in the order `source` numbers in event references point into.
@@ -100,7 +112,7 @@ pub struct Totals {
 impl AuditReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
+        self.worst
     }
 }
 
@@ -139,7 +151,11 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     let started = std::time::Instant::now();
     let files = discover(input.inputs, input.format)?;
     let compiled = compile(input.policies, input.display_tz)?;
-    let mut engine = Engine::new(&compiled, input.calendar, input.changes_in_memory);
+    let mut engine = Engine::new(
+        &compiled,
+        input.calendar,
+        (input.changes_in_memory, input.findings_in_memory),
+    );
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
@@ -195,14 +211,18 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         ("read and check", read_done),
         ("history checks and metrics", started.elapsed() - read_done),
     ];
-    let mut findings_by_policy: BTreeMap<String, u64> =
-        compiled.iter().map(|p| (p.policy.id.clone(), 0)).collect();
+    let mut findings_by_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut findings_by_severity = BTreeMap::new();
-    for f in &findings {
-        *findings_by_policy.entry(f.policy.to_string()).or_default() += 1;
-        *findings_by_severity
-            .entry(format!("{:?}", f.severity).to_lowercase())
-            .or_default() += 1;
+    let mut worst = None;
+    for (p, &n) in compiled.iter().zip(findings.per_policy()) {
+        let p = &p.policy;
+        *findings_by_policy.entry(p.id.clone()).or_default() += n;
+        if n > 0 {
+            *findings_by_severity
+                .entry(format!("{:?}", p.severity).to_lowercase())
+                .or_default() += n;
+            worst = worst.max(Some(p.severity));
+        }
     }
     let enabled: Vec<Policy> = compiled.iter().map(|c| c.policy.clone()).collect();
     Ok(AuditReport {
@@ -212,6 +232,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         findings,
         findings_by_policy,
         findings_by_severity,
+        worst,
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
         rejected,
@@ -228,31 +249,33 @@ impl AuditReport {
     /// people, and what they did is the point of the audit.
     pub fn redact(&mut self, r: &crate::redact::Redactor) {
         // Longest first, so "j.okafor@x" is replaced before "j.okafor".
-        let mut people: Vec<(&str, String)> = self
+        let mut people: Vec<(String, String)> = self
             .people
             .iter()
-            .map(|p| (p.as_str(), r.person(p)))
+            .map(|p| (p.clone(), r.person(p)))
             .collect();
         people.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-        let scrub = |text: &str| -> String {
+        let pseudonyms: Vec<String> = people.iter().map(|(_, p)| p.clone()).collect();
+        let r = r.clone();
+        let scrub = std::sync::Arc::new(move |text: &str| -> String {
             let mut t = text.to_string();
             for (name, pseudonym) in &people {
-                if t.contains(name) {
-                    t = t.replace(name, pseudonym);
+                if t.contains(name.as_str()) {
+                    t = t.replace(name.as_str(), pseudonym);
                 }
             }
             r.text(&t)
-        };
-        for f in &mut self.findings {
+        });
+        for rej in &mut self.rejected {
+            rej.raw = scrub(&rej.raw);
+        }
+        self.findings.scrub(Box::new(move |f: &mut Finding| {
             f.detail = scrub(&f.detail);
             for a in f.actors.iter_mut().chain(f.resources.iter_mut()) {
                 *a = scrub(a);
             }
-        }
-        for rej in &mut self.rejected {
-            rej.raw = scrub(&rej.raw);
-        }
-        self.people = people.into_iter().map(|(_, p)| p).collect();
+        }));
+        self.people = pseudonyms;
     }
 }
 

@@ -18,6 +18,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
+use super::findings::{FindingStore, Findings, Gathering};
 use super::history::{partition, HistoryEvent, Spill, PARTITIONS};
 use super::metrics::{Deployment, IncidentIndex};
 use crate::clock::{parse_timestamp, Calendar};
@@ -42,13 +43,14 @@ impl EventRef {
     }
 }
 
-/// What every finding of one policy shares, allocated once per policy.
-type PolicyText = (Arc<str>, Arc<str>, Arc<str>, Arc<[String]>, Arc<[String]>);
 
 /// One breach of a policy: the events, who, what, and why it matters. The policy's own
 /// text is shared between its findings (a run can have hundreds of thousands).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The policy's place in the run's list of enabled policies.
+    #[serde(skip)]
+    pub policy_index: usize,
     pub policy: Arc<str>,
     pub title: Arc<str>,
     pub severity: Severity,
@@ -458,61 +460,6 @@ pub struct Hit {
     change_id: String,
     /// Destructive events wait for the end: a human approval may come later in the file.
     awaits_approval: bool,
-}
-
-/// A finding being gathered.
-struct Gathering {
-    detail: String,
-    change_id: String,
-    actors: Vec<String>,
-    resources: Vec<String>,
-    resource_count: u64,
-    events: Vec<EventRef>,
-    event_count: u64,
-    first_at: i64,
-    last_at: i64,
-}
-
-impl Gathering {
-    fn new(detail: String, change_id: String) -> Gathering {
-        Gathering {
-            detail,
-            change_id,
-            actors: Vec::new(),
-            resources: Vec::new(),
-            resource_count: 0,
-            events: Vec::new(),
-            event_count: 0,
-            first_at: i64::MAX,
-            last_at: i64::MIN,
-        }
-    }
-
-    fn add(&mut self, event: EventRef, actor: &str, resource: &str) {
-        self.event_count += 1;
-        self.first_at = self.first_at.min(event.at);
-        self.last_at = self.last_at.max(event.at);
-        // One record can stand for several events (a CloudTrail call on many resources).
-        let listed = self
-            .events
-            .iter()
-            .any(|e| (e.source, e.line) == (event.source, event.line));
-        if !listed && self.events.len() < MAX_REFS {
-            self.events.push(event);
-        }
-        if !actor.is_empty()
-            && !self.actors.iter().any(|a| a == actor)
-            && self.actors.len() < MAX_REFS
-        {
-            self.actors.push(actor.to_string());
-        }
-        if !resource.is_empty() && !self.resources.iter().any(|r| r == resource) {
-            self.resource_count += 1;
-            if self.resources.len() < MAX_REFS {
-                self.resources.push(resource.to_string());
-            }
-        }
-    }
 }
 
 pub(crate) fn hash(text: &str) -> u64 {
@@ -977,7 +924,7 @@ pub struct Engine<'a> {
     cross: Option<(Vec<ActorType>, Vec<String>)>,
     /// Findings being gathered, by policy and group (a hash map: a run may have
     /// hundreds of thousands; they are sorted once at the end).
-    gathering: FxHashMap<(usize, String), Gathering>,
+    store: FindingStore,
     candidates: Vec<Hit>,
     changes: ChangeMap,
     /// How many change histories are held in memory; those of later changes are spilled.
@@ -1009,12 +956,12 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// `changes_in_memory`: how many change histories to hold in memory before the rest
-    /// go to temporary files (the results are the same either way).
+    /// How many change histories and findings to hold in memory before the rest go to
+    /// temporary files (the results are the same either way).
     pub fn new(
         policies: &'a [CompiledPolicy],
         calendar: &'a Calendar,
-        changes_in_memory: usize,
+        (changes_in_memory, findings_in_memory): (usize, usize),
     ) -> Engine<'a> {
         let mut cap = 0;
         let mut small_cap = 8;
@@ -1061,7 +1008,7 @@ impl<'a> Engine<'a> {
             small_cap,
             symbols: Symbols::default(),
             blast_window_ms,
-            gathering: FxHashMap::default(),
+            store: FindingStore::new(findings_in_memory),
             candidates: Vec::new(),
             changes: ChangeMap::default(),
             changes_in_memory,
@@ -1214,11 +1161,15 @@ impl<'a> Engine<'a> {
     }
 
     fn gather(&mut self, h: Hit) {
-        let g = self
-            .gathering
-            .entry((h.policy, h.group))
-            .or_insert_with(|| Gathering::new(h.detail, h.change_id));
-        g.add(h.event, &h.actor, &h.resource);
+        self.store.add(
+            h.policy,
+            h.group,
+            h.detail,
+            &h.change_id,
+            h.event,
+            &h.actor,
+            &h.resource,
+        );
     }
 
     fn add_finding(
@@ -1229,12 +1180,16 @@ impl<'a> Engine<'a> {
         change_id: &str,
         refs: &[(EventRef, &str, &str)],
     ) {
-        let g = self
-            .gathering
-            .entry((policy, group))
-            .or_insert_with(|| Gathering::new(detail, change_id.to_string()));
         for (r, actor, resource) in refs {
-            g.add(*r, actor, resource);
+            self.store.add(
+                policy,
+                group.clone(),
+                detail.clone(),
+                change_id,
+                *r,
+                actor,
+                resource,
+            );
         }
     }
 
@@ -1297,8 +1252,8 @@ impl<'a> Engine<'a> {
         for (_, h) in outcome.unapproved {
             self.gather(h);
         }
-        for (key, g) in outcome.gathered {
-            self.gathering.insert(key, g);
+        for ((i, key), g) in outcome.gathered {
+            self.store.put(i, key, g);
         }
         for (i, id, detail, r, actor) in outcome.added {
             self.add_finding(i, id.clone(), detail, &id, &[(r, &actor, "")]);
@@ -1387,82 +1342,13 @@ impl<'a> Engine<'a> {
                             g.events.push(r);
                             g.event_count = 0;
                         }
-                        self.gathering.insert((i, format!("{name}@{from}")), g);
+                        self.store.put(i, format!("{name}@{from}"), g);
                     }
                 }
                 _ => {}
             }
         }
-        let shared: Vec<PolicyText> = policies
-            .iter()
-            .map(|c| {
-                let p = &c.policy;
-                (
-                    Arc::from(p.id.as_str()),
-                    Arc::from(p.title.as_str()),
-                    Arc::from(p.rationale.as_str()),
-                    Arc::from(p.nist.as_slice()),
-                    Arc::from(p.obligations.as_slice()),
-                )
-            })
-            .collect();
-        let out: Vec<Finding> = self
-            .gathering
-            .into_iter()
-            .map(|((i, _), g)| {
-                let p = &policies[i].policy;
-                Finding {
-                    policy: shared[i].0.clone(),
-                    title: shared[i].1.clone(),
-                    severity: p.severity,
-                    detail: g.detail,
-                    rationale: shared[i].2.clone(),
-                    change_id: g.change_id,
-                    actors: g.actors,
-                    resources: g.resources,
-                    resource_count: g.resource_count,
-                    events: g.events,
-                    event_count: g.event_count,
-                    first_at: g.first_at,
-                    last_at: g.last_at,
-                    nist: shared[i].3.clone(),
-                    obligations: shared[i].4.clone(),
-                }
-            })
-            .collect();
-        // Stable and parallel: findings that compare equal keep their (deterministic)
-        // order of gathering.
-        // Sorted through a small index (the findings themselves are big to move); stable
-        // and parallel, so findings that compare equal keep their (deterministic) order.
-        let order = |a: &Finding, b: &Finding| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.first_at.cmp(&b.first_at))
-                .then(a.policy.cmp(&b.policy))
-                .then(a.detail.cmp(&b.detail))
-                .then(a.change_id.cmp(&b.change_id))
-                .then(a.actors.cmp(&b.actors))
-                .then(
-                    a.events
-                        .first()
-                        .map(|e| (e.source, e.line))
-                        .cmp(&b.events.first().map(|e| (e.source, e.line))),
-                )
-        };
-        let mut index: Vec<(Severity, i64, usize)> = out
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.severity, f.first_at, i))
-            .collect();
-        index.par_sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then(a.1.cmp(&b.1))
-                .then_with(|| order(&out[a.2], &out[b.2]))
-        });
-        let mut out = out;
-        permute(&mut out, index.into_iter().map(|k| k.2).collect());
-        // Hundreds of thousands of change histories take a while to free; that need not
-        // hold up the report.
+        let findings = std::mem::replace(&mut self.store, FindingStore::new(0)).finish(policies)?;
         // The temporary files go now: a thread still running at exit would leave them.
         drop(spilled);
         let history = (
@@ -1472,7 +1358,7 @@ impl<'a> Engine<'a> {
         );
         std::thread::spawn(move || drop(history));
         Ok(Finished {
-            findings: out,
+            findings,
             metrics,
             spilled_events,
             spilled_changes,
@@ -1489,7 +1375,7 @@ impl<'a> Engine<'a> {
             std::mem::size_of::<Finding>(),
             self.changes.len(),
             self.windows.len(),
-            self.gathering.len(),
+            self.store.len(),
             self.candidates.len(),
             self.symbols.names.len(),
             self.ai_changes.values().map(Vec::len).sum::<usize>(),
@@ -1503,7 +1389,7 @@ impl<'a> Engine<'a> {
 
 /// What [`Engine::finish`] gives back.
 pub struct Finished {
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     pub metrics: Vec<super::metrics::ChangeMetrics>,
     /// Events and changes whose histories went to temporary files (0 when all fit).
     pub spilled_events: u64,
@@ -1691,24 +1577,6 @@ fn blast_radius(
     Some(g)
 }
 
-/// Puts `items` in the order `from` gives (position k takes the item that was at
-/// `from[k]`), in place by following cycles: findings are big, and a second list of them
-/// would double the peak memory of a large run.
-fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
-    for i in 0..items.len() {
-        let mut j = i;
-        loop {
-            let k = from[j];
-            from[j] = j;
-            if k == i || k == j {
-                break;
-            }
-            items.swap(j, k);
-            j = k;
-        }
-    }
-}
-
 /// The event carries its own approval by a human other than the actor, given before it.
 fn inline_human_approval(e: &AuditEvent) -> bool {
     e.approver_type == Some(ActorType::Human)
@@ -1768,30 +1636,6 @@ fn update_change(
         }
         if e.failed {
             st.failed = true;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::permute;
-
-    #[test]
-    fn permute_puts_each_item_where_the_order_says() {
-        // Cycles of several lengths, fixed points, and the identity.
-        for from in [
-            vec![],
-            vec![0],
-            vec![1, 0],
-            vec![2, 0, 1],
-            vec![3, 1, 4, 0, 2, 5],
-            vec![5, 4, 3, 2, 1, 0],
-            vec![0, 1, 2, 3],
-        ] {
-            let mut items: Vec<String> = (0..from.len()).map(|i| format!("item{i}")).collect();
-            let want: Vec<String> = from.iter().map(|&i| items[i].clone()).collect();
-            permute(&mut items, from.clone());
-            assert_eq!(items, want, "order {from:?}");
         }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::event::millis_to_time;
 use super::policies::Finding;
+use crate::controls::Policy;
 use super::sources::SourceFormat;
 use super::AuditReport;
 use crate::clock::{local_rfc3339, local_text, utc_text};
@@ -99,7 +100,8 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
             format!(" ({})", sev.join(", "))
         }
     )?;
-    for f in &report.findings {
+    for f in report.findings.iter()? {
+        let f = f?;
         writeln!(w)?;
         writeln!(
             w,
@@ -259,7 +261,7 @@ fn object_body(value: &impl Serialize, inner: bool) -> Result<Vec<u8>> {
 }
 
 impl PolicyJson {
-    fn of(f: &Finding) -> Result<PolicyJson> {
+    fn of(p: &Policy) -> Result<PolicyJson> {
         #[derive(Serialize)]
         struct Head<'a> {
             policy: &'a str,
@@ -273,19 +275,19 @@ impl PolicyJson {
         }
         let head = object_body(
             &Head {
-                policy: &f.policy,
-                title: &f.title,
-                severity: severity_name(f.severity),
+                policy: &p.id,
+                title: &p.title,
+                severity: severity_name(p.severity),
             },
             false,
         )?;
         let mut why = b",\"why\":".to_vec();
-        serde_json::to_writer(&mut why, &*f.rationale)?;
+        serde_json::to_writer(&mut why, &p.rationale)?;
         let mut tail = b",".to_vec();
         tail.extend(object_body(
             &Tail {
-                nist: &f.nist,
-                obligations: &f.obligations,
+                nist: &p.nist,
+                obligations: &p.obligations,
             },
             true,
         )?);
@@ -363,10 +365,8 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         findings_by_severity: &report.findings_by_severity,
     };
     let mut policies: std::collections::HashMap<&str, PolicyJson> = Default::default();
-    for f in &report.findings {
-        if let std::collections::hash_map::Entry::Vacant(slot) = policies.entry(&*f.policy) {
-            slot.insert(PolicyJson::of(f)?);
-        }
+    for p in &report.policies {
+        policies.insert(&p.id, PolicyJson::of(p)?);
     }
     let indent = |text: Vec<u8>| -> Vec<u8> {
         let mut out = Vec::with_capacity(text.len() + 64);
@@ -384,7 +384,12 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     const CHUNK: usize = 2048;
     let batch = CHUNK * rayon::current_num_threads().max(1) * 4;
     let total = report.findings.len();
-    for (b, findings) in report.findings.chunks(batch).enumerate() {
+    let mut all = report.findings.iter()?;
+    for b in 0.. {
+        let findings = all.by_ref().take(batch).collect::<Result<Vec<_>>>()?;
+        if findings.is_empty() {
+            break;
+        }
         let parts: Vec<Result<Vec<u8>>> = findings
             .par_chunks(CHUNK)
             .enumerate()
@@ -432,7 +437,8 @@ pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> 
         "nist",
         "obligations",
     ])?;
-    for f in &report.findings {
+    for f in report.findings.iter()? {
+        let f = f?;
         let events: Vec<String> = f
             .events
             .iter()
@@ -494,8 +500,9 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         .collect();
     let results: Vec<Value> = report
         .findings
-        .iter()
+        .iter()?
         .map(|f| {
+            let f = f?;
             let index = report.policies.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
             let locations: Vec<Value> = f
                 .events
@@ -511,7 +518,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                 })
                 .collect();
             let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
-            json!({
+            Ok(json!({
                 "ruleId": f.policy,
                 "ruleIndex": index,
                 "level": level(f.severity),
@@ -527,9 +534,9 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     "first_at": utc_text(millis_to_time(f.first_at)),
                     "nist": f.nist,
                 }
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

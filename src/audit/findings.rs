@@ -1,0 +1,673 @@
+//! Findings while they are gathered, and the sorted list a report is written from.
+//!
+//! A big run can have hundreds of thousands of findings. The first `budget` findings (by
+//! policy and group) are gathered in memory; what adds to any later one is appended to
+//! one of the partition files, chosen by its key, and at the end each partition is
+//! gathered on its own, sorted, and written out as a sorted run. The report then reads
+//! the findings by merging the runs with the ones held in memory, so memory stays bounded
+//! by the budget. A finding is wholly in memory or wholly in one partition, and what adds
+//! to it keeps its order, so each finding comes out exactly as if all were in memory.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::policies::{hash, CompiledPolicy, EventRef, Finding, MAX_REFS};
+use super::spill::{partition_of, Dec, Enc, PartitionFiles, Partitions, PARTITIONS};
+use crate::controls::Severity;
+
+/// A finding being gathered.
+pub(crate) struct Gathering {
+    pub detail: String,
+    pub change_id: String,
+    pub actors: Vec<String>,
+    pub resources: Vec<String>,
+    pub resource_count: u64,
+    pub events: Vec<EventRef>,
+    pub event_count: u64,
+    pub first_at: i64,
+    pub last_at: i64,
+}
+
+impl Gathering {
+    pub fn new(detail: String, change_id: String) -> Gathering {
+        Gathering {
+            detail,
+            change_id,
+            actors: Vec::new(),
+            resources: Vec::new(),
+            resource_count: 0,
+            events: Vec::new(),
+            event_count: 0,
+            first_at: i64::MAX,
+            last_at: i64::MIN,
+        }
+    }
+
+    pub fn add(&mut self, event: EventRef, actor: &str, resource: &str) {
+        self.event_count += 1;
+        self.first_at = self.first_at.min(event.at);
+        self.last_at = self.last_at.max(event.at);
+        // One record can stand for several events (a CloudTrail call on many resources).
+        let listed = self
+            .events
+            .iter()
+            .any(|e| (e.source, e.line) == (event.source, event.line));
+        if !listed && self.events.len() < MAX_REFS {
+            self.events.push(event);
+        }
+        if !actor.is_empty()
+            && !self.actors.iter().any(|a| a == actor)
+            && self.actors.len() < MAX_REFS
+        {
+            self.actors.push(actor.to_string());
+        }
+        if !resource.is_empty() && !self.resources.iter().any(|r| r == resource) {
+            self.resource_count += 1;
+            if self.resources.len() < MAX_REFS {
+                self.resources.push(resource.to_string());
+            }
+        }
+    }
+
+    fn encode(&self, e: &mut Enc) {
+        encode(
+            e,
+            (&self.detail, &self.change_id),
+            (&self.actors, &self.resources, self.resource_count),
+            (&self.events, self.event_count, self.first_at, self.last_at),
+        );
+    }
+
+    fn decode(d: &mut Dec) -> Option<Gathering> {
+        let detail = d.str()?.to_string();
+        let change_id = d.str()?.to_string();
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let n = d.u32()?;
+            for _ in 0..n {
+                list.push(d.str()?.to_string());
+            }
+        }
+        let [actors, resources] = lists;
+        let resource_count = d.u64()?;
+        let n = d.u32()?;
+        let mut events = Vec::with_capacity(n.min(64) as usize);
+        for _ in 0..n {
+            events.push(EventRef {
+                source: d.u32()?,
+                line: d.u64()?,
+                at: d.i64()?,
+            });
+        }
+        Some(Gathering {
+            detail,
+            change_id,
+            actors,
+            resources,
+            resource_count,
+            events,
+            event_count: d.u64()?,
+            first_at: d.i64()?,
+            last_at: d.i64()?,
+        })
+    }
+}
+
+/// Writes a gathering's fields (or a finding's: the same fields) in the order
+/// [`Gathering::decode`] reads them.
+fn encode(
+    e: &mut Enc,
+    (detail, change_id): (&str, &str),
+    (actors, resources, resource_count): (&[String], &[String], u64),
+    (events, event_count, first_at, last_at): (&[EventRef], u64, i64, i64),
+) {
+    e.str(detail).str(change_id);
+    for list in [actors, resources] {
+        e.u32(list.len() as u32);
+        for s in list {
+            e.str(s);
+        }
+    }
+    e.u64(resource_count).u32(events.len() as u32);
+    for r in events {
+        e.u32(r.source).u64(r.line).i64(r.at);
+    }
+    e.u64(event_count).i64(first_at).i64(last_at);
+}
+
+fn key_partition(policy: usize, group: &str) -> usize {
+    partition_of(hash(group) ^ (policy as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+const ADD: u8 = 0;
+const PUT: u8 = 1;
+
+/// Findings by (policy, group) while they are gathered.
+pub(crate) struct FindingStore {
+    gathering: FxHashMap<(usize, String), Gathering>,
+    budget: usize,
+    spill: Option<PartitionFiles>,
+    spill_error: Option<anyhow::Error>,
+    record: Vec<u8>,
+}
+
+impl FindingStore {
+    pub fn new(budget: usize) -> FindingStore {
+        FindingStore {
+            gathering: FxHashMap::default(),
+            budget,
+            spill: None,
+            spill_error: None,
+            record: Vec::new(),
+        }
+    }
+
+    /// Findings held in memory.
+    pub fn len(&self) -> usize {
+        self.gathering.len()
+    }
+
+    /// Where new state for a key not in memory goes: the files (once the budget is used).
+    fn files(&mut self) -> Option<&mut PartitionFiles> {
+        if self.spill.is_none() && self.spill_error.is_none() {
+            match PartitionFiles::new("findings") {
+                Ok(f) => self.spill = Some(f),
+                Err(e) => self.spill_error = Some(e),
+            }
+        }
+        self.spill.as_mut()
+    }
+
+    /// Adds an event to finding (`policy`, `group`), started with `detail` and
+    /// `change_id` if it is new.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        policy: usize,
+        group: String,
+        detail: String,
+        change_id: &str,
+        event: EventRef,
+        actor: &str,
+        resource: &str,
+    ) {
+        let key = (policy, group);
+        if let Some(g) = self.gathering.get_mut(&key) {
+            g.add(event, actor, resource);
+        } else if self.gathering.len() < self.budget {
+            let mut g = Gathering::new(detail, change_id.to_string());
+            g.add(event, actor, resource);
+            self.gathering.insert(key, g);
+        } else {
+            let mut record = std::mem::take(&mut self.record);
+            record.clear();
+            Enc(&mut record)
+                .u8(ADD)
+                .u32(policy as u32)
+                .str(&key.1)
+                .str(&detail)
+                .str(change_id)
+                .u32(event.source)
+                .u64(event.line)
+                .i64(event.at)
+                .str(actor)
+                .str(resource);
+            if let Some(f) = self.files() {
+                f.write(key_partition(policy, &key.1), &record);
+            }
+            self.record = record;
+        }
+    }
+
+    /// Sets finding (`policy`, `group`) to `g` whole.
+    pub fn put(&mut self, policy: usize, group: String, g: Gathering) {
+        let key = (policy, group);
+        if self.gathering.contains_key(&key) || self.gathering.len() < self.budget {
+            self.gathering.insert(key, g);
+        } else {
+            let mut record = std::mem::take(&mut self.record);
+            record.clear();
+            let mut e = Enc(&mut record);
+            e.u8(PUT).u32(policy as u32).str(&key.1);
+            g.encode(&mut e);
+            if let Some(f) = self.files() {
+                f.write(key_partition(policy, &key.1), &record);
+            }
+            self.record = record;
+        }
+    }
+
+    /// Every finding, sorted; with how many each policy has.
+    pub fn finish(self, policies: &[CompiledPolicy]) -> Result<Findings> {
+        if let Some(e) = self.spill_error {
+            return Err(e);
+        }
+        let texts: Vec<PolicyText> = policies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| PolicyText::of(i, c))
+            .collect();
+        let mut per_policy = vec![0u64; policies.len()];
+        let mut memory: Vec<Finding> = self
+            .gathering
+            .into_iter()
+            .map(|((i, _), g)| texts[i].finding(g))
+            .collect();
+        for f in &memory {
+            per_policy[f.policy_index] += 1;
+        }
+        sort(&mut memory);
+        let mut runs = Vec::new();
+        let mut files = None;
+        if let Some(spill) = self.spill {
+            let parts = spill.finish()?;
+            let counts: Vec<Result<(PathBuf, Vec<u64>)>> = (0..PARTITIONS)
+                .into_par_iter()
+                .map(|p| gather_partition(&parts, p, &texts))
+                .collect();
+            for c in counts {
+                let (path, counts) = c?;
+                for (total, n) in per_policy.iter_mut().zip(counts) {
+                    *total += n;
+                }
+                runs.push(path);
+            }
+            files = Some(parts);
+        }
+        Ok(Findings {
+            len: per_policy.iter().sum::<u64>() as usize,
+            per_policy,
+            memory,
+            runs,
+            texts,
+            _files: files,
+            scrub: None,
+        })
+    }
+}
+
+/// Gathers partition `p` from its records, sorts its findings and writes them out as a
+/// sorted run; gives the run's path and its count per policy.
+fn gather_partition(
+    parts: &Partitions,
+    p: usize,
+    texts: &[PolicyText],
+) -> Result<(PathBuf, Vec<u64>)> {
+    let mut gathering: FxHashMap<(usize, String), Gathering> = FxHashMap::default();
+    parts.read(p, |d| {
+        let op = d.u8()?;
+        let policy = d.u32()? as usize;
+        let group = d.str()?.to_string();
+        if policy >= texts.len() {
+            return None;
+        }
+        match op {
+            ADD => {
+                let detail = d.str()?;
+                let change_id = d.str()?;
+                let event = EventRef {
+                    source: d.u32()?,
+                    line: d.u64()?,
+                    at: d.i64()?,
+                };
+                let (actor, resource) = (d.str()?, d.str()?);
+                gathering
+                    .entry((policy, group))
+                    .or_insert_with(|| Gathering::new(detail.to_string(), change_id.to_string()))
+                    .add(event, actor, resource);
+            }
+            PUT => {
+                gathering.insert((policy, group), Gathering::decode(d)?);
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    let mut counts = vec![0u64; texts.len()];
+    let mut found: Vec<Finding> = gathering
+        .into_iter()
+        .map(|((i, _), g)| {
+            counts[i] += 1;
+            texts[i].finding(g)
+        })
+        .collect();
+    sort(&mut found);
+    let path = parts.path(&format!("run-{p}.bin"));
+    let write = || -> std::io::Result<()> {
+        let mut out = BufWriter::with_capacity(64 << 10, File::create(&path)?);
+        let mut record = Vec::new();
+        for f in &found {
+            record.clear();
+            let mut e = Enc(&mut record);
+            e.u32(f.policy_index as u32);
+            encode(
+                &mut e,
+                (&f.detail, &f.change_id),
+                (&f.actors, &f.resources, f.resource_count),
+                (&f.events, f.event_count, f.first_at, f.last_at),
+            );
+            out.write_all(&(record.len() as u32).to_le_bytes())?;
+            out.write_all(&record)?;
+        }
+        out.flush()
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((path, counts))
+}
+
+/// What every finding of one policy shares, allocated once per policy.
+#[derive(Clone)]
+struct PolicyText {
+    index: usize,
+    id: Arc<str>,
+    title: Arc<str>,
+    severity: Severity,
+    rationale: Arc<str>,
+    nist: Arc<[String]>,
+    obligations: Arc<[String]>,
+}
+
+impl PolicyText {
+    fn of(index: usize, c: &CompiledPolicy) -> PolicyText {
+        let p = &c.policy;
+        PolicyText {
+            index,
+            id: Arc::from(p.id.as_str()),
+            title: Arc::from(p.title.as_str()),
+            severity: p.severity,
+            rationale: Arc::from(p.rationale.as_str()),
+            nist: Arc::from(p.nist.as_slice()),
+            obligations: Arc::from(p.obligations.as_slice()),
+        }
+    }
+
+    fn finding(&self, g: Gathering) -> Finding {
+        Finding {
+            policy_index: self.index,
+            policy: self.id.clone(),
+            title: self.title.clone(),
+            severity: self.severity,
+            detail: g.detail,
+            rationale: self.rationale.clone(),
+            change_id: g.change_id,
+            actors: g.actors,
+            resources: g.resources,
+            resource_count: g.resource_count,
+            events: g.events,
+            event_count: g.event_count,
+            first_at: g.first_at,
+            last_at: g.last_at,
+            nist: self.nist.clone(),
+            obligations: self.obligations.clone(),
+        }
+    }
+}
+
+/// The report's order: most severe first, then by time; the rest only breaks ties, so
+/// the order never depends on the order of gathering.
+pub fn finding_order(a: &Finding, b: &Finding) -> Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then(a.first_at.cmp(&b.first_at))
+        .then(a.policy.cmp(&b.policy))
+        .then(a.detail.cmp(&b.detail))
+        .then(a.change_id.cmp(&b.change_id))
+        .then(a.actors.cmp(&b.actors))
+        .then(
+            a.events
+                .first()
+                .map(|e| (e.source, e.line))
+                .cmp(&b.events.first().map(|e| (e.source, e.line))),
+        )
+}
+
+/// Sorts through a small index (findings are big to move), stable and parallel, then
+/// puts the findings in that order in place.
+fn sort(findings: &mut [Finding]) {
+    let mut index: Vec<(Severity, i64, usize)> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.severity, f.first_at, i))
+        .collect();
+    index.par_sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(a.1.cmp(&b.1))
+            .then_with(|| finding_order(&findings[a.2], &findings[b.2]))
+    });
+    permute(findings, index.into_iter().map(|k| k.2).collect());
+}
+
+/// Puts `items` in the order `from` gives (position k takes the item that was at
+/// `from[k]`), in place by following cycles: findings are big, and a second list of them
+/// would double the peak memory of a large run.
+fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
+    for i in 0..items.len() {
+        let mut j = i;
+        loop {
+            let k = from[j];
+            from[j] = j;
+            if k == i || k == j {
+                break;
+            }
+            items.swap(j, k);
+            j = k;
+        }
+    }
+}
+
+/// A change applied to every finding as it is read (redaction).
+pub type Scrub = Box<dyn Fn(&mut Finding) + Send + Sync>;
+
+/// Every finding of a run, in the report's order: those held in memory, and sorted runs
+/// on disk when there were more than the budget.
+pub struct Findings {
+    len: usize,
+    per_policy: Vec<u64>,
+    memory: Vec<Finding>,
+    runs: Vec<PathBuf>,
+    texts: Vec<PolicyText>,
+    /// Keeps the temporary folder (and so the runs) until the report is written.
+    _files: Option<Partitions>,
+    scrub: Option<Scrub>,
+}
+
+impl std::fmt::Debug for Findings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Findings")
+            .field("len", &self.len)
+            .field("in_memory", &self.memory.len())
+            .field("runs", &self.runs.len())
+            .finish()
+    }
+}
+
+impl Findings {
+    /// Findings already in order, all in memory.
+    pub fn from_sorted(memory: Vec<Finding>, policies: usize) -> Findings {
+        let mut per_policy = vec![0; policies];
+        for f in &memory {
+            if let Some(n) = per_policy.get_mut(f.policy_index) {
+                *n += 1;
+            }
+        }
+        Findings {
+            len: memory.len(),
+            per_policy,
+            memory,
+            runs: Vec::new(),
+            texts: Vec::new(),
+            _files: None,
+            scrub: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many findings each policy has, by its place in the run's policy list.
+    pub fn per_policy(&self) -> &[u64] {
+        &self.per_policy
+    }
+
+    /// Whether some findings are read back from disk.
+    pub fn spilled(&self) -> bool {
+        !self.runs.is_empty()
+    }
+
+    /// Applies `scrub` to every finding: at once to those in memory, and to the others as
+    /// they are read.
+    pub fn scrub(&mut self, scrub: Scrub) {
+        for f in &mut self.memory {
+            scrub(f);
+        }
+        if self.spilled() {
+            self.scrub = Some(scrub);
+        }
+    }
+
+    /// Reads every finding, in order.
+    pub fn iter(&self) -> Result<FindingIter<'_>> {
+        let mut runs = Vec::with_capacity(self.runs.len());
+        for path in &self.runs {
+            let file =
+                File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut run = Run {
+                path: path.clone(),
+                reader: BufReader::with_capacity(64 << 10, file),
+                head: None,
+                buf: Vec::new(),
+            };
+            run.advance(&self.texts)?;
+            runs.push(run);
+        }
+        Ok(FindingIter {
+            findings: self,
+            next_in_memory: 0,
+            runs,
+        })
+    }
+}
+
+/// One sorted run being read.
+struct Run {
+    path: PathBuf,
+    reader: BufReader<File>,
+    head: Option<Finding>,
+    buf: Vec<u8>,
+}
+
+impl Run {
+    fn advance(&mut self, texts: &[PolicyText]) -> Result<()> {
+        let mut len = [0u8; 4];
+        match self.reader.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.head = None;
+                return Ok(());
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+        }
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        self.reader
+            .read_exact(&mut self.buf)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        let mut d = Dec(&self.buf);
+        let found = d.u32().and_then(|i| {
+            let text = texts.get(i as usize)?;
+            Some(text.finding(Gathering::decode(&mut d)?))
+        });
+        match found {
+            Some(f) => {
+                self.head = Some(f);
+                Ok(())
+            }
+            None => anyhow::bail!("{} is damaged", self.path.display()),
+        }
+    }
+}
+
+/// The findings in order: a merge of the ones in memory with the sorted runs.
+pub struct FindingIter<'a> {
+    findings: &'a Findings,
+    next_in_memory: usize,
+    runs: Vec<Run>,
+}
+
+impl<'a> Iterator for FindingIter<'a> {
+    type Item = Result<Cow<'a, Finding>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let memory = self.findings.memory.get(self.next_in_memory);
+        let mut best: Option<(usize, &Finding)> = None;
+        for (k, run) in self.runs.iter().enumerate() {
+            if let Some(f) = &run.head {
+                if best.is_none_or(|(_, b)| finding_order(f, b) == Ordering::Less) {
+                    best = Some((k, f));
+                }
+            }
+        }
+        let from_run = match (memory, best) {
+            (None, None) => return None,
+            (Some(_), None) => None,
+            (None, Some((k, _))) => Some(k),
+            // Ties go to memory (a finding is in one place only, so ties are equal ones).
+            (Some(m), Some((k, f))) => {
+                (finding_order(f, m) == Ordering::Less).then_some(k)
+            }
+        };
+        match from_run {
+            None => {
+                self.next_in_memory += 1;
+                memory.map(|m| Ok(Cow::Borrowed(m)))
+            }
+            Some(k) => {
+                let run = &mut self.runs[k];
+                let mut f = run.head.take()?;
+                if let Err(e) = run.advance(&self.findings.texts) {
+                    return Some(Err(e));
+                }
+                if let Some(scrub) = &self.findings.scrub {
+                    scrub(&mut f);
+                }
+                Some(Ok(Cow::Owned(f)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        // Cycles of several lengths, fixed points, and the identity.
+        for from in [
+            vec![],
+            vec![0],
+            vec![1, 0],
+            vec![2, 0, 1],
+            vec![3, 1, 4, 0, 2, 5],
+            vec![5, 4, 3, 2, 1, 0],
+            vec![0, 1, 2, 3],
+        ] {
+            let mut items: Vec<String> = (0..from.len()).map(|i| format!("item{i}")).collect();
+            let want: Vec<String> = from.iter().map(|&i| items[i].clone()).collect();
+            permute(&mut items, from.clone());
+            assert_eq!(items, want, "order {from:?}");
+        }
+    }
+}

@@ -769,57 +769,86 @@ fn line_numbers_stay_right_across_blocks_and_a_line_longer_than_a_block() {
 }
 
 #[test]
-fn change_histories_kept_on_disk_give_the_same_report() {
-    // Past --changes-in-memory, change histories go to temporary files and are checked at
-    // the end. Every finding, metric and count must come out as when all are in memory.
-    let run = |budget: &str| {
-        audit_json(&[
-            "--config",
-            "regwatch.toml",
-            "samples/audit",
-            "tests/fixtures/audit/policies.jsonl",
-            "--incidents",
-            "samples/incidents.csv",
+fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
+    // Past --changes-in-memory and --findings-in-memory, change histories and findings go
+    // to temporary files; the report merges them back. Every finding, metric and count,
+    // in every output format and redacted, must come out as when all are in memory.
+    let inputs = [
+        "--config",
+        "regwatch.toml",
+        "audit",
+        "samples/audit",
+        "tests/fixtures/audit/policies.jsonl",
+        "--incidents",
+        "samples/incidents.csv",
+        "--quiet",
+    ];
+    let run = |budgets: (&str, &str), more: &[&str]| {
+        let mut args = inputs.to_vec();
+        args.extend_from_slice(&[
             "--changes-in-memory",
-            budget,
-        ])
-        .0
+            budgets.0,
+            "--findings-in-memory",
+            budgets.1,
+        ]);
+        args.extend_from_slice(more);
+        let run = regwatch(&args);
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        run.stdout
     };
-    let mut all_in_memory = run("1000000");
-    let totals = &all_in_memory["summary"]["totals"];
-    assert_eq!(totals["spilled_changes"], 0, "{totals}");
+    let json = |budgets, more: &[&str]| -> Value {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(more);
+        let mut v: Value = serde_json::from_str(&run(budgets, &args)).unwrap();
+        let totals = v["summary"]["totals"].as_object_mut().unwrap();
+        let spilled = (
+            totals.remove("spilled_changes").unwrap().as_u64().unwrap(),
+            totals.remove("spilled_events").unwrap().as_u64().unwrap(),
+        );
+        v["spilled"] = serde_json::json!([spilled.0, spilled.1]);
+        v
+    };
+    let all_in_memory = json(("1000000", "1000000"), &[]);
+    assert_eq!(all_in_memory["spilled"], serde_json::json!([0, 0]));
     assert!(all_in_memory["findings"].as_array().unwrap().len() > 50);
     assert!(!all_in_memory["metrics"].as_array().unwrap().is_empty());
-    let mut spilled_before = 0;
-    for budget in ["0", "7", "100"] {
-        let mut spilled = run(budget);
-        let totals = &mut spilled["summary"]["totals"];
-        let changes = totals["spilled_changes"].as_u64().unwrap();
-        let events = totals["spilled_events"].as_u64().unwrap();
-        assert!(changes > 0 && events >= changes, "{budget}: {totals}");
-        if budget == "0" {
-            spilled_before = changes;
-        } else {
-            assert!(changes < spilled_before, "{budget}: {changes}");
-        }
-        for t in [&mut *totals, &mut all_in_memory["summary"]["totals"]] {
-            let t = t.as_object_mut().unwrap();
-            t.remove("spilled_changes");
-            t.remove("spilled_events");
-        }
-        assert_eq!(spilled, all_in_memory, "budget {budget}");
+    let mut spilled_before = u64::MAX;
+    for budgets in [("0", "0"), ("7", "3"), ("100", "50")] {
+        let mut spilled = json(budgets, &[]);
+        let changes = spilled["spilled"][0].as_u64().unwrap();
+        let events = spilled["spilled"][1].as_u64().unwrap();
+        assert!(
+            changes > 0 && events >= changes,
+            "{budgets:?}: {changes} {events}"
+        );
+        assert!(changes < spilled_before, "{budgets:?}: {changes}");
+        spilled_before = changes;
+        spilled["spilled"] = all_in_memory["spilled"].clone();
+        assert_eq!(spilled, all_in_memory, "budgets {budgets:?}");
     }
+    for format in ["table", "csv", "sarif"] {
+        let args = ["--format", format];
+        let on_disk = run(("0", "0"), &args);
+        assert!(on_disk.lines().count() > 50, "{format}: {on_disk}");
+        assert_eq!(on_disk, run(("1000000", "1000000"), &args), "{format}");
+    }
+    let mut redacted = json(("0", "0"), &["--redact"]);
+    redacted["spilled"] = all_in_memory["spilled"].clone();
+    assert_eq!(redacted, json(("1000000", "1000000"), &["--redact"]));
+    assert_ne!(redacted["findings"], all_in_memory["findings"]);
     // The temporary files are gone when the run ends.
     let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_regwatch"))
         .current_dir(root())
         .env("TMPDIR", tmp.path())
         .args(["--config", "regwatch.toml", "audit", "samples/audit"])
-        .args(["--changes-in-memory", "0", "--format", "json", "--quiet"])
+        .args(["--changes-in-memory", "0", "--findings-in-memory", "0"])
+        .args(["--format", "json", "--quiet"])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["summary"]["totals"]["spilled_changes"].as_u64().unwrap() > 0);
+    assert!(v["findings"].as_array().unwrap().len() > 10);
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

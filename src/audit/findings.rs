@@ -578,7 +578,9 @@ impl Run {
                 self.head = None;
                 return Ok(());
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()))
+            }
         }
         self.buf.resize(u32::from_le_bytes(len) as usize, 0);
         self.reader
@@ -624,9 +626,7 @@ impl<'a> Iterator for FindingIter<'a> {
             (Some(_), None) => None,
             (None, Some((k, _))) => Some(k),
             // Ties go to memory (a finding is in one place only, so ties are equal ones).
-            (Some(m), Some((k, f))) => {
-                (finding_order(f, m) == Ordering::Less).then_some(k)
-            }
+            (Some(m), Some((k, f))) => (finding_order(f, m) == Ordering::Less).then_some(k),
         };
         match from_run {
             None => {

@@ -28,8 +28,8 @@ use crate::incident::Incident;
 use crate::ingest::Rejection;
 use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
-use metrics::ChangeMetrics;
 use findings::Findings;
+use metrics::ChangeMetrics;
 use policies::{compile, Engine, Finding};
 use sources::{
     discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,

@@ -43,7 +43,6 @@ impl EventRef {
     }
 }
 
-
 /// One breach of a policy: the events, who, what, and why it matters. The policy's own
 /// text is shared between its findings (a run can have hundreds of thousands).
 #[derive(Debug, Clone, Serialize)]

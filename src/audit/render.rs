@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use super::event::millis_to_time;
 use super::policies::Finding;
-use crate::controls::Policy;
 use super::sources::SourceFormat;
 use super::AuditReport;
 use crate::clock::{local_rfc3339, local_text, utc_text};
+use crate::controls::Policy;
 use crate::controls::Severity;
 use crate::output::csv_safe;
 

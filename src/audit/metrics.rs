@@ -5,6 +5,7 @@
 //! to restore.
 
 use anyhow::Result;
+use chrono::Datelike;
 use chrono_tz::Tz;
 use polars::prelude::*;
 use serde::Serialize;
@@ -50,7 +51,9 @@ impl<'a> IncidentIndex<'a> {
 /// One change deployed to production, as the metrics count it.
 #[derive(Debug, Clone)]
 pub struct Deployment {
-    month: String,
+    /// The month as year × 12 + month − 1, in the display time zone (a number, not a
+    /// string: there is one per change deployed).
+    month: i32,
     driven_by: &'static str,
     lead_hours: f64,
     failed: bool,
@@ -63,10 +66,10 @@ impl Deployment {
         let apply = st.first_prod_apply?;
         let caused: &[&Incident] = incidents.0.get(id).map_or(&[], Vec::as_slice);
         Some(Deployment {
-            month: millis_to_time(apply.at)
-                .with_timezone(&tz)
-                .format("%Y-%m")
-                .to_string(),
+            month: {
+                let local = millis_to_time(apply.at).with_timezone(&tz);
+                local.year() * 12 + local.month0() as i32
+            },
             driven_by: if st.by_ai {
                 "ai_agent"
             } else if st.by_human {
@@ -118,7 +121,7 @@ pub fn aggregate(deployments: Vec<Deployment>) -> Result<Vec<ChangeMetrics>> {
         ])
         .sort(["month", "driven_by"], SortMultipleOptions::default())
         .collect()?;
-    let months = out.column("month")?.str()?.clone();
+    let months = out.column("month")?.i32()?.clone();
     let driven = out.column("driven_by")?.str()?.clone();
     let deployments = out.column("deployments")?.cast(&DataType::UInt64)?;
     let deployments = deployments.u64()?;
@@ -132,7 +135,9 @@ pub fn aggregate(deployments: Vec<Deployment>) -> Result<Vec<ChangeMetrics>> {
         let d = deployments.get(i).unwrap_or(0);
         let f = failed.get(i).unwrap_or(0);
         rows.push(ChangeMetrics {
-            month: months.get(i).unwrap_or("").to_string(),
+            month: months.get(i).map_or_else(String::new, |m| {
+                format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1)
+            }),
             driven_by: driven.get(i).unwrap_or("").to_string(),
             deployments: d,
             lead_time_hours: lead.get(i).map(round),

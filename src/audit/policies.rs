@@ -1192,6 +1192,24 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Adds what the whole-history checks found in one set of histories to the findings;
+    /// gives back the deployments for the metrics. Every finding such a check adds to is
+    /// keyed by its change, so each set can be applied on its own.
+    fn apply(&mut self, mut outcome: ChangeOutcome) -> Vec<Deployment> {
+        // In the order the events were read, as when every history is in memory.
+        outcome.unapproved.sort_by_key(|(seq, _)| *seq);
+        for (_, h) in outcome.unapproved {
+            self.gather(h);
+        }
+        for ((i, key), g) in outcome.gathered {
+            self.store.put(i, key, g);
+        }
+        for (i, id, detail, r, actor) in outcome.added {
+            self.add_finding(i, id.clone(), detail, &id, &[(r, &actor, "")]);
+        }
+        outcome.deployments
+    }
+
     /// Runs the checks that need all the history and returns every finding (most severe
     /// first, then by time) and the change metrics.
     pub fn finish(mut self, incidents: &[Incident], tz: Tz) -> Result<Finished> {
@@ -1222,42 +1240,40 @@ impl<'a> Engine<'a> {
             incidents: IncidentIndex::new(incidents),
             tz,
         };
-        let mut outcome = checks.run(&self.changes, &self.windows, &self.symbols, in_memory);
+        let outcome = checks.run(&self.changes, &self.windows, &self.symbols, in_memory);
+        let mut deployments = self.apply(outcome);
         let mut spilled_changes = 0;
         if let Some(sp) = &spilled {
-            let parts: Vec<Result<(ChangeOutcome, usize)>> = by_partition
-                .into_par_iter()
-                .enumerate()
-                .map(|(p, candidates)| {
-                    let mut changes = ChangeMap::default();
-                    let mut symbols = Symbols::default();
-                    sp.replay(p, |h| {
-                        if let Some(st) = changes.get_or_start(h.change_id, h.at, usize::MAX) {
-                            update_change(st, h, checks.caps, &mut symbols);
-                        }
-                    })?;
-                    let part = checks.run(&changes, &FxHashMap::default(), &symbols, candidates);
-                    Ok((part, changes.len()))
-                })
-                .collect();
-            for part in parts {
-                let (part, n) = part?;
-                outcome.extend(part);
-                spilled_changes += n;
+            // A few partitions at a time, each applied before the next are read: what
+            // they find is held only that long.
+            let threads = rayon::current_num_threads().max(1);
+            let mut partitions = by_partition.into_iter().enumerate().peekable();
+            while partitions.peek().is_some() {
+                let batch: Vec<(usize, Vec<(usize, Hit)>)> =
+                    partitions.by_ref().take(threads).collect();
+                let parts: Vec<Result<(ChangeOutcome, usize)>> = batch
+                    .into_par_iter()
+                    .map(|(p, candidates)| {
+                        let mut changes = ChangeMap::default();
+                        let mut symbols = Symbols::default();
+                        sp.replay(p, |h| {
+                            if let Some(st) = changes.get_or_start(h.change_id, h.at, usize::MAX) {
+                                update_change(st, h, checks.caps, &mut symbols);
+                            }
+                        })?;
+                        let part =
+                            checks.run(&changes, &FxHashMap::default(), &symbols, candidates);
+                        Ok((part, changes.len()))
+                    })
+                    .collect();
+                for part in parts {
+                    let (part, n) = part?;
+                    deployments.extend(self.apply(part));
+                    spilled_changes += n;
+                }
             }
         }
-        // In the order the events were read, as when every history is in memory.
-        outcome.unapproved.sort_by_key(|(seq, _)| *seq);
-        for (_, h) in outcome.unapproved {
-            self.gather(h);
-        }
-        for ((i, key), g) in outcome.gathered {
-            self.store.put(i, key, g);
-        }
-        for (i, id, detail, r, actor) in outcome.added {
-            self.add_finding(i, id.clone(), detail, &id, &[(r, &actor, "")]);
-        }
-        let metrics = super::metrics::aggregate(outcome.deployments)?;
+        let metrics = super::metrics::aggregate(deployments)?;
         for (i, p) in policies.iter().enumerate() {
             match &p.check {
                 Check::RateLimit {
@@ -1417,15 +1433,6 @@ struct ChangeOutcome {
     /// Events to add to a finding: policy, change id, detail, event, actor.
     added: Vec<(usize, String, String, EventRef, String)>,
     deployments: Vec<Deployment>,
-}
-
-impl ChangeOutcome {
-    fn extend(&mut self, other: ChangeOutcome) {
-        self.unapproved.extend(other.unapproved);
-        self.gathered.extend(other.gathered);
-        self.added.extend(other.added);
-        self.deployments.extend(other.deployments);
-    }
 }
 
 impl ChangeChecks<'_> {

@@ -490,25 +490,6 @@ impl std::fmt::Debug for Findings {
 }
 
 impl Findings {
-    /// Findings already in order, all in memory.
-    pub fn from_sorted(memory: Vec<Finding>, policies: usize) -> Findings {
-        let mut per_policy = vec![0; policies];
-        for f in &memory {
-            if let Some(n) = per_policy.get_mut(f.policy_index) {
-                *n += 1;
-            }
-        }
-        Findings {
-            len: memory.len(),
-            per_policy,
-            memory,
-            runs: Vec::new(),
-            texts: Vec::new(),
-            _files: None,
-            scrub: None,
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }
@@ -557,6 +538,43 @@ impl Findings {
             findings: self,
             next_in_memory: 0,
             runs,
+        })
+    }
+}
+
+impl Findings {
+    /// Calls `each` with the findings in order, up to `size` at a time. When some are on
+    /// disk, the merge runs on a thread of its own, a batch ahead of `each`.
+    pub fn batches<'a>(
+        &'a self,
+        size: usize,
+        mut each: impl FnMut(Vec<Cow<'a, Finding>>) -> Result<()>,
+    ) -> Result<()> {
+        let size = size.max(1);
+        if !self.spilled() {
+            for chunk in self.memory.chunks(size) {
+                each(chunk.iter().map(Cow::Borrowed).collect())?;
+            }
+            return Ok(());
+        }
+        let mut all = self.iter()?;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Cow<'a, Finding>>>>(1);
+            scope.spawn(move || loop {
+                let batch = all.by_ref().take(size).collect::<Result<Vec<_>>>();
+                let last = batch.as_ref().map_or(true, |b| b.len() < size);
+                if tx.send(batch).is_err() || last {
+                    return;
+                }
+            });
+            for batch in rx {
+                let batch = batch?;
+                if batch.is_empty() {
+                    break;
+                }
+                each(batch)?;
+            }
+            Ok(())
         })
     }
 }

@@ -384,12 +384,8 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     const CHUNK: usize = 2048;
     let batch = CHUNK * rayon::current_num_threads().max(1) * 4;
     let total = report.findings.len();
-    let mut all = report.findings.iter()?;
-    for b in 0.. {
-        let findings = all.by_ref().take(batch).collect::<Result<Vec<_>>>()?;
-        if findings.is_empty() {
-            break;
-        }
+    let mut b = 0;
+    report.findings.batches(batch, |findings| {
         let parts: Vec<Result<Vec<u8>>> = findings
             .par_chunks(CHUNK)
             .enumerate()
@@ -406,10 +402,12 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
                 Ok(out)
             })
             .collect();
+        b += 1;
         for part in parts {
             w.write_all(&part?)?;
         }
-    }
+        Ok(())
+    })?;
     w.write_all(if total == 0 { b"]" } else { b"\n  ]" })?;
     w.write_all(b",\n  \"coverage\": ")?;
     w.write_all(&indent(serde_json::to_vec_pretty(&report.coverage)?))?;

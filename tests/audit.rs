@@ -801,15 +801,15 @@ fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
         args.extend_from_slice(more);
         let mut v: Value = serde_json::from_str(&run(budgets, &args)).unwrap();
         let totals = v["summary"]["totals"].as_object_mut().unwrap();
-        let spilled = (
-            totals.remove("spilled_changes").unwrap().as_u64().unwrap(),
-            totals.remove("spilled_events").unwrap().as_u64().unwrap(),
-        );
-        v["spilled"] = serde_json::json!([spilled.0, spilled.1]);
+        let spilled: Vec<u64> = ["spilled_changes", "spilled_events", "spilled_findings"]
+            .iter()
+            .map(|k| totals.remove(*k).unwrap().as_u64().unwrap())
+            .collect();
+        v["spilled"] = serde_json::json!(spilled);
         v
     };
     let all_in_memory = json(("1000000", "1000000"), &[]);
-    assert_eq!(all_in_memory["spilled"], serde_json::json!([0, 0]));
+    assert_eq!(all_in_memory["spilled"], serde_json::json!([0, 0, 0]));
     assert!(all_in_memory["findings"].as_array().unwrap().len() > 50);
     assert!(!all_in_memory["metrics"].as_array().unwrap().is_empty());
     let mut spilled_before = u64::MAX;
@@ -817,6 +817,10 @@ fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
         let mut spilled = json(budgets, &[]);
         let changes = spilled["spilled"][0].as_u64().unwrap();
         let events = spilled["spilled"][1].as_u64().unwrap();
+        // The findings past the budget really were gathered on disk and merged back.
+        let total = all_in_memory["findings"].as_array().unwrap().len() as u64;
+        let held: u64 = budgets.1.parse().unwrap();
+        assert_eq!(spilled["spilled"][2], total - held, "{budgets:?}");
         assert!(
             changes > 0 && events >= changes,
             "{budgets:?}: {changes} {events}"
@@ -849,6 +853,7 @@ fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["summary"]["totals"]["spilled_changes"].as_u64().unwrap() > 0);
     assert!(v["findings"].as_array().unwrap().len() > 10);
+    assert!(v["summary"]["totals"]["spilled_findings"].as_u64().unwrap() > 10);
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

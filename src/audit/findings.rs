@@ -101,11 +101,7 @@ impl Gathering {
         let n = d.u32()?;
         let mut events = Vec::with_capacity(n.min(64) as usize);
         for _ in 0..n {
-            events.push(EventRef {
-                source: d.u32()?,
-                line: d.u64()?,
-                at: d.i64()?,
-            });
+            events.push(read_ref(d)?);
         }
         Some(Gathering {
             detail,
@@ -138,9 +134,21 @@ fn encode(
     }
     e.u64(resource_count).u32(events.len() as u32);
     for r in events {
-        e.u32(r.source).u64(r.line).i64(r.at);
+        write_ref(e, *r);
     }
     e.u64(event_count).i64(first_at).i64(last_at);
+}
+
+fn write_ref(e: &mut Enc, r: EventRef) {
+    e.u32(r.source).u64(r.line).i64(r.at);
+}
+
+fn read_ref(d: &mut Dec) -> Option<EventRef> {
+    Some(EventRef {
+        source: d.u32()?,
+        line: d.u64()?,
+        at: d.i64()?,
+    })
 }
 
 fn key_partition(policy: usize, group: &str) -> usize {
@@ -154,8 +162,7 @@ const PUT: u8 = 1;
 pub(crate) struct FindingStore {
     gathering: FxHashMap<(usize, String), Gathering>,
     budget: usize,
-    spill: Option<PartitionFiles>,
-    spill_error: Option<anyhow::Error>,
+    spill: PartitionFiles,
     record: Vec<u8>,
 }
 
@@ -164,8 +171,7 @@ impl FindingStore {
         FindingStore {
             gathering: FxHashMap::default(),
             budget,
-            spill: None,
-            spill_error: None,
+            spill: PartitionFiles::new("findings"),
             record: Vec::new(),
         }
     }
@@ -173,17 +179,6 @@ impl FindingStore {
     /// Findings held in memory.
     pub fn len(&self) -> usize {
         self.gathering.len()
-    }
-
-    /// Where new state for a key not in memory goes: the files (once the budget is used).
-    fn files(&mut self) -> Option<&mut PartitionFiles> {
-        if self.spill.is_none() && self.spill_error.is_none() {
-            match PartitionFiles::new("findings") {
-                Ok(f) => self.spill = Some(f),
-                Err(e) => self.spill_error = Some(e),
-            }
-        }
-        self.spill.as_mut()
     }
 
     /// Adds an event to finding (`policy`, `group`), started with `detail` and
@@ -207,24 +202,21 @@ impl FindingStore {
             g.add(event, actor, resource);
             self.gathering.insert(key, g);
         } else {
-            let mut record = std::mem::take(&mut self.record);
-            record.clear();
-            Enc(&mut record)
-                .u8(ADD)
-                .u32(policy as u32)
-                .str(&key.1)
-                .str(&detail)
-                .str(change_id)
-                .u32(event.source)
-                .u64(event.line)
-                .i64(event.at)
-                .str(actor)
-                .str(resource);
-            if let Some(f) = self.files() {
-                f.write(key_partition(policy, &key.1), &record);
-            }
-            self.record = record;
+            self.write_op(ADD, policy, &key.1, |e| {
+                e.str(&detail).str(change_id);
+                write_ref(e, event);
+                e.str(actor).str(resource);
+            });
         }
+    }
+
+    /// Appends an operation on a finding not held in memory to its key's partition.
+    fn write_op(&mut self, op: u8, policy: usize, group: &str, body: impl FnOnce(&mut Enc)) {
+        self.record.clear();
+        let mut e = Enc(&mut self.record);
+        e.u8(op).u32(policy as u32).str(group);
+        body(&mut e);
+        self.spill.write(key_partition(policy, group), &self.record);
     }
 
     /// Sets finding (`policy`, `group`) to `g` whole.
@@ -233,23 +225,12 @@ impl FindingStore {
         if self.gathering.contains_key(&key) || self.gathering.len() < self.budget {
             self.gathering.insert(key, g);
         } else {
-            let mut record = std::mem::take(&mut self.record);
-            record.clear();
-            let mut e = Enc(&mut record);
-            e.u8(PUT).u32(policy as u32).str(&key.1);
-            g.encode(&mut e);
-            if let Some(f) = self.files() {
-                f.write(key_partition(policy, &key.1), &record);
-            }
-            self.record = record;
+            self.write_op(PUT, policy, &key.1, |e| g.encode(e));
         }
     }
 
     /// Every finding, sorted; with how many each policy has.
     pub fn finish(self, policies: &[CompiledPolicy]) -> Result<Findings> {
-        if let Some(e) = self.spill_error {
-            return Err(e);
-        }
         let texts: Vec<PolicyText> = policies
             .iter()
             .enumerate()
@@ -266,12 +247,12 @@ impl FindingStore {
         }
         sort(&mut memory);
         let mut runs = Vec::new();
-        let mut files = None;
-        if let Some(spill) = self.spill {
-            let parts = spill.finish()?;
+        let in_memory = memory.len();
+        let files = self.spill.finish()?;
+        if let Some(parts) = &files {
             let counts: Vec<Result<(PathBuf, Vec<u64>)>> = (0..PARTITIONS)
                 .into_par_iter()
-                .map(|p| gather_partition(&parts, p, &texts))
+                .map(|p| gather_partition(parts, p, &texts))
                 .collect();
             for c in counts {
                 let (path, counts) = c?;
@@ -280,10 +261,9 @@ impl FindingStore {
                 }
                 runs.push(path);
             }
-            files = Some(parts);
         }
         Ok(Findings {
-            len: per_policy.iter().sum::<u64>() as usize,
+            on_disk: per_policy.iter().sum::<u64>() as usize - in_memory,
             per_policy,
             memory,
             runs,
@@ -311,13 +291,8 @@ fn gather_partition(
         }
         match op {
             ADD => {
-                let detail = d.str()?;
-                let change_id = d.str()?;
-                let event = EventRef {
-                    source: d.u32()?,
-                    line: d.u64()?,
-                    at: d.i64()?,
-                };
+                let (detail, change_id) = (d.str()?, d.str()?);
+                let event = read_ref(d)?;
                 let (actor, resource) = (d.str()?, d.str()?);
                 gathering
                     .entry((policy, group))
@@ -469,7 +444,8 @@ pub type Scrub = Box<dyn Fn(&mut Finding) + Send + Sync>;
 /// Every finding of a run, in the report's order: those held in memory, and sorted runs
 /// on disk when there were more than the budget.
 pub struct Findings {
-    len: usize,
+    /// How many are in the sorted runs on disk.
+    on_disk: usize,
     per_policy: Vec<u64>,
     memory: Vec<Finding>,
     runs: Vec<PathBuf>,
@@ -482,7 +458,7 @@ pub struct Findings {
 impl std::fmt::Debug for Findings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Findings")
-            .field("len", &self.len)
+            .field("len", &self.len())
             .field("in_memory", &self.memory.len())
             .field("runs", &self.runs.len())
             .finish()
@@ -491,11 +467,16 @@ impl std::fmt::Debug for Findings {
 
 impl Findings {
     pub fn len(&self) -> usize {
-        self.len
+        self.memory.len() + self.on_disk
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// How many were gathered and sorted on disk (the rest were held in memory).
+    pub fn on_disk(&self) -> usize {
+        self.on_disk
     }
 
     /// How many findings each policy has, by its place in the run's policy list.
@@ -505,7 +486,7 @@ impl Findings {
 
     /// Whether some findings are read back from disk.
     pub fn spilled(&self) -> bool {
-        !self.runs.is_empty()
+        self.on_disk > 0
     }
 
     /// Applies `scrub` to every finding: at once to those in memory, and to the others as

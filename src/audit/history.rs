@@ -19,7 +19,6 @@ pub use super::spill::PARTITIONS;
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryEvent<'a> {
     pub change_id: &'a str,
-    pub at: i64,
     /// A plan or a dry run.
     pub plan: bool,
     pub approve: bool,
@@ -33,14 +32,14 @@ pub struct HistoryEvent<'a> {
     pub account: &'a str,
     pub region: &'a str,
     pub environment: &'a str,
-    pub at_ref: EventRef,
+    /// Where the event sits: file, line and time.
+    pub place: EventRef,
 }
 
 impl<'a> HistoryEvent<'a> {
     pub fn of(e: &'a AuditEvent<'_>, is_prod: bool) -> HistoryEvent<'a> {
         HistoryEvent {
             change_id: &e.change_id,
-            at: e.at,
             plan: e.operation == Operation::Plan || e.dry_run,
             approve: e.operation == Operation::Approve,
             changes: e.operation.changes() && !e.dry_run,
@@ -52,7 +51,7 @@ impl<'a> HistoryEvent<'a> {
             account: &e.account,
             region: &e.region,
             environment: &e.environment,
-            at_ref: EventRef {
+            place: EventRef {
                 source: e.source,
                 line: e.line,
                 at: e.at,
@@ -66,20 +65,22 @@ pub fn partition(change_id: &str) -> usize {
     partition_of(super::policies::hash(change_id))
 }
 
-/// The spilled events, one file per partition.
+/// The spilled events, one file per partition (made on the first event spilled).
 pub struct Spill {
     files: PartitionFiles,
     record: Vec<u8>,
 }
 
-impl Spill {
-    pub fn new() -> Result<Spill> {
-        Ok(Spill {
-            files: PartitionFiles::new("change-histories")?,
+impl Default for Spill {
+    fn default() -> Spill {
+        Spill {
+            files: PartitionFiles::new("change-histories"),
             record: Vec::with_capacity(256),
-        })
+        }
     }
+}
 
+impl Spill {
     pub fn write(&mut self, h: &HistoryEvent) {
         self.record.clear();
         let flags = h.plan as u8
@@ -95,9 +96,9 @@ impl Spill {
         let mut e = Enc(&mut self.record);
         e.u8(flags)
             .u8(actor_type)
-            .i64(h.at)
-            .u32(h.at_ref.source)
-            .u64(h.at_ref.line);
+            .i64(h.place.at)
+            .u32(h.place.source)
+            .u64(h.place.line);
         for text in [
             h.change_id,
             h.actor,
@@ -111,13 +112,12 @@ impl Spill {
         self.files.write(partition(h.change_id), &self.record);
     }
 
-    /// Flushes the files and hands them back to replay.
-    pub fn finish(self) -> Result<SpilledHistories> {
-        let files = self.files.finish()?;
-        Ok(SpilledHistories {
+    /// Flushes the files and hands them back to replay; `None` if nothing was spilled.
+    pub fn finish(self) -> Result<Option<SpilledHistories>> {
+        Ok(self.files.finish()?.map(|files| SpilledHistories {
             events: files.records,
             files,
-        })
+        }))
     }
 }
 
@@ -145,7 +145,6 @@ fn decode<'a>(rec: &mut Dec<'a>) -> Option<HistoryEvent<'a>> {
     let line = rec.u64()?;
     Some(HistoryEvent {
         change_id: rec.str()?,
-        at,
         plan: flags & 1 != 0,
         approve: flags & 2 != 0,
         changes: flags & 4 != 0,
@@ -161,7 +160,7 @@ fn decode<'a>(rec: &mut Dec<'a>) -> Option<HistoryEvent<'a>> {
         account: rec.str()?,
         region: rec.str()?,
         environment: rec.str()?,
-        at_ref: EventRef { source, line, at },
+        place: EventRef { source, line, at },
     })
 }
 
@@ -171,12 +170,11 @@ mod tests {
 
     #[test]
     fn spilled_events_come_back_as_written_in_their_partition_in_order() {
-        let mut spill = Spill::new().unwrap();
+        let mut spill = Spill::default();
         let ids = ["CHG-1", "CHG-2", "CHG-3", "CHG-1", "", "CHG-2"];
         for (i, id) in ids.iter().enumerate() {
             spill.write(&HistoryEvent {
                 change_id: id,
-                at: -5 + i as i64 * 1000,
                 plan: i == 0,
                 approve: i == 1,
                 changes: i % 2 == 0,
@@ -192,27 +190,27 @@ mod tests {
                 account: "111111111111",
                 region: "eu-west-2",
                 environment: "prod",
-                at_ref: EventRef {
+                place: EventRef {
                     source: i as u32,
                     line: u64::MAX - i as u64,
                     at: -5 + i as i64 * 1000,
                 },
             });
         }
-        let back = spill.finish().unwrap();
+        let back = spill.finish().unwrap().expect("events were spilled");
         let mut seen = Vec::new();
         for p in 0..PARTITIONS {
             back.replay(p, |h| {
                 assert_eq!(partition(h.change_id), p);
                 seen.push((
-                    h.at_ref.source as usize,
+                    h.place.source as usize,
                     h.change_id.to_string(),
-                    h.at,
+                    h.place.at,
                     (h.plan, h.approve, h.changes, h.is_prod, h.failed),
                     h.actor.to_string(),
                     h.actor_type,
                     h.resource.len(),
-                    h.at_ref.line,
+                    h.place.line,
                 ));
             })
             .unwrap();
@@ -224,6 +222,10 @@ mod tests {
         }
         seen.sort_by_key(|s| s.0);
         assert_eq!(seen.len(), ids.len());
+        assert!(
+            Spill::default().finish().unwrap().is_none(),
+            "nothing spilled, no files"
+        );
         for (i, s) in seen.iter().enumerate() {
             assert_eq!(s.0, i);
             assert_eq!(s.1, ids[i]);

@@ -108,6 +108,8 @@ pub struct Totals {
     /// changes than `--changes-in-memory` were seen (the results are the same).
     pub spilled_events: u64,
     pub spilled_changes: u64,
+    /// Findings gathered and sorted in temporary files past `--findings-in-memory`.
+    pub spilled_findings: u64,
 }
 
 impl AuditReport {
@@ -208,6 +210,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     let (findings, metrics) = (finished.findings, finished.metrics);
     totals.spilled_events = finished.spilled_events;
     totals.spilled_changes = finished.spilled_changes as u64;
+    totals.spilled_findings = findings.on_disk() as u64;
     let timings = vec![
         ("read and check", read_done),
         ("history checks and metrics", started.elapsed() - read_done),

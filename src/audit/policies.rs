@@ -619,9 +619,15 @@ pub struct ChangeMap {
 const SEGMENT_BITS: u32 = 12;
 const SEGMENT: usize = 1 << SEGMENT_BITS;
 
+/// A position's segment and offset.
+fn slot(i: u32) -> (usize, usize) {
+    ((i >> SEGMENT_BITS) as usize, i as usize & (SEGMENT - 1))
+}
+
 impl ChangeMap {
     fn at(&self, i: u32) -> &(Box<str>, ChangeState) {
-        &self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)]
+        let (s, o) = slot(i);
+        &self.segments[s][o]
     }
 
     /// The history of change `id`, started if new, unless `budget` changes are already
@@ -629,10 +635,11 @@ impl ChangeMap {
     fn get_or_start(&mut self, id: &str, at: i64, budget: usize) -> Option<&mut ChangeState> {
         let h = hash(id);
         let segments = &self.segments;
-        let found = self.index.find(h, |&i| {
-            *segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].0 == *id
-        });
-        let i = match found {
+        let id_at = |i: u32| -> &str {
+            let (s, o) = slot(i);
+            &segments[s][o].0
+        };
+        let i = match self.index.find(h, |&i| id_at(i) == id) {
             Some(&i) => i,
             None if self.len >= budget => return None,
             None => {
@@ -646,12 +653,14 @@ impl ChangeMap {
                 self.len += 1;
                 let segments = &self.segments;
                 self.index.insert_unique(h, i, |&j| {
-                    hash(&segments[(j >> SEGMENT_BITS) as usize][j as usize & (SEGMENT - 1)].0)
+                    let (s, o) = slot(j);
+                    hash(&segments[s][o].0)
                 });
                 i
             }
         };
-        Some(&mut self.segments[(i >> SEGMENT_BITS) as usize][i as usize & (SEGMENT - 1)].1)
+        let (s, o) = slot(i);
+        Some(&mut self.segments[s][o].1)
     }
 
     fn get(&self, id: &str) -> Option<&ChangeState> {
@@ -928,8 +937,7 @@ pub struct Engine<'a> {
     changes: ChangeMap,
     /// How many change histories are held in memory; those of later changes are spilled.
     changes_in_memory: usize,
-    spill: Option<Spill>,
-    spill_error: Option<anyhow::Error>,
+    spill: Spill,
     /// Changes without a change id: (actor hash, window) → state.
     windows: FxHashMap<(u64, i64), ChangeState>,
     actors: FxHashMap<Box<str>, ActorEnvironments>,
@@ -1011,8 +1019,7 @@ impl<'a> Engine<'a> {
             candidates: Vec::new(),
             changes: ChangeMap::default(),
             changes_in_memory,
-            spill: None,
-            spill_error: None,
+            spill: Spill::default(),
             windows: FxHashMap::default(),
             actors: FxHashMap::default(),
             ai_changes: FxHashMap::default(),
@@ -1037,8 +1044,7 @@ impl<'a> Engine<'a> {
         let mut windows = std::mem::take(&mut self.windows);
         let production = std::mem::take(&mut self.production);
         let budget = self.changes_in_memory;
-        let mut spill = self.spill.take();
-        let mut spill_error = self.spill_error.take();
+        let mut spill = std::mem::take(&mut self.spill);
         rayon::join(
             || {
                 for e in events {
@@ -1052,17 +1058,7 @@ impl<'a> Engine<'a> {
                                 caps,
                                 &mut symbols,
                             ),
-                            None => {
-                                if spill.is_none() && spill_error.is_none() {
-                                    match Spill::new() {
-                                        Ok(s) => spill = Some(s),
-                                        Err(err) => spill_error = Some(err),
-                                    }
-                                }
-                                if let Some(s) = &mut spill {
-                                    s.write(&HistoryEvent::of(e, is_prod()));
-                                }
-                            }
+                            None => spill.write(&HistoryEvent::of(e, is_prod())),
                         }
                     } else if e.operation.changes() && !e.dry_run {
                         let window = e.at.div_euclid(window_ms);
@@ -1080,7 +1076,6 @@ impl<'a> Engine<'a> {
         self.windows = windows;
         self.production = production;
         self.spill = spill;
-        self.spill_error = spill_error;
     }
 
     /// Everything [`Engine::observe`] keeps but the per-change history.
@@ -1194,11 +1189,10 @@ impl<'a> Engine<'a> {
 
     /// Adds what the whole-history checks found in one set of histories to the findings;
     /// gives back the deployments for the metrics. Every finding such a check adds to is
-    /// keyed by its change, so each set can be applied on its own.
-    fn apply(&mut self, mut outcome: ChangeOutcome) -> Vec<Deployment> {
-        // In the order the events were read, as when every history is in memory.
-        outcome.unapproved.sort_by_key(|(seq, _)| *seq);
-        for (_, h) in outcome.unapproved {
+    /// keyed by its change, and a change's candidates keep the order they were read in, so
+    /// each set can be applied on its own.
+    fn apply(&mut self, outcome: ChangeOutcome) -> Vec<Deployment> {
+        for h in outcome.unapproved {
             self.gather(h);
         }
         for ((i, key), g) in outcome.gathered {
@@ -1214,24 +1208,20 @@ impl<'a> Engine<'a> {
     /// first, then by time) and the change metrics.
     pub fn finish(mut self, incidents: &[Incident], tz: Tz) -> Result<Finished> {
         let policies = self.policies;
-        if let Some(e) = self.spill_error.take() {
-            return Err(e);
-        }
-        let spilled = self.spill.take().map(Spill::finish).transpose()?;
+        let spilled = std::mem::take(&mut self.spill).finish()?;
         let spilled_events = spilled.as_ref().map_or(0, |s| s.events);
         // Destructive events wait for their change's history: was there a human approval
         // before them? Each is checked where that history is, in memory or in a partition.
         let mut in_memory = Vec::new();
-        let mut by_partition: Vec<Vec<(usize, Hit)>> =
-            (0..PARTITIONS).map(|_| Vec::new()).collect();
-        for (seq, h) in std::mem::take(&mut self.candidates).into_iter().enumerate() {
+        let mut by_partition: Vec<Vec<Hit>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
+        for h in std::mem::take(&mut self.candidates) {
             let elsewhere = spilled.is_some()
                 && !h.change_id.is_empty()
                 && self.changes.get(&h.change_id).is_none();
             if elsewhere {
-                by_partition[partition(&h.change_id)].push((seq, h));
+                by_partition[partition(&h.change_id)].push(h);
             } else {
-                in_memory.push((seq, h));
+                in_memory.push(h);
             }
         }
         let checks = ChangeChecks {
@@ -1249,15 +1239,16 @@ impl<'a> Engine<'a> {
             let threads = rayon::current_num_threads().max(1);
             let mut partitions = by_partition.into_iter().enumerate().peekable();
             while partitions.peek().is_some() {
-                let batch: Vec<(usize, Vec<(usize, Hit)>)> =
-                    partitions.by_ref().take(threads).collect();
+                let batch: Vec<(usize, Vec<Hit>)> = partitions.by_ref().take(threads).collect();
                 let parts: Vec<Result<(ChangeOutcome, usize)>> = batch
                     .into_par_iter()
                     .map(|(p, candidates)| {
                         let mut changes = ChangeMap::default();
                         let mut symbols = Symbols::default();
                         sp.replay(p, |h| {
-                            if let Some(st) = changes.get_or_start(h.change_id, h.at, usize::MAX) {
+                            if let Some(st) =
+                                changes.get_or_start(h.change_id, h.place.at, usize::MAX)
+                            {
                                 update_change(st, h, checks.caps, &mut symbols);
                             }
                         })?;
@@ -1425,9 +1416,8 @@ struct ChangeChecks<'a> {
 /// What [`ChangeChecks::run`] found in one set of histories.
 #[derive(Default)]
 struct ChangeOutcome {
-    /// Destructive events with no human approval before them, with their place in the
-    /// order the candidates were read.
-    unapproved: Vec<(usize, Hit)>,
+    /// Destructive events with no human approval before them, in the order read.
+    unapproved: Vec<Hit>,
     /// Whole findings (blast radius), by policy and key.
     gathered: Vec<((usize, String), Gathering)>,
     /// Events to add to a finding: policy, change id, detail, event, actor.
@@ -1441,10 +1431,10 @@ impl ChangeChecks<'_> {
         changes: &ChangeMap,
         windows: &FxHashMap<(u64, i64), ChangeState>,
         symbols: &Symbols,
-        candidates: Vec<(usize, Hit)>,
+        candidates: Vec<Hit>,
     ) -> ChangeOutcome {
         let mut out = ChangeOutcome::default();
-        for (seq, h) in candidates {
+        for h in candidates {
             let (at, actor) = (h.event.at, h.actor.as_str());
             let approved = changes.get(h.change_id.as_str()).is_some_and(|c| {
                 c.approvals.iter().any(|(who, t, r)| {
@@ -1452,7 +1442,7 @@ impl ChangeChecks<'_> {
                 })
             });
             if !approved {
-                out.unapproved.push((seq, h));
+                out.unapproved.push(h);
             }
         }
         for (i, p) in self.policies.iter().enumerate() {
@@ -1599,11 +1589,11 @@ fn update_change(
     (cap, small_cap): (usize, usize),
     symbols: &mut Symbols,
 ) {
-    let r = e.at_ref;
-    st.first_at = st.first_at.min(e.at);
-    st.last_at = st.last_at.max(e.at);
+    let r = e.place;
+    st.first_at = st.first_at.min(r.at);
+    st.last_at = st.last_at.max(r.at);
     if e.plan {
-        st.plan_at = Some(st.plan_at.map_or(e.at, |p| p.min(e.at)));
+        st.plan_at = Some(st.plan_at.map_or(r.at, |p| p.min(r.at)));
     }
     if e.approve {
         if st.approvals.len() < 64 {
@@ -1636,7 +1626,7 @@ fn update_change(
         ActorType::Service => {}
     }
     if e.is_prod {
-        if st.first_prod_apply.is_none_or(|f| e.at < f.at) {
+        if st.first_prod_apply.is_none_or(|f| r.at < f.at) {
             st.first_prod_apply = Some(r);
             st.first_prod_actor = actor;
         }

@@ -17,18 +17,28 @@ pub fn partition_of(hash: u64) -> usize {
     (hash >> 40) as usize % PARTITIONS
 }
 
-/// Partition files being written.
+/// Partition files being written. Nothing is made on disk until the first record: most
+/// runs never need them. Errors (making the folder, writing) are kept and reported by
+/// [`PartitionFiles::finish`], so a writer on a hot path has nothing to check.
 pub struct PartitionFiles {
-    dir: tempfile::TempDir,
-    files: Vec<BufWriter<File>>,
-    /// The first write error: reported by [`PartitionFiles::finish`].
-    error: Option<std::io::Error>,
+    /// Names the state in errors and in the folder's name.
+    what: &'static str,
+    open: Option<(tempfile::TempDir, Vec<BufWriter<File>>)>,
+    error: Option<anyhow::Error>,
     pub records: u64,
 }
 
 impl PartitionFiles {
-    /// `what` names the state in errors and in the folder's name.
-    pub fn new(what: &str) -> Result<PartitionFiles> {
+    pub fn new(what: &'static str) -> PartitionFiles {
+        PartitionFiles {
+            what,
+            open: None,
+            error: None,
+            records: 0,
+        }
+    }
+
+    fn create(what: &str) -> Result<(tempfile::TempDir, Vec<BufWriter<File>>)> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("regwatch-{what}-"))
             .tempdir()
@@ -41,12 +51,7 @@ impl PartitionFiles {
                     .with_context(|| format!("cannot create {}", path.display()))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(PartitionFiles {
-            dir,
-            files,
-            error: None,
-            records: 0,
-        })
+        Ok((dir, files))
     }
 
     /// Appends one record (framed with its length) to partition `p`.
@@ -54,34 +59,46 @@ impl PartitionFiles {
         if self.error.is_some() {
             return;
         }
-        let f = &mut self.files[p % PARTITIONS];
+        if self.open.is_none() {
+            match Self::create(self.what) {
+                Ok(open) => self.open = Some(open),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+        let Some((dir, files)) = &mut self.open else {
+            return;
+        };
+        let f = &mut files[p % PARTITIONS];
         let framed = f
             .write_all(&(record.len() as u32).to_le_bytes())
             .and_then(|()| f.write_all(record));
         if let Err(e) = framed {
-            self.error = Some(e);
+            let context = format!("cannot write to {}", dir.path().display());
+            self.error = Some(anyhow::Error::new(e).context(context));
         }
         self.records += 1;
     }
 
-    /// Flushes the files and hands them back for reading.
-    pub fn finish(mut self) -> Result<Partitions> {
-        for f in &mut self.files {
-            if self.error.is_none() {
-                if let Err(e) = f.flush() {
-                    self.error = Some(e);
-                }
-            }
-        }
+    /// Flushes the files and hands them back for reading; `None` if nothing was written.
+    pub fn finish(self) -> Result<Option<Partitions>> {
         if let Some(e) = self.error {
-            return Err(e)
-                .with_context(|| format!("cannot write to {}", self.dir.path().display()));
+            return Err(e);
         }
-        drop(self.files);
-        Ok(Partitions {
-            dir: self.dir,
+        let Some((dir, mut files)) = self.open else {
+            return Ok(None);
+        };
+        for f in &mut files {
+            f.flush()
+                .with_context(|| format!("cannot write to {}", dir.path().display()))?;
+        }
+        drop(files);
+        Ok(Some(Partitions {
+            dir,
             records: self.records,
-        })
+        }))
     }
 }
 

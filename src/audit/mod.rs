@@ -12,6 +12,7 @@ pub mod history;
 pub mod metrics;
 pub mod policies;
 pub mod render;
+pub mod scan;
 pub mod sources;
 pub mod spill;
 

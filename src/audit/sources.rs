@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::event::{
-    opt_text, parse_millis, text_flag, ActorType, AuditEvent, Flag, NativeRecord, Operation,
+    build, opt_text, parse_millis, text_flag, ActorType, AuditEvent, Flag, NativeRecord, Operation,
     RecordError, NATIVE_FIELDS,
 };
 use super::policies::Hit;
@@ -498,13 +498,13 @@ struct NativeLines {
 
 impl LineParser for NativeLines {
     fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
-        let rec = match super::event::scan_flat(line) {
-            Some(rec) => rec,
-            None => {
-                serde_json::from_str(line).map_err(|e| RecordError::new("json", json_reason(&e)))?
-            }
-        };
-        rec.build(self.tz, self.index, n).map(Some)
+        match super::scan::scan_flat(line) {
+            Some(flat) => build(flat, self.tz, self.index, n),
+            None => serde_json::from_str::<NativeRecord>(line)
+                .map_err(|e| RecordError::new("json", json_reason(&e)))?
+                .build(self.tz, self.index, n),
+        }
+        .map(Some)
     }
 }
 
@@ -601,6 +601,9 @@ fn read_lines(
     });
     let mut consumed = 0u64;
     let mut outcome = Ok(());
+    // Event vectors go back to a pool too: each holds megabytes, and a fresh one would be
+    // zeroed by the kernel page by page.
+    let mut pool: Vec<Vec<AuditEvent<'static>>> = Vec::new();
     'batches: loop {
         let mut batch = Vec::with_capacity(BATCH_BLOCKS);
         while batch.len() < BATCH_BLOCKS {
@@ -617,10 +620,15 @@ fn read_lines(
             break;
         }
         let checker = intake.checker;
+        let spare: Vec<_> = batch
+            .iter()
+            .map(|_| pool.pop().unwrap_or_default())
+            .collect();
         let parsed: Vec<_> = batch
             .par_iter()
-            .map(|b| {
-                let parsed = parse_block(b, name, parser);
+            .zip(spare)
+            .map(|(b, spare)| {
+                let parsed = parse_block(b, name, parser, recycle(spare));
                 let hits = checker.check(&parsed.0);
                 (parsed, hits)
             })
@@ -628,7 +636,9 @@ fn read_lines(
         for (block, ((events, rejects, read, skipped), hits)) in batch.iter().zip(parsed) {
             intake.summary.read += read;
             intake.summary.skipped += skipped;
-            if let Err(e) = intake.take(&events, hits, rejects) {
+            let taken = intake.take(&events, hits, rejects);
+            pool.push(recycle(events));
+            if let Err(e) = taken {
                 outcome = Err(e);
                 break 'batches;
             }
@@ -647,16 +657,25 @@ fn read_lines(
     outcome
 }
 
+/// An emptied vector of events, its allocation kept, for events borrowing from another
+/// block. (Collecting an empty vector's iterator into a vector of a type of the same
+/// layout reuses the allocation; were it not reused, the result would still be correct.)
+fn recycle<'a>(mut events: Vec<AuditEvent<'_>>) -> Vec<AuditEvent<'a>> {
+    events.clear();
+    events.into_iter().map(|_| unreachable!()).collect()
+}
+
 fn parse_block<'b>(
     block: &'b Block,
     name: &str,
     parser: &dyn LineParser,
+    mut events: Vec<AuditEvent<'b>>,
 ) -> (Vec<AuditEvent<'b>>, Vec<Rejection>, u64, u64) {
-    let mut events = Vec::with_capacity(block.bytes.len() / 256);
+    events.reserve(block.bytes.len() / 256);
     let mut rejects = Vec::new();
     let (mut read, mut skipped) = (0u64, 0u64);
     // One UTF-8 check for the block; only a block that fails is checked line by line.
-    let text = std::str::from_utf8(&block.bytes).ok();
+    let text = simdutf8::basic::from_utf8(&block.bytes).ok();
     // A byte-order mark at the start of the file is not part of the first record.
     let mut start = if block.first_line == 1 && block.bytes.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -1375,6 +1394,24 @@ fn k8s_event<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_event_vector_keeps_its_allocation() {
+        let mut events: Vec<AuditEvent<'_>> = Vec::with_capacity(1000);
+        let line = r#"{"timestamp":"2026-11-03T09:14:00Z","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#;
+        let parser = NativeLines {
+            tz: chrono_tz::Europe::London,
+            index: 0,
+        };
+        events.push(parser.parse(line, 1).unwrap().unwrap());
+        assert_eq!(&*events[0].actor, "a");
+        let again: Vec<AuditEvent<'_>> = recycle(events);
+        assert!(
+            again.is_empty() && again.capacity() >= 1000,
+            "{}",
+            again.capacity()
+        );
+    }
 
     #[test]
     fn a_format_has_one_name_for_options_json_and_tables() {

@@ -192,6 +192,6 @@ impl<'a> Dec<'a> {
     }
     pub fn str(&mut self) -> Option<&'a str> {
         let len = self.u32()? as usize;
-        std::str::from_utf8(self.take(len)?).ok()
+        simdutf8::basic::from_utf8(self.take(len)?).ok()
     }
 }

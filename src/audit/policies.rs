@@ -21,6 +21,7 @@ use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIEL
 use super::findings::{FindingStore, Findings, Gathering};
 use super::history::{partition, HistoryEvent, Spill, PARTITIONS};
 use super::metrics::{Deployment, IncidentIndex};
+use super::sources::{Globs, Words};
 use crate::clock::{parse_timestamp, Calendar};
 use crate::controls::{Policy, Severity};
 use crate::incident::Incident;
@@ -131,7 +132,7 @@ impl FieldCondition {
 #[derive(Debug, Clone)]
 struct Destructive {
     operations: Vec<Operation>,
-    actions: Vec<String>,
+    actions: Words,
 }
 
 impl Destructive {
@@ -145,16 +146,8 @@ impl Destructive {
         if !e.operation.changes() {
             return false;
         }
-        self.actions
-            .iter()
-            .any(|a| contains_ignore_case(&e.action, a))
+        self.actions.found_in(&e.action)
     }
-}
-
-/// `needle` (lower case) occurs in `haystack`, ignoring ASCII case, without allocating.
-fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || super::sources::find_ignore_case(h, n).is_some()
 }
 
 /// A policy's check with its parameters read and checked.
@@ -200,7 +193,7 @@ enum Check {
     },
     LoggingTamper {
         actions: Vec<String>,
-        resources: Vec<String>,
+        resources: Globs,
     },
     Condition(Vec<FieldCondition>),
 }
@@ -272,14 +265,10 @@ impl Params<'_> {
     fn destructive(&self) -> Result<Destructive> {
         Ok(Destructive {
             operations: self.operations("destructive_operations", &["delete"])?,
-            actions: self
-                .strings(
-                    "destructive_actions",
-                    &["drop", "truncate", "terminate", "wipe", "destroy", "purge"],
-                )?
-                .into_iter()
-                .map(|a| a.to_ascii_lowercase())
-                .collect(),
+            actions: Words::new(&self.strings(
+                "destructive_actions",
+                &["drop", "truncate", "terminate", "wipe", "destroy", "purge"],
+            )?)?,
         })
     }
 }
@@ -430,7 +419,7 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
         },
         "logging-tamper" => Check::LoggingTamper {
             actions: params.strings("actions", &["StopLogging", "DeleteTrail", "UpdateTrail"])?,
-            resources: params.strings("resource_patterns", &["*audit-policy*"])?,
+            resources: Globs::new(&params.strings("resource_patterns", &["*audit-policy*"])?)?,
         },
         "condition" => Check::Condition(
             p.when
@@ -875,10 +864,7 @@ impl Rules<'_> {
                 }
                 Check::LoggingTamper { actions, resources } => {
                     let by_action = actions.iter().any(|a| *a == *e.action);
-                    let by_resource = e.operation.changes()
-                        && resources
-                            .iter()
-                            .any(|r| super::sources::glob_match(r, &e.resource));
+                    let by_resource = e.operation.changes() && resources.match_any(&e.resource);
                     if (by_action || by_resource) && !e.dry_run {
                         out.push(hit(
                             format!("{}:{}", e.source, e.line),

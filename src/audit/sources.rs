@@ -221,6 +221,66 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// Words looked for in text, ignoring ASCII case: all of them in one pass (these run for
+/// every event).
+#[derive(Debug, Clone)]
+pub struct Words {
+    matcher: aho_corasick::AhoCorasick,
+}
+
+impl Words {
+    pub fn new<S: AsRef<str>>(words: &[S]) -> Result<Words> {
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words.iter().map(|w| w.as_ref()))
+            .context("cannot build a word matcher")?;
+        Ok(Words { matcher })
+    }
+
+    /// Whether any word occurs in `text` (an empty word occurs in every text).
+    pub fn found_in(&self, text: &str) -> bool {
+        self.matcher.is_match(text)
+    }
+}
+
+/// Glob patterns (see [`glob_match`]) that a text is tested against; those of the common
+/// form `*word*` are looked for together in one pass.
+#[derive(Debug, Clone)]
+pub struct Globs {
+    within: Option<Words>,
+    others: Vec<String>,
+}
+
+impl Globs {
+    pub fn new(patterns: &[String]) -> Result<Globs> {
+        let middle = |p: &str| {
+            p.strip_prefix('*')
+                .and_then(|p| p.strip_suffix('*'))
+                .filter(|m| !m.is_empty() && !m.contains('*'))
+                .map(str::to_string)
+        };
+        let within: Vec<String> = patterns.iter().filter_map(|p| middle(p)).collect();
+        Ok(Globs {
+            within: if within.is_empty() {
+                None
+            } else {
+                Some(Words::new(&within)?)
+            },
+            others: patterns
+                .iter()
+                .filter(|p| middle(p).is_none())
+                .cloned()
+                .collect(),
+        })
+    }
+
+    /// Whether any pattern matches `text`.
+    pub fn match_any(&self, text: &str) -> bool {
+        self.within.as_ref().is_some_and(|w| w.found_in(text))
+            || self.others.iter().any(|p| glob_match(p, text))
+    }
+}
+
 /// Where `needle` (not empty) first occurs in `hay`, ignoring ASCII case.
 pub(crate) fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (lower, upper) = (
@@ -1483,6 +1543,30 @@ mod tests {
         assert!(!glob_match("a*b*b*c", "abc"));
         assert!(glob_match("exact", "EXACT"));
         assert!(!glob_match("exact", "exactly"));
+        // A set of globs agrees with the patterns one by one.
+        let patterns: Vec<String> = ["*audit-policy*", "*Sink*", "x*y", "exact", "**"]
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        for n in 1..=patterns.len() {
+            let set = Globs::new(&patterns[..n]).unwrap();
+            for text in [
+                "k8s:AUDIT-POLICY.yaml",
+                "an auditsink",
+                "xy",
+                "EXACT",
+                "",
+                "other",
+            ] {
+                let one_by_one = patterns[..n].iter().any(|p| glob_match(p, text));
+                assert_eq!(
+                    set.match_any(text),
+                    one_by_one,
+                    "{:?} {text}",
+                    &patterns[..n]
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,13 +10,13 @@
 
 use std::borrow::Cow;
 
-use smallvec::SmallVec;
-
 use super::event::{text_flag, Flag, RawRecord, Text};
 
 /// Where the quotes of one line are: bit `j` of word `k` is byte `64 k + j`.
 struct Quotes {
-    words: SmallVec<[u64; 8]>,
+    words: [u64; LONGEST_LINE / 64],
+    /// Words in use.
+    len: usize,
 }
 
 /// Bit masks of sixteen bytes: the quotes, and the bytes a JSON string cannot hold as they
@@ -49,51 +49,49 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
     })
 }
 
-/// [`masks16`] of 64 bytes.
-fn masks64(b: &[u8; 64]) -> (u64, u64) {
-    let (mut quotes, mut special) = (0, 0);
-    for (k, part) in b.chunks_exact(16).enumerate() {
-        if let Ok(part) = part.try_into() {
-            let (q, s) = masks16(part);
-            quotes |= q << (16 * k);
-            special |= s << (16 * k);
-        }
-    }
-    (quotes, special)
-}
+/// The longest line read here; longer ones (rare) go to serde_json.
+const LONGEST_LINE: usize = 2048;
 
 impl Quotes {
     /// The quotes of a line, or `None` if it holds a backslash or a control character
     /// (JSON allows none in a string; a tab between tokens is allowed but rare, and goes to
-    /// serde_json too).
+    /// serde_json too), or is longer than [`LONGEST_LINE`].
     fn of(b: &[u8]) -> Option<Quotes> {
-        let mut words = SmallVec::with_capacity(b.len().div_ceil(64));
-        let mut chunks = b.chunks_exact(64);
-        let mut special = 0u64;
-        for chunk in &mut chunks {
-            let (q, s) = masks64(chunk.try_into().ok()?);
-            special |= s;
-            words.push(q);
+        if b.len() > LONGEST_LINE {
+            return None;
         }
-        let rest = chunks.remainder();
+        let mut quotes = Quotes {
+            words: [0; LONGEST_LINE / 64],
+            len: b.len().div_ceil(64),
+        };
+        let mut special = 0u64;
+        let mut add = |k: usize, piece: &[u8; 16]| {
+            let (q, s) = masks16(piece);
+            quotes.words[k / 4] |= q << (16 * (k % 4));
+            special |= s;
+        };
+        let mut pieces = b.chunks_exact(16);
+        for (k, piece) in (&mut pieces).enumerate() {
+            add(k, piece.try_into().ok()?);
+        }
+        let rest = pieces.remainder();
         if !rest.is_empty() {
             // Padded with spaces, which are neither quotes nor special.
-            let mut chunk = [b' '; 64];
-            chunk[..rest.len()].copy_from_slice(rest);
-            let (q, s) = masks64(&chunk);
-            special |= s;
-            words.push(q);
+            let mut piece = [b' '; 16];
+            piece[..rest.len()].copy_from_slice(rest);
+            add(b.len() / 16, &piece);
         }
-        (special == 0).then_some(Quotes { words })
+        (special == 0).then_some(quotes)
     }
 
     /// The first quote at or after `from`.
     fn next(&self, from: usize) -> Option<usize> {
+        let words = &self.words[..self.len];
         let mut k = from / 64;
-        let mut w = *self.words.get(k)? & (!0u64 << (from % 64));
+        let mut w = *words.get(k)? & (!0u64 << (from % 64));
         while w == 0 {
             k += 1;
-            w = *self.words.get(k)?;
+            w = *words.get(k)?;
         }
         Some(k * 64 + w.trailing_zeros() as usize)
     }

@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod incident;
 pub mod ingest;
 pub mod load;
+pub mod memory;
 pub mod output;
 pub mod pdf;
 pub mod redact;

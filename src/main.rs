@@ -278,6 +278,7 @@ struct AlertsArgs {
 }
 
 fn main() -> ExitCode {
+    regwatch::memory::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

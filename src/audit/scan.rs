@@ -248,32 +248,20 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
         }
         let key_end = quotes.next(i + 1)?;
         let slot = known_key(b, i + 1, key_end);
-        i = ws(key_end + 1);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = ws(i + 1);
-        // The value's text, and whether it was a JSON boolean; null is `None`.
-        let (span, boolean) = match b.get(i)? {
-            b'"' => {
-                let end = quotes.next(i + 1)?;
-                let span = (i + 1, end);
-                i = end + 1;
-                (Some(span), None)
+        // The value's text, and whether it was a JSON boolean; null is `None`. Lines
+        // written without spaces (`"key":"value"`, nearly all) take the first branch.
+        let (span, boolean) = if b.get(key_end + 1..key_end + 3) == Some(b":\"") {
+            let end = quotes.next(key_end + 3)?;
+            let span = (key_end + 3, end);
+            i = end + 1;
+            (Some(span), None)
+        } else {
+            i = ws(key_end + 1);
+            if b.get(i) != Some(&b':') {
+                return None;
             }
-            b't' if b[i..].starts_with(b"true") => {
-                i += 4;
-                (Some((i - 4, i)), Some(true))
-            }
-            b'f' if b[i..].starts_with(b"false") => {
-                i += 5;
-                (Some((i - 5, i)), Some(false))
-            }
-            b'n' if b[i..].starts_with(b"null") => {
-                i += 4;
-                (None, None)
-            }
-            _ => return None,
+            i = ws(i + 1);
+            value(b, &quotes, &mut i)?
         };
         if let Some(slot) = slot {
             if seen & (1 << slot) != 0 {
@@ -296,13 +284,50 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
                 (false, None) => {}
             }
         }
-        i = ws(i);
         match b.get(i)? {
-            b',' => i = ws(i + 1),
-            b'}' => return (ws(i + 1) == b.len()).then_some(rec),
-            _ => return None,
+            b',' if b.get(i + 1) == Some(&b'"') => i += 1,
+            b'}' if i + 1 == b.len() => return Some(rec),
+            _ => {
+                i = ws(i);
+                match b.get(i)? {
+                    b',' => i = ws(i + 1),
+                    b'}' => return (ws(i + 1) == b.len()).then_some(rec),
+                    _ => return None,
+                }
+            }
         }
     }
+}
+
+/// A value's text (where it is in the line; `None` for null), and whether it was a JSON
+/// boolean.
+type Value = (Option<(usize, usize)>, Option<bool>);
+
+/// A value other than a string written straight after its key's colon: a string, `true`,
+/// `false` or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a
+/// number, an object, an array: serde_json reads those lines).
+fn value(b: &[u8], quotes: &Quotes, i: &mut usize) -> Option<Value> {
+    let at = *i;
+    Some(match b.get(at)? {
+        b'"' => {
+            let end = quotes.next(at + 1)?;
+            *i = end + 1;
+            (Some((at + 1, end)), None)
+        }
+        b't' if b[at..].starts_with(b"true") => {
+            *i = at + 4;
+            (Some((at, at + 4)), Some(true))
+        }
+        b'f' if b[at..].starts_with(b"false") => {
+            *i = at + 5;
+            (Some((at, at + 5)), Some(false))
+        }
+        b'n' if b[at..].starts_with(b"null") => {
+            *i = at + 4;
+            (None, None)
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

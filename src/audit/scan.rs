@@ -2,7 +2,7 @@
 //! values) read straight into a [`FlatLine`], without serde's generic machinery.
 //!
 //! Parsing is nearly the whole cost of an audit run on JSON lines, so the line is searched
-//! eight bytes at a time for control bytes, quotes and backslashes, and each key the
+//! sixteen bytes at a time for control bytes, quotes and backslashes, and each key the
 //! policies read is recognised from its length and two machine words rather than compared
 //! with every name in turn. Anything else (nested values, numbers, escapes,
 //! duplicate keys, a syntax error) returns `None`, and the caller lets serde_json read the
@@ -12,11 +12,18 @@ use std::borrow::Cow;
 
 use super::event::{text_flag, Flag, RawRecord, Text};
 
-/// Where the quotes of one line are: bit `j` of word `k` is byte `64 k + j`.
-struct Quotes {
-    words: [u64; LONGEST_LINE / 64],
-    /// Words in use.
-    len: usize,
+/// The quotes of a line, in order, found 64 bytes at a time as they are needed. Without
+/// escapes every quote opens or closes a string, so the parser takes them one after the
+/// other. Every byte of a string lies in a chunk already looked at when its closing
+/// quote is found, so a backslash or control character in any string is seen; outside
+/// strings the parser looks at every byte itself.
+struct Quotes<'a> {
+    line: &'a [u8],
+    /// The next 64 bytes to look at.
+    next_chunk: usize,
+    /// Where the current chunk starts, and its quotes not yet taken.
+    base: usize,
+    bits: u64,
 }
 
 /// Bit masks of sixteen bytes: the quotes, and the bytes a JSON string cannot hold as they
@@ -49,51 +56,91 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
     })
 }
 
-/// The longest line read here; longer ones (rare) go to serde_json.
-const LONGEST_LINE: usize = 2048;
+impl<'a> Quotes<'a> {
+    fn new(line: &'a [u8]) -> Quotes<'a> {
+        Quotes {
+            line,
+            next_chunk: 0,
+            base: 0,
+            bits: 0,
+        }
+    }
 
-impl Quotes {
-    /// The quotes of a line, or `None` if it holds a backslash or a control character
-    /// (JSON allows none in a string; a tab between tokens is allowed but rare, and goes to
-    /// serde_json too), or is longer than [`LONGEST_LINE`].
-    fn of(b: &[u8]) -> Option<Quotes> {
-        if b.len() > LONGEST_LINE {
+    /// Marks the quotes of the next 64 bytes; `None` at the end of the line, or if those
+    /// bytes hold a backslash or a control character (JSON allows none in a string; a
+    /// tab between tokens is allowed but rare, and goes to serde_json too). Kept out of
+    /// line, so that taking a quote already found stays a few instructions.
+    #[inline(never)]
+    fn load(&mut self) -> Option<()> {
+        let start = self.next_chunk * 64;
+        let chunk = self.line.get(start..)?;
+        if chunk.is_empty() {
             return None;
         }
-        let mut quotes = Quotes {
-            words: [0; LONGEST_LINE / 64],
-            len: b.len().div_ceil(64),
-        };
-        let mut special = 0u64;
-        let mut add = |k: usize, piece: &[u8; 16]| {
-            let (q, s) = masks16(piece);
-            quotes.words[k / 4] |= q << (16 * (k % 4));
-            special |= s;
-        };
-        let mut pieces = b.chunks_exact(16);
+        if let Some(whole) = chunk.first_chunk::<64>() {
+            let (mut quotes, mut special) = (0u64, 0u64);
+            for k in 0..4 {
+                let piece = whole[16 * k..16 * k + 16].first_chunk::<16>()?;
+                let (q, s) = masks16(piece);
+                quotes |= q << (16 * k);
+                special |= s;
+            }
+            return self.take_chunk(start, quotes, special);
+        }
+        let (mut quotes, mut special) = (0u64, 0u64);
+        let mut pieces = chunk.chunks_exact(16);
         for (k, piece) in (&mut pieces).enumerate() {
-            add(k, piece.try_into().ok()?);
+            let (q, s) = masks16(piece.try_into().ok()?);
+            quotes |= q << (16 * k);
+            special |= s;
         }
         let rest = pieces.remainder();
         if !rest.is_empty() {
-            // Padded with spaces, which are neither quotes nor special.
-            let mut piece = [b' '; 16];
-            piece[..rest.len()].copy_from_slice(rest);
-            add(b.len() / 16, &piece);
+            // The line's last sixteen bytes, overlapping what was looked at, with the
+            // overlap shifted off; a line shorter than that is padded with spaces, which
+            // are neither quotes nor special.
+            let (q, s) = match self.line.len().checked_sub(16) {
+                Some(from) => {
+                    let (q, s) = masks16(self.line[from..].try_into().ok()?);
+                    (q >> (16 - rest.len()), s >> (16 - rest.len()))
+                }
+                None => {
+                    let mut piece = [b' '; 16];
+                    piece[..rest.len()].copy_from_slice(rest);
+                    masks16(&piece)
+                }
+            };
+            quotes |= q << (chunk.len() - rest.len());
+            special |= s;
         }
-        (special == 0).then_some(quotes)
+        self.take_chunk(start, quotes, special)
     }
 
-    /// The first quote at or after `from`.
-    fn next(&self, from: usize) -> Option<usize> {
-        let words = &self.words[..self.len];
-        let mut k = from / 64;
-        let mut w = *words.get(k)? & (!0u64 << (from % 64));
-        while w == 0 {
-            k += 1;
-            w = *words.get(k)?;
+    fn take_chunk(&mut self, start: usize, quotes: u64, special: u64) -> Option<()> {
+        if special != 0 {
+            return None;
         }
-        Some(k * 64 + w.trailing_zeros() as usize)
+        self.base = start;
+        self.bits = quotes;
+        self.next_chunk += 1;
+        Some(())
+    }
+
+    /// The next quote of the line.
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.load()?;
+        }
+        let at = self.base + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(at)
+    }
+
+    /// The next quote, which must be at `at`.
+    #[inline(always)]
+    fn expect(&mut self, at: usize) -> Option<()> {
+        (self.next()? == at).then_some(())
     }
 }
 
@@ -219,7 +266,7 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
     if u32::try_from(b.len()).is_err() {
         return None;
     }
-    let quotes = Quotes::of(b)?;
+    let mut quotes = Quotes::new(b);
     let ws = |mut i: usize| {
         // Only spaces: other whitespace is a control byte, already sent to serde_json.
         while b.get(i) == Some(&b' ') {
@@ -246,12 +293,14 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let key_end = quotes.next(i + 1)?;
+        quotes.expect(i)?;
+        let key_end = quotes.next()?;
         let slot = known_key(b, i + 1, key_end);
         // The value's text, and whether it was a JSON boolean; null is `None`. Lines
         // written without spaces (`"key":"value"`, nearly all) take the first branch.
         let (span, boolean) = if b.get(key_end + 1..key_end + 3) == Some(b":\"") {
-            let end = quotes.next(key_end + 3)?;
+            quotes.expect(key_end + 2)?;
+            let end = quotes.next()?;
             let span = (key_end + 3, end);
             i = end + 1;
             (Some(span), None)
@@ -261,7 +310,7 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
                 return None;
             }
             i = ws(i + 1);
-            value(b, &quotes, &mut i)?
+            value(b, &mut quotes, &mut i)?
         };
         if let Some(slot) = slot {
             if seen & (1 << slot) != 0 {
@@ -306,11 +355,12 @@ type Value = (Option<(usize, usize)>, Option<bool>);
 /// A value other than a string written straight after its key's colon: a string, `true`,
 /// `false` or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a
 /// number, an object, an array: serde_json reads those lines).
-fn value(b: &[u8], quotes: &Quotes, i: &mut usize) -> Option<Value> {
+fn value(b: &[u8], quotes: &mut Quotes, i: &mut usize) -> Option<Value> {
     let at = *i;
     Some(match b.get(at)? {
         b'"' => {
-            let end = quotes.next(at + 1)?;
+            quotes.expect(at)?;
+            let end = quotes.next()?;
             *i = end + 1;
             (Some((at + 1, end)), None)
         }
@@ -350,15 +400,16 @@ mod tests {
         ];
         for t in texts {
             let special = t.iter().any(|&c| c < 0x20 || c == b'\\');
-            match Quotes::of(t) {
-                None => assert!(special, "{t:?}"),
-                Some(q) => {
-                    assert!(!special, "{t:?}");
-                    for start in 0..=t.len() {
-                        let slow = t[start..].iter().position(|&c| c == b'"');
-                        assert_eq!(q.next(start), slow.map(|p| start + p), "{t:?} {start}");
-                    }
-                }
+            let mut quotes = Quotes::new(t);
+            let found: Vec<usize> = std::iter::from_fn(|| quotes.next()).collect();
+            let slow: Vec<usize> = (0..t.len()).filter(|&k| t[k] == b'"').collect();
+            if special {
+                // Taken up to the first chunk with a special byte.
+                let cut = t.iter().position(|&c| c < 0x20 || c == b'\\').unwrap() / 64 * 64;
+                let before: Vec<usize> = slow.iter().copied().filter(|&k| k < cut).collect();
+                assert_eq!(found, before, "{t:?}");
+            } else {
+                assert_eq!(found, slow, "{t:?}");
             }
         }
     }

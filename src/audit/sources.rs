@@ -580,10 +580,10 @@ impl LineParser for K8sLines<'_> {
     }
 }
 
-/// A block of whole lines and the number of its first line.
+/// A block of whole lines, and whether it starts the file.
 struct Block {
     bytes: Vec<u8>,
-    first_line: u64,
+    first: bool,
 }
 
 const BLOCK_BYTES: usize = 2 << 20;
@@ -607,7 +607,7 @@ fn read_lines<P: LineParser>(
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
         let mut carry: Vec<u8> = Vec::new();
-        let mut next_line = 1u64;
+        let mut first = true;
         loop {
             let mut buf = free_rx
                 .try_recv()
@@ -648,18 +648,15 @@ fn read_lines<P: LineParser>(
                     }
                 }
             }
-            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-            let block = Block {
-                bytes: buf,
-                first_line: next_line,
-            };
-            next_line += lines;
+            let block = Block { bytes: buf, first };
+            first = false;
             if tx.send(Ok(block)).is_err() || eof {
                 return;
             }
         }
     });
     let mut consumed = 0u64;
+    let mut next_line = 1u64;
     let mut outcome = Ok(());
     // Event vectors go back to a pool too: each holds megabytes, and a fresh one would be
     // zeroed by the kernel page by page.
@@ -684,16 +681,37 @@ fn read_lines<P: LineParser>(
             .iter()
             .map(|_| pool.pop().unwrap_or_default())
             .collect();
-        let parsed: Vec<_> = batch
+        let mut parsed: Vec<_> = batch
             .par_iter()
             .zip(spare)
-            .map(|(b, spare)| {
-                let parsed = parse_block(b, name, parser, recycle(spare));
-                let hits = checker.check(&parsed.0);
-                (parsed, hits)
-            })
+            .map(|(b, spare)| parse_block(b, name, parser, recycle(spare)))
             .collect();
-        for (block, ((events, rejects, read, skipped), hits)) in batch.iter().zip(parsed) {
+        // Blocks number their lines from 1 (counting them as they are parsed, not before
+        // on the reading thread); here they get their place in the file.
+        for parsed in &mut parsed {
+            let before = next_line - 1;
+            for e in &mut parsed.events {
+                e.line += before;
+            }
+            for r in &mut parsed.rejects {
+                if let Location::Line(n) = &mut r.location {
+                    *n += before;
+                }
+            }
+            next_line += parsed.newlines;
+        }
+        let hits: Vec<_> = parsed
+            .par_iter()
+            .map(|p| checker.check(&p.events))
+            .collect();
+        for (block, (parsed, hits)) in batch.iter().zip(parsed.into_iter().zip(hits)) {
+            let Parsed {
+                events,
+                rejects,
+                read,
+                skipped,
+                ..
+            } = parsed;
             intake.summary.read += read;
             intake.summary.skipped += skipped;
             let taken = intake.take(&events, hits, rejects);
@@ -725,25 +743,39 @@ fn recycle<'a>(mut events: Vec<AuditEvent<'_>>) -> Vec<AuditEvent<'a>> {
     events.into_iter().map(|_| unreachable!()).collect()
 }
 
+/// A block's records: its events and rejections (lines numbered from the block's first),
+/// the records read and skipped, and the line ends it held.
+struct Parsed<'b> {
+    events: Vec<AuditEvent<'b>>,
+    rejects: Vec<Rejection>,
+    read: u64,
+    skipped: u64,
+    newlines: u64,
+}
+
 fn parse_block<'b, P: LineParser>(
     block: &'b Block,
     name: &str,
     parser: &P,
     mut events: Vec<AuditEvent<'b>>,
-) -> (Vec<AuditEvent<'b>>, Vec<Rejection>, u64, u64) {
+) -> Parsed<'b> {
     events.reserve(block.bytes.len() / 256);
     let mut rejects = Vec::new();
     let (mut read, mut skipped) = (0u64, 0u64);
     // One UTF-8 check for the block; only a block that fails is checked line by line.
     let text = simdutf8::basic::from_utf8(&block.bytes).ok();
     // A byte-order mark at the start of the file is not part of the first record.
-    let mut start = if block.first_line == 1 && block.bytes.starts_with(b"\xEF\xBB\xBF") {
+    let mut start = if block.first && block.bytes.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
         0
     };
     let ends = memchr::memchr_iter(b'\n', &block.bytes).chain(std::iter::once(block.bytes.len()));
-    for (line_no, end) in (block.first_line..).zip(ends) {
+    let mut newlines = 0;
+    for (line_no, end) in (1..).zip(ends) {
+        if end < block.bytes.len() {
+            newlines += 1;
+        }
         let raw = &block.bytes[start..end];
         let line = match text {
             Some(t) => Ok(&t[start..end]),
@@ -768,7 +800,13 @@ fn parse_block<'b, P: LineParser>(
             break;
         }
     }
-    (events, rejects, read, skipped)
+    Parsed {
+        events,
+        rejects,
+        read,
+        skipped,
+        newlines,
+    }
 }
 
 fn read_csv(file: &SourceFile, index: u32, cx: &ReadContext, intake: &mut Intake) -> Result<()> {

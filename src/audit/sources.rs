@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::event::{
     build, opt_text, parse_millis, text_flag, ActorType, AuditEvent, Flag, NativeRecord, Operation,
-    RecordError, NATIVE_FIELDS,
+    RawRecord, RecordError, Text, NATIVE_FIELDS,
 };
 use super::policies::Hit;
 use crate::error::bad_input;
@@ -969,12 +969,10 @@ fn parquet_events<'a>(
             }
         }
     };
-    // Every text column (the native fields but dry_run), in schema order; a column the
-    // file lacks is None.
-    let cols: Vec<Option<TextColumn>> = NATIVE_FIELDS
+    // Every text column, in [`Text`] order; a column the file lacks is None.
+    let cols: Vec<Option<TextColumn>> = Text::ALL
         .iter()
-        .filter(|f| **f != "dry_run")
-        .map(|f| text(f))
+        .map(|f| text(f.name()))
         .collect::<Result<_>>()?;
     // Read as every other format reads it: text must say true or false (yes/no, 1/0).
     let dry: Option<Vec<Flag>> = match df.column("dry_run") {
@@ -994,38 +992,16 @@ fn parquet_events<'a>(
             }
         },
     };
-    let [timestamp, actor, actor_type, agent, action, operation, resource, resource_type, environment, account, region, change_id, approved_by, approver_type, approved_at, outcome, prompt_ref, tool_call_ref, grants]: [Option<&TextColumn<'a>>; 19] =
-        std::array::from_fn(|k| cols[k].as_ref());
-    let get = |c: Option<&TextColumn<'a>>, i: usize| -> Option<Cow<'a, str>> {
-        c?.get(i).map(Cow::Borrowed)
-    };
     let mut events = Vec::with_capacity(df.height());
     let mut rejects = Vec::new();
     for i in 0..df.height() {
         let record = first_row + i + 1;
-        let rec = NativeRecord {
-            timestamp: get(timestamp, i),
-            actor: get(actor, i),
-            actor_type: get(actor_type, i),
-            agent: get(agent, i),
-            action: get(action, i),
-            operation: get(operation, i),
-            resource: get(resource, i),
-            resource_type: get(resource_type, i),
-            environment: get(environment, i),
-            account: get(account, i),
-            region: get(region, i),
-            change_id: get(change_id, i),
+        let row = ParquetRow {
+            cols: &cols,
+            row: i,
             dry_run: dry.as_ref().map_or(Flag(None, false), |d| d[i]),
-            approved_by: get(approved_by, i),
-            approver_type: get(approver_type, i),
-            approved_at: get(approved_at, i),
-            outcome: get(outcome, i),
-            prompt_ref: get(prompt_ref, i),
-            tool_call_ref: get(tool_call_ref, i),
-            grants: get(grants, i),
         };
-        match rec.build(tz, index, record as u64) {
+        match build(row, tz, index, record as u64) {
             Ok(e) => events.push(e),
             Err(err) => rejects.push(rejection(
                 name,
@@ -1040,6 +1016,25 @@ fn parquet_events<'a>(
 
 /// A Parquet text column read in place (no copy of its values): its Arrow chunks and
 /// the row each starts at.
+/// One row of a Parquet slice, read field by field as it is checked.
+struct ParquetRow<'c, 'a> {
+    /// The text columns in [`Text`] order; `None` for one the file lacks.
+    cols: &'c [Option<TextColumn<'a>>],
+    row: usize,
+    dry_run: Flag,
+}
+
+impl<'a> RawRecord<'a> for ParquetRow<'_, 'a> {
+    fn take(&mut self, field: Text) -> Option<Cow<'a, str>> {
+        let col = self.cols.get(field as usize)?.as_ref()?;
+        col.get(self.row).map(Cow::Borrowed)
+    }
+
+    fn dry_run(&self) -> Flag {
+        self.dry_run
+    }
+}
+
 struct TextColumn<'a> {
     chunks: Vec<(
         usize,

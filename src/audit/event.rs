@@ -492,13 +492,6 @@ impl<'a> RawRecord<'a> for NativeRecord<'a> {
     }
 }
 
-impl<'a> NativeRecord<'a> {
-    /// Checks the record and turns it into an event.
-    pub fn build(self, tz: Tz, source: u32, line: u64) -> Result<AuditEvent<'a>, RecordError> {
-        build(self, tz, source, line)
-    }
-}
-
 fn required<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Result<Cow<'a, str>, RecordError> {
     match r.take(field) {
         Some(t) if !blank(&t) => Ok(t),
@@ -508,6 +501,17 @@ fn required<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Result<Cow<'a, str>,
 
 fn text<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Cow<'a, str> {
     r.take(field).unwrap_or(Cow::Borrowed(""))
+}
+
+/// A field that names one of a fixed set (`all`, listed in the error).
+fn one_of<T>(
+    text: &str,
+    field: Text,
+    parse: fn(&str) -> Option<T>,
+    all: &str,
+) -> Result<T, RecordError> {
+    parse(text)
+        .ok_or_else(|| RecordError::new(field.name(), format!("{text:?} is not one of {all}")))
 }
 
 /// Checks a record and turns it into an event. The first field found wrong is the one
@@ -522,28 +526,26 @@ pub fn build<'a>(
     let r = &mut r;
     let at = parse_millis(&required(r, Text::Timestamp)?, "timestamp", tz)?;
     let actor = required(r, Text::Actor)?;
-    let at_text = required(r, Text::ActorType)?;
-    let actor_type = ActorType::parse(&at_text).ok_or_else(|| {
-        RecordError::new(
-            "actor_type",
-            format!("{at_text:?} is not one of {}", ActorType::ALL),
-        )
-    })?;
-    let op_text = required(r, Text::Operation)?;
-    let operation = Operation::parse(&op_text).ok_or_else(|| {
-        RecordError::new(
-            "operation",
-            format!("{op_text:?} is not one of {}", Operation::ALL),
-        )
-    })?;
+    let actor_type = one_of(
+        &required(r, Text::ActorType)?,
+        Text::ActorType,
+        ActorType::parse,
+        ActorType::ALL,
+    )?;
+    let operation = one_of(
+        &required(r, Text::Operation)?,
+        Text::Operation,
+        Operation::parse,
+        Operation::ALL,
+    )?;
     let approver_type = match r.take(Text::ApproverType).as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(t) => Some(ActorType::parse(t).ok_or_else(|| {
-            RecordError::new(
-                "approver_type",
-                format!("{t:?} is not one of {}", ActorType::ALL),
-            )
-        })?),
+        Some(t) => Some(one_of(
+            t,
+            Text::ApproverType,
+            ActorType::parse,
+            ActorType::ALL,
+        )?),
     };
     let approved_at = match r.take(Text::ApprovedAt).as_deref().map(str::trim) {
         None | Some("") => None,
@@ -597,7 +599,21 @@ mod tests {
     fn parse(line: &str) -> Result<AuditEvent<'_>, RecordError> {
         let rec: NativeRecord =
             serde_json::from_str(line).map_err(|e| RecordError::new("", e.to_string()))?;
-        rec.build(chrono_tz::Europe::London, 0, 1)
+        build(rec, chrono_tz::Europe::London, 0, 1)
+    }
+
+    #[test]
+    fn the_text_fields_are_the_native_fields_but_dry_run() {
+        let names: Vec<&str> = Text::ALL.iter().map(|f| f.name()).collect();
+        let native: Vec<&str> = NATIVE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| *f != "dry_run")
+            .collect();
+        assert_eq!(names, native);
+        for (k, f) in Text::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, k, "{f:?}");
+        }
     }
 
     #[test]

@@ -77,46 +77,40 @@ impl<'a> Quotes<'a> {
         if chunk.is_empty() {
             return None;
         }
-        if let Some(whole) = chunk.first_chunk::<64>() {
-            let (mut quotes, mut special) = (0u64, 0u64);
-            for k in 0..4 {
-                let piece = whole[16 * k..16 * k + 16].first_chunk::<16>()?;
-                let (q, s) = masks16(piece);
-                quotes |= q << (16 * k);
-                special |= s;
-            }
-            return self.take_chunk(start, quotes, special);
-        }
         let (mut quotes, mut special) = (0u64, 0u64);
-        let mut pieces = chunk.chunks_exact(16);
-        for (k, piece) in (&mut pieces).enumerate() {
-            let (q, s) = masks16(piece.try_into().ok()?);
-            quotes |= q << (16 * k);
+        let mut add = |at: usize, (q, s): (u64, u64)| {
+            quotes |= q << at;
             special |= s;
+        };
+        if let Some(whole) = chunk.first_chunk::<64>() {
+            // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
+            for k in 0..4 {
+                add(16 * k, masks16(whole[16 * k..].first_chunk::<16>()?));
+            }
+        } else {
+            let mut pieces = chunk.chunks_exact(16);
+            for (k, piece) in (&mut pieces).enumerate() {
+                add(16 * k, masks16(piece.try_into().ok()?));
+            }
+            let rest = pieces.remainder();
+            if !rest.is_empty() {
+                // The line's last sixteen bytes, overlapping what was looked at, with the
+                // overlap shifted off; a line shorter than that is padded with spaces,
+                // which are neither quotes nor special.
+                let (q, s) = match self.line.len().checked_sub(16) {
+                    Some(from) => {
+                        let (q, s) = masks16(self.line[from..].try_into().ok()?);
+                        (q >> (16 - rest.len()), s >> (16 - rest.len()))
+                    }
+                    None => {
+                        let mut piece = [b' '; 16];
+                        piece[..rest.len()].copy_from_slice(rest);
+                        masks16(&piece)
+                    }
+                };
+                add(chunk.len() - rest.len(), (q, s));
+            }
         }
-        let rest = pieces.remainder();
-        if !rest.is_empty() {
-            // The line's last sixteen bytes, overlapping what was looked at, with the
-            // overlap shifted off; a line shorter than that is padded with spaces, which
-            // are neither quotes nor special.
-            let (q, s) = match self.line.len().checked_sub(16) {
-                Some(from) => {
-                    let (q, s) = masks16(self.line[from..].try_into().ok()?);
-                    (q >> (16 - rest.len()), s >> (16 - rest.len()))
-                }
-                None => {
-                    let mut piece = [b' '; 16];
-                    piece[..rest.len()].copy_from_slice(rest);
-                    masks16(&piece)
-                }
-            };
-            quotes |= q << (chunk.len() - rest.len());
-            special |= s;
-        }
-        self.take_chunk(start, quotes, special)
-    }
-
-    fn take_chunk(&mut self, start: usize, quotes: u64, special: u64) -> Option<()> {
         if special != 0 {
             return None;
         }
@@ -290,9 +284,7 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
         return (ws(i + 1) == b.len()).then_some(rec);
     }
     loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
+        // The key's opening quote: the next quote must be here.
         quotes.expect(i)?;
         let key_end = quotes.next()?;
         let slot = known_key(b, i + 1, key_end);
@@ -317,20 +309,16 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
                 return None;
             }
             seen |= 1 << slot;
-            match (slot == DRY_RUN, span) {
-                (true, _) => {
-                    rec.dry_run = match (boolean, span) {
-                        (Some(v), _) => Flag(Some(v), false),
-                        (None, Some((start, end))) => text_flag(line.get(start..end)?),
-                        (None, None) => Flag(None, false),
-                    }
-                }
-                (false, Some((start, end))) => {
-                    // The line's length fits in 32 bits (checked above).
-                    rec.spans[slot] = (start as u32, end as u32);
-                    rec.present |= 1 << slot;
-                }
-                (false, None) => {}
+            if slot == DRY_RUN {
+                rec.dry_run = match (boolean, span) {
+                    (Some(v), _) => Flag(Some(v), false),
+                    (None, Some((start, end))) => text_flag(line.get(start..end)?),
+                    (None, None) => Flag(None, false),
+                };
+            } else if let Some((start, end)) = span {
+                // The line's length fits in 32 bits (checked above).
+                rec.spans[slot] = (start as u32, end as u32);
+                rec.present |= 1 << slot;
             }
         }
         match b.get(i)? {
@@ -352,9 +340,9 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
 /// boolean.
 type Value = (Option<(usize, usize)>, Option<bool>);
 
-/// A value other than a string written straight after its key's colon: a string, `true`,
-/// `false` or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a
-/// number, an object, an array: serde_json reads those lines).
+/// A value where the compact form `"key":"value"` did not apply: a string, `true`, `false`
+/// or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a number, an
+/// object, an array: serde_json reads those lines).
 fn value(b: &[u8], quotes: &mut Quotes, i: &mut usize) -> Option<Value> {
     let at = *i;
     Some(match b.get(at)? {

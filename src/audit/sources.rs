@@ -253,24 +253,24 @@ pub struct Globs {
 
 impl Globs {
     pub fn new(patterns: &[String]) -> Result<Globs> {
-        let middle = |p: &str| {
-            p.strip_prefix('*')
+        let (mut within, mut others) = (Vec::new(), Vec::new());
+        for p in patterns {
+            let middle = p
+                .strip_prefix('*')
                 .and_then(|p| p.strip_suffix('*'))
-                .filter(|m| !m.is_empty() && !m.contains('*'))
-                .map(str::to_string)
-        };
-        let within: Vec<String> = patterns.iter().filter_map(|p| middle(p)).collect();
+                .filter(|m| !m.is_empty() && !m.contains('*'));
+            match middle {
+                Some(m) => within.push(m),
+                None => others.push(p.clone()),
+            }
+        }
         Ok(Globs {
             within: if within.is_empty() {
                 None
             } else {
                 Some(Words::new(&within)?)
             },
-            others: patterns
-                .iter()
-                .filter(|p| middle(p).is_none())
-                .cloned()
-                .collect(),
+            others,
         })
     }
 
@@ -560,9 +560,13 @@ impl LineParser for NativeLines {
     fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
         match super::scan::scan_flat(line) {
             Some(flat) => build(flat, self.tz, self.index, n),
-            None => serde_json::from_str::<NativeRecord>(line)
-                .map_err(|e| RecordError::new("json", json_reason(&e)))?
-                .build(self.tz, self.index, n),
+            None => build(
+                serde_json::from_str::<NativeRecord>(line)
+                    .map_err(|e| RecordError::new("json", json_reason(&e)))?,
+                self.tz,
+                self.index,
+                n,
+            ),
         }
         .map(Some)
     }
@@ -855,7 +859,7 @@ fn read_csv(file: &SourceFile, index: u32, cx: &ReadContext, intake: &mut Intake
                 let built = rec
                     .deserialize::<NativeRecord>(Some(&headers))
                     .map_err(|e| RecordError::new("csv", e.to_string()))
-                    .and_then(|r| r.build(cx.input_tz, index, line));
+                    .and_then(|r| build(r, cx.input_tz, index, line));
                 match built {
                     Ok(e) => events.push(e),
                     Err(err) => {

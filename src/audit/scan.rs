@@ -284,7 +284,10 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
         return (ws(i + 1) == b.len()).then_some(rec);
     }
     loop {
-        // The key's opening quote: the next quote must be here.
+        // The key's opening quote, which must also be the next quote marked.
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
         quotes.expect(i)?;
         let key_end = quotes.next()?;
         let slot = known_key(b, i + 1, key_end);

@@ -116,9 +116,9 @@ struct AuditArgs {
     /// pseudonyms in every output and in the quarantine file.
     #[arg(long)]
     redact: bool,
-    /// Change histories held in memory; those of later changes go to temporary files
-    /// and are checked at the end, so memory stays bounded on big runs. The findings are
-    /// the same either way.
+    /// Change histories held in memory; past it, those idle longest go to temporary
+    /// files (with any later events of their changes) and are checked at the end, so
+    /// memory stays bounded on big runs. The findings are the same either way.
     #[arg(long, value_name = "N", default_value_t = regwatch::audit::CHANGES_IN_MEMORY)]
     changes_in_memory: usize,
     /// Findings gathered in memory; the rest are gathered and sorted in temporary files

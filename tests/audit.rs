@@ -821,10 +821,16 @@ fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
         let total = all_in_memory["findings"].as_array().unwrap().len() as u64;
         let held: u64 = budgets.1.parse().unwrap();
         assert_eq!(spilled["spilled"][2], total - held, "{budgets:?}");
-        assert!(
-            changes > 0 && events >= changes,
-            "{budgets:?}: {changes} {events}"
-        );
+        assert!(changes > 0, "{budgets:?}: {changes}");
+        if budgets.0 == "0" {
+            // Nothing held: every event of every change went to disk.
+            assert!(events >= changes, "{budgets:?}: {changes} {events}");
+        }
+        if budgets.0 == "7" {
+            // Histories left memory when the budget filled, and some of those changes had
+            // events later, which joined their histories on disk.
+            assert!(events > 0, "{budgets:?}: {changes} {events}");
+        }
         assert!(changes < spilled_before, "{budgets:?}: {changes}");
         spilled_before = changes;
         spilled["spilled"] = all_in_memory["spilled"].clone();

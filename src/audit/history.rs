@@ -1,11 +1,11 @@
 //! Change histories past the in-memory budget, kept on disk.
 //!
 //! A run with hundreds of thousands of changes would hold every history in memory until
-//! the end. Past a budget, each event of a change first seen after the budget was reached
-//! is appended to one of [`PARTITIONS`] temporary files, chosen by its change id, and the
-//! files are replayed one partition at a time at the end. A change is wholly in memory or
-//! wholly in one partition, and its events keep their order in the file, so its history
-//! comes out exactly as if it had been kept in memory.
+//! the end. Past a budget, the histories idle longest are written to one of [`PARTITIONS`]
+//! temporary files, chosen by change id, and leave memory; any later event of such a
+//! change is appended to the same file after its history. The files are replayed one
+//! partition at a time at the end: each history is read back and its later events added
+//! in the order they came, so it comes out exactly as if it had been kept in memory.
 
 use anyhow::Result;
 
@@ -65,10 +65,15 @@ pub fn partition(change_id: &str) -> usize {
     partition_of(super::policies::hash(change_id))
 }
 
-/// The spilled events, one file per partition (made on the first event spilled).
+/// Record kinds in the partition files.
+const EVENT: u8 = 0;
+const STATE: u8 = 1;
+
+/// The spilled events and histories, one file per partition (made on the first record).
 pub struct Spill {
     files: PartitionFiles,
     record: Vec<u8>,
+    events: u64,
 }
 
 impl Default for Spill {
@@ -76,11 +81,30 @@ impl Default for Spill {
         Spill {
             files: PartitionFiles::new("change-histories"),
             record: Vec::with_capacity(256),
+            events: 0,
         }
     }
 }
 
+/// An actor type as one byte, and back.
+pub fn type_code(t: ActorType) -> u8 {
+    match t {
+        ActorType::Human => 0,
+        ActorType::AiAgent => 1,
+        ActorType::Service => 2,
+    }
+}
+
+pub fn type_of(code: u8) -> ActorType {
+    match code {
+        0 => ActorType::Human,
+        1 => ActorType::AiAgent,
+        _ => ActorType::Service,
+    }
+}
+
 impl Spill {
+    /// One event of a change whose history is on disk.
     pub fn write(&mut self, h: &HistoryEvent) {
         self.record.clear();
         let flags = h.plan as u8
@@ -88,14 +112,10 @@ impl Spill {
             | (h.changes as u8) << 2
             | (h.is_prod as u8) << 3
             | (h.failed as u8) << 4;
-        let actor_type = match h.actor_type {
-            ActorType::Human => 0u8,
-            ActorType::AiAgent => 1,
-            ActorType::Service => 2,
-        };
         let mut e = Enc(&mut self.record);
-        e.u8(flags)
-            .u8(actor_type)
+        e.u8(EVENT)
+            .u8(flags)
+            .u8(type_code(h.actor_type))
             .i64(h.place.at)
             .u32(h.place.source)
             .u64(h.place.line);
@@ -110,15 +130,34 @@ impl Spill {
             e.str(text);
         }
         self.files.write(partition(h.change_id), &self.record);
+        self.events += 1;
+    }
+
+    /// A change's history so far, moved out of memory; `encode` writes it. The change's
+    /// later events follow it in the same partition.
+    pub fn write_state(&mut self, change_id: &str, encode: impl FnOnce(&mut Enc)) {
+        self.record.clear();
+        let mut e = Enc(&mut self.record);
+        e.u8(STATE).str(change_id);
+        encode(&mut e);
+        self.files.write(partition(change_id), &self.record);
     }
 
     /// Flushes the files and hands them back to replay; `None` if nothing was spilled.
     pub fn finish(self) -> Result<Option<SpilledHistories>> {
-        Ok(self.files.finish()?.map(|files| SpilledHistories {
-            events: files.records,
-            files,
-        }))
+        let events = self.events;
+        Ok(self
+            .files
+            .finish()?
+            .map(|files| SpilledHistories { events, files }))
     }
+}
+
+/// A record read back: an event, or a change's history as it was moved out of memory
+/// (the change id, and the rest to decode).
+pub enum Spilled<'a, 'r> {
+    Event(HistoryEvent<'a>),
+    State(&'a str, &'r mut Dec<'a>),
 }
 
 /// The partition files, ready to read back.
@@ -129,11 +168,16 @@ pub struct SpilledHistories {
 }
 
 impl SpilledHistories {
-    /// Reads partition `p` and calls `each` for its events, in the order they were seen.
-    pub fn replay(&self, p: usize, mut each: impl FnMut(&HistoryEvent)) -> Result<()> {
-        self.files.read(p, |rec| {
-            each(&decode(rec)?);
-            Some(())
+    /// Reads partition `p` and calls `each` for its records, in the order written;
+    /// `each` gives `None` for a record it cannot read.
+    pub fn replay(&self, p: usize, mut each: impl FnMut(Spilled) -> Option<()>) -> Result<()> {
+        self.files.read(p, |rec| match rec.u8()? {
+            EVENT => each(Spilled::Event(decode(rec)?)),
+            STATE => {
+                let id = rec.str()?;
+                each(Spilled::State(id, rec))
+            }
+            _ => None,
         })
     }
 }
@@ -151,11 +195,7 @@ fn decode<'a>(rec: &mut Dec<'a>) -> Option<HistoryEvent<'a>> {
         is_prod: flags & 8 != 0,
         failed: flags & 16 != 0,
         actor: rec.str()?,
-        actor_type: match actor_type {
-            0 => ActorType::Human,
-            1 => ActorType::AiAgent,
-            _ => ActorType::Service,
-        },
+        actor_type: type_of(actor_type),
         resource: rec.str()?,
         account: rec.str()?,
         region: rec.str()?,
@@ -200,7 +240,10 @@ mod tests {
         let back = spill.finish().unwrap().expect("events were spilled");
         let mut seen = Vec::new();
         for p in 0..PARTITIONS {
-            back.replay(p, |h| {
+            back.replay(p, |record| {
+                let Spilled::Event(h) = record else {
+                    panic!("only events were written")
+                };
                 assert_eq!(partition(h.change_id), p);
                 seen.push((
                     h.place.source as usize,
@@ -212,6 +255,7 @@ mod tests {
                     h.resource.len(),
                     h.place.line,
                 ));
+                Some(())
             })
             .unwrap();
         }

@@ -37,10 +37,10 @@ use sources::{
     SourceSummary,
 };
 
-/// Change histories held in memory by default (about 40 MB of them); a run with more
-/// changes keeps the rest in temporary files. At 1 M generated events (about 50,000
-/// changes) this keeps everything in memory: a quarter of the budget saved about 55 MB
-/// but cost about a tenth more time, spent writing and reading back the spill.
+/// Change histories held in memory by default (about 40 MB of them); past it, those
+/// idle longest move to temporary files. At 1 M generated events (about 50,000 changes)
+/// this keeps everything in memory: a quarter of the budget saved about 55 MB but cost
+/// about a tenth more time, spent writing and reading back the spill.
 pub const CHANGES_IN_MEMORY: usize = 1 << 16;
 
 /// Findings held in memory by default (about 40 MB); the rest are gathered and sorted in
@@ -106,8 +106,9 @@ pub struct Totals {
     pub last_event: Option<String>,
     pub ai_change_events: u64,
     pub human_change_events: u64,
-    /// Events and changes whose histories were kept in temporary files because more
-    /// changes than `--changes-in-memory` were seen (the results are the same).
+    /// Past `--changes-in-memory` (the results are the same): events written to
+    /// temporary files after their change's history, and change histories checked from
+    /// there.
     pub spilled_events: u64,
     pub spilled_changes: u64,
     /// Findings gathered and sorted in temporary files past `--findings-in-memory`.

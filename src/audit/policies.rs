@@ -19,9 +19,10 @@ use smallvec::SmallVec;
 
 use super::event::{millis_to_time, ActorType, AuditEvent, Operation, NATIVE_FIELDS};
 use super::findings::{FindingStore, Findings, Gathering};
-use super::history::{partition, HistoryEvent, Spill, PARTITIONS};
+use super::history::{partition, type_code, type_of, HistoryEvent, Spill, Spilled, PARTITIONS};
 use super::metrics::{Deployment, IncidentIndex};
 use super::sources::{Globs, Words};
+use super::spill::{Dec, Enc};
 use crate::clock::{parse_timestamp, Calendar};
 use crate::controls::{Policy, Severity};
 use crate::incident::Incident;
@@ -593,15 +594,147 @@ impl ChangeState {
     }
 }
 
-/// Change histories by change id, in the order first seen. There can be hundreds of
-/// thousands: they sit densely in fixed-size segments, and the hash index holds only their
-/// positions. Growing never moves a history: one vector doubling would copy every history
-/// and briefly hold two copies, the peak memory of a large run.
+/// Writes a change's history for [`decode_state`], its names as text (the symbols of the
+/// run are not those of the partition it is read back into).
+fn encode_state(out: &mut Enc, st: &ChangeState, symbols: &Symbols) {
+    let place = |out: &mut Enc, r: &EventRef| {
+        out.u32(r.source).u64(r.line).i64(r.at);
+    };
+    let names = |out: &mut Enc, ids: &Ids| {
+        out.u32(ids.0.len() as u32);
+        for &id in &ids.0 {
+            out.str(symbols.name(id));
+        }
+    };
+    out.i64(st.first_at).i64(st.last_at).u64(st.events);
+    out.u8(st.by_ai as u8 | (st.by_human as u8) << 1 | (st.failed as u8) << 2);
+    out.u8(st.plan_at.is_some() as u8)
+        .i64(st.plan_at.unwrap_or(0));
+    out.u8(st.first_prod_apply.is_some() as u8);
+    place(
+        out,
+        &st.first_prod_apply.unwrap_or(EventRef {
+            source: 0,
+            line: 0,
+            at: 0,
+        }),
+    );
+    out.str(symbols.name(st.first_prod_actor));
+    let hashes: Vec<u64> = match &st.resources.many {
+        Some(set) => set.iter().copied().collect(),
+        None => st.resources.hashes.to_vec(),
+    };
+    out.u32(hashes.len() as u32);
+    for h in hashes {
+        out.u64(h);
+    }
+    for ids in [
+        &st.resources.names,
+        &st.accounts,
+        &st.regions,
+        &st.environments,
+        &st.appliers,
+    ] {
+        names(out, ids);
+    }
+    out.u32(st.refs.len() as u32);
+    for r in &st.refs {
+        place(out, r);
+    }
+    out.u32(st.approvals.len() as u32);
+    for (who, t, r) in &st.approvals {
+        out.str(symbols.name(*who)).u8(type_code(*t));
+        place(out, r);
+    }
+}
+
+/// Reads back what [`encode_state`] wrote; `None` if it is cut short.
+fn decode_state(input: &mut Dec, symbols: &mut Symbols) -> Option<ChangeState> {
+    fn place(input: &mut Dec) -> Option<EventRef> {
+        Some(EventRef {
+            source: input.u32()?,
+            line: input.u64()?,
+            at: input.i64()?,
+        })
+    }
+    fn names(input: &mut Dec, symbols: &mut Symbols) -> Option<Ids> {
+        let n = input.u32()?;
+        let mut ids = Ids::default();
+        for _ in 0..n {
+            ids.0.push(symbols.id(input.str()?));
+        }
+        Some(ids)
+    }
+    let mut st = ChangeState {
+        first_at: input.i64()?,
+        last_at: input.i64()?,
+        events: input.u64()?,
+        ..ChangeState::default()
+    };
+    let flags = input.u8()?;
+    (st.by_ai, st.by_human, st.failed) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+    let (planned, plan_at) = (input.u8()?, input.i64()?);
+    st.plan_at = (planned != 0).then_some(plan_at);
+    let (applied, first) = (input.u8()?, place(input)?);
+    st.first_prod_apply = (applied != 0).then_some(first);
+    st.first_prod_actor = symbols.id(input.str()?);
+    let n = input.u32()? as usize;
+    let mut hashes = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        hashes.push(input.u64()?);
+    }
+    // As `Distinct::add` keeps them: in a set past 32.
+    if hashes.len() > 32 {
+        st.resources.many = Some(hashes.into_iter().collect());
+    } else {
+        st.resources.hashes = hashes.into();
+    }
+    st.resources.names = names(input, symbols)?;
+    st.accounts = names(input, symbols)?;
+    st.regions = names(input, symbols)?;
+    st.environments = names(input, symbols)?;
+    st.appliers = names(input, symbols)?;
+    for _ in 0..input.u32()? {
+        st.refs.push(place(input)?);
+    }
+    for _ in 0..input.u32()? {
+        let who = symbols.id(input.str()?);
+        let t = type_of(input.u8()?);
+        st.approvals.push((who, t, place(input)?));
+    }
+    Some(st)
+}
+
+/// Change histories by change id. There can be hundreds of thousands: they sit densely in
+/// fixed-size segments, and the hash index holds only their positions. Growing never
+/// moves a history: one vector doubling would copy every history and briefly hold two
+/// copies, the peak memory of a large run.
+///
+/// Past the budget, the histories idle longest are handed out (to go to disk) and their
+/// places reused. A change's events usually come close together in an audit trail, so
+/// in a long run those histories are finished; one that comes back has its later events
+/// go to disk too, where they are added to its saved history at the end.
 #[derive(Default)]
 pub struct ChangeMap {
     index: hashbrown::HashTable<u32>,
-    segments: Vec<Vec<(Box<str>, ChangeState)>>,
+    segments: Vec<Vec<Entry>>,
+    /// Places in use, and places given up by histories handed out, to reuse.
     len: usize,
+    free: Vec<u32>,
+    /// Counts lookups: each history's `seen` is this at its latest event.
+    clock: u64,
+    /// Hashes of the ids of histories handed out. A new id with one of these hashes
+    /// (that change again, or rarely another with the same hash) goes to disk.
+    handed_out: rustc_hash::FxHashSet<u64>,
+}
+
+/// A change id (empty for a free place), when its history last had an event, and the
+/// history.
+#[derive(Default)]
+struct Entry {
+    id: Box<str>,
+    seen: u64,
+    state: ChangeState,
 }
 
 /// Histories per segment (a power of two: a position splits into segment and offset).
@@ -613,48 +746,142 @@ fn slot(i: u32) -> (usize, usize) {
     ((i >> SEGMENT_BITS) as usize, i as usize & (SEGMENT - 1))
 }
 
+/// Where a change's history is kept.
+pub enum Held<'m> {
+    Here(&'m mut ChangeState),
+    /// On disk: its events are to be written there.
+    OnDisk,
+}
+
 impl ChangeMap {
-    fn at(&self, i: u32) -> &(Box<str>, ChangeState) {
+    fn at(&self, i: u32) -> &Entry {
         let (s, o) = slot(i);
         &self.segments[s][o]
     }
 
-    /// The history of change `id`, started if new, unless `budget` changes are already
-    /// held (then `None`: the caller keeps it elsewhere).
-    fn get_or_start(&mut self, id: &str, at: i64, budget: usize) -> Option<&mut ChangeState> {
-        let h = hash(id);
+    fn at_mut(&mut self, i: u32) -> &mut Entry {
+        let (s, o) = slot(i);
+        &mut self.segments[s][o]
+    }
+
+    fn find(&self, h: u64, id: &str) -> Option<u32> {
         let segments = &self.segments;
-        let id_at = |i: u32| -> &str {
-            let (s, o) = slot(i);
-            &segments[s][o].0
-        };
-        let i = match self.index.find(h, |&i| id_at(i) == id) {
-            Some(&i) => i,
-            None if self.len >= budget => return None,
+        self.index
+            .find(h, |&i| {
+                let (s, o) = slot(i);
+                *segments[s][o].id == *id
+            })
+            .copied()
+    }
+
+    /// The history of change `id`, started if new. With `budget` histories already held,
+    /// the idlest half are first given to `hand_out` (to keep on disk) and dropped here;
+    /// a change handed out before stays on disk.
+    fn get_or_start(
+        &mut self,
+        id: &str,
+        at: i64,
+        budget: usize,
+        hand_out: impl FnMut(&str, &ChangeState),
+    ) -> Held<'_> {
+        let h = hash(id);
+        self.clock += 1;
+        let i = match self.find(h, id) {
+            Some(i) => i,
+            None if self.handed_out.contains(&h) => return Held::OnDisk,
             None => {
-                let i = self.len as u32;
-                if self.len.is_multiple_of(SEGMENT) {
+                if self.len >= budget {
+                    if self.len == 0 {
+                        self.handed_out.insert(h);
+                        return Held::OnDisk;
+                    }
+                    self.hand_out_idlest(hand_out);
+                }
+                self.insert(h, id, ChangeState::starting(at))
+            }
+        };
+        let clock = self.clock;
+        let entry = self.at_mut(i);
+        entry.seen = clock;
+        Held::Here(&mut entry.state)
+    }
+
+    fn insert(&mut self, h: u64, id: &str, state: ChangeState) -> u32 {
+        let entry = Entry {
+            id: Box::from(id),
+            seen: self.clock,
+            state,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                *self.at_mut(i) = entry;
+                i
+            }
+            None => {
+                let i = self
+                    .segments
+                    .last()
+                    .map_or(0, |last| (self.segments.len() - 1) * SEGMENT + last.len())
+                    as u32;
+                if (i as usize).is_multiple_of(SEGMENT) {
                     self.segments.push(Vec::with_capacity(SEGMENT));
                 }
                 if let Some(last) = self.segments.last_mut() {
-                    last.push((Box::from(id), ChangeState::starting(at)));
+                    last.push(entry);
                 }
-                self.len += 1;
-                let segments = &self.segments;
-                self.index.insert_unique(h, i, |&j| {
-                    let (s, o) = slot(j);
-                    hash(&segments[s][o].0)
-                });
                 i
             }
         };
-        let (s, o) = slot(i);
-        Some(&mut self.segments[s][o].1)
+        self.len += 1;
+        let segments = &self.segments;
+        self.index.insert_unique(h, i, |&j| {
+            let (s, o) = slot(j);
+            hash(&segments[s][o].id)
+        });
+        i
+    }
+
+    /// Hands out the half of the histories idle longest (at least one) and frees their
+    /// places.
+    fn hand_out_idlest(&mut self, mut hand_out: impl FnMut(&str, &ChangeState)) {
+        let mut by_seen: Vec<(u64, u32)> = self
+            .segments
+            .iter()
+            .flatten()
+            .zip(0u32..)
+            .filter(|(e, _)| !e.id.is_empty())
+            .map(|(e, i)| (e.seen, i))
+            .collect();
+        let n = (by_seen.len() / 2).max(1);
+        if n < by_seen.len() {
+            by_seen.select_nth_unstable(n);
+        }
+        for &(_, i) in &by_seen[..n] {
+            let entry = std::mem::take(self.at_mut(i));
+            let h = hash(&entry.id);
+            hand_out(&entry.id, &entry.state);
+            if let Ok(found) = self.index.find_entry(h, |&j| j == i) {
+                found.remove();
+            }
+            self.handed_out.insert(h);
+            self.free.push(i);
+            self.len -= 1;
+        }
+    }
+
+    /// Puts back a history read from disk (its change not yet here).
+    fn restore(&mut self, id: &str, state: ChangeState) {
+        let h = hash(id);
+        match self.find(h, id) {
+            Some(i) => self.at_mut(i).state = state,
+            None => {
+                self.insert(h, id, state);
+            }
+        }
     }
 
     fn get(&self, id: &str) -> Option<&ChangeState> {
-        let i = self.index.find(hash(id), |&i| *self.at(i).0 == *id)?;
-        Some(&self.at(*i).1)
+        self.find(hash(id), id).map(|i| &self.at(i).state)
     }
 
     /// How many changes.
@@ -666,9 +893,13 @@ impl ChangeMap {
         self.len == 0
     }
 
-    /// Every change with its id, in the order first seen.
+    /// Every change held, with its id.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ChangeState)> {
-        self.segments.iter().flatten().map(|(id, st)| (&**id, st))
+        self.segments
+            .iter()
+            .flatten()
+            .filter(|e| !e.id.is_empty())
+            .map(|e| (&*e.id, &e.state))
     }
 }
 
@@ -1037,14 +1268,18 @@ impl<'a> Engine<'a> {
                     let is_prod = || production.iter().any(|p| *p == *e.environment);
                     // A change's history by its id; without one, by actor within a window.
                     if !e.change_id.is_empty() {
-                        match change_states.get_or_start(&e.change_id, e.at, budget) {
-                            Some(st) => update_change(
+                        let held =
+                            change_states.get_or_start(&e.change_id, e.at, budget, |id, st| {
+                                spill.write_state(id, |out| encode_state(out, st, &symbols))
+                            });
+                        match held {
+                            Held::Here(st) => update_change(
                                 st,
                                 &HistoryEvent::of(e, is_prod()),
                                 caps,
                                 &mut symbols,
                             ),
-                            None => spill.write(&HistoryEvent::of(e, is_prod())),
+                            Held::OnDisk => spill.write(&HistoryEvent::of(e, is_prod())),
                         }
                     } else if e.operation.changes() && !e.dry_run {
                         let window = e.at.div_euclid(window_ms);
@@ -1231,12 +1466,24 @@ impl<'a> Engine<'a> {
                     .map(|(p, candidates)| {
                         let mut changes = ChangeMap::default();
                         let mut symbols = Symbols::default();
-                        sp.replay(p, |h| {
-                            if let Some(st) =
-                                changes.get_or_start(h.change_id, h.place.at, usize::MAX)
-                            {
-                                update_change(st, h, checks.caps, &mut symbols);
+                        sp.replay(p, |record| {
+                            match record {
+                                Spilled::Event(h) => {
+                                    let held = changes.get_or_start(
+                                        h.change_id,
+                                        h.place.at,
+                                        usize::MAX,
+                                        |_, _| {},
+                                    );
+                                    if let Held::Here(st) = held {
+                                        update_change(st, &h, checks.caps, &mut symbols);
+                                    }
+                                }
+                                Spilled::State(id, saved) => {
+                                    changes.restore(id, decode_state(saved, &mut symbols)?);
+                                }
                             }
+                            Some(())
                         })?;
                         let part =
                             checks.run(&changes, &FxHashMap::default(), &symbols, candidates);
@@ -1619,5 +1866,134 @@ fn update_change(
         if e.failed {
             st.failed = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event<'a>(id: &'a str, resource: &'a str, at: i64) -> HistoryEvent<'a> {
+        HistoryEvent {
+            change_id: id,
+            plan: false,
+            approve: false,
+            changes: true,
+            is_prod: true,
+            failed: false,
+            actor: "agent-7",
+            actor_type: ActorType::AiAgent,
+            resource,
+            account: "111111111111",
+            region: "eu-west-2",
+            environment: "prod",
+            place: EventRef {
+                source: 0,
+                line: at as u64,
+                at,
+            },
+        }
+    }
+
+    #[test]
+    fn past_the_budget_the_idlest_histories_leave_and_do_not_come_back() {
+        let mut map = ChangeMap::default();
+        let mut symbols = Symbols::default();
+        let mut out = Vec::new();
+        let caps = (100, 8);
+        let budget = std::cell::Cell::new(4);
+        let mut add = |map: &mut ChangeMap, id: &str, at: i64, out: &mut Vec<String>| match map
+            .get_or_start(id, at, budget.get(), |id, _| out.push(id.to_string()))
+        {
+            Held::Here(st) => {
+                update_change(st, &event(id, "r", at), caps, &mut symbols);
+                true
+            }
+            Held::OnDisk => false,
+        };
+        for (i, id) in ["A", "B", "C", "D"].iter().enumerate() {
+            assert!(add(&mut map, id, i as i64, &mut out));
+        }
+        // A and B are touched again: C and D are now the idlest.
+        assert!(add(&mut map, "A", 10, &mut out));
+        assert!(add(&mut map, "B", 11, &mut out));
+        assert!(add(&mut map, "E", 12, &mut out));
+        out.sort();
+        assert_eq!(out, ["C", "D"]);
+        assert_eq!(map.len(), 3);
+        let mut held: Vec<&str> = map.iter().map(|(id, _)| id).collect();
+        held.sort_unstable();
+        assert_eq!(held, ["A", "B", "E"]);
+        assert!(map.get("C").is_none());
+        // C left memory, so its later events go to disk; F takes a freed place.
+        assert!(!add(&mut map, "C", 13, &mut out));
+        assert!(add(&mut map, "F", 14, &mut out));
+        assert_eq!(map.len(), 4);
+        assert_eq!(map.get("A").map(|st| st.events), Some(2));
+        // With no budget at all, every change is on disk.
+        budget.set(0);
+        let mut none = ChangeMap::default();
+        assert!(!add(&mut none, "A", 0, &mut out));
+        assert!(!add(&mut none, "A", 1, &mut out));
+    }
+
+    #[test]
+    fn a_history_written_to_disk_reads_back_the_same() {
+        let mut symbols = Symbols::default();
+        let mut st = ChangeState::starting(5);
+        let caps = (100, 8);
+        for i in 0..40 {
+            let resource = format!("db-{i}");
+            let mut e = event("CHG-1", &resource, 5 + i);
+            e.failed = i == 3;
+            e.actor_type = if i % 2 == 0 {
+                ActorType::AiAgent
+            } else {
+                ActorType::Human
+            };
+            update_change(&mut st, &e, caps, &mut symbols);
+        }
+        let mut approval = event("CHG-1", "", 2);
+        (approval.approve, approval.actor, approval.plan) = (true, "alice", true);
+        update_change(&mut st, &approval, caps, &mut symbols);
+        let mut bytes = Vec::new();
+        encode_state(&mut Enc(&mut bytes), &st, &symbols);
+        // Read back into other symbols, as a partition is.
+        let mut other = Symbols::default();
+        other.id("unrelated");
+        let back = decode_state(&mut Dec(&bytes), &mut other).expect("whole record");
+        let names = |s: &Symbols, ids: &Ids| s.names(ids);
+        assert_eq!((back.first_at, back.last_at), (2, 44));
+        assert_eq!((back.events, back.plan_at), (40, Some(2)));
+        assert_eq!((back.by_ai, back.by_human, back.failed), (true, true, true));
+        assert_eq!(back.first_prod_apply, st.first_prod_apply);
+        assert_eq!(
+            other.name(back.first_prod_actor),
+            symbols.name(st.first_prod_actor)
+        );
+        assert_eq!(back.resources.len(), 40);
+        assert!(back.resources.many.is_some(), "past 32 resources: a set");
+        assert_eq!(
+            names(&other, &back.resources.names),
+            names(&symbols, &st.resources.names)
+        );
+        for (a, b) in [
+            (&back.accounts, &st.accounts),
+            (&back.regions, &st.regions),
+            (&back.environments, &st.environments),
+            (&back.appliers, &st.appliers),
+        ] {
+            assert_eq!(names(&other, a), names(&symbols, b));
+        }
+        assert_eq!(back.refs.to_vec(), st.refs.to_vec());
+        let approvals = |s: &Symbols, st: &ChangeState| -> Vec<(String, ActorType, EventRef)> {
+            st.approvals
+                .iter()
+                .map(|(w, t, r)| (s.name(*w).to_string(), *t, *r))
+                .collect()
+        };
+        assert_eq!(approvals(&other, &back), approvals(&symbols, &st));
+        // A record cut short is refused, not read as something else.
+        assert!(decode_state(&mut Dec(&bytes[..bytes.len() - 1]), &mut other).is_none());
     }
 }

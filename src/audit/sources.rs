@@ -546,21 +546,16 @@ fn strict_error(r: &Rejection) -> anyhow::Error {
     bad_input(format!("{r} (--strict stops at the first bad record)"))
 }
 
-/// Turns one line of a JSON-lines file into an event (or `None` for a record to skip).
+/// Turns one line of a JSON-lines file into an event, appended to `out`; `false` for a
+/// record to skip. Events are a few hundred bytes: built straight into the vector, none
+/// is copied through a return value.
 trait LineParser: Sync {
-    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError>;
-
-    /// The line's event, if any, appended to `out`; `false` for a record to skip. Events
-    /// are a few hundred bytes: a parser that builds one straight into the vector saves
-    /// copying it through each caller's return value.
     fn parse_into<'b>(
         &self,
         line: &'b str,
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
-    ) -> Result<bool, RecordError> {
-        Ok(self.parse(line, n)?.map(|e| out.push(e)).is_some())
-    }
+    ) -> Result<bool, RecordError>;
 }
 
 struct NativeLines {
@@ -589,20 +584,6 @@ impl LineParser for NativeLines {
         }
         Ok(true)
     }
-
-    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
-        match super::scan::scan_flat(line) {
-            Some(flat) => build(flat, self.tz, self.index, n),
-            None => build(
-                serde_json::from_str::<NativeRecord>(line)
-                    .map_err(|e| RecordError::new("json", json_reason(&e)))?,
-                self.tz,
-                self.index,
-                n,
-            ),
-        }
-        .map(Some)
-    }
 }
 
 struct K8sLines<'c> {
@@ -612,8 +593,14 @@ struct K8sLines<'c> {
 }
 
 impl LineParser for K8sLines<'_> {
-    fn parse<'b>(&self, line: &'b str, n: u64) -> Result<Option<AuditEvent<'b>>, RecordError> {
-        k8s_event(line, n, self.index, &self.cluster, self.cx)
+    fn parse_into<'b>(
+        &self,
+        line: &'b str,
+        n: u64,
+        out: &mut Vec<AuditEvent<'b>>,
+    ) -> Result<bool, RecordError> {
+        let event = k8s_event(line, n, self.index, &self.cluster, self.cx)?;
+        Ok(event.map(|e| out.push(e)).is_some())
     }
 }
 
@@ -1533,7 +1520,7 @@ mod tests {
             tz: chrono_tz::Europe::London,
             index: 0,
         };
-        events.push(parser.parse(line, 1).unwrap().unwrap());
+        assert!(parser.parse_into(line, 1, &mut events).unwrap());
         assert_eq!(&*events[0].actor, "a");
         let again: Vec<AuditEvent<'_>> = recycle(events);
         assert!(

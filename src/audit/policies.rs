@@ -440,7 +440,8 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
 /// One event that breaks a per-event check, before grouping into findings.
 pub struct Hit {
     policy: usize,
-    /// Events with the same key become one finding (one per change, say).
+    /// Events with the same key become one finding (one per change, say); empty for a
+    /// finding of this event alone.
     group: String,
     detail: String,
     event: EventRef,
@@ -449,6 +450,22 @@ pub struct Hit {
     change_id: String,
     /// Destructive events wait for the end: a human approval may come later in the file.
     awaits_approval: bool,
+}
+
+impl Hit {
+    /// For hits on a block's events numbered from the block's first line: moves the
+    /// event down to its line in the file.
+    pub fn move_down(&mut self, lines: u64) {
+        self.event.line += lines;
+    }
+
+    /// The group, with an event's own finding named by its place.
+    fn settle(mut self) -> Hit {
+        if self.group.is_empty() {
+            self.group = format!("{}:{}", self.event.source, self.event.line);
+        }
+        self
+    }
 }
 
 pub(crate) fn hash(text: &str) -> u64 {
@@ -947,13 +964,9 @@ impl Rules<'_> {
                 change_id: e.change_id.to_string(),
                 awaits_approval: false,
             };
-            let per_change = || {
-                if e.change_id.is_empty() {
-                    format!("{}:{}", e.source, e.line)
-                } else {
-                    e.change_id.to_string()
-                }
-            };
+            // One finding per change; without a change id, one per event (an empty group,
+            // named by its place once the line's number in the file is known).
+            let per_change = || e.change_id.to_string();
             match &p.check {
                 Check::DestructiveWithoutApproval(d) => {
                     if e.actor_type == ActorType::AiAgent
@@ -1098,7 +1111,7 @@ impl Rules<'_> {
                     let by_resource = e.operation.changes() && resources.match_any(&e.resource);
                     if (by_action || by_resource) && !e.dry_run {
                         out.push(hit(
-                            format!("{}:{}", e.source, e.line),
+                            String::new(),
                             format!(
                                 "{} ran {:?} on {}: the audit trail itself was changed",
                                 e.actor, e.action, e.resource
@@ -1301,7 +1314,7 @@ impl<'a> Engine<'a> {
 
     /// Everything [`Engine::observe`] keeps but the per-change history.
     fn observe_rest(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
-        for h in hits {
+        for h in hits.into_iter().map(Hit::settle) {
             if h.awaits_approval {
                 self.candidates.push(h);
             } else {

@@ -708,17 +708,25 @@ fn read_lines<P: LineParser>(
             .iter()
             .map(|_| pool.pop().unwrap_or_default())
             .collect();
+        // Each block's events are checked as soon as they are parsed, while in cache.
         let mut parsed: Vec<_> = batch
             .par_iter()
             .zip(spare)
-            .map(|(b, spare)| parse_block(b, name, parser, recycle(spare)))
+            .map(|(b, spare)| {
+                let parsed = parse_block(b, name, parser, recycle(spare));
+                let hits = checker.check(&parsed.events);
+                (parsed, hits)
+            })
             .collect();
         // Blocks number their lines from 1 (counting them as they are parsed, not before
         // on the reading thread); here they get their place in the file.
-        for parsed in &mut parsed {
+        for (parsed, hits) in &mut parsed {
             let before = next_line - 1;
             for e in &mut parsed.events {
                 e.line += before;
+            }
+            for h in hits {
+                h.move_down(before);
             }
             for r in &mut parsed.rejects {
                 if let Location::Line(n) = &mut r.location {
@@ -727,11 +735,7 @@ fn read_lines<P: LineParser>(
             }
             next_line += parsed.newlines;
         }
-        let hits: Vec<_> = parsed
-            .par_iter()
-            .map(|p| checker.check(&p.events))
-            .collect();
-        for (block, (parsed, hits)) in batch.iter().zip(parsed.into_iter().zip(hits)) {
+        for (block, (parsed, hits)) in batch.iter().zip(parsed) {
             let Parsed {
                 events,
                 rejects,

@@ -986,7 +986,9 @@ fn parquet_events<'a>(
     tz: Tz,
 ) -> Result<(Vec<AuditEvent<'a>>, Vec<Rejection>)> {
     use polars::prelude::*;
-    let text = |field: &str| -> Result<Option<TextColumn<'a>>> {
+    // Each text column's values, read in order (cheaper than looking each one up by row
+    // across the column's chunks).
+    let text = |field: &str| -> Result<Option<Vec<Option<&'a str>>>> {
         match df.column(field) {
             Err(_) => Ok(None),
             Ok(c) => {
@@ -996,12 +998,25 @@ fn parquet_events<'a>(
                         c.dtype()
                     ))
                 })?;
-                Ok(Some(TextColumn::of(ca)))
+                let mut values = Vec::with_capacity(ca.len());
+                // (`validity` through the boxed chunk: polars does not export the trait.)
+                for (chunk, boxed) in ca.downcast_iter().zip(ca.chunks()) {
+                    match boxed.validity() {
+                        None => values.extend(chunk.values_iter().map(Some)),
+                        Some(valid) => values.extend(
+                            chunk
+                                .values_iter()
+                                .zip(valid.iter())
+                                .map(|(v, ok)| ok.then_some(v)),
+                        ),
+                    }
+                }
+                Ok(Some(values))
             }
         }
     };
     // Every text column, in [`Text`] order; a column the file lacks is None.
-    let cols: Vec<Option<TextColumn>> = Text::ALL
+    let cols: Vec<Option<Vec<Option<&'a str>>>> = Text::ALL
         .iter()
         .map(|f| text(f.name()))
         .collect::<Result<_>>()?;
@@ -1032,14 +1047,13 @@ fn parquet_events<'a>(
             row: i,
             dry_run: dry.as_ref().map_or(Flag(None, false), |d| d[i]),
         };
-        match build(row, tz, index, record as u64) {
-            Ok(e) => events.push(e),
-            Err(err) => rejects.push(rejection(
+        if let Err(err) = build_with(row, tz, index, record as u64, |e| events.push(e)) {
+            rejects.push(rejection(
                 name,
                 Location::Record(record as u64),
                 err,
                 String::new(),
-            )),
+            ));
         }
     }
     Ok((events, rejects))
@@ -1049,8 +1063,8 @@ fn parquet_events<'a>(
 /// the row each starts at.
 /// One row of a Parquet slice, read field by field as it is checked.
 struct ParquetRow<'c, 'a> {
-    /// The text columns in [`Text`] order; `None` for one the file lacks.
-    cols: &'c [Option<TextColumn<'a>>],
+    /// The text columns' values in [`Text`] order; `None` for a column the file lacks.
+    cols: &'c [Option<Vec<Option<&'a str>>>],
     row: usize,
     dry_run: Flag,
 }
@@ -1058,45 +1072,11 @@ struct ParquetRow<'c, 'a> {
 impl<'a> RawRecord<'a> for ParquetRow<'_, 'a> {
     fn take(&mut self, field: Text) -> Option<Cow<'a, str>> {
         let col = self.cols.get(field as usize)?.as_ref()?;
-        col.get(self.row).map(Cow::Borrowed)
+        col.get(self.row).copied().flatten().map(Cow::Borrowed)
     }
 
     fn dry_run(&self) -> Flag {
         self.dry_run
-    }
-}
-
-struct TextColumn<'a> {
-    chunks: Vec<(
-        usize,
-        &'a <polars::prelude::StringType as polars::prelude::PolarsDataType>::Array,
-    )>,
-}
-
-impl<'a> TextColumn<'a> {
-    fn of(ca: &'a polars::prelude::StringChunked) -> TextColumn<'a> {
-        let mut start = 0;
-        let chunks = ca
-            .downcast_iter()
-            .map(|a| {
-                let at = start;
-                start += a.len();
-                (at, a)
-            })
-            .collect();
-        TextColumn { chunks }
-    }
-
-    fn get(&self, row: usize) -> Option<&'a str> {
-        let k = match self.chunks.len() {
-            1 => 0,
-            _ => self
-                .chunks
-                .partition_point(|(start, _)| *start <= row)
-                .checked_sub(1)?,
-        };
-        let (start, array) = self.chunks.get(k)?;
-        (row - start < array.len()).then(|| array.get(row - start))?
     }
 }
 
@@ -1572,15 +1552,53 @@ mod tests {
     }
 
     #[test]
-    fn a_parquet_text_column_reads_across_its_chunks() {
+    fn parquet_columns_in_several_chunks_are_read_row_by_row() {
         use polars::prelude::*;
-        let mut ca = StringChunked::new("c".into(), &[Some("a"), None, Some("b")]);
-        ca.append(&StringChunked::new("c".into(), &[None, Some("d")]))
-            .unwrap();
-        assert_eq!(ca.chunks().len(), 2);
-        let col = TextColumn::of(&ca);
-        let got: Vec<Option<&str>> = (0..6).map(|i| col.get(i)).collect();
-        assert_eq!(got, [Some("a"), None, Some("b"), None, Some("d"), None]);
+        let first = df!(
+            "timestamp" => ["2026-11-10T10:00:00Z", "2026-11-10T10:00:01Z"],
+            "actor" => ["a", "b"],
+            "actor_type" => ["human", "human"],
+            "action" => ["apply", "apply"],
+            "operation" => ["update", "update"],
+            "resource" => ["db/1", "db/2"],
+            "environment" => ["prod", "prod"],
+            "region" => [Some("eu-west-2"), None],
+        )
+        .unwrap();
+        let second = df!(
+            "timestamp" => ["2026-11-10T10:00:02Z", "2026-11-10T10:00:03Z"],
+            "actor" => ["c", "d"],
+            "actor_type" => ["human", "human"],
+            "action" => ["apply", "apply"],
+            "operation" => ["update", "update"],
+            "resource" => ["db/3", "db/4"],
+            "environment" => ["prod", "prod"],
+            "region" => [None, Some("eu-west-1")],
+        )
+        .unwrap();
+        let mut df = first;
+        df.vstack_mut(&second).unwrap();
+        // From the middle of the first chunk into the second, as a part of a slice is.
+        let part = df.slice(1, 3);
+        assert_eq!(
+            part.column("actor").unwrap().str().unwrap().chunks().len(),
+            2
+        );
+        let (events, rejects) =
+            parquet_events(&part, "f.parquet", 0, 10, chrono_tz::Europe::London).unwrap();
+        assert!(rejects.is_empty());
+        let got: Vec<(&str, &str, &str, u64)> = events
+            .iter()
+            .map(|e| (&*e.actor, &*e.resource, &*e.region, e.line))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("b", "db/2", "", 11),
+                ("c", "db/3", "", 12),
+                ("d", "db/4", "eu-west-1", 13)
+            ]
+        );
     }
 
     #[test]

@@ -612,7 +612,7 @@ struct Block {
 
 /// Bytes per block. A megabyte's events (about 2,800 at 370 bytes a line) are checked
 /// and observed while still in cache, and the blocks in flight hold less memory, all of
-/// which the kernel zeroes on first touch (2 MB blocks: 30 MB more at peak, no faster).
+/// which the kernel zeroes on first touch (2 MB blocks: 30 MiB more at peak, no faster).
 const BLOCK_BYTES: usize = 1 << 20;
 /// Blocks parsed at once: enough for every core, small enough to bound memory.
 const BATCH_BLOCKS: usize = 8;
@@ -937,7 +937,7 @@ fn read_parquet(
     // Half a Parquet row group (DuckDB and Arrow write 122,880 rows) at a time: bounded
     // memory, still parallel. (At 1 M events, one slice at a time: 2^18 rows peaked at
     // 430 MiB, 2^17 at 338 MiB in the same time, 2^16 was slower. With the next slice
-    // decoded alongside: 2^17 peaked at 378 MiB, 2^16 at 316 MiB in the same time.)
+    // decoded alongside: 2^17 peaked at 369 MiB, 2^16 at 308 MiB in the same time.)
     const SLICE: usize = 1 << 16;
     // One slice at a time (bounded memory); each is cut into parts that are turned into
     // events and checked in parallel. The next slice is decoded meanwhile, on a thread of

@@ -637,12 +637,10 @@ fn encode_state(out: &mut Enc, st: &ChangeState, symbols: &Symbols) {
         }),
     );
     out.str(symbols.name(st.first_prod_actor));
-    let hashes: Vec<u64> = match &st.resources.many {
-        Some(set) => set.iter().copied().collect(),
-        None => st.resources.hashes.to_vec(),
-    };
-    out.u32(hashes.len() as u32);
-    for h in hashes {
+    out.u32(st.resources.len() as u32);
+    // In the set, or (up to 32) in the list: one of the two is empty.
+    let resources = &st.resources;
+    for &h in resources.many.iter().flatten().chain(&resources.hashes) {
         out.u64(h);
     }
     for ids in [
@@ -808,8 +806,8 @@ impl ChangeMap {
             None if self.handed_out.contains(&h) => return Held::OnDisk,
             None => {
                 if self.len >= budget {
+                    // With no budget at all, nothing is held: every change is on disk.
                     if self.len == 0 {
-                        self.handed_out.insert(h);
                         return Held::OnDisk;
                     }
                     self.hand_out_idlest(hand_out);
@@ -886,15 +884,12 @@ impl ChangeMap {
         }
     }
 
-    /// Puts back a history read from disk (its change not yet here).
+    /// Puts back a history read from disk. It is its change's first record there: a
+    /// history leaves memory once, and its change's later events are written after it.
     fn restore(&mut self, id: &str, state: ChangeState) {
         let h = hash(id);
-        match self.find(h, id) {
-            Some(i) => self.at_mut(i).state = state,
-            None => {
-                self.insert(h, id, state);
-            }
-        }
+        debug_assert!(self.find(h, id).is_none(), "{id} restored twice");
+        self.insert(h, id, state);
     }
 
     fn get(&self, id: &str) -> Option<&ChangeState> {
@@ -1986,6 +1981,12 @@ mod tests {
         );
         assert_eq!(back.resources.len(), 40);
         assert!(back.resources.many.is_some(), "past 32 resources: a set");
+        // The resources themselves came back: one already seen is not counted again.
+        let mut back = back;
+        back.resources.add("db-7", caps.0, &mut other);
+        assert_eq!(back.resources.len(), 40);
+        back.resources.add("db-40", caps.0, &mut other);
+        assert_eq!(back.resources.len(), 41);
         assert_eq!(
             names(&other, &back.resources.names),
             names(&symbols, &st.resources.names)
@@ -2008,5 +2009,19 @@ mod tests {
         assert_eq!(approvals(&other, &back), approvals(&symbols, &st));
         // A record cut short is refused, not read as something else.
         assert!(decode_state(&mut Dec(&bytes[..bytes.len() - 1]), &mut other).is_none());
+        // A few resources are kept in a short list, and come back in one, in order.
+        let mut few = ChangeState::starting(0);
+        for r in ["db-1", "db-2", "db-1", "db-3"] {
+            update_change(&mut few, &event("CHG-2", r, 1), caps, &mut symbols);
+        }
+        let mut bytes = Vec::new();
+        encode_state(&mut Enc(&mut bytes), &few, &symbols);
+        let back = decode_state(&mut Dec(&bytes), &mut other).expect("whole record");
+        assert!(back.resources.many.is_none());
+        assert_eq!(
+            back.resources.hashes.to_vec(),
+            few.resources.hashes.to_vec()
+        );
+        assert_eq!(back.resources.len(), 3);
     }
 }

@@ -939,9 +939,9 @@ fn read_parquet(
     // 430 MiB, 2^17 at 338 MiB in the same time, 2^16 was slower. With the next slice
     // decoded alongside: 2^17 peaked at 369 MiB, 2^16 at 308 MiB in the same time.)
     const SLICE: usize = 1 << 16;
-    // One slice at a time (bounded memory); each is cut into parts that are turned into
-    // events and checked in parallel. The next slice is decoded meanwhile, on a thread of
-    // its own: two slices are held at most. (Decoding two slices at once, both in
+    // Each slice is cut into parts that are turned into events and checked in parallel,
+    // while the next slice is decoded on a thread of its own: two slices are held at
+    // most, so memory stays bounded. (Decoding two slices at once, both in
     // parallel, measured no faster and took half as much memory again.)
     let decode = |offset: usize, len: usize| -> Result<DataFrame> {
         let mut reader = open()?;
@@ -1078,8 +1078,6 @@ fn parquet_events<'a>(
     Ok((events, rejects))
 }
 
-/// A Parquet text column read in place (no copy of its values): its Arrow chunks and
-/// the row each starts at.
 /// One row of a Parquet slice, read field by field as it is checked.
 struct ParquetRow<'c, 'a> {
     /// The text columns' values in [`Text`] order; `None` for a column the file lacks.
@@ -1573,28 +1571,22 @@ mod tests {
     #[test]
     fn parquet_columns_in_several_chunks_are_read_row_by_row() {
         use polars::prelude::*;
-        let first = df!(
-            "timestamp" => ["2026-11-10T10:00:00Z", "2026-11-10T10:00:01Z"],
-            "actor" => ["a", "b"],
-            "actor_type" => ["human", "human"],
-            "action" => ["apply", "apply"],
-            "operation" => ["update", "update"],
-            "resource" => ["db/1", "db/2"],
-            "environment" => ["prod", "prod"],
-            "region" => [Some("eu-west-2"), None],
-        )
-        .unwrap();
-        let second = df!(
-            "timestamp" => ["2026-11-10T10:00:02Z", "2026-11-10T10:00:03Z"],
-            "actor" => ["c", "d"],
-            "actor_type" => ["human", "human"],
-            "action" => ["apply", "apply"],
-            "operation" => ["update", "update"],
-            "resource" => ["db/3", "db/4"],
-            "environment" => ["prod", "prod"],
-            "region" => [None, Some("eu-west-1")],
-        )
-        .unwrap();
+        // Rows of (second, actor, resource, region) as one chunk of a frame.
+        let chunk = |rows: [(u32, &str, &str, Option<&str>); 2]| {
+            df!(
+                "timestamp" => rows.map(|r| format!("2026-11-10T10:00:0{}Z", r.0)),
+                "actor" => rows.map(|r| r.1),
+                "actor_type" => ["human"; 2],
+                "action" => ["apply"; 2],
+                "operation" => ["update"; 2],
+                "resource" => rows.map(|r| r.2),
+                "environment" => ["prod"; 2],
+                "region" => rows.map(|r| r.3),
+            )
+            .unwrap()
+        };
+        let first = chunk([(0, "a", "db/1", Some("eu-west-2")), (1, "b", "db/2", None)]);
+        let second = chunk([(2, "c", "db/3", None), (3, "d", "db/4", Some("eu-west-1"))]);
         let mut df = first;
         df.vstack_mut(&second).unwrap();
         // From the middle of the first chunk into the second, as a part of a slice is.

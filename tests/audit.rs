@@ -863,3 +863,54 @@ fn change_histories_and_findings_kept_on_disk_give_the_same_report() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
+    // The reader parses one batch of blocks while the batch before it goes through the
+    // stateful policies. With 15 inert lines after each line of the sample month (about
+    // 20 MB, several batches), each change's events lie in different batches; every
+    // finding and metric must be as in the sample alone, at its line in the longer file.
+    const PAD: u64 = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/audit/native/changes-2026-11.jsonl");
+    let padded = dir.path().join("changes-2026-11.jsonl");
+    let mut text = String::new();
+    for line in std::fs::read_to_string(&sample).unwrap().lines() {
+        text.push_str(line);
+        text.push('\n');
+        let at = serde_json::from_str::<Value>(line).unwrap()["timestamp"].clone();
+        for n in 0..PAD {
+            text.push_str(&format!(
+                "{{\"timestamp\":{at},\"actor\":\"padding-reader\",\"actor_type\":\"human\",\"action\":\"SELECT count(*) FROM padding WHERE n = {n:>120}\",\"operation\":\"read\",\"resource\":\"db/padding\",\"environment\":\"test\"}}\n"
+            ));
+        }
+    }
+    assert!(text.len() > 20 << 20, "{}", text.len());
+    std::fs::write(&padded, text).unwrap();
+    let report = |input: &std::path::Path| {
+        let run = regwatch(&[
+            "--config",
+            "regwatch.toml",
+            "audit",
+            input.to_str().unwrap(),
+            "--format",
+            "json",
+            "--quiet",
+        ]);
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        serde_json::from_str::<Value>(&run.stdout).unwrap()
+    };
+    let alone = report(&sample);
+    let mut spread = report(&padded);
+    assert!(alone["findings"].as_array().unwrap().len() > 20);
+    for f in spread["findings"].as_array_mut().unwrap() {
+        for e in f["events"].as_array_mut().unwrap() {
+            let line = e["line"].as_u64().unwrap();
+            assert_eq!((line - 1) % (PAD + 1), 0, "a padding line in {f}");
+            e["line"] = ((line - 1) / (PAD + 1) + 1).into();
+            e["file"] = alone["findings"][0]["events"][0]["file"].clone();
+        }
+    }
+    assert_eq!(spread["findings"], alone["findings"]);
+    assert_eq!(spread["metrics"], alone["metrics"]);
+}

@@ -682,88 +682,147 @@ fn read_lines<P: LineParser>(
             }
         }
     });
-    let mut consumed = 0u64;
-    let mut next_line = 1u64;
-    let mut outcome = Ok(());
-    // Event vectors go back to a pool too: each holds megabytes, and a fresh one would be
-    // zeroed by the kernel page by page.
-    let mut pool: Vec<Vec<AuditEvent<'static>>> = Vec::new();
-    'batches: loop {
-        let mut batch = Vec::with_capacity(BATCH_BLOCKS);
-        while batch.len() < BATCH_BLOCKS {
-            match rx.recv() {
-                Ok(Ok(b)) => batch.push(b),
-                Ok(Err(e)) => {
-                    outcome = Err(bad_input(format!("cannot read {name}: {e}")));
-                    break 'batches;
-                }
-                Err(_) => break,
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let checker = intake.checker;
-        let spare: Vec<_> = batch
-            .iter()
-            .map(|_| pool.pop().unwrap_or_default())
-            .collect();
-        // Each block's events are checked as soon as they are parsed, while in cache.
-        let mut parsed: Vec<_> = batch
-            .par_iter()
-            .zip(spare)
-            .map(|(b, spare)| {
-                let parsed = parse_block(b, name, parser, recycle(spare));
-                let hits = checker.check(&parsed.events);
-                (parsed, hits)
-            })
-            .collect();
-        // Blocks number their lines from 1 (counting them as they are parsed, not before
-        // on the reading thread); here they get their place in the file.
-        for (parsed, hits) in &mut parsed {
-            let before = next_line - 1;
-            for e in &mut parsed.events {
-                e.line += before;
-            }
-            for h in hits {
-                h.move_down(before);
-            }
-            for r in &mut parsed.rejects {
-                if let Location::Line(n) = &mut r.location {
-                    *n += before;
-                }
-            }
-            next_line += parsed.newlines;
-        }
-        for (block, (parsed, hits)) in batch.iter().zip(parsed) {
-            let Parsed {
-                events,
-                rejects,
-                read,
-                skipped,
-                ..
-            } = parsed;
-            intake.summary.read += read;
-            intake.summary.skipped += skipped;
-            let taken = intake.take(&events, hits, rejects);
-            pool.push(recycle(events));
-            if let Err(e) = taken {
-                outcome = Err(e);
-                break 'batches;
-            }
-            consumed += block.bytes.len() as u64;
-            intake.sink.progress(consumed);
-        }
-        for block in batch {
-            let _ = free_tx.send(block.bytes);
-        }
-    }
+    let mut lines = LinePipeline {
+        rx,
+        free_tx,
+        name,
+        parser,
+        pool: Vec::new(),
+        next_line: 1,
+        consumed: 0,
+    };
+    // Two batches in flight: while one is handed to the sink, the next is parsed and
+    // checked. Each batch's blocks live in one of these until its events are handed on.
+    let (mut even, mut odd) = (Vec::new(), Vec::new());
+    let mut parsed_odd = Vec::new();
+    let outcome = loop {
+        let parsed_even = match lines.step(&mut even, parsed_odd, intake) {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        parsed_odd = match lines.step(&mut odd, parsed_even, intake) {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+    };
     // Stops the reader if it is still going (a read error or --strict ended early).
-    drop(rx);
+    drop(lines);
     reader
         .join()
         .map_err(|_| anyhow::anyhow!("reader thread for {name} failed"))?;
     outcome
+}
+
+/// A batch's blocks parsed and checked: their events (lines numbered from each block's
+/// first), with what the checks found.
+type ParsedBatch<'b> = Vec<(Parsed<'b>, Vec<Hit>)>;
+
+/// The reading loop's state between batches.
+struct LinePipeline<'n, 'p, P> {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Block>>,
+    /// Buffers go back to the reader once their events are handed on: fresh buffers
+    /// would cost a page fault per 4 KB.
+    free_tx: std::sync::mpsc::Sender<Vec<u8>>,
+    name: &'n str,
+    parser: &'p P,
+    /// Event vectors go back to a pool too: each holds megabytes, and a fresh one would
+    /// be zeroed by the kernel page by page.
+    pool: Vec<Vec<AuditEvent<'static>>>,
+    next_line: u64,
+    consumed: u64,
+}
+
+impl<P: LineParser> LinePipeline<'_, '_, P> {
+    /// Refills `blocks` with the next batch, then parses and checks it in parallel while
+    /// the previous batch's events go to the sink (which takes them one block at a time,
+    /// in order, on one thread). `None` once the file is done.
+    fn step<'b>(
+        &mut self,
+        blocks: &'b mut Vec<Block>,
+        previous: ParsedBatch<'_>,
+        intake: &mut Intake,
+    ) -> Result<Option<ParsedBatch<'b>>> {
+        for block in blocks.drain(..) {
+            let _ = self.free_tx.send(block.bytes);
+        }
+        let mut failed = None;
+        while blocks.len() < BATCH_BLOCKS {
+            match self.rx.recv() {
+                Ok(Ok(b)) => blocks.push(b),
+                Ok(Err(e)) => {
+                    failed = Some(bad_input(format!("cannot read {}: {e}", self.name)));
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let blocks: &'b Vec<Block> = blocks;
+        let spare: Vec<_> = blocks
+            .iter()
+            .map(|_| self.pool.pop().unwrap_or_default())
+            .collect();
+        let (name, parser, checker) = (self.name, self.parser, intake.checker);
+        let (handed, parsed) = rayon::join(
+            || self.hand_on(previous, intake),
+            || {
+                // Each block's events are checked as soon as they are parsed, in cache.
+                blocks
+                    .par_iter()
+                    .zip(spare)
+                    .map(|(b, spare)| {
+                        let parsed = parse_block(b, name, parser, recycle(spare));
+                        let hits = checker.check(&parsed.events);
+                        (parsed, hits)
+                    })
+                    .collect::<ParsedBatch>()
+            },
+        );
+        handed?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok((!parsed.is_empty()).then_some(parsed))
+    }
+
+    /// Gives a parsed batch's lines their place in the file, and its events and
+    /// rejections to the intake, block by block in order.
+    fn hand_on(&mut self, batch: ParsedBatch<'_>, intake: &mut Intake) -> Result<()> {
+        for (parsed, mut hits) in batch {
+            let Parsed {
+                mut events,
+                mut rejects,
+                read,
+                skipped,
+                newlines,
+                bytes,
+            } = parsed;
+            // Blocks number their lines from 1 (counted as they are parsed, not before
+            // on the reading thread); here they get their place in the file.
+            let before = self.next_line - 1;
+            for e in &mut events {
+                e.line += before;
+            }
+            for h in &mut hits {
+                h.move_down(before);
+            }
+            for r in &mut rejects {
+                if let Location::Line(n) = &mut r.location {
+                    *n += before;
+                }
+            }
+            self.next_line += newlines;
+            intake.summary.read += read;
+            intake.summary.skipped += skipped;
+            let taken = intake.take(&events, hits, rejects);
+            self.pool.push(recycle(events));
+            taken?;
+            self.consumed += bytes as u64;
+            intake.sink.progress(self.consumed);
+        }
+        Ok(())
+    }
 }
 
 /// An emptied vector of events, its allocation kept, for events borrowing from another
@@ -782,6 +841,8 @@ struct Parsed<'b> {
     read: u64,
     skipped: u64,
     newlines: u64,
+    /// The block's length in bytes.
+    bytes: usize,
 }
 
 fn parse_block<'b, P: LineParser>(
@@ -837,6 +898,7 @@ fn parse_block<'b, P: LineParser>(
         read,
         skipped,
         newlines,
+        bytes: block.bytes.len(),
     }
 }
 

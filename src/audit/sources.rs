@@ -999,12 +999,14 @@ fn read_parquet(
     // Half a Parquet row group (DuckDB and Arrow write 122,880 rows) at a time: bounded
     // memory, still parallel. (At 1 M events, one slice at a time: 2^18 rows peaked at
     // 430 MiB, 2^17 at 338 MiB in the same time, 2^16 was slower. With the next slice
-    // decoded alongside: 2^17 peaked at 369 MiB, 2^16 at 308 MiB in the same time.)
+    // decoded alongside: 2^17 peaked at 369 MiB, 2^16 at 308 MiB in the same time; with
+    // the slice before handed on alongside too, 2^16 peaked at 343 MiB.)
     const SLICE: usize = 1 << 16;
     // Each slice is cut into parts that are turned into events and checked in parallel,
-    // while the next slice is decoded on a thread of its own: two slices are held at
-    // most, so memory stays bounded. (Decoding two slices at once, both in
-    // parallel, measured no faster and took half as much memory again.)
+    // while the next slice is decoded on a thread of its own and the slice before goes
+    // through the stateful policies: three slices are held at most, so memory stays
+    // bounded. (Decoding two slices at once, both in parallel, measured no faster and
+    // took half as much memory again.)
     let decode = |offset: usize, len: usize| -> Result<DataFrame> {
         let mut reader = open()?;
         reader.set_metadata(metadata.clone());
@@ -1029,34 +1031,95 @@ fn read_parquet(
                 offset += len;
             }
         });
-        for slice in rx {
-            let (offset, df) = slice?;
-            let len = df.height();
-            let parts = rayon::current_num_threads().max(1) * 4;
-            let step = len.div_ceil(parts).max(1);
-            let parts: Vec<(usize, DataFrame)> = (0..len)
-                .step_by(step)
-                .map(|start| (start, df.slice(start as i64, step)))
-                .collect();
-            type Checked<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit>);
-            let checker = intake.checker;
-            let results: Vec<Result<Checked>> = parts
-                .par_iter()
-                .map(|(start, part)| {
-                    let (events, rejects) =
-                        parquet_events(part, &name, index, offset + start, cx.input_tz)?;
-                    let hits = checker.check(&events);
-                    Ok((events, rejects, hits))
-                })
-                .collect();
-            for r in results {
-                let (events, rejects, hits) = r?;
-                intake.summary.read += (events.len() + rejects.len()) as u64;
-                intake.take(&events, hits, rejects)?;
-            }
+        // While one slice is turned into events and checked, the slice before goes
+        // through the stateful policies. Each slice lives in one of these until its
+        // events are handed on.
+        let (mut even, mut odd) = (Vec::new(), Vec::new());
+        let mut checked_odd = Vec::new();
+        let cx = SliceContext {
+            rx,
+            name: &name,
+            index,
+            tz: cx.input_tz,
+        };
+        loop {
+            let Some(checked_even) = cx.step(&mut even, checked_odd, intake)? else {
+                return Ok(());
+            };
+            let Some(checked) = cx.step(&mut odd, checked_even, intake)? else {
+                return Ok(());
+            };
+            checked_odd = checked;
         }
-        Ok(())
     })
+}
+
+/// A part of a Parquet slice turned into events and checked.
+type CheckedPart<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit>);
+
+/// What each step of reading a Parquet file's slices needs.
+struct SliceContext<'n> {
+    rx: std::sync::mpsc::Receiver<Result<(usize, polars::prelude::DataFrame)>>,
+    name: &'n str,
+    index: u32,
+    tz: Tz,
+}
+
+impl SliceContext<'_> {
+    /// Takes the next decoded slice into `slot`, then turns it into events and checks
+    /// them, in parallel parts, while the previous slice's events go to the intake.
+    /// `None` once the file is done.
+    fn step<'d>(
+        &self,
+        slot: &'d mut Vec<(usize, polars::prelude::DataFrame)>,
+        previous: Vec<CheckedPart<'_>>,
+        intake: &mut Intake,
+    ) -> Result<Option<Vec<CheckedPart<'d>>>> {
+        slot.clear();
+        let mut failed = None;
+        match self.rx.recv() {
+            Ok(Ok((offset, df))) => {
+                // Cut into parts (views of the slice, not copies) for the cores to share.
+                let len = df.height();
+                let parts = rayon::current_num_threads().max(1) * 4;
+                let step = len.div_ceil(parts).max(1);
+                slot.extend(
+                    (0..len)
+                        .step_by(step)
+                        .map(|start| (offset + start, df.slice(start as i64, step))),
+                );
+            }
+            Ok(Err(e)) => failed = Some(e),
+            Err(_) => {}
+        }
+        let parts: &'d Vec<_> = slot;
+        let (name, index, tz, checker) = (self.name, self.index, self.tz, intake.checker);
+        let (handed, checked) = rayon::join(
+            || -> Result<()> {
+                for (events, rejects, hits) in previous {
+                    intake.summary.read += (events.len() + rejects.len()) as u64;
+                    intake.take(&events, hits, rejects)?;
+                }
+                Ok(())
+            },
+            || {
+                parts
+                    .par_iter()
+                    .map(|(first_row, part)| {
+                        let (events, rejects) = parquet_events(part, name, index, *first_row, tz)?;
+                        let hits = checker.check(&events);
+                        Ok((events, rejects, hits))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            },
+        );
+        handed?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let checked = checked?;
+        Ok((!parts.is_empty()).then_some(checked))
+    }
 }
 
 fn parquet_events<'a>(

@@ -726,10 +726,10 @@ fn a_byte_order_mark_and_crlf_line_ends_are_not_data() {
 
 #[test]
 fn line_numbers_stay_right_across_blocks_and_a_line_longer_than_a_block() {
-    // The reader hands out blocks of about 2 MB and reuses their buffers after the first
-    // batches: 250,000 lines (45 MB) span some twenty, one line of 3 MB spans more than a
-    // block on its own, and a bad line after all of them must still be reported at its
-    // own line number.
+    // The reader hands out blocks of at most a few megabytes and reuses their buffers
+    // after the first batches: 250,000 lines (45 MB) span many, one line of 3 MB spans
+    // more than a block on its own, and a bad line after all of them must still be
+    // reported at its own line number.
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("big.jsonl");
     let line = |n: usize, action: &str| {

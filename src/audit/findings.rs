@@ -387,21 +387,20 @@ impl PolicyText {
 }
 
 /// The report's order: most severe first, then by time; the rest only breaks ties, so
-/// the order never depends on the order of gathering.
+/// the order never depends on the order of gathering. (Each tie-break is compared only
+/// when all before it tie: the text comparisons are most of a merge's cost otherwise.)
 pub fn finding_order(a: &Finding, b: &Finding) -> Ordering {
     b.severity
         .cmp(&a.severity)
         .then(a.first_at.cmp(&b.first_at))
-        .then(a.policy.cmp(&b.policy))
-        .then(a.detail.cmp(&b.detail))
-        .then(a.change_id.cmp(&b.change_id))
-        .then(a.actors.cmp(&b.actors))
-        .then(
-            a.events
-                .first()
-                .map(|e| (e.source, e.line))
-                .cmp(&b.events.first().map(|e| (e.source, e.line))),
-        )
+        .then_with(|| a.policy.cmp(&b.policy))
+        .then_with(|| a.detail.cmp(&b.detail))
+        .then_with(|| a.change_id.cmp(&b.change_id))
+        .then_with(|| a.actors.cmp(&b.actors))
+        .then_with(|| {
+            let first = |f: &Finding| f.events.first().map(|e| (e.source, e.line));
+            first(a).cmp(&first(b))
+        })
 }
 
 /// Sorts through a small index (findings are big to move), stable and parallel, then

@@ -211,32 +211,6 @@ pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
     Ok(())
 }
 
-/// One event a finding rests on, as JSON shows it: `line` or `record` by format.
-#[derive(Serialize)]
-struct EventJson<'a> {
-    file: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    record: Option<u64>,
-    at: String,
-}
-
-/// The parts of a finding's JSON that vary from finding to finding (the rest is the
-/// policy's and is written once per policy, already escaped: see [`PolicyJson`]).
-#[derive(Serialize)]
-struct FindingJson<'a> {
-    change_id: &'a str,
-    actors: &'a [String],
-    resources: &'a [String],
-    resource_count: u64,
-    events: Vec<EventJson<'a>>,
-    event_count: u64,
-    first_at: String,
-    first_at_local: String,
-    last_at: String,
-}
-
 /// A policy's part of its findings' JSON, serialised once: a run can have hundreds of
 /// thousands of findings and a few policies. Keys keep the order of the whole object:
 /// policy, title, severity, detail, why, change_id ... last_at, nist, obligations.
@@ -296,49 +270,99 @@ impl PolicyJson {
     }
 }
 
-/// Appends one finding as a compact JSON object.
+/// Each source file's name as a JSON string, escaped once, and whether its events are
+/// placed by `record` (formats without lines) or by `line`.
+struct SourceJson {
+    file: Vec<u8>,
+    by_record: bool,
+}
+
+/// Appends a JSON string (escaped as serde_json escapes it).
+fn push_json_str(out: &mut Vec<u8>, text: &str) -> Result<()> {
+    serde_json::to_writer(&mut *out, text)?;
+    Ok(())
+}
+
+/// Appends `key` (written as `,"name":`) and a list of strings.
+fn push_json_strs(out: &mut Vec<u8>, key: &[u8], items: &[String]) -> Result<()> {
+    out.extend_from_slice(key);
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, item)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Appends `key` (written as `,"name":`) and a time as a JSON string (times hold nothing
+/// that JSON escapes).
+fn push_json_time(out: &mut Vec<u8>, key: &[u8], time: &str) {
+    out.extend_from_slice(key);
+    out.push(b'"');
+    out.extend_from_slice(time.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends one finding as a compact JSON object, its keys in this order: policy, title,
+/// severity, detail, why, change_id, actors, resources, resource_count, events
+/// (`file`, `line` or `record`, `at`), event_count, first_at, first_at_local, last_at,
+/// nist, obligations. Written field by field: a big run writes hundreds of thousands,
+/// and the policy's and the files' parts are escaped once, not for every finding.
 fn push_finding_json(
     out: &mut Vec<u8>,
-    report: &AuditReport,
+    sources: &[SourceJson],
     f: &Finding,
     policy: &PolicyJson,
     tz: Tz,
 ) -> Result<()> {
-    let events = f
-        .events
-        .iter()
-        .map(|e| {
-            let file = report
-                .files
-                .get(e.source as usize)
-                .map_or("", String::as_str);
-            let record = by_record(report, e.source);
-            EventJson {
-                file,
-                line: (!record).then_some(e.line),
-                record: record.then_some(e.line),
-                at: utc_text(millis_to_time(e.at)),
-            }
-        })
-        .collect();
-    let rest = FindingJson {
-        change_id: &f.change_id,
-        actors: &f.actors,
-        resources: &f.resources,
-        resource_count: f.resource_count,
-        events,
-        event_count: f.event_count,
-        first_at: utc_text(millis_to_time(f.first_at)),
-        first_at_local: local_rfc3339(millis_to_time(f.first_at), tz),
-        last_at: utc_text(millis_to_time(f.last_at)),
-    };
+    let mut time = String::with_capacity(32);
     out.extend_from_slice(&policy.head);
     out.extend_from_slice(b",\"detail\":");
-    serde_json::to_writer(&mut *out, &f.detail)?;
+    push_json_str(out, &f.detail)?;
     out.extend_from_slice(&policy.why);
-    out.push(b',');
-    let body = object_body(&rest, true)?;
-    out.extend_from_slice(&body);
+    out.extend_from_slice(b",\"change_id\":");
+    push_json_str(out, &f.change_id)?;
+    push_json_strs(out, b",\"actors\":", &f.actors)?;
+    push_json_strs(out, b",\"resources\":", &f.resources)?;
+    let mut n = itoa::Buffer::new();
+    out.extend_from_slice(b",\"resource_count\":");
+    out.extend_from_slice(n.format(f.resource_count).as_bytes());
+    out.extend_from_slice(b",\"events\":[");
+    for (i, e) in f.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let source = sources.get(e.source as usize);
+        out.extend_from_slice(b"{\"file\":");
+        out.extend_from_slice(source.map_or(b"\"\"", |s| &s.file));
+        let by_record = source.is_some_and(|s| s.by_record);
+        out.extend_from_slice(if by_record {
+            b",\"record\":"
+        } else {
+            b",\"line\":"
+        });
+        out.extend_from_slice(n.format(e.line).as_bytes());
+        time.clear();
+        crate::clock::push_utc(&mut time, millis_to_time(e.at));
+        push_json_time(out, b",\"at\":", &time);
+        out.push(b'}');
+    }
+    out.push(b']');
+    out.extend_from_slice(b",\"event_count\":");
+    out.extend_from_slice(n.format(f.event_count).as_bytes());
+    let first = millis_to_time(f.first_at);
+    time.clear();
+    crate::clock::push_utc(&mut time, first);
+    push_json_time(out, b",\"first_at\":", &time);
+    time.clear();
+    crate::clock::push_local_rfc3339(&mut time, first, tz);
+    push_json_time(out, b",\"first_at_local\":", &time);
+    time.clear();
+    crate::clock::push_utc(&mut time, millis_to_time(f.last_at));
+    push_json_time(out, b",\"last_at\":", &time);
     out.extend_from_slice(&policy.tail);
     Ok(())
 }
@@ -368,6 +392,15 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     for p in &report.policies {
         policies.insert(&p.id, PolicyJson::of(p)?);
     }
+    let sources: Vec<SourceJson> = (0..report.files.len().max(report.sources.len()))
+        .map(|i| -> Result<SourceJson> {
+            let file = report.files.get(i).map_or("", String::as_str);
+            Ok(SourceJson {
+                file: serde_json::to_vec(file)?,
+                by_record: by_record(report, i as u32),
+            })
+        })
+        .collect::<Result<_>>()?;
     let indent = |text: Vec<u8>| -> Vec<u8> {
         let mut out = Vec::with_capacity(text.len() + 64);
         for (i, line) in text.split(|&c| c == b'\n').enumerate() {
@@ -397,7 +430,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
                     let policy = policies
                         .get(&*f.policy)
                         .ok_or_else(|| anyhow::anyhow!("no JSON for policy {}", f.policy))?;
-                    push_finding_json(&mut out, report, f, policy, tz)?;
+                    push_finding_json(&mut out, &sources, f, policy, tz)?;
                 }
                 Ok(out)
             })

@@ -312,6 +312,7 @@ pub struct NativeRecord<'a> {
 
 /// Whether text is empty or only whitespace; the common case (a first byte that is
 /// plainly text) is decided without trimming.
+#[inline(always)]
 fn blank(t: &str) -> bool {
     match t.as_bytes().first() {
         None => true,
@@ -503,6 +504,7 @@ impl<'a> RawRecord<'a> for NativeRecord<'a> {
     }
 }
 
+#[inline(always)]
 fn required<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Result<Cow<'a, str>, RecordError> {
     match r.take(field) {
         Some(t) if !blank(&t) => Ok(t),
@@ -510,6 +512,7 @@ fn required<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Result<Cow<'a, str>,
     }
 }
 
+#[inline(always)]
 fn text<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Cow<'a, str> {
     r.take(field).unwrap_or(Cow::Borrowed(""))
 }

@@ -237,6 +237,7 @@ pub struct FlatLine<'a> {
 }
 
 impl<'a> RawRecord<'a> for FlatLine<'a> {
+    #[inline(always)]
     fn take(&mut self, field: Text) -> Option<Cow<'a, str>> {
         let k = field as usize;
         if self.present & (1 << k) == 0 {

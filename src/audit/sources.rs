@@ -620,9 +620,10 @@ const BLOCK_BYTES: usize = 1 << 19;
 const BATCH_BLOCKS: usize = 8;
 
 /// Reads JSON lines: one thread fills blocks of whole lines, rayon parses and checks a
-/// batch of blocks at once, and the sink sees each block's events in order. Memory is
-/// bounded by the batch. (Handing blocks to the sink on a thread of its own, overlapped
-/// with parsing the next batch, measured no faster on two cores: parsing keeps both busy.)
+/// batch of blocks at once, and the sink sees each block's events in order, the batch
+/// before being handed on while the next is parsed. Memory is bounded by the two batches.
+/// (The hand-on is one more rayon task beside the parsing, so the cores share it: on a
+/// thread of its own, as measured in an earlier version, it was no faster on two cores.)
 fn read_lines<P: LineParser>(
     file: &SourceFile,
     name: &str,
@@ -631,8 +632,7 @@ fn read_lines<P: LineParser>(
 ) -> Result<()> {
     let mut input = file.open()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
-    // Buffers go back to the reader once their events are checked: fresh buffers would
-    // cost a page fault per 4 KB.
+    // Buffers go back to the reader (see `LinePipeline::free_tx`).
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
         let mut carry: Vec<u8> = Vec::new();
@@ -1034,8 +1034,8 @@ fn read_parquet(
             }
         });
         // While one slice is turned into events and checked, the slice before goes
-        // through the stateful policies. Each slice lives in one of these until its
-        // events are handed on.
+        // through the stateful policies. Each slice's parts live in one of these until
+        // its events are handed on.
         let (mut even, mut odd) = (Vec::new(), Vec::new());
         let mut checked_odd = Vec::new();
         let cx = SliceContext {

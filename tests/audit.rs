@@ -901,16 +901,24 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
         serde_json::from_str::<Value>(&run.stdout).unwrap()
     };
     let alone = report(&sample);
-    let mut spread = report(&padded);
     assert!(alone["findings"].as_array().unwrap().len() > 20);
-    for f in spread["findings"].as_array_mut().unwrap() {
-        for e in f["events"].as_array_mut().unwrap() {
-            let line = e["line"].as_u64().unwrap();
-            assert_eq!((line - 1) % (PAD + 1), 0, "a padding line in {f}");
-            e["line"] = ((line - 1) / (PAD + 1) + 1).into();
-            e["file"] = alone["findings"][0]["events"][0]["file"].clone();
+    // Each event's place (`line` or `record`, by format) in the padded input, mapped back
+    // to the sample's line; no finding may rest on a padding line.
+    let sample_file = alone["findings"][0]["events"][0]["file"].clone();
+    let as_in_sample = |report: &mut Value, place: &str| {
+        for f in report["findings"].as_array_mut().unwrap() {
+            let policy = f["policy"].clone();
+            for e in f["events"].as_array_mut().unwrap() {
+                let n = e.as_object_mut().unwrap().remove(place).unwrap();
+                let n = n.as_u64().unwrap();
+                assert_eq!((n - 1) % (PAD + 1), 0, "a padding {place} in {policy}");
+                e["line"] = ((n - 1) / (PAD + 1) + 1).into();
+                e["file"] = sample_file.clone();
+            }
         }
-    }
+    };
+    let mut spread = report(&padded);
+    as_in_sample(&mut spread, "line");
     assert_eq!(spread["findings"], alone["findings"]);
     assert_eq!(spread["metrics"], alone["metrics"]);
 
@@ -924,23 +932,29 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(rows.len() > 1 << 16, "{}", rows.len());
-    let mut columns: Vec<Column> = ["timestamp", "actor", "actor_type", "agent", "action"]
+    let text_fields = [
+        "timestamp",
+        "actor",
+        "actor_type",
+        "agent",
+        "action",
+        "operation",
+        "resource",
+        "resource_type",
+        "environment",
+        "account",
+        "region",
+        "change_id",
+        "approved_by",
+        "approver_type",
+        "approved_at",
+        "outcome",
+        "prompt_ref",
+        "tool_call_ref",
+        "grants",
+    ];
+    let mut columns: Vec<Column> = text_fields
         .iter()
-        .chain(&[
-            "operation",
-            "resource",
-            "resource_type",
-            "environment",
-            "account",
-        ])
-        .chain(&[
-            "region",
-            "change_id",
-            "approved_by",
-            "approver_type",
-            "approved_at",
-        ])
-        .chain(&["outcome", "prompt_ref", "tool_call_ref", "grants"])
         .map(|name| {
             let values: Vec<Option<&str>> = rows.iter().map(|r| r[*name].as_str()).collect();
             Column::new((*name).into(), values)
@@ -954,13 +968,7 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
         .finish(&mut frame)
         .unwrap();
     let mut from_parquet = report(&parquet);
-    for f in from_parquet["findings"].as_array_mut().unwrap() {
-        for e in f["events"].as_array_mut().unwrap() {
-            let record = e.as_object_mut().unwrap().remove("record").unwrap();
-            e["line"] = ((record.as_u64().unwrap() - 1) / (PAD + 1) + 1).into();
-            e["file"] = alone["findings"][0]["events"][0]["file"].clone();
-        }
-    }
+    as_in_sample(&mut from_parquet, "record");
     assert_eq!(from_parquet["findings"], alone["findings"]);
     assert_eq!(from_parquet["metrics"], alone["metrics"]);
 }

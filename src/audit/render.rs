@@ -12,7 +12,7 @@ use super::event::millis_to_time;
 use super::policies::Finding;
 use super::sources::SourceFormat;
 use super::AuditReport;
-use crate::clock::{local_rfc3339, local_text, utc_text};
+use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
 use crate::controls::Severity;
 use crate::output::csv_safe;
@@ -297,12 +297,19 @@ fn push_json_strs(out: &mut Vec<u8>, key: &[u8], items: &[String]) -> Result<()>
     Ok(())
 }
 
-/// Appends `key` (written as `,"name":`) and a time as a JSON string (times hold nothing
-/// that JSON escapes).
-fn push_json_time(out: &mut Vec<u8>, key: &[u8], time: &str) {
+/// Appends `key` (written as `,"name":`) and a time, as `write` puts it in `buf` (a
+/// buffer reused from time to time), as a JSON string: times hold nothing JSON escapes.
+fn push_json_time(
+    out: &mut Vec<u8>,
+    buf: &mut String,
+    key: &[u8],
+    write: impl FnOnce(&mut String),
+) {
+    buf.clear();
+    write(buf);
     out.extend_from_slice(key);
     out.push(b'"');
-    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(buf.as_bytes());
     out.push(b'"');
 }
 
@@ -345,24 +352,20 @@ fn push_finding_json(
             b",\"line\":"
         });
         out.extend_from_slice(n.format(e.line).as_bytes());
-        time.clear();
-        crate::clock::push_utc(&mut time, millis_to_time(e.at));
-        push_json_time(out, b",\"at\":", &time);
+        push_json_time(out, &mut time, b",\"at\":", |t| {
+            push_utc(t, millis_to_time(e.at))
+        });
         out.push(b'}');
     }
     out.push(b']');
     out.extend_from_slice(b",\"event_count\":");
     out.extend_from_slice(n.format(f.event_count).as_bytes());
-    let first = millis_to_time(f.first_at);
-    time.clear();
-    crate::clock::push_utc(&mut time, first);
-    push_json_time(out, b",\"first_at\":", &time);
-    time.clear();
-    crate::clock::push_local_rfc3339(&mut time, first, tz);
-    push_json_time(out, b",\"first_at_local\":", &time);
-    time.clear();
-    crate::clock::push_utc(&mut time, millis_to_time(f.last_at));
-    push_json_time(out, b",\"last_at\":", &time);
+    let (first, last) = (millis_to_time(f.first_at), millis_to_time(f.last_at));
+    push_json_time(out, &mut time, b",\"first_at\":", |t| push_utc(t, first));
+    push_json_time(out, &mut time, b",\"first_at_local\":", |t| {
+        push_local_rfc3339(t, first, tz)
+    });
+    push_json_time(out, &mut time, b",\"last_at\":", |t| push_utc(t, last));
     out.extend_from_slice(&policy.tail);
     Ok(())
 }

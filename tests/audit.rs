@@ -932,29 +932,10 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(rows.len() > 1 << 16, "{}", rows.len());
-    let text_fields = [
-        "timestamp",
-        "actor",
-        "actor_type",
-        "agent",
-        "action",
-        "operation",
-        "resource",
-        "resource_type",
-        "environment",
-        "account",
-        "region",
-        "change_id",
-        "approved_by",
-        "approver_type",
-        "approved_at",
-        "outcome",
-        "prompt_ref",
-        "tool_call_ref",
-        "grants",
-    ];
-    let mut columns: Vec<Column> = text_fields
+    // Every native field: text, but dry_run a boolean column.
+    let mut columns: Vec<Column> = regwatch::audit::event::NATIVE_FIELDS
         .iter()
+        .filter(|&&name| name != "dry_run")
         .map(|name| {
             let values: Vec<Option<&str>> = rows.iter().map(|r| r[*name].as_str()).collect();
             Column::new((*name).into(), values)

@@ -244,10 +244,16 @@ impl<'a> RawRecord<'a> for FlatLine<'a> {
             return None;
         }
         let (start, end) = self.spans[k];
-        // Spans start and end at ASCII bytes, so `get` always finds the text.
-        self.line
-            .get(start as usize..end as usize)
-            .map(Cow::Borrowed)
+        let (start, end) = (start as usize, end as usize);
+        debug_assert!(self.line.get(start..end).is_some());
+        // SAFETY: `scan_flat` set this span within the line, start <= end, from ASCII
+        // bytes only: a string's span runs from just after its opening quote to its
+        // closing quote, a boolean's covers the word `true` or `false`. So both ends are
+        // character boundaries inside the line. (A checked `get` here was an out-of-line call for every field of every
+        // event: 3 % of the instructions of an audit of JSON lines.)
+        Some(Cow::Borrowed(unsafe {
+            self.line.get_unchecked(start..end)
+        }))
     }
 
     fn dry_run(&self) -> Flag {

@@ -922,16 +922,16 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
     assert_eq!(spread["findings"], alone["findings"]);
     assert_eq!(spread["metrics"], alone["metrics"]);
 
-    // The same rows as Parquet (89,000 rows: two slices, the second turned into events
-    // while the first goes through the stateful policies) give the same findings, at
-    // their record numbers.
+    // The same rows as Parquet (89,000 rows in more than one row group, so more than one
+    // slice, each turned into events while the one before goes through the stateful
+    // policies) give the same findings, at their record numbers.
     use polars::prelude::*;
     let text = std::fs::read_to_string(&padded).unwrap();
     let rows: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(rows.len() > 1 << 16, "{}", rows.len());
+    assert!(rows.len() > 60_000, "{}", rows.len());
     // Every native field: text, but dry_run a boolean column.
     let mut columns: Vec<Column> = regwatch::audit::event::NATIVE_FIELDS
         .iter()
@@ -946,8 +946,15 @@ fn a_change_spread_over_many_batches_gives_the_findings_it_gives_in_one() {
     let mut frame = DataFrame::new(rows.len(), columns).unwrap();
     let parquet = dir.path().join("changes-2026-11.parquet");
     ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .with_row_group_size(Some(30_000))
         .finish(&mut frame)
         .unwrap();
+    let groups = ParquetReader::new(std::fs::File::open(&parquet).unwrap())
+        .get_metadata()
+        .unwrap()
+        .row_groups
+        .len();
+    assert!(groups > 1, "{groups} row group");
     let mut from_parquet = report(&parquet);
     as_in_sample(&mut from_parquet, "record");
     assert_eq!(from_parquet["findings"], alone["findings"]);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: `regwatch audit` against a floor (cat) and a DuckDB baseline, on N generated
 # audit events (default 10,000,000) as JSON lines and as Parquet. Each command runs once to
-# warm the page cache, then RUNS times (default 5); prints the median wall time, the median
-# peak memory (max RSS) and the ratio to the DuckDB median on the same file, as Markdown.
+# warm the page cache, then RUNS times (default 5), the three commands taking turns; prints
+# the median wall time, the median peak memory (max RSS) and the ratio to the DuckDB median
+# on the same file, as Markdown.
 # Not a test: timings depend on the machine; nothing here asserts a number.
 #
 #   benches/audit.sh [N] [RUNS]          (data cached in ${BENCH_DIR:-/tmp/regwatch-bench})
@@ -40,38 +41,51 @@ echo "input: $jsonl $(wc -c < "$jsonl") bytes; $parquet $(wc -c < "$parquet") by
 
 results=()   # "label|file kind|median s|median KB"
 
-# measure LABEL KIND OK_MAX OUT CMD...: time CMD (stdout to OUT) once to warm up and then
-# $runs times; an exit status above OK_MAX is a failure (regwatch audit: 1 = findings).
-measure() {
-  local label=$1 kind=$2 ok_max=$3 out=$4; shift 4
-  local walls=() rss=() status wall kb
-  for i in $(seq 0 "$runs"); do
-    status=0
-    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out" 2> "$work/stderr.txt" || status=$?
-    if [ "$status" -gt "$ok_max" ]; then
-      cat "$work/stderr.txt" >&2
-      die "'$*' failed with exit status $status"
-    fi
-    read -r wall kb < <(tail -n 1 "$work/time.txt")
-    if [ "$i" -gt 0 ]; then
-      walls+=("$wall"); rss+=("$kb")
-      echo "$label ($kind) run $i: ${wall}s, peak ${kb} KB" >&2
-    fi
-  done
-  local m=$(( (${#walls[@]} + 1) / 2 ))
-  wall=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "${m}p")
-  kb=$(printf '%s\n' "${rss[@]}" | sort -g | sed -n "${m}p")
-  results+=("$label|$kind|$wall|$kb")
+# once LABEL OK_MAX OUT CMD...: time CMD once (stdout to OUT); prints "wall KB". An exit
+# status above OK_MAX is a failure (regwatch audit: 1 = findings).
+once() {
+  local label=$1 ok_max=$2 out=$3; shift 3
+  local status=0
+  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" > "$out" 2> "$work/stderr.txt" || status=$?
+  if [ "$status" -gt "$ok_max" ]; then
+    cat "$work/stderr.txt" >&2
+    die "$label: '$*' failed with exit status $status"
+  fi
+  tail -n 1 "$work/time.txt"
 }
 
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# The three commands take turns, round by round (each run once first to warm the page
+# cache, not timed), so that a change in the shared machine's speed during the run falls
+# on all three alike rather than on whichever ran last.
 for kind in jsonl parquet; do
   if [ "$kind" = jsonl ]; then file=$jsonl; else file=$parquet; fi
-  measure "floor: cat" "$kind" 0 /dev/null cat "$file"
-  measure "regwatch audit" "$kind" 1 "$work/regwatch-stdout.txt" \
-    "$bin" --config regwatch.toml audit "$file" --format json --output /dev/null --quiet
-  measure "duckdb (3 policies)" "$kind" 0 "$work/duckdb-$kind.txt" \
-    python3 benches/duckdb_policies.py "$file"
+  labels=("floor: cat" "regwatch audit" "duckdb (3 policies)")
+  declare -A walls=() rss=()
+  for i in $(seq 0 "$runs"); do
+    for label in "${labels[@]}"; do
+      case $label in
+        "floor: cat") t=$(once "$label" 0 /dev/null cat "$file") ;;
+        "regwatch audit") t=$(once "$label" 1 "$work/regwatch-stdout.txt" \
+          "$bin" --config regwatch.toml audit "$file" --format json --output /dev/null --quiet) ;;
+        *) t=$(once "$label" 0 "$work/duckdb-$kind.txt" python3 benches/duckdb_policies.py "$file") ;;
+      esac
+      if [ "$i" -gt 0 ]; then
+        read -r wall kb <<< "$t"
+        walls[$label]+="$wall "; rss[$label]+="$kb "
+        echo "$label ($kind) run $i: ${wall}s, peak ${kb} KB" >&2
+      fi
+    done
+  done
   echo "duckdb counts ($kind): $(cat "$work/duckdb-$kind.txt")" >&2
+  for label in "${labels[@]}"; do
+    wall=$(tr ' ' '\n' <<< "${walls[$label]}" | grep . | median)
+    kb=$(tr ' ' '\n' <<< "${rss[$label]}" | grep . | median)
+    results+=("$label|$kind|$wall|$kb")
+  done
+  unset walls rss
 done
 
 echo

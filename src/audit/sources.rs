@@ -1028,15 +1028,17 @@ fn read_parquet(
         .filter(|f| schema.contains(f))
         .map(|f| f.to_string())
         .collect();
-    // A row group at a time (DuckDB and Arrow write 122,880 rows; polars 123,460 here),
-    // larger ones cut in equal parts of at most 2^17 rows: bounded memory, still parallel.
-    // Slices of 2^16 rows that ignored row groups decoded most groups twice: at 1 M events
-    // (row groups of 123,460 rows), 2^16-row slices peaked at 345 MiB in 0.93 s (median of
+    // A row group at a time (DuckDB and Arrow write 122,880 rows; polars 123,460 here), a
+    // larger one in parts of at most 2^16 rows: bounded memory, still parallel. Slices of
+    // 2^16 rows that ignored row groups decoded most groups twice: at 1 M events (row
+    // groups of 123,460 rows), 2^16-row slices peaked at 345 MiB in 0.93 s (median of
     // three), halves of each row group at 312 MiB in 0.85 s, whole row groups at 361 MiB
     // in 0.81 s; at 10 M, 8.05, 7.83 and 7.25 s (two runs each). On 200,000 events,
-    // 1.134, 1.084 and 0.949 billion instructions. (Earlier, one slice at a time: 2^18
-    // rows peaked at 430 MiB at 1 M events, 2^17 at 338 MiB.)
-    const SLICE: usize = 1 << 17;
+    // 1.134, 1.084 and 0.949 billion instructions. The same 1 M events as one row group
+    // (as pyarrow writes up to 2^20 rows) peaked at 349 MiB in parts of 2^16 rows and
+    // 408 MiB in parts of 2^17 (medians of three; DuckDB 389 MiB).
+    const WHOLE_GROUP: usize = 1 << 17;
+    const PART: usize = 1 << 16;
     // Each slice is cut into parts that are turned into events and checked in parallel,
     // while the next slice is decoded on a thread of its own and the slice before goes
     // through the stateful policies: three slices are held at most, so memory stays
@@ -1045,7 +1047,8 @@ fn read_parquet(
     let slices = row_group_slices(
         metadata.row_groups.iter().map(|g| g.num_rows()),
         rows,
-        SLICE,
+        WHOLE_GROUP,
+        PART,
     );
     let decode = |offset: usize, len: usize| -> Result<DataFrame> {
         let mut reader = open()?;
@@ -1080,20 +1083,22 @@ fn read_parquet(
     })
 }
 
-/// The slices a Parquet file is read in, as (first row, rows): each row group in equal
-/// parts of at most `most` rows, so that no slice takes rows from two row groups (a slice
-/// across a boundary decodes and decompresses both groups' pages up to its rows). Rows
-/// the row groups do not account for, if any, follow in slices of `most`.
+/// The slices a Parquet file is read in, as (first row, rows): a row group of at most
+/// `whole` rows is one slice, a larger one is cut in equal parts of at most `part` rows,
+/// so that no slice takes rows from two row groups (a slice across a boundary decodes and
+/// decompresses both groups' pages up to its rows). Rows the row groups do not account
+/// for, if any, follow in parts of at most `part`.
 fn row_group_slices(
     groups: impl Iterator<Item = usize>,
     rows: usize,
-    most: usize,
+    whole: usize,
+    part: usize,
 ) -> Vec<(usize, usize)> {
-    let most = most.max(1);
+    let part = part.max(1);
     let mut slices = Vec::new();
     let mut offset = 0;
     let cut = |offset: usize, n: usize, slices: &mut Vec<(usize, usize)>| {
-        let parts = n.div_ceil(most).max(1);
+        let parts = if n <= whole { 1 } else { n.div_ceil(part) };
         let (each, extra) = (n / parts, n % parts);
         let mut at = offset;
         for p in 0..parts {
@@ -1740,26 +1745,28 @@ mod tests {
 
     #[test]
     fn parquet_slices_keep_to_row_groups_and_cover_every_row() {
-        // Row groups of 123,460, one of 300,000 (cut in three equal parts) and a short
-        // last one.
+        // Row groups of 123,460 (whole), one of 300,000 (cut in five equal parts) and a
+        // short last one.
         let groups = [123_460, 300_000, 5];
-        let slices = row_group_slices(groups.into_iter(), 423_465, 1 << 17);
+        let slices = row_group_slices(groups.into_iter(), 423_465, 1 << 17, 1 << 16);
         assert_eq!(
             slices,
             vec![
                 (0, 123_460),
-                (123_460, 100_000),
-                (223_460, 100_000),
-                (323_460, 100_000),
+                (123_460, 60_000),
+                (183_460, 60_000),
+                (243_460, 60_000),
+                (303_460, 60_000),
+                (363_460, 60_000),
                 (423_460, 5)
             ]
         );
         // Rows the row groups do not account for still get read; empty groups give none.
         assert_eq!(
-            row_group_slices([0, 10].into_iter(), 25, 8),
+            row_group_slices([0, 10].into_iter(), 25, 8, 8),
             vec![(0, 5), (5, 5), (10, 8), (18, 7)]
         );
-        assert_eq!(row_group_slices(std::iter::empty(), 0, 8), vec![]);
+        assert_eq!(row_group_slices(std::iter::empty(), 0, 8, 8), vec![]);
     }
 
     #[test]

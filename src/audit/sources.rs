@@ -1028,15 +1028,16 @@ fn read_parquet(
         .filter(|f| schema.contains(f))
         .map(|f| f.to_string())
         .collect();
-    // A row group at a time (DuckDB and Arrow write 122,880 rows; polars 123,460 here), a
-    // larger one in parts of at most 2^16 rows: bounded memory, still parallel. Slices of
-    // 2^16 rows that ignored row groups decoded most groups twice: at 1 M events (row
-    // groups of 123,460 rows), 2^16-row slices peaked at 347 MiB in 0.93 s (medians of
-    // three), halves of each row group at 305 MiB in 0.85 s, whole row groups at 353 MiB
-    // in 0.81 s; at 10 M, 8.05, 7.83 and 7.25 s (the means of two runs). On 200,000
-    // events, 1.134, 1.084 and 0.949 billion instructions. The same 1 M events as one row
-    // group (as pyarrow writes up to 2^20 rows) peaked at 341 MiB in parts of 2^16 rows
-    // and 399 MiB in parts of 2^17 (medians of three; DuckDB 380 MiB in one run).
+    // A row group of up to 2^17 rows at a time (DuckDB and Arrow write 122,880 rows;
+    // polars 123,460 here), a larger one in parts of at most 2^16 rows: bounded memory,
+    // still parallel. Slices of 2^16 rows that ignored row groups decoded most groups
+    // twice: at 1 M events (row groups of 123,460 rows), 2^16-row slices peaked at 347
+    // MiB in 0.93 s (medians of three), halves of each row group at 305 MiB in 0.85 s,
+    // whole row groups at 353 MiB in 0.81 s; at 10 M, 8.05, 7.83 and 7.25 s (the means
+    // of two runs). On 200,000 events, 1.134, 1.084 and 0.949 billion instructions. The
+    // same 1 M events as one row group (as pyarrow writes up to 2^20 rows) peaked at
+    // 341 MiB in parts of 2^16 rows and 399 MiB in parts of 2^17 (medians of three;
+    // DuckDB 380 MiB in one run).
     const WHOLE_GROUP: usize = 1 << 17;
     const PART: usize = 1 << 16;
     // Each slice is cut into parts that are turned into events and checked in parallel,

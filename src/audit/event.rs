@@ -350,7 +350,7 @@ fn utc_millis(b: &[u8]) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let date: [u8; 10] = head[..10].try_into().ok()?;
+    let date: [u8; 10] = *head.first_chunk()?;
     let days = LAST_DAY.with(|last| match last.get() {
         Some((seen, days)) if seen == date => Some(days),
         _ => {

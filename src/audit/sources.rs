@@ -1088,7 +1088,7 @@ fn read_parquet(
 /// `whole` rows is one slice, a larger one is cut in equal parts of at most `part` rows,
 /// so that no slice takes rows from two row groups (a slice across a boundary decodes and
 /// decompresses both groups' pages up to its rows). Rows the row groups do not account
-/// for, if any, follow in parts of at most `part`.
+/// for, if any, follow as one more group.
 fn row_group_slices(
     groups: impl Iterator<Item = usize>,
     rows: usize,
@@ -1096,29 +1096,33 @@ fn row_group_slices(
     part: usize,
 ) -> Vec<(usize, usize)> {
     let part = part.max(1);
+    let parts = |n: usize| if n <= whole { 1 } else { n.div_ceil(part) };
     let mut slices = Vec::new();
     let mut offset = 0;
-    let cut = |offset: usize, n: usize, slices: &mut Vec<(usize, usize)>| {
-        let parts = if n <= whole { 1 } else { n.div_ceil(part) };
-        let (each, extra) = (n / parts, n % parts);
-        let mut at = offset;
-        for p in 0..parts {
-            let len = each + usize::from(p < extra);
-            if len > 0 {
-                slices.push((at, len));
-            }
-            at += len;
-        }
-    };
     for n in groups {
         let n = n.min(rows.saturating_sub(offset));
-        cut(offset, n, &mut slices);
+        slices.extend(equal_parts(offset, n, parts(n)));
         offset += n;
     }
     if offset < rows {
-        cut(offset, rows - offset, &mut slices);
+        slices.extend(equal_parts(offset, rows - offset, parts(rows - offset)));
     }
     slices
+}
+
+/// `n` rows from `offset` in `parts` runs as (first row, rows), as equal as they can be
+/// (the first ones a row longer where `parts` does not divide `n`); empty runs are left
+/// out.
+fn equal_parts(offset: usize, n: usize, parts: usize) -> impl Iterator<Item = (usize, usize)> {
+    let parts = parts.max(1);
+    let (each, extra) = (n / parts, n % parts);
+    (0..parts)
+        .scan(offset, move |at, p| {
+            let len = each + usize::from(p < extra);
+            *at += len;
+            Some((*at - len, len))
+        })
+        .filter(|&(_, len)| len > 0)
 }
 
 /// A part of a Parquet slice turned into events and checked.
@@ -1153,13 +1157,10 @@ impl TwoSlots for SliceContext<'_> {
         match self.rx.recv() {
             Ok(Ok((offset, df))) => {
                 // Cut into parts (views of the slice, not copies) for the cores to share.
-                let len = df.height();
                 let parts = rayon::current_num_threads().max(1) * 4;
-                let step = len.div_ceil(parts).max(1);
                 slot.extend(
-                    (0..len)
-                        .step_by(step)
-                        .map(|start| (offset + start, df.slice(start as i64, step))),
+                    equal_parts(0, df.height(), parts)
+                        .map(|(start, len)| (offset + start, df.slice(start as i64, len))),
                 );
             }
             Ok(Err(e)) => failed = Some(e),

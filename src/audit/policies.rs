@@ -617,9 +617,9 @@ impl ChangeState {
 }
 
 /// Writes a change's history for [`decode_state`], its names as the run's symbol
-/// numbers. A partition reads them back into a copy of the run's symbols as they are at
-/// the end, and symbols are only ever added, so each number names what it named when
-/// written. (Written as text and interned again, they were a third of the time spent
+/// numbers. A partition reads them back against the run's symbols as they are at the
+/// end (a copy, if its own events add names), and symbols are only ever added, so each
+/// number names what it named when written. (Written as text and interned again, they were a third of the time spent
 /// reading histories back.)
 fn encode_state(out: &mut Enc, st: &ChangeState) {
     let place = |out: &mut Enc, r: &EventRef| {
@@ -1495,7 +1495,9 @@ impl<'a> Engine<'a> {
                     .into_par_iter()
                     .map(|(p, candidates)| {
                         let mut changes = ChangeMap::with_capacity(per_partition);
-                        let mut symbols = self.symbols.clone();
+                        // The run's symbols, copied only if this partition's own events
+                        // add names: there are as many as distinct names in the run.
+                        let mut symbols = std::borrow::Cow::Borrowed(&self.symbols);
                         sp.replay(p, |record| {
                             match record {
                                 Spilled::Event(h) => {
@@ -1506,7 +1508,7 @@ impl<'a> Engine<'a> {
                                         |_, _| {},
                                     );
                                     if let Held::Here(st) = held {
-                                        update_change(st, &h, checks.caps, &mut symbols);
+                                        update_change(st, &h, checks.caps, symbols.to_mut());
                                     }
                                 }
                                 Spilled::State(id, saved) => {

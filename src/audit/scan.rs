@@ -66,65 +66,14 @@ impl<'a> Quotes<'a> {
         }
     }
 
-    /// Marks the quotes of the next 64 bytes; `None` at the end of the line, or if those
-    /// bytes hold a backslash or a control character (JSON allows none in a string; a
-    /// tab between tokens is allowed but rare, and goes to serde_json too). Kept out of
-    /// line, so that taking a quote already found stays a few instructions.
-    #[inline(never)]
-    fn load(&mut self) -> Option<()> {
-        let start = self.next_chunk * 64;
-        let chunk = self.line.get(start..)?;
-        if chunk.is_empty() {
-            return None;
-        }
-        let (mut quotes, mut special) = (0u64, 0u64);
-        let mut add = |at: usize, (q, s): (u64, u64)| {
-            quotes |= q << at;
-            special |= s;
-        };
-        if let Some(whole) = chunk.first_chunk::<64>() {
-            // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
-            for k in 0..4 {
-                add(16 * k, masks16(whole[16 * k..].first_chunk::<16>()?));
-            }
-        } else {
-            let mut pieces = chunk.chunks_exact(16);
-            for (k, piece) in (&mut pieces).enumerate() {
-                add(16 * k, masks16(piece.try_into().ok()?));
-            }
-            let rest = pieces.remainder();
-            if !rest.is_empty() {
-                // The line's last sixteen bytes, overlapping what was looked at, with the
-                // overlap shifted off; a line shorter than that is padded with spaces,
-                // which are neither quotes nor special.
-                let (q, s) = match self.line.len().checked_sub(16) {
-                    Some(from) => {
-                        let (q, s) = masks16(self.line[from..].try_into().ok()?);
-                        (q >> (16 - rest.len()), s >> (16 - rest.len()))
-                    }
-                    None => {
-                        let mut piece = [b' '; 16];
-                        piece[..rest.len()].copy_from_slice(rest);
-                        masks16(&piece)
-                    }
-                };
-                add(chunk.len() - rest.len(), (q, s));
-            }
-        }
-        if special != 0 {
-            return None;
-        }
-        self.base = start;
-        self.bits = quotes;
-        self.next_chunk += 1;
-        Some(())
-    }
-
     /// The next quote of the line.
     #[inline(always)]
     fn next(&mut self) -> Option<usize> {
         while self.bits == 0 {
-            self.load()?;
+            let start = self.next_chunk * 64;
+            self.bits = chunk_quotes(self.line, start)?;
+            self.base = start;
+            self.next_chunk += 1;
         }
         let at = self.base + self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
@@ -136,6 +85,55 @@ impl<'a> Quotes<'a> {
     fn expect(&mut self, at: usize) -> Option<()> {
         (self.next()? == at).then_some(())
     }
+}
+
+/// The quotes of the (up to) 64 bytes of `line` from `start`, as a bit mask; `None` at
+/// the end of the line, or if those bytes hold a backslash or a control character (JSON
+/// allows none in a string; a tab between tokens is allowed but rare, and goes to
+/// serde_json too). A function of its arguments alone, kept out of line: the parser's
+/// quote state then never has its address taken and stays in registers, so taking a
+/// quote already found is a few instructions.
+#[inline(never)]
+fn chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
+    let chunk = line.get(start..)?;
+    if chunk.is_empty() {
+        return None;
+    }
+    let (mut quotes, mut special) = (0u64, 0u64);
+    let mut add = |at: usize, (q, s): (u64, u64)| {
+        quotes |= q << at;
+        special |= s;
+    };
+    if let Some(whole) = chunk.first_chunk::<64>() {
+        // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
+        for k in 0..4 {
+            add(16 * k, masks16(whole[16 * k..].first_chunk::<16>()?));
+        }
+    } else {
+        let mut pieces = chunk.chunks_exact(16);
+        for (k, piece) in (&mut pieces).enumerate() {
+            add(16 * k, masks16(piece.try_into().ok()?));
+        }
+        let rest = pieces.remainder();
+        if !rest.is_empty() {
+            // The line's last sixteen bytes, overlapping what was looked at, with the
+            // overlap shifted off; a line shorter than that is padded with spaces,
+            // which are neither quotes nor special.
+            let (q, s) = match line.len().checked_sub(16) {
+                Some(from) => {
+                    let (q, s) = masks16(line[from..].try_into().ok()?);
+                    (q >> (16 - rest.len()), s >> (16 - rest.len()))
+                }
+                None => {
+                    let mut piece = [b' '; 16];
+                    piece[..rest.len()].copy_from_slice(rest);
+                    masks16(&piece)
+                }
+            };
+            add(chunk.len() - rest.len(), (q, s));
+        }
+    }
+    (special == 0).then_some(quotes)
 }
 
 /// The keys the policies read: the text fields in [`Text`] order, then `dry_run`.
@@ -173,22 +171,6 @@ const fn key_words(k: &[u8]) -> (u64, u64) {
     (key_word(k, 0), last)
 }
 
-/// The keys by length: slot numbers (at most four per length), `u8::MAX` for none.
-const BY_LENGTH: [[u8; 4]; LONGEST_KEY + 1] = {
-    let mut table = [[u8::MAX; 4]; LONGEST_KEY + 1];
-    let mut i = 0;
-    while i < KEYS.len() {
-        let len = KEYS[i].len();
-        let mut j = 0;
-        while table[len][j] != u8::MAX {
-            j += 1;
-        }
-        table[len][j] = i as u8;
-        i += 1;
-    }
-    table
-};
-
 const WORDS: [(u64, u64); 20] = {
     let mut words = [(0u64, 0u64); 20];
     let mut i = 0;
@@ -197,6 +179,36 @@ const WORDS: [(u64, u64); 20] = {
         i += 1;
     }
     words
+};
+
+/// A key's words hashed to one of 64 slots of [`KEY_TABLE`].
+const fn key_hash((first, last): (u64, u64), multiplier: u64) -> usize {
+    ((first ^ last.rotate_left(29)).wrapping_mul(multiplier) >> 58) as usize
+}
+
+/// A perfect hash of the keys (no two in one slot), found when compiling: the multiplier,
+/// and the table of slot numbers (`u8::MAX` for none). One multiply and one look-up tell a
+/// key, where a search among the keys of its length took a loop.
+const KEY_TABLE: (u64, [u8; 64]) = {
+    let mut multiplier = 0x9E37_79B9_7F4A_7C15u64;
+    loop {
+        let mut table = [u8::MAX; 64];
+        let mut i = 0;
+        let mut clash = false;
+        while i < KEYS.len() {
+            let h = key_hash(WORDS[i], multiplier);
+            if table[h] != u8::MAX {
+                clash = true;
+                break;
+            }
+            table[h] = i as u8;
+            i += 1;
+        }
+        if !clash {
+            break (multiplier, table);
+        }
+        multiplier = multiplier.wrapping_add(0x2545_F491_4F6C_DD1D);
+    }
 };
 
 /// Eight bytes of `b` from `at`, if there are eight.
@@ -211,7 +223,9 @@ fn known_key(b: &[u8], start: usize, end: usize) -> Option<usize> {
     if len == 0 {
         return None;
     }
-    let candidates = BY_LENGTH.get(len)?;
+    if len > LONGEST_KEY {
+        return None;
+    }
     let words = match (load(b, start), len > 8) {
         // The key is followed by at least `":` and a value, so eight bytes are there
         // except in a truncated line; that one is put together byte by byte.
@@ -219,11 +233,10 @@ fn known_key(b: &[u8], start: usize, end: usize) -> Option<usize> {
         (Some(first), false) => (first & (u64::MAX >> (64 - 8 * len)), 0),
         (None, _) => key_words(&b[start..end]),
     };
-    candidates
-        .iter()
-        .take_while(|&&slot| slot != u8::MAX)
-        .map(|&slot| usize::from(slot))
-        .find(|&slot| WORDS[slot] == words)
+    let (multiplier, table) = KEY_TABLE;
+    let slot = usize::from(table[key_hash(words, multiplier)]);
+    // Words of keys longer than eight bytes overlap, so the length is compared too.
+    (*WORDS.get(slot)? == words && KEYS[slot].len() == len).then_some(slot)
 }
 
 /// A flat JSON line as read: where each text field's value is (a string's contents, or

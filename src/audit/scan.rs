@@ -90,11 +90,30 @@ impl<'a> Quotes<'a> {
 /// The quotes of the (up to) 64 bytes of `line` from `start`, as a bit mask; `None` at
 /// the end of the line, or if those bytes hold a backslash or a control character (JSON
 /// allows none in a string; a tab between tokens is allowed but rare, and goes to
-/// serde_json too). A function of its arguments alone, kept out of line: the parser's
-/// quote state then never has its address taken and stays in registers, so taking a
-/// quote already found is a few instructions.
-#[inline(never)]
+/// serde_json too). A function of its arguments alone, so the parser's quote state
+/// never has its address taken and stays in registers; a whole chunk is looked at in
+/// line, the line's last, shorter one out of line.
+#[inline(always)]
 fn chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
+    match line.get(start..start + 64) {
+        Some(whole) => {
+            let whole: &[u8; 64] = whole.try_into().ok()?;
+            // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
+            let (mut quotes, mut special) = (0u64, 0u64);
+            for k in 0..4 {
+                let (q, s) = masks16(whole[16 * k..].first_chunk::<16>()?);
+                quotes |= q << (16 * k);
+                special |= s;
+            }
+            (special == 0).then_some(quotes)
+        }
+        None => last_chunk_quotes(line, start),
+    }
+}
+
+/// [`chunk_quotes`] for the line's last, shorter chunk.
+#[inline(never)]
+fn last_chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
     let chunk = line.get(start..)?;
     if chunk.is_empty() {
         return None;
@@ -104,34 +123,27 @@ fn chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
         quotes |= q << at;
         special |= s;
     };
-    if let Some(whole) = chunk.first_chunk::<64>() {
-        // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
-        for k in 0..4 {
-            add(16 * k, masks16(whole[16 * k..].first_chunk::<16>()?));
-        }
-    } else {
-        let mut pieces = chunk.chunks_exact(16);
-        for (k, piece) in (&mut pieces).enumerate() {
-            add(16 * k, masks16(piece.try_into().ok()?));
-        }
-        let rest = pieces.remainder();
-        if !rest.is_empty() {
-            // The line's last sixteen bytes, overlapping what was looked at, with the
-            // overlap shifted off; a line shorter than that is padded with spaces,
-            // which are neither quotes nor special.
-            let (q, s) = match line.len().checked_sub(16) {
-                Some(from) => {
-                    let (q, s) = masks16(line[from..].try_into().ok()?);
-                    (q >> (16 - rest.len()), s >> (16 - rest.len()))
-                }
-                None => {
-                    let mut piece = [b' '; 16];
-                    piece[..rest.len()].copy_from_slice(rest);
-                    masks16(&piece)
-                }
-            };
-            add(chunk.len() - rest.len(), (q, s));
-        }
+    let mut pieces = chunk.chunks_exact(16);
+    for (k, piece) in (&mut pieces).enumerate() {
+        add(16 * k, masks16(piece.try_into().ok()?));
+    }
+    let rest = pieces.remainder();
+    if !rest.is_empty() {
+        // The line's last sixteen bytes, overlapping what was looked at, with the
+        // overlap shifted off; a line shorter than that is padded with spaces, which
+        // are neither quotes nor special.
+        let (q, s) = match line.len().checked_sub(16) {
+            Some(from) => {
+                let (q, s) = masks16(line[from..].try_into().ok()?);
+                (q >> (16 - rest.len()), s >> (16 - rest.len()))
+            }
+            None => {
+                let mut piece = [b' '; 16];
+                piece[..rest.len()].copy_from_slice(rest);
+                masks16(&piece)
+            }
+        };
+        add(chunk.len() - rest.len(), (q, s));
     }
     (special == 0).then_some(quotes)
 }

@@ -161,41 +161,47 @@ const KEYS: [&str; 20] = {
 const DRY_RUN: usize = 19;
 const LONGEST_KEY: usize = 16;
 
-/// Up to eight bytes of `k` from `from`, little-endian, zero past its end.
-const fn key_word(k: &[u8], from: usize) -> u64 {
-    let mut w = 0u64;
+/// A key of up to sixteen bytes as two numbers: its bytes, little-endian, zero past its
+/// end. Two keys are the same if their numbers are: a key holds no NUL byte (a line with
+/// a control byte in any string goes to serde_json before its keys are told).
+const fn key_number(k: &[u8]) -> (u64, u64) {
+    let mut n = [0u64; 2];
     let mut j = 0;
-    while j < 8 && from + j < k.len() {
-        w |= (k[from + j] as u64) << (8 * j);
+    while j < k.len() && j < 16 {
+        n[j / 8] |= (k[j] as u64) << (8 * (j % 8));
         j += 1;
     }
-    w
+    (n[0], n[1])
 }
 
-/// A key of up to sixteen bytes is its length, its first eight bytes and its last eight
-/// (which overlap for keys shorter than sixteen).
-const fn key_words(k: &[u8]) -> (u64, u64) {
-    let last = if k.len() > 8 {
-        key_word(k, k.len() - 8)
-    } else {
-        0
-    };
-    (key_word(k, 0), last)
-}
-
-const WORDS: [(u64, u64); 20] = {
-    let mut words = [(0u64, 0u64); 20];
+const KEY_NUMBERS: [(u64, u64); 20] = {
+    let mut numbers = [(0u64, 0u64); 20];
     let mut i = 0;
     while i < KEYS.len() {
-        words[i] = key_words(KEYS[i].as_bytes());
+        numbers[i] = key_number(KEYS[i].as_bytes());
         i += 1;
     }
-    words
+    numbers
 };
 
-/// A key's words hashed to one of 64 slots of [`KEY_TABLE`].
-const fn key_hash((first, last): (u64, u64), multiplier: u64) -> usize {
-    ((first ^ last.rotate_left(29)).wrapping_mul(multiplier) >> 58) as usize
+/// For each key length, the masks that keep that many bytes of sixteen.
+const KEY_MASKS: [(u64, u64); LONGEST_KEY + 1] = {
+    let mut masks = [(0u64, 0u64); LONGEST_KEY + 1];
+    let mut len = 1;
+    while len <= LONGEST_KEY {
+        masks[len] = if len <= 8 {
+            (u64::MAX >> (64 - 8 * len), 0)
+        } else {
+            (u64::MAX, u64::MAX >> (128 - 8 * len))
+        };
+        len += 1;
+    }
+    masks
+};
+
+/// A key's numbers hashed to one of 64 slots of [`KEY_TABLE`].
+const fn key_hash((low, high): (u64, u64), multiplier: u64) -> usize {
+    ((low ^ high.rotate_left(29)).wrapping_mul(multiplier) >> 58) as usize
 }
 
 /// A perfect hash of the keys (no two in one slot), found when compiling: the multiplier,
@@ -208,7 +214,7 @@ const KEY_TABLE: (u64, [u8; 64]) = {
         let mut i = 0;
         let mut clash = false;
         while i < KEYS.len() {
-            let h = key_hash(WORDS[i], multiplier);
+            let h = key_hash(KEY_NUMBERS[i], multiplier);
             if table[h] != u8::MAX {
                 clash = true;
                 break;
@@ -223,32 +229,23 @@ const KEY_TABLE: (u64, [u8; 64]) = {
     }
 };
 
-/// Eight bytes of `b` from `at`, if there are eight.
-fn load(b: &[u8], at: usize) -> Option<u64> {
-    let w: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(w))
-}
-
 /// The slot of the key in `b[start..end]`, if the policies read it.
+#[inline(always)]
 fn known_key(b: &[u8], start: usize, end: usize) -> Option<usize> {
-    let len = end - start;
-    if len == 0 {
-        return None;
-    }
-    if len > LONGEST_KEY {
-        return None;
-    }
-    let words = match (load(b, start), len > 8) {
-        // The key is followed by at least `":` and a value, so eight bytes are there
-        // except in a truncated line; that one is put together byte by byte.
-        (Some(first), true) => (first, load(b, end - 8)?),
-        (Some(first), false) => (first & (u64::MAX >> (64 - 8 * len)), 0),
-        (None, _) => key_words(&b[start..end]),
+    let (low_mask, high_mask) = *KEY_MASKS.get(end - start)?;
+    // The key is followed by at least `":` and a value, so sixteen bytes are there
+    // except near the end of a line; there the key is put together byte by byte.
+    let n = match b.get(start..start + 16).and_then(|k| k.first_chunk::<16>()) {
+        Some(k) => {
+            let (low, high) = k.split_at(8);
+            let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+            (word(low) & low_mask, word(high) & high_mask)
+        }
+        None => key_number(&b[start..end]),
     };
     let (multiplier, table) = KEY_TABLE;
-    let slot = usize::from(table[key_hash(words, multiplier)]);
-    // Words of keys longer than eight bytes overlap, so the length is compared too.
-    (*WORDS.get(slot)? == words && KEYS[slot].len() == len).then_some(slot)
+    let slot = usize::from(table[key_hash(n, multiplier)]);
+    (*KEY_NUMBERS.get(slot)? == n).then_some(slot)
 }
 
 /// A flat JSON line as read: where each text field's value is (a string's contents, or
@@ -316,11 +313,11 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
     if b.get(i) == Some(&b'}') {
         return (ws(i + 1) == b.len()).then_some(rec);
     }
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
     loop {
-        // The key's opening quote, which must also be the next quote marked.
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
+        // `b[i]` is the key's opening quote, which must also be the next quote marked.
         quotes.expect(i)?;
         let key_end = quotes.next()?;
         let slot = known_key(b, i + 1, key_end);
@@ -357,17 +354,22 @@ pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
                 rec.present |= 1 << slot;
             }
         }
+        // The next key straight after a comma (nearly all lines), or the end.
+        if b.get(i..i + 2) == Some(b",\"") {
+            i += 1;
+            continue;
+        }
+        if b.get(i) == Some(&b'}') && i + 1 == b.len() {
+            return Some(rec);
+        }
+        i = ws(i);
         match b.get(i)? {
-            b',' if b.get(i + 1) == Some(&b'"') => i += 1,
-            b'}' if i + 1 == b.len() => return Some(rec),
-            _ => {
-                i = ws(i);
-                match b.get(i)? {
-                    b',' => i = ws(i + 1),
-                    b'}' => return (ws(i + 1) == b.len()).then_some(rec),
-                    _ => return None,
-                }
-            }
+            b',' => i = ws(i + 1),
+            b'}' => return (ws(i + 1) == b.len()).then_some(rec),
+            _ => return None,
+        }
+        if b.get(i) != Some(&b'"') {
+            return None;
         }
     }
 }

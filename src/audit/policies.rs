@@ -1036,7 +1036,7 @@ impl Rules<'_> {
                     }
                 }
                 Check::ChangeFreeze { freezes } => {
-                    if p.is_prod(e) && e.operation.changes() && !e.dry_run {
+                    if e.operation.changes() && !e.dry_run && p.is_prod(e) {
                         if let Some((name, _, _)) =
                             freezes.iter().find(|(_, s, t)| e.at >= *s && e.at < *t)
                         {

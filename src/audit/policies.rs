@@ -959,38 +959,47 @@ pub struct Rules<'a> {
 
 impl Rules<'_> {
     /// Runs the per-event checks on a block of events; safe to call from many threads.
+    /// One loop over the events per policy, so that a policy's kind is looked at once per
+    /// block rather than once per event.
     pub fn check(&self, events: &[AuditEvent]) -> Vec<Hit> {
         let mut out = Vec::new();
-        for e in events {
-            self.row_checks(e, &mut out);
+        for (i, p) in self.policies.iter().enumerate() {
+            self.policy_checks(i, p, events, &mut out);
         }
         out
     }
 
-    fn row_checks(&self, e: &AuditEvent, out: &mut Vec<Hit>) {
-        for (i, p) in self.policies.iter().enumerate() {
-            let hit = |group: String, detail: String| Hit {
-                policy: i,
-                group,
-                detail,
-                event: EventRef::of(e),
-                actor: e.actor.to_string(),
-                resource: e.resource.to_string(),
-                change_id: e.change_id.to_string(),
-                awaits_approval: false,
-            };
-            // One finding per change; without a change id, one per event (an empty group,
-            // named by its place once the line's number in the file is known).
-            let per_change = || e.change_id.to_string();
-            match &p.check {
-                Check::DestructiveWithoutApproval(d) => {
+    fn policy_checks(
+        &self,
+        i: usize,
+        p: &CompiledPolicy,
+        events: &[AuditEvent],
+        out: &mut Vec<Hit>,
+    ) {
+        let hit = |e: &AuditEvent, group: String, detail: String| Hit {
+            policy: i,
+            group,
+            detail,
+            event: EventRef::of(e),
+            actor: e.actor.to_string(),
+            resource: e.resource.to_string(),
+            change_id: e.change_id.to_string(),
+            awaits_approval: false,
+        };
+        // One finding per change; without a change id, one per event (an empty group,
+        // named by its place once the line's number in the file is known).
+        let per_change = |e: &AuditEvent| e.change_id.to_string();
+        match &p.check {
+            Check::DestructiveWithoutApproval(d) => {
+                for e in events {
                     if e.actor_type == ActorType::AiAgent
                         && p.is_prod(e)
                         && d.holds(e)
                         && !inline_human_approval(e)
                     {
                         let mut h = hit(
-                            per_change(),
+                            e,
+                            per_change(e),
                             format!(
                                 "AI agent {} ran {:?} on {} in {} with no human approval before it",
                                 e.actor, e.action, e.resource, e.environment
@@ -1000,12 +1009,14 @@ impl Rules<'_> {
                         out.push(h);
                     }
                 }
-                Check::TimeFence {
-                    destructive,
-                    start,
-                    end,
-                    tz,
-                } => {
+            }
+            Check::TimeFence {
+                destructive,
+                start,
+                end,
+                tz,
+            } => {
+                for e in events {
                     if p.is_prod(e) && destructive.holds(e) {
                         let local = millis_to_time(e.at).with_timezone(tz);
                         let date = local.date_naive();
@@ -1026,7 +1037,8 @@ impl Rules<'_> {
                                 )
                             };
                             out.push(hit(
-                                per_change(),
+                                e,
+                                per_change(e),
                                 format!(
                                     "{} ran {:?} on {} in production {why}",
                                     e.actor, e.action, e.resource
@@ -1035,13 +1047,16 @@ impl Rules<'_> {
                         }
                     }
                 }
-                Check::ChangeFreeze { freezes } => {
+            }
+            Check::ChangeFreeze { freezes } => {
+                for e in events {
                     if e.operation.changes() && !e.dry_run && p.is_prod(e) {
                         if let Some((name, _, _)) =
                             freezes.iter().find(|(_, s, t)| e.at >= *s && e.at < *t)
                         {
                             out.push(hit(
-                                per_change(),
+                                e,
+                                per_change(e),
                                 format!(
                                     "{} made a production {} during the change freeze {name:?}",
                                     e.actor,
@@ -1051,15 +1066,20 @@ impl Rules<'_> {
                         }
                     }
                 }
-                Check::SelfApproval => {
+            }
+            Check::SelfApproval => {
+                for e in events {
                     if !e.approved_by.is_empty() && e.approved_by.eq_ignore_ascii_case(&e.actor) {
                         out.push(hit(
-                            per_change(),
+                            e,
+                            per_change(e),
                             format!("{} approved their own change", e.actor),
                         ));
                     }
                 }
-                Check::AiApprovingAi => {
+            }
+            Check::AiApprovingAi => {
+                for e in events {
                     let ai_approver = e.approver_type == Some(ActorType::AiAgent)
                         || (e.operation == Operation::Approve
                             && e.actor_type == ActorType::AiAgent);
@@ -1070,12 +1090,15 @@ impl Rules<'_> {
                             &e.approved_by
                         };
                         out.push(hit(
-                            per_change(),
+                            e,
+                            per_change(e),
                             format!("AI agent {approver} approved a production change"),
                         ));
                     }
                 }
-                Check::NoPlan { applying } => {
+            }
+            Check::NoPlan { applying } => {
+                for e in events {
                     if e.change_id.is_empty()
                         && e.actor_type == ActorType::AiAgent
                         && p.is_prod(e)
@@ -1083,25 +1106,31 @@ impl Rules<'_> {
                         && applying.contains(&e.operation)
                     {
                         out.push(hit(
+                            e,
                             format!("{}:{}", e.actor, e.at.div_euclid(86_400_000)),
                             format!("AI agent {} changed production with no change id, so no plan can precede it", e.actor),
                         ));
                     }
                 }
-                Check::WildcardPermission { grants } => {
+            }
+            Check::WildcardPermission { grants } => {
+                for e in events {
                     if e.operation == Operation::PermissionChange && !e.grants.is_empty() {
                         let wild = e.grants.split([',', ';', ' ']).map(str::trim).any(|g| {
                             g == "*" || g.ends_with(":*") || grants.iter().any(|x| x == g)
                         });
                         if wild {
                             out.push(hit(
-                                per_change(),
+                                e,
+                                per_change(e),
                                 format!("{} granted {:?} on {}", e.actor, &*e.grants, e.resource),
                             ));
                         }
                     }
                 }
-                Check::MissingProvenance { exempt } => {
+            }
+            Check::MissingProvenance { exempt } => {
+                for e in events {
                     if e.actor_type == ActorType::AiAgent
                         && !exempt.contains(&e.operation)
                         && !(e.prompt_ref && e.tool_call_ref)
@@ -1113,6 +1142,7 @@ impl Rules<'_> {
                         };
                         let day = millis_to_time(e.at).date_naive();
                         out.push(hit(
+                            e,
                             format!("{}:{}:{missing}", e.actor, day),
                             format!(
                                 "AI agent {} acted on {day} with no logged {missing}",
@@ -1121,11 +1151,14 @@ impl Rules<'_> {
                         ));
                     }
                 }
-                Check::LoggingTamper { actions, resources } => {
+            }
+            Check::LoggingTamper { actions, resources } => {
+                for e in events {
                     let by_action = actions.iter().any(|a| *a == *e.action);
                     let by_resource = e.operation.changes() && resources.match_any(&e.resource);
                     if (by_action || by_resource) && !e.dry_run {
                         out.push(hit(
+                            e,
                             String::new(),
                             format!(
                                 "{} ran {:?} on {}: the audit trail itself was changed",
@@ -1134,10 +1167,13 @@ impl Rules<'_> {
                         ));
                     }
                 }
-                Check::Condition(conds) => {
+            }
+            Check::Condition(conds) => {
+                for e in events {
                     if conds.iter().all(|c| c.holds(e)) {
                         out.push(hit(
-                            per_change(),
+                            e,
+                            per_change(e),
                             format!(
                                 "{} {} {} ({})",
                                 e.actor,
@@ -1148,11 +1184,11 @@ impl Rules<'_> {
                         ));
                     }
                 }
-                Check::BlastRadius { .. }
-                | Check::RateLimit { .. }
-                | Check::CrossEnvironment { .. }
-                | Check::TimeGap { .. } => {}
             }
+            Check::BlastRadius { .. }
+            | Check::RateLimit { .. }
+            | Check::CrossEnvironment { .. }
+            | Check::TimeGap { .. } => {}
         }
     }
 }

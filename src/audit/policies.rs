@@ -951,6 +951,9 @@ struct Stream {
 
 /// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
 /// the history on one thread.
+/// Events checked together by each policy in turn (see [`Rules::check`]).
+const CHECKED_TOGETHER: usize = 64;
+
 #[derive(Clone, Copy)]
 pub struct Rules<'a> {
     policies: &'a [CompiledPolicy],
@@ -959,12 +962,15 @@ pub struct Rules<'a> {
 
 impl Rules<'_> {
     /// Runs the per-event checks on a block of events; safe to call from many threads.
-    /// One loop over the events per policy, so that a policy's kind is looked at once per
-    /// block rather than once per event.
+    /// Events are taken a few dozen at a time (about 20 KB, so they stay in the first-level
+    /// cache), and each policy loops over those: a policy's kind is looked at once per
+    /// few dozen events rather than once per event.
     pub fn check(&self, events: &[AuditEvent]) -> Vec<Hit> {
         let mut out = Vec::new();
-        for (i, p) in self.policies.iter().enumerate() {
-            self.policy_checks(i, p, events, &mut out);
+        for some in events.chunks(CHECKED_TOGETHER) {
+            for (i, p) in self.policies.iter().enumerate() {
+                self.policy_checks(i, p, some, &mut out);
+            }
         }
         out
     }

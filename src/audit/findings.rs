@@ -514,10 +514,17 @@ impl Findings {
             run.advance(&self.texts)?;
             runs.push(run);
         }
+        let mut heap: Vec<usize> = (0..runs.len())
+            .filter(|&k| runs[k].head.is_some())
+            .collect();
+        for at in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, &runs, at);
+        }
         Ok(FindingIter {
             findings: self,
             next_in_memory: 0,
             runs,
+            heap,
         })
     }
 }
@@ -604,6 +611,34 @@ pub struct FindingIter<'a> {
     findings: &'a Findings,
     next_in_memory: usize,
     runs: Vec<Run>,
+    /// The runs with findings left, as a binary heap by their next finding, the first in
+    /// the report's order on top: a few comparisons a finding rather than one per run.
+    heap: Vec<usize>,
+}
+
+/// Whether run `a`'s next finding comes before run `b`'s.
+fn run_before(runs: &[Run], a: usize, b: usize) -> bool {
+    match (&runs[a].head, &runs[b].head) {
+        (Some(x), Some(y)) => finding_order(x, y) == Ordering::Less,
+        _ => false,
+    }
+}
+
+/// Moves the run at `at` of the heap down to its place.
+fn sift_down(heap: &mut [usize], runs: &[Run], mut at: usize) {
+    loop {
+        let mut first = at;
+        for child in [2 * at + 1, 2 * at + 2] {
+            if child < heap.len() && run_before(runs, heap[child], heap[first]) {
+                first = child;
+            }
+        }
+        if first == at {
+            return;
+        }
+        heap.swap(at, first);
+        at = first;
+    }
 }
 
 impl<'a> Iterator for FindingIter<'a> {
@@ -611,14 +646,10 @@ impl<'a> Iterator for FindingIter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let memory = self.findings.memory.get(self.next_in_memory);
-        let mut best: Option<(usize, &Finding)> = None;
-        for (k, run) in self.runs.iter().enumerate() {
-            if let Some(f) = &run.head {
-                if best.is_none_or(|(_, b)| finding_order(f, b) == Ordering::Less) {
-                    best = Some((k, f));
-                }
-            }
-        }
+        let best = match self.heap.first() {
+            Some(&k) => Some((k, self.runs[k].head.as_ref()?)),
+            None => None,
+        };
         let from_run = match (memory, best) {
             (None, None) => return None,
             (Some(_), None) => None,
@@ -637,6 +668,14 @@ impl<'a> Iterator for FindingIter<'a> {
                 if let Err(e) = run.advance(&self.findings.texts) {
                     return Some(Err(e));
                 }
+                if run.head.is_none() {
+                    // The run is done: the heap's last run takes the top.
+                    let last = self.heap.pop()?;
+                    if let Some(top) = self.heap.first_mut() {
+                        *top = last;
+                    }
+                }
+                sift_down(&mut self.heap, &self.runs, 0);
                 if let Some(scrub) = &self.findings.scrub {
                     scrub(&mut f);
                 }

@@ -951,6 +951,61 @@ struct Stream {
 
 /// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
 /// the history on one thread.
+/// A piece of a finding's sentence: text as it is, or text as `{:?}` prints it.
+enum Piece<'a> {
+    Text(&'a str),
+    Quoted(&'a str),
+}
+use Piece::{Quoted, Text};
+
+/// A finding's sentence put together from its pieces. (`format!` was a third of the
+/// per-event checks' cost where findings are many, most of it in the formatting
+/// machinery and in `{:?}` escaping one character at a time.)
+fn sentence(pieces: &[Piece]) -> String {
+    let len = pieces
+        .iter()
+        .map(|p| match p {
+            Text(t) => t.len(),
+            Quoted(t) => t.len() + 2,
+        })
+        .sum();
+    let mut out = String::with_capacity(len);
+    for p in pieces {
+        match p {
+            Text(t) => out.push_str(t),
+            Quoted(t) => push_debug(&mut out, t),
+        }
+    }
+    out
+}
+
+/// `text` as `{:?}` prints it: in double quotes, escaped. Printable ASCII without quotes
+/// or backslashes (nearly every action and name) prints as it is.
+fn push_debug(out: &mut String, text: &str) {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        use std::fmt::Write;
+        let _ = write!(out, "{text:?}");
+    }
+}
+
+/// `HH:MM`, as `%H:%M` prints a time.
+fn push_hh_mm(out: &mut String, hour: u32, minute: u32) {
+    for (k, n) in [hour, minute].into_iter().enumerate() {
+        if k > 0 {
+            out.push(':');
+        }
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+}
+
 /// Events checked together by each policy in turn (see [`Rules::check`]).
 const CHECKED_TOGETHER: usize = 64;
 
@@ -1006,10 +1061,17 @@ impl Rules<'_> {
                         let mut h = hit(
                             e,
                             per_change(e),
-                            format!(
-                                "AI agent {} ran {:?} on {} in {} with no human approval before it",
-                                e.actor, e.action, e.resource, e.environment
-                            ),
+                            sentence(&[
+                                Text("AI agent "),
+                                Text(&e.actor),
+                                Text(" ran "),
+                                Quoted(&e.action),
+                                Text(" on "),
+                                Text(&e.resource),
+                                Text(" in "),
+                                Text(&e.environment),
+                                Text(" with no human approval before it"),
+                            ]),
                         );
                         h.awaits_approval = true;
                         out.push(h);
@@ -1034,21 +1096,27 @@ impl Rules<'_> {
                             } else if !working_day {
                                 format!("on a {}", local.format("%A"))
                             } else {
-                                format!(
-                                    "at {:02}:{:02} local time, outside {}–{}",
-                                    t.hour(),
-                                    t.minute(),
-                                    start.format("%H:%M"),
-                                    end.format("%H:%M")
-                                )
+                                let mut why = String::with_capacity(40);
+                                why.push_str("at ");
+                                push_hh_mm(&mut why, t.hour(), t.minute());
+                                why.push_str(" local time, outside ");
+                                push_hh_mm(&mut why, start.hour(), start.minute());
+                                why.push('–');
+                                push_hh_mm(&mut why, end.hour(), end.minute());
+                                why
                             };
                             out.push(hit(
                                 e,
                                 per_change(e),
-                                format!(
-                                    "{} ran {:?} on {} in production {why}",
-                                    e.actor, e.action, e.resource
-                                ),
+                                sentence(&[
+                                    Text(&e.actor),
+                                    Text(" ran "),
+                                    Quoted(&e.action),
+                                    Text(" on "),
+                                    Text(&e.resource),
+                                    Text(" in production "),
+                                    Text(&why),
+                                ]),
                             ));
                         }
                     }
@@ -1063,11 +1131,13 @@ impl Rules<'_> {
                             out.push(hit(
                                 e,
                                 per_change(e),
-                                format!(
-                                    "{} made a production {} during the change freeze {name:?}",
-                                    e.actor,
-                                    e.operation.as_str()
-                                ),
+                                sentence(&[
+                                    Text(&e.actor),
+                                    Text(" made a production "),
+                                    Text(e.operation.as_str()),
+                                    Text(" during the change freeze "),
+                                    Quoted(name),
+                                ]),
                             ));
                         }
                     }
@@ -1079,7 +1149,7 @@ impl Rules<'_> {
                         out.push(hit(
                             e,
                             per_change(e),
-                            format!("{} approved their own change", e.actor),
+                            sentence(&[Text(&e.actor), Text(" approved their own change")]),
                         ));
                     }
                 }
@@ -1098,7 +1168,11 @@ impl Rules<'_> {
                         out.push(hit(
                             e,
                             per_change(e),
-                            format!("AI agent {approver} approved a production change"),
+                            sentence(&[
+                                Text("AI agent "),
+                                Text(approver),
+                                Text(" approved a production change"),
+                            ]),
                         ));
                     }
                 }
@@ -1129,7 +1203,13 @@ impl Rules<'_> {
                             out.push(hit(
                                 e,
                                 per_change(e),
-                                format!("{} granted {:?} on {}", e.actor, &*e.grants, e.resource),
+                                sentence(&[
+                                    Text(&e.actor),
+                                    Text(" granted "),
+                                    Quoted(&e.grants),
+                                    Text(" on "),
+                                    Text(&e.resource),
+                                ]),
                             ));
                         }
                     }
@@ -1946,6 +2026,31 @@ fn update_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_print_as_format_prints() {
+        for text in [
+            "",
+            "terraform destroy",
+            "DROP TABLE \"orders\"",
+            "a\\b",
+            "tab\there",
+            "caf\u{e9}",
+            "soft\u{ad}hyphen",
+            "\u{7f}",
+            "combining \u{301} accent",
+            "emoji \u{1f600}",
+        ] {
+            let built = sentence(&[Text("ran "), Quoted(text), Text(" on x")]);
+            assert_eq!(built, format!("ran {text:?} on x"), "{text:?}");
+        }
+        for (h, m) in [(0, 0), (9, 5), (17, 30), (23, 59)] {
+            let mut out = String::new();
+            push_hh_mm(&mut out, h, m);
+            let t = NaiveTime::from_hms_opt(h, m, 0).unwrap();
+            assert_eq!(out, t.format("%H:%M").to_string());
+        }
+    }
 
     fn event<'a>(id: &'a str, resource: &'a str, at: i64) -> HistoryEvent<'a> {
         HistoryEvent {

@@ -534,7 +534,9 @@ fn text<'a>(r: &mut impl RawRecord<'a>, field: Text) -> Cow<'a, str> {
     r.take(field).unwrap_or(Cow::Borrowed(""))
 }
 
-/// A field that names one of a fixed set (`all`, listed in the error).
+/// A field that names one of a fixed set (`all`, listed in the error). In line, so that
+/// `parse` is called directly rather than through a pointer.
+#[inline(always)]
 fn one_of<T>(
     text: &str,
     field: Text,

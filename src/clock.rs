@@ -335,6 +335,13 @@ fn push_num(buf: &mut String, n: u32, width: usize) {
 
 /// `YYYY-MM-DD`, then `sep`, then `HH:MM`, and `:SS` when `seconds`. Built in a stack
 /// buffer and appended once: this runs several times for every deadline written.
+/// `HH:MM`, as `%H:%M` prints a time.
+pub(crate) fn push_hh_mm(buf: &mut String, hour: u32, minute: u32) {
+    push_num(buf, hour, 2);
+    buf.push(':');
+    push_num(buf, minute, 2);
+}
+
 fn push_datetime(buf: &mut String, t: &NaiveDateTime, sep: char, seconds: bool) {
     use chrono::Timelike;
     let year = t.year();
@@ -510,6 +517,16 @@ mod tests {
     use super::*;
 
     const LONDON: Tz = chrono_tz::Europe::London;
+
+    #[test]
+    fn hours_and_minutes_print_as_chrono_prints_them() {
+        for (h, m) in [(0, 0), (9, 5), (17, 30), (23, 59)] {
+            let mut out = String::new();
+            push_hh_mm(&mut out, h, m);
+            let t = chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
+            assert_eq!(out, t.format("%H:%M").to_string());
+        }
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -619,8 +619,8 @@ impl ChangeState {
 /// Writes a change's history for [`decode_state`], its names as the run's symbol
 /// numbers. A partition reads them back against the run's symbols as they are at the
 /// end (a copy, if its own events add names), and symbols are only ever added, so each
-/// number names what it named when written. (Written as text and interned again, they were a third of the time spent
-/// reading histories back.)
+/// number names what it named when written. (Written as text and interned again, they
+/// were a third of the time spent reading histories back.)
 fn encode_state(out: &mut Enc, st: &ChangeState) {
     let place = |out: &mut Enc, r: &EventRef| {
         out.u32(r.source).u64(r.line).i64(r.at);
@@ -949,8 +949,6 @@ struct Stream {
     first: Option<EventRef>,
 }
 
-/// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
-/// the history on one thread.
 /// A piece of a finding's sentence: text as it is, or text as `{:?}` prints it.
 enum Piece<'a> {
     Text(&'a str),
@@ -995,20 +993,11 @@ fn push_debug(out: &mut String, text: &str) {
     }
 }
 
-/// `HH:MM`, as `%H:%M` prints a time.
-fn push_hh_mm(out: &mut String, hour: u32, minute: u32) {
-    for (k, n) in [hour, minute].into_iter().enumerate() {
-        if k > 0 {
-            out.push(':');
-        }
-        out.push(char::from(b'0' + (n / 10 % 10) as u8));
-        out.push(char::from(b'0' + (n % 10) as u8));
-    }
-}
-
 /// Events checked together by each policy in turn (see [`Rules::check`]).
 const CHECKED_TOGETHER: usize = 64;
 
+/// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
+/// the history on one thread.
 #[derive(Clone, Copy)]
 pub struct Rules<'a> {
     policies: &'a [CompiledPolicy],
@@ -1098,11 +1087,11 @@ impl Rules<'_> {
                             } else {
                                 let mut why = String::with_capacity(40);
                                 why.push_str("at ");
-                                push_hh_mm(&mut why, t.hour(), t.minute());
+                                crate::clock::push_hh_mm(&mut why, t.hour(), t.minute());
                                 why.push_str(" local time, outside ");
-                                push_hh_mm(&mut why, start.hour(), start.minute());
+                                crate::clock::push_hh_mm(&mut why, start.hour(), start.minute());
                                 why.push('–');
-                                push_hh_mm(&mut why, end.hour(), end.minute());
+                                crate::clock::push_hh_mm(&mut why, end.hour(), end.minute());
                                 why
                             };
                             out.push(hit(
@@ -2043,12 +2032,6 @@ mod tests {
         ] {
             let built = sentence(&[Text("ran "), Quoted(text), Text(" on x")]);
             assert_eq!(built, format!("ran {text:?} on x"), "{text:?}");
-        }
-        for (h, m) in [(0, 0), (9, 5), (17, 30), (23, 59)] {
-            let mut out = String::new();
-            push_hh_mm(&mut out, h, m);
-            let t = NaiveTime::from_hms_opt(h, m, 0).unwrap();
-            assert_eq!(out, t.format("%H:%M").to_string());
         }
     }
 

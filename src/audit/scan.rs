@@ -237,9 +237,11 @@ fn known_key(b: &[u8], start: usize, end: usize) -> Option<usize> {
     // except near the end of a line; there the key is put together byte by byte.
     let n = match b.get(start..start + 16).and_then(|k| k.first_chunk::<16>()) {
         Some(k) => {
-            let (low, high) = k.split_at(8);
-            let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
-            (word(low) & low_mask, word(high) & high_mask)
+            let (low, high) = (k.first_chunk::<8>()?, k.last_chunk::<8>()?);
+            (
+                u64::from_le_bytes(*low) & low_mask,
+                u64::from_le_bytes(*high) & high_mask,
+            )
         }
         None => key_number(&b[start..end]),
     };

@@ -751,6 +751,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
                 regwatch::audit::CHANGES_IN_MEMORY,
                 regwatch::audit::FINDINGS_IN_MEMORY,
             ),
+            args.input.redact,
             &|_| {},
         )?;
         if args.input.redact {
@@ -895,6 +896,7 @@ fn run_audit(
     strict: bool,
     incidents: &[regwatch::incident::Incident],
     (changes_in_memory, findings_in_memory): (usize, usize),
+    redact: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<regwatch::audit::AuditReport> {
     let setup = regwatch::audit::AuditSetup::load(config, mappings, policies)?;
@@ -912,6 +914,7 @@ fn run_audit(
         incidents,
         changes_in_memory,
         findings_in_memory,
+        people: redact,
     };
     regwatch::audit::run(&input, progress)
 }
@@ -980,6 +983,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         args.strict,
         &incidents,
         (args.changes_in_memory, args.findings_in_memory),
+        args.redact,
         &|done| bar.set_position(done),
     )?;
     if args.redact {

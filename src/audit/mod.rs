@@ -65,6 +65,8 @@ pub struct AuditInput<'a> {
     /// files.
     pub changes_in_memory: usize,
     pub findings_in_memory: usize,
+    /// Gather the people seen, which [`AuditReport::redact`] needs (`--redact`).
+    pub people: bool,
 }
 
 /// Everything an audit found, ready for any output format.
@@ -87,7 +89,8 @@ pub struct AuditReport {
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
     pub policies: Vec<Policy>,
-    /// Identities of people seen (actors and approvers of type human), for `--redact`.
+    /// Identities of people seen (actors and approvers of type human), for `--redact`:
+    /// gathered only when [`AuditInput::people`] asks.
     #[serde(skip)]
     pub people: Vec<String>,
     /// How long reading and checking, the history checks and the metrics took.
@@ -162,6 +165,9 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         input.calendar,
         (input.changes_in_memory, input.findings_in_memory),
     );
+    if input.people {
+        engine.gather_people();
+    }
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
@@ -207,7 +213,13 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     if std::env::var_os("REGWATCH_TIMING").is_some() {
         eprintln!("held: {}", engine.sizes());
     }
-    let mut people: Vec<String> = engine.people.drain().map(String::from).collect();
+    let mut people: Vec<String> = engine
+        .people
+        .take()
+        .into_iter()
+        .flatten()
+        .map(String::from)
+        .collect();
     people.sort();
     let finished = engine.finish(input.incidents, input.display_tz)?;
     let (findings, metrics) = (finished.findings, finished.metrics);

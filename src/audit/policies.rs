@@ -1306,8 +1306,9 @@ pub struct Engine<'a> {
     /// AI-driven and human change events (not reads, plans or approvals).
     pub ai_change_events: u64,
     pub human_change_events: u64,
-    /// Identities of people (actors and approvers of type human), for `--redact`.
-    pub people: rustc_hash::FxHashSet<Box<str>>,
+    /// Identities of people (actors and approvers of type human), for `--redact`; only
+    /// gathered when asked for ([`Engine::gather_people`]): two look-ups an event.
+    pub people: Option<rustc_hash::FxHashSet<Box<str>>>,
 }
 
 impl<'a> Engine<'a> {
@@ -1385,8 +1386,13 @@ impl<'a> Engine<'a> {
             last_at: None,
             ai_change_events: 0,
             human_change_events: 0,
-            people: Default::default(),
+            people: None,
         }
+    }
+
+    /// Gathers the people seen, for [`super::AuditReport::redact`].
+    pub fn gather_people(&mut self) {
+        self.people.get_or_insert_with(Default::default);
     }
 
     /// Takes a block's hits and updates the state that needs history. The per-change
@@ -1453,14 +1459,16 @@ impl<'a> Engine<'a> {
             self.first_at = Some(self.first_at.map_or(e.at, |f| f.min(e.at)));
             self.last_at = Some(self.last_at.map_or(e.at, |l| l.max(e.at)));
             let r = EventRef::of(e);
-            if e.actor_type == ActorType::Human && !self.people.contains(&*e.actor) {
-                self.people.insert(Box::from(&*e.actor));
-            }
-            if e.approver_type == Some(ActorType::Human)
-                && !e.approved_by.is_empty()
-                && !self.people.contains(&*e.approved_by)
-            {
-                self.people.insert(Box::from(&*e.approved_by));
+            if let Some(people) = &mut self.people {
+                if e.actor_type == ActorType::Human && !people.contains(&*e.actor) {
+                    people.insert(Box::from(&*e.actor));
+                }
+                if e.approver_type == Some(ActorType::Human)
+                    && !e.approved_by.is_empty()
+                    && !people.contains(&*e.approved_by)
+                {
+                    people.insert(Box::from(&*e.approved_by));
+                }
             }
             let changes = e.operation.changes() && !e.dry_run;
             if changes {
@@ -1763,7 +1771,7 @@ impl<'a> Engine<'a> {
             self.ai_changes.values().map(Vec::len).sum::<usize>(),
             self.streams.len(),
             self.streams.values().map(|s| s.minutes.len()).sum::<usize>(),
-            self.people.len(),
+            self.people.as_ref().map_or(0, |p| p.len()),
             self.actors.len(),
         )
     }

@@ -17,8 +17,9 @@ use super::event::{text_flag, Flag, RawRecord, Text};
 /// other. Every byte of a string lies in a chunk already looked at when its closing
 /// quote is found, so a backslash or control character in any string is seen; outside
 /// strings the parser looks at every byte itself.
-struct Quotes<'a> {
+struct Quotes<'a, M> {
     line: &'a [u8],
+    masks: std::marker::PhantomData<M>,
     /// The next 64 bytes to look at.
     next_chunk: usize,
     /// Where the current chunk starts, and its quotes not yet taken.
@@ -56,10 +57,11 @@ fn masks16(b: &[u8; 16]) -> (u64, u64) {
     })
 }
 
-impl<'a> Quotes<'a> {
-    fn new(line: &'a [u8]) -> Quotes<'a> {
+impl<'a, M: ChunkMasks> Quotes<'a, M> {
+    fn new(line: &'a [u8]) -> Quotes<'a, M> {
         Quotes {
             line,
+            masks: std::marker::PhantomData,
             next_chunk: 0,
             base: 0,
             bits: 0,
@@ -71,7 +73,7 @@ impl<'a> Quotes<'a> {
     fn next(&mut self) -> Option<usize> {
         while self.bits == 0 {
             let start = self.next_chunk * 64;
-            self.bits = chunk_quotes(self.line, start)?;
+            self.bits = chunk_quotes::<M>(self.line, start)?;
             self.base = start;
             self.next_chunk += 1;
         }
@@ -94,21 +96,79 @@ impl<'a> Quotes<'a> {
 /// never has its address taken and stays in registers; a whole chunk is looked at in
 /// line, the line's last, shorter one out of line.
 #[inline(always)]
-fn chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
+fn chunk_quotes<M: ChunkMasks>(line: &[u8], start: usize) -> Option<u64> {
     match line.get(start..start + 64) {
         Some(whole) => {
-            let whole: &[u8; 64] = whole.try_into().ok()?;
-            // A whole chunk, in four fixed pieces (the common case, and the cheaper loop).
-            let (mut quotes, mut special) = (0u64, 0u64);
-            for k in 0..4 {
-                let (q, s) = masks16(whole[16 * k..].first_chunk::<16>()?);
-                quotes |= q << (16 * k);
-                special |= s;
-            }
+            let (quotes, special) = M::masks64(whole.first_chunk::<64>()?);
             (special == 0).then_some(quotes)
         }
         None => last_chunk_quotes(line, start),
     }
+}
+
+/// How a whole 64-byte chunk is searched: the quotes, and the bytes a string cannot hold
+/// as they are (any bit set: one is there).
+trait ChunkMasks {
+    fn masks64(chunk: &[u8; 64]) -> (u64, u64);
+}
+
+/// Sixteen bytes at a time, as every x86-64 processor can.
+struct Sse2;
+
+impl ChunkMasks for Sse2 {
+    #[inline(always)]
+    fn masks64(chunk: &[u8; 64]) -> (u64, u64) {
+        let (mut quotes, mut special) = (0u64, 0u64);
+        for (k, piece) in chunk.chunks_exact(16).enumerate() {
+            let (q, s) = masks16(piece.first_chunk::<16>().unwrap_or(&[b' '; 16]));
+            quotes |= q << (16 * k);
+            special |= s;
+        }
+        (quotes, special)
+    }
+}
+
+/// Thirty-two bytes at a time, where the processor has AVX2 (checked when the line is
+/// scanned: see [`scan_flat`]).
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl ChunkMasks for Avx2 {
+    #[inline(always)]
+    fn masks64(chunk: &[u8; 64]) -> (u64, u64) {
+        // SAFETY: `Avx2` is only used by `scan_flat_avx2`, called once AVX2 is detected.
+        unsafe { avx2_masks64(chunk) }
+    }
+}
+
+/// The two halves of a chunk, searched as [`masks16`] searches its sixteen bytes.
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn avx2_masks64(chunk: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    let mut quotes = 0u64;
+    let mut special = 0u64;
+    for k in 0..2 {
+        // Unaligned loads of the chunk's two halves, inside its 64 bytes.
+        let v = _mm256_loadu_si256(chunk.as_ptr().add(32 * k).cast());
+        let q = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
+        let control = _mm256_cmpeq_epi8(
+            _mm256_max_epu8(v, _mm256_set1_epi8(0x1f)),
+            _mm256_set1_epi8(0x1f),
+        );
+        let s = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)), control);
+        quotes |= u64::from(_mm256_movemask_epi8(q) as u32) << (32 * k);
+        special |= u64::from(_mm256_movemask_epi8(s) as u32);
+    }
+    (quotes, special)
 }
 
 /// [`chunk_quotes`] for the line's last, shorter chunk.
@@ -288,11 +348,31 @@ impl<'a> RawRecord<'a> for FlatLine<'a> {
 
 /// Reads a flat JSON object, or `None` for serde_json to read it.
 pub fn scan_flat(line: &str) -> Option<FlatLine<'_>> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
+        // SAFETY: the processor has AVX2 and BMI1, checked just above (the answer is
+        // kept after the first check, so this costs a load).
+        return unsafe { scan_flat_avx2(line) };
+    }
+    scan_flat_with::<Sse2>(line)
+}
+
+/// [`scan_flat`] compiled for processors with AVX2 (the chunks searched 32 bytes at a
+/// time) and BMI1 (a quote taken from the mask in one instruction fewer): about a tenth
+/// of the scanner's instructions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1")]
+unsafe fn scan_flat_avx2(line: &str) -> Option<FlatLine<'_>> {
+    scan_flat_with::<Avx2>(line)
+}
+
+#[inline(always)]
+fn scan_flat_with<M: ChunkMasks>(line: &str) -> Option<FlatLine<'_>> {
     let b = line.as_bytes();
     if u32::try_from(b.len()).is_err() {
         return None;
     }
-    let mut quotes = Quotes::new(b);
+    let mut quotes = Quotes::<M>::new(b);
     let ws = |mut i: usize| {
         // Only spaces: other whitespace is a control byte, already sent to serde_json.
         while b.get(i) == Some(&b' ') {
@@ -383,7 +463,7 @@ type Value = (Option<(usize, usize)>, Option<bool>);
 /// A value where the compact form `"key":"value"` did not apply: a string, `true`, `false`
 /// or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a number, an
 /// object, an array: serde_json reads those lines).
-fn value(b: &[u8], quotes: &mut Quotes, i: &mut usize) -> Option<Value> {
+fn value<M: ChunkMasks>(b: &[u8], quotes: &mut Quotes<M>, i: &mut usize) -> Option<Value> {
     let at = *i;
     Some(match b.get(at)? {
         b'"' => {
@@ -416,7 +496,9 @@ mod tests {
     #[test]
     fn quote_masks_agree_with_a_byte_loop() {
         let long = "x\"".repeat(90);
-        let texts: [&[u8]; 8] = [
+        let slash = format!("{}\\{}\"", "\"a".repeat(20), "b".repeat(30));
+        let texts: [&[u8]; 9] = [
+            slash.as_bytes(),
             b"",
             b"plain text with no quotes at all, longer than eight bytes",
             b"ab\"",
@@ -428,8 +510,14 @@ mod tests {
         ];
         for t in texts {
             let special = t.iter().any(|&c| c < 0x20 || c == b'\\');
-            let mut quotes = Quotes::new(t);
+            let mut quotes = Quotes::<Sse2>::new(t);
             let found: Vec<usize> = std::iter::from_fn(|| quotes.next()).collect();
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut quotes = Quotes::<Avx2>::new(t);
+                let wide: Vec<usize> = std::iter::from_fn(|| quotes.next()).collect();
+                assert_eq!(wide, found, "{t:?}");
+            }
             let slow: Vec<usize> = (0..t.len()).filter(|&k| t[k] == b'"').collect();
             if special {
                 // Taken up to the first chunk with a special byte.
@@ -486,6 +574,13 @@ mod tests {
         ];
         for line in lines {
             let fast = scan_flat(line).unwrap_or_else(|| panic!("fast path refused {line}"));
+            // What this processor runs, and the path for processors without AVX2.
+            let narrow = scan_flat_with::<Sse2>(line).unwrap();
+            assert_eq!(
+                fields(narrow).0,
+                fields(scan_flat(line).unwrap()).0,
+                "{line}"
+            );
             let slow: NativeRecord = serde_json::from_str(line).unwrap();
             let (fast, slow) = (fields(fast), fields(slow));
             assert_eq!(fast.0, slow.0, "{line}");
@@ -509,6 +604,7 @@ mod tests {
             r#"{"actor":tru}"#,
         ] {
             assert!(scan_flat(line).is_none(), "{line}");
+            assert!(scan_flat_with::<Sse2>(line).is_none(), "{line}");
         }
     }
 }

@@ -550,9 +550,10 @@ fn strict_error(r: &Rejection) -> anyhow::Error {
 /// record to skip. Events are a few hundred bytes: built straight into the vector, none
 /// is copied through a return value.
 trait LineParser: Sync {
+    /// `line` is as read: not yet checked as UTF-8 (see [`line_text`]).
     fn parse_into<'b>(
         &self,
-        line: &'b str,
+        line: &'b [u8],
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Result<bool, RecordError>;
@@ -566,7 +567,7 @@ struct NativeLines {
 impl LineParser for NativeLines {
     fn parse_into<'b>(
         &self,
-        line: &'b str,
+        line: &'b [u8],
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Result<bool, RecordError> {
@@ -574,7 +575,7 @@ impl LineParser for NativeLines {
         match super::scan::scan_flat(line) {
             Some(flat) => build_with(flat, self.tz, self.index, n, push)?,
             None => build_with(
-                serde_json::from_str::<NativeRecord>(line)
+                serde_json::from_str::<NativeRecord>(line_text(line)?)
                     .map_err(|e| RecordError::new("json", json_reason(&e)))?,
                 self.tz,
                 self.index,
@@ -595,12 +596,23 @@ struct K8sLines<'c> {
 impl LineParser for K8sLines<'_> {
     fn parse_into<'b>(
         &self,
-        line: &'b str,
+        line: &'b [u8],
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Result<bool, RecordError> {
-        let event = k8s_event(line, n, self.index, &self.cluster, self.cx)?;
+        let event = k8s_event(line_text(line)?, n, self.index, &self.cluster, self.cx)?;
         Ok(event.map(|e| out.push(e)).is_some())
+    }
+}
+
+/// A line's text, or why it is not text. (The fast path for native lines takes ASCII
+/// lines without this check.)
+fn line_text(line: &[u8]) -> Result<&str, RecordError> {
+    match simdutf8::basic::from_utf8(line) {
+        Ok(text) => Ok(text),
+        // The standard library's error says where.
+        Err(_) => std::str::from_utf8(line)
+            .map_err(|e| RecordError::new("line", format!("not UTF-8 text: {e}"))),
     }
 }
 
@@ -886,8 +898,6 @@ fn parse_block<'b, P: LineParser>(
     events.reserve(block.bytes.len() / 256);
     let mut rejects = Vec::new();
     let (mut read, mut skipped) = (0u64, 0u64);
-    // One UTF-8 check for the block; only a block that fails is checked line by line.
-    let text = simdutf8::basic::from_utf8(&block.bytes).ok();
     // A byte-order mark at the start of the file is not part of the first record.
     let mut start = if block.first && block.bytes.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -901,21 +911,13 @@ fn parse_block<'b, P: LineParser>(
             newlines += 1;
         }
         let raw = &block.bytes[start..end];
-        let line = match text {
-            Some(t) => Ok(&t[start..end]),
-            None => std::str::from_utf8(raw),
-        };
         start = end + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         read += 1;
-        let parsed = match line {
-            Ok(l) => parser.parse_into(l.strip_suffix('\r').unwrap_or(l), line_no, &mut events),
-            Err(e) => Err(RecordError::new("line", format!("not UTF-8 text: {e}"))),
-        };
-        match parsed {
+        match parser.parse_into(raw, line_no, &mut events) {
             Ok(true) => {}
             Ok(false) => skipped += 1,
             Err(err) => rejects.push(rejection(name, Location::Line(line_no), err, raw_text(raw))),
@@ -1725,7 +1727,7 @@ mod tests {
             tz: chrono_tz::Europe::London,
             index: 0,
         };
-        assert!(parser.parse_into(line, 1, &mut events).unwrap());
+        assert!(parser.parse_into(line.as_bytes(), 1, &mut events).unwrap());
         assert_eq!(&*events[0].actor, "a");
         let again: Vec<AuditEvent<'_>> = recycle(events);
         assert!(

@@ -342,6 +342,24 @@ pub(crate) fn push_hh_mm(buf: &mut String, hour: u32, minute: u32) {
     push_num(buf, minute, 2);
 }
 
+/// Appends a date as chrono's `Display` prints it (`2026-02-28`), without its formatting
+/// machinery (findings that name a day are made for many events).
+pub(crate) fn push_date(buf: &mut String, d: NaiveDate) {
+    match u32::try_from(d.year()) {
+        Ok(year) if year <= 9999 => {
+            push_num(buf, year, 4);
+            buf.push('-');
+            push_num(buf, d.month(), 2);
+            buf.push('-');
+            push_num(buf, d.day(), 2);
+        }
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(buf, "{d}");
+        }
+    }
+}
+
 fn push_datetime(buf: &mut String, t: &NaiveDateTime, sep: char, seconds: bool) {
     use chrono::Timelike;
     let year = t.year();
@@ -525,6 +543,23 @@ mod tests {
             push_hh_mm(&mut out, h, m);
             let t = chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
             assert_eq!(out, t.format("%H:%M").to_string());
+        }
+    }
+
+    #[test]
+    fn dates_print_as_chrono_prints_them() {
+        for (y, m, d) in [
+            (2026, 11, 30),
+            (2024, 2, 29),
+            (999, 1, 5),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-1, 3, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let mut out = String::from("on ");
+            push_date(&mut out, date);
+            assert_eq!(out, format!("on {date}"));
         }
     }
 

@@ -1174,10 +1174,17 @@ impl Rules<'_> {
                         && !e.dry_run
                         && applying.contains(&e.operation)
                     {
+                        let day = itoa::Buffer::new()
+                            .format(e.at.div_euclid(86_400_000))
+                            .to_owned();
                         out.push(hit(
                             e,
-                            format!("{}:{}", e.actor, e.at.div_euclid(86_400_000)),
-                            format!("AI agent {} changed production with no change id, so no plan can precede it", e.actor),
+                            sentence(&[Text(&e.actor), Text(":"), Text(&day)]),
+                            sentence(&[
+                                Text("AI agent "),
+                                Text(&e.actor),
+                                Text(" changed production with no change id, so no plan can precede it"),
+                            ]),
                         ));
                     }
                 }
@@ -1215,14 +1222,25 @@ impl Rules<'_> {
                             (false, true) => "prompt",
                             _ => "tool call",
                         };
-                        let day = millis_to_time(e.at).date_naive();
+                        let mut day = String::with_capacity(10);
+                        crate::clock::push_date(&mut day, millis_to_time(e.at).date_naive());
                         out.push(hit(
                             e,
-                            format!("{}:{}:{missing}", e.actor, day),
-                            format!(
-                                "AI agent {} acted on {day} with no logged {missing}",
-                                e.actor
-                            ),
+                            sentence(&[
+                                Text(&e.actor),
+                                Text(":"),
+                                Text(&day),
+                                Text(":"),
+                                Text(missing),
+                            ]),
+                            sentence(&[
+                                Text("AI agent "),
+                                Text(&e.actor),
+                                Text(" acted on "),
+                                Text(&day),
+                                Text(" with no logged "),
+                                Text(missing),
+                            ]),
                         ));
                     }
                 }

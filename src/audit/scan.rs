@@ -97,23 +97,26 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
 /// the end of the line, or if those bytes hold a backslash or a control character (JSON
 /// allows none in a string; a tab between tokens is allowed but rare, and goes to
 /// serde_json too). A function of its arguments alone, so the parser's quote state
-/// never has its address taken and stays in registers; a whole chunk is looked at in
-/// line, the line's last, shorter one out of line.
+/// never has its address taken and stays in registers. A whole chunk is looked at in
+/// line, the line's last, shorter one out of line ([`ChunkMasks::last_chunk`]).
 #[inline(always)]
 fn chunk_quotes<M: ChunkMasks>(line: &[u8], start: usize) -> Option<u64> {
     match line.get(start..start + 64) {
         Some(whole) => {
-            let (quotes, special) = M::masks64(whole.first_chunk::<64>()?);
+            let (quotes, special) = M::masks64::<false>(whole.first_chunk::<64>()?);
             (special == 0).then_some(quotes)
         }
-        None => last_chunk_quotes(line, start),
+        None => M::last_chunk(line, start),
     }
 }
 
-/// How a whole 64-byte chunk is searched: the quotes, and the bytes a string cannot hold
-/// as they are (any bit set: one is there).
+/// How a whole 64-byte chunk is searched: a bit mask of its quotes, and of the bytes this
+/// path does not take (see [`masks16`]). With `EXACT` false, the second mask only says
+/// whether there are any (its bits are not in place: a few instructions fewer).
 trait ChunkMasks {
-    fn masks64(chunk: &[u8; 64]) -> (u64, u64);
+    fn masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64);
+    /// [`chunk_quotes`] for the line's last chunk, shorter than 64 bytes.
+    fn last_chunk(line: &[u8], start: usize) -> Option<u64>;
 }
 
 /// Sixteen bytes at a time, as every x86-64 processor can.
@@ -121,14 +124,18 @@ struct Sse2;
 
 impl ChunkMasks for Sse2 {
     #[inline(always)]
-    fn masks64(chunk: &[u8; 64]) -> (u64, u64) {
+    fn masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64) {
         let (mut quotes, mut special) = (0u64, 0u64);
         for (k, piece) in chunk.chunks_exact(16).enumerate() {
             let (q, s) = masks16(piece.first_chunk::<16>().unwrap_or(&[b' '; 16]));
             quotes |= q << (16 * k);
-            special |= s;
+            special |= if EXACT { s << (16 * k) } else { s };
         }
         (quotes, special)
+    }
+
+    fn last_chunk(line: &[u8], start: usize) -> Option<u64> {
+        last_chunk_quotes(line, start)
     }
 }
 
@@ -140,9 +147,36 @@ struct Avx2;
 #[cfg(target_arch = "x86_64")]
 impl ChunkMasks for Avx2 {
     #[inline(always)]
-    fn masks64(chunk: &[u8; 64]) -> (u64, u64) {
+    fn masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64) {
         // SAFETY: `Avx2` is only used by `scan_flat_avx2`, called once AVX2 is detected.
-        unsafe { avx2_masks64(chunk) }
+        unsafe { avx2_masks64::<EXACT>(chunk) }
+    }
+
+    fn last_chunk(line: &[u8], start: usize) -> Option<u64> {
+        // SAFETY: as above.
+        unsafe { avx2_last_chunk(line, start) }
+    }
+}
+
+/// The line's last, shorter chunk: in a line of 64 bytes or more, its last 64 bytes are
+/// searched whole and those before `start` (looked at already) shifted off. (A shorter
+/// line is searched sixteen bytes at a time.)
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1")]
+#[inline(never)]
+unsafe fn avx2_last_chunk(line: &[u8], start: usize) -> Option<u64> {
+    // 1 to 63 bytes are left (none: the line is done).
+    let left = line.len().checked_sub(start).filter(|&n| n > 0)?;
+    match line.len().checked_sub(64) {
+        Some(from) => {
+            let (quotes, special) = avx2_masks64::<true>(line[from..].first_chunk::<64>()?);
+            let seen = 64 - left;
+            (special >> seen == 0).then_some(quotes >> seen)
+        }
+        None => last_chunk_quotes(line, start),
     }
 }
 
@@ -153,7 +187,7 @@ impl ChunkMasks for Avx2 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn avx2_masks64(chunk: &[u8; 64]) -> (u64, u64) {
+unsafe fn avx2_masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::{
         _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
         _mm256_or_si256, _mm256_set1_epi8,
@@ -171,7 +205,8 @@ unsafe fn avx2_masks64(chunk: &[u8; 64]) -> (u64, u64) {
         let s = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)), control);
         quotes |= u64::from(_mm256_movemask_epi8(q) as u32) << (32 * k);
         // A byte's top bit: non-ASCII.
-        special |= u64::from((_mm256_movemask_epi8(s) | _mm256_movemask_epi8(v)) as u32);
+        let s = u64::from((_mm256_movemask_epi8(s) | _mm256_movemask_epi8(v)) as u32);
+        special |= if EXACT { s << (32 * k) } else { s };
     }
     (quotes, special)
 }
@@ -506,8 +541,13 @@ mod tests {
     fn quote_masks_agree_with_a_byte_loop() {
         let long = "x\"".repeat(90);
         let slash = format!("{}\\{}\"", "\"a".repeat(20), "b".repeat(30));
-        let texts: [&[u8]; 9] = [
+        // A backslash, then a control byte, in the last, shorter chunk of a longer line.
+        let late_slash = format!("\"{}\"a\\b\"", "a".repeat(64));
+        let late_control = format!("\"{}\"a\tb\"", "a".repeat(64));
+        let texts: [&[u8]; 11] = [
             slash.as_bytes(),
+            late_slash.as_bytes(),
+            late_control.as_bytes(),
             b"",
             b"plain text with no quotes at all, longer than eight bytes",
             b"ab\"",

@@ -221,7 +221,7 @@ pub fn write_json(
 /// Whether any byte needs escaping in a JSON string (a control character, `"` or `\\`),
 /// eight bytes at a time. It may say yes when the answer is no (then the careful path
 /// below runs), never the reverse.
-fn needs_escape(bytes: &[u8]) -> bool {
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;

@@ -572,9 +572,10 @@ impl LineParser for NativeLines {
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Result<bool, RecordError> {
         let push = |e| out.push(e);
-        match super::scan::scan_flat(line) {
-            Some(flat) => build_with(flat, self.tz, self.index, n, push)?,
-            None => build_with(
+        let mut flat = super::scan::FlatLine::new(line);
+        match super::scan::scan_flat_into(line, &mut flat) {
+            true => build_with(&mut flat, self.tz, self.index, n, push)?,
+            false => build_with(
                 serde_json::from_str::<NativeRecord>(line_text(line)?)
                     .map_err(|e| RecordError::new("json", json_reason(&e)))?,
                 self.tz,

@@ -351,14 +351,14 @@ fn utc_millis(b: &[u8]) -> Option<i64> {
         return None;
     }
     let date: [u8; 10] = *head.first_chunk()?;
-    let days = LAST_DAY.with(|last| match last.get() {
-        Some((seen, days)) if seen == date => Some(days),
+    let days = match LAST_DAY.get() {
+        Some((seen, days)) if seen == date => days,
         _ => {
             let days = days_of(&date)?;
-            last.set(Some((date, days)));
-            Some(days)
+            LAST_DAY.set(Some((date, days)));
+            days
         }
-    })?;
+    };
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
 }
 

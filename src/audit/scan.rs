@@ -20,9 +20,8 @@ use super::event::{text_flag, Flag, RawRecord, Text};
 struct Quotes<'a, M> {
     line: &'a [u8],
     masks: std::marker::PhantomData<M>,
-    /// The next 64 bytes to look at.
-    next_chunk: usize,
-    /// Where the current chunk starts, and its quotes not yet taken. (A line is shorter
+    /// Where the current chunk starts (the next starts 64 bytes on; before the first,
+    /// 64 bytes before the line), and its quotes not yet taken. (A line is shorter
     /// than 4 GiB, checked first; a position held in 32 bits tells the compiler that the
     /// few bytes past it can be asked for without overflow, which saves a check each.)
     base: u32,
@@ -68,8 +67,7 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
         Quotes {
             line,
             masks: std::marker::PhantomData,
-            next_chunk: 0,
-            base: 0,
+            base: 0u32.wrapping_sub(64),
             bits: 0,
         }
     }
@@ -78,10 +76,9 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
     #[inline(always)]
     fn next(&mut self) -> Option<usize> {
         while self.bits == 0 {
-            let start = self.next_chunk * 64;
-            self.bits = chunk_quotes::<M>(self.line, start)?;
-            self.base = start as u32;
-            self.next_chunk += 1;
+            let start = self.base.wrapping_add(64);
+            self.bits = chunk_quotes::<M>(self.line, start as usize)?;
+            self.base = start;
         }
         let at = self.base.wrapping_add(self.bits.trailing_zeros());
         self.bits &= self.bits - 1;

@@ -472,38 +472,24 @@ fn scan_flat_with<'a, M: ChunkMasks>(line: &'a [u8], rec: &mut FlatLine<'a>) -> 
         let key_end = quotes.next()?;
         let slot = known_key(b, i + 1, key_end);
         // The value's text, and whether it was a JSON boolean; null is `None`. Lines
-        // written without spaces (`"key":"value"`, nearly all) take the first branch.
-        let (span, boolean) = if b.get(key_end + 1..key_end + 3) == Some(b":\"") {
+        // written without spaces (`"key":"value"`, nearly all) take the first branch,
+        // which records a string value straight away.
+        if b.get(key_end + 1..key_end + 3) == Some(b":\"") {
             quotes.expect(key_end + 2)?;
             let end = quotes.next()?;
-            let span = (key_end + 3, end);
             i = end + 1;
-            (Some(span), None)
+            if let Some(slot) = slot {
+                record(rec, &mut seen, slot, Some((key_end + 3, end)), None)?;
+            }
         } else {
             i = ws(key_end + 1);
             if b.get(i) != Some(&b':') {
                 return None;
             }
             i = ws(i + 1);
-            value(b, &mut quotes, &mut i)?
-        };
-        if let Some(slot) = slot {
-            if seen & (1 << slot) != 0 {
-                return None;
-            }
-            seen |= 1 << slot;
-            if slot == DRY_RUN {
-                rec.dry_run = match (boolean, span) {
-                    (Some(v), _) => Flag(Some(v), false),
-                    (None, Some((start, end))) => {
-                        text_flag(std::str::from_utf8(line.get(start..end)?).ok()?)
-                    }
-                    (None, None) => Flag(None, false),
-                };
-            } else if let Some((start, end)) = span {
-                // The line's length fits in 32 bits (checked above).
-                rec.spans[slot] = (start as u32, end as u32);
-                rec.present |= 1 << slot;
+            let (span, boolean) = value(b, &mut quotes, &mut i)?;
+            if let Some(slot) = slot {
+                record(rec, &mut seen, slot, span, boolean)?;
             }
         }
         // The next key straight after a comma (nearly all lines), or the end.
@@ -524,6 +510,36 @@ fn scan_flat_with<'a, M: ChunkMasks>(line: &'a [u8], rec: &mut FlatLine<'a>) -> 
             return None;
         }
     }
+}
+
+/// Records the value of a key the policies read, at `slot`; `None` if the key came before
+/// (serde_json then reads the line, and says which value counts).
+#[inline(always)]
+fn record(
+    rec: &mut FlatLine<'_>,
+    seen: &mut u32,
+    slot: usize,
+    span: Option<(usize, usize)>,
+    boolean: Option<bool>,
+) -> Option<()> {
+    if *seen & (1 << slot) != 0 {
+        return None;
+    }
+    *seen |= 1 << slot;
+    if slot == DRY_RUN {
+        rec.dry_run = match (boolean, span) {
+            (Some(v), _) => Flag(Some(v), false),
+            (None, Some((start, end))) => {
+                text_flag(std::str::from_utf8(rec.line.get(start..end)?).ok()?)
+            }
+            (None, None) => Flag(None, false),
+        };
+    } else if let Some((start, end)) = span {
+        // The line's length fits in 32 bits (checked first).
+        *rec.spans.get_mut(slot)? = (start as u32, end as u32);
+        rec.present |= 1 << slot;
+    }
+    Some(())
 }
 
 /// A value's text (where it is in the line; `None` for null), and whether it was a JSON

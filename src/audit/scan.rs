@@ -549,6 +549,7 @@ type Value = (Option<(usize, usize)>, Option<bool>);
 /// A value where the compact form `"key":"value"` did not apply: a string, `true`, `false`
 /// or `null`, from `b[*i]`; moves `i` past it. `None` for anything else (a number, an
 /// object, an array: serde_json reads those lines).
+#[inline(always)]
 fn value<M: ChunkMasks>(b: &[u8], quotes: &mut Quotes<M>, i: &mut usize) -> Option<Value> {
     let at = *i;
     Some(match b.get(at)? {

@@ -125,8 +125,8 @@ impl ChunkMasks for Sse2 {
     #[inline(always)]
     fn masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64) {
         let (mut quotes, mut special) = (0u64, 0u64);
-        for (k, piece) in chunk.chunks_exact(16).enumerate() {
-            let (q, s) = masks16(piece.first_chunk::<16>().unwrap_or(&[b' '; 16]));
+        for (k, piece) in chunk.as_chunks::<16>().0.iter().enumerate() {
+            let (q, s) = masks16(piece);
             quotes |= q << (16 * k);
             special |= if EXACT { s << (16 * k) } else { s };
         }
@@ -378,17 +378,6 @@ impl<'a> FlatLine<'a> {
 impl<'a> RawRecord<'a> for &mut FlatLine<'a> {
     #[inline(always)]
     fn take(&mut self, field: Text) -> Option<Cow<'a, str>> {
-        (**self).take(field)
-    }
-
-    fn dry_run(&self) -> Flag {
-        (**self).dry_run()
-    }
-}
-
-impl<'a> RawRecord<'a> for FlatLine<'a> {
-    #[inline(always)]
-    fn take(&mut self, field: Text) -> Option<Cow<'a, str>> {
         let k = field as usize;
         if self.present & (1 << k) == 0 {
             return None;
@@ -412,23 +401,17 @@ impl<'a> RawRecord<'a> for FlatLine<'a> {
     }
 }
 
-/// Reads a flat JSON object written in ASCII, or `None` for serde_json to read it (after
-/// a UTF-8 check: this path checks for non-ASCII bytes instead).
-pub fn scan_flat(line: &[u8]) -> Option<FlatLine<'_>> {
-    let mut rec = FlatLine::new(line);
-    scan_flat_into(line, &mut rec).then_some(rec)
-}
-
-/// [`scan_flat`] into `rec` (made by [`FlatLine::new`] for the same line); `false` for
-/// serde_json to read the line.
-pub fn scan_flat_into<'a>(line: &'a [u8], rec: &mut FlatLine<'a>) -> bool {
+/// Reads the line of `rec` (made by [`FlatLine::new`]) as a flat JSON object written in
+/// ASCII; `false` for serde_json to read it (after a UTF-8 check: this path checks for
+/// non-ASCII bytes instead).
+pub fn scan_flat(rec: &mut FlatLine<'_>) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
         // SAFETY: the processor has AVX2 and BMI1, checked just above (the answer is
         // kept after the first check, so this costs a load).
-        return unsafe { scan_flat_avx2(line, rec) }.is_some();
+        return unsafe { scan_flat_avx2(rec) }.is_some();
     }
-    scan_flat_with::<Sse2>(line, rec).is_some()
+    scan_flat_with::<Sse2>(rec).is_some()
 }
 
 /// [`scan_flat`] compiled for processors with AVX2 (the chunks searched 32 bytes at a
@@ -436,13 +419,13 @@ pub fn scan_flat_into<'a>(line: &'a [u8], rec: &mut FlatLine<'a>) -> bool {
 /// of the scanner's instructions.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1")]
-unsafe fn scan_flat_avx2<'a>(line: &'a [u8], rec: &mut FlatLine<'a>) -> Option<()> {
-    scan_flat_with::<Avx2>(line, rec)
+unsafe fn scan_flat_avx2(rec: &mut FlatLine<'_>) -> Option<()> {
+    scan_flat_with::<Avx2>(rec)
 }
 
 #[inline(always)]
-fn scan_flat_with<'a, M: ChunkMasks>(line: &'a [u8], rec: &mut FlatLine<'a>) -> Option<()> {
-    let b = line;
+fn scan_flat_with<M: ChunkMasks>(rec: &mut FlatLine<'_>) -> Option<()> {
+    let b = rec.line;
     if u32::try_from(b.len()).is_err() {
         return None;
     }
@@ -649,6 +632,18 @@ mod tests {
         }
     }
 
+    /// A line scanned by the path this processor runs.
+    fn scanned(line: &str) -> Option<FlatLine<'_>> {
+        let mut rec = FlatLine::new(line.as_bytes());
+        scan_flat(&mut rec).then_some(rec)
+    }
+
+    /// A line scanned by the path for processors without AVX2.
+    fn scanned_sse2(line: &str) -> Option<FlatLine<'_>> {
+        let mut rec = FlatLine::new(line.as_bytes());
+        scan_flat_with::<Sse2>(&mut rec).map(|()| rec)
+    }
+
     /// Every field of a record, taken.
     fn fields<'a>(mut r: impl RawRecord<'a>) -> (Vec<Option<Cow<'a, str>>>, Flag) {
         let dry_run = r.dry_run();
@@ -666,24 +661,19 @@ mod tests {
             r#"{}"#,
         ];
         for line in lines {
-            let fast =
-                scan_flat(line.as_bytes()).unwrap_or_else(|| panic!("fast path refused {line}"));
+            let mut fast = scanned(line).unwrap_or_else(|| panic!("fast path refused {line}"));
             // What this processor runs, and the path for processors without AVX2.
-            let narrow = {
-                let mut r = FlatLine::new(line.as_bytes());
-                scan_flat_with::<Sse2>(line.as_bytes(), &mut r).unwrap();
-                r
-            };
-            let wide = scan_flat(line.as_bytes()).unwrap();
-            assert_eq!(fields(narrow).0, fields(wide).0, "{line}");
+            let mut narrow = scanned_sse2(line).unwrap();
+            let mut wide = scanned(line).unwrap();
+            assert_eq!(fields(&mut narrow).0, fields(&mut wide).0, "{line}");
             let slow: NativeRecord = serde_json::from_str(line).unwrap();
-            let (fast, slow) = (fields(fast), fields(slow));
+            let (fast, slow) = (fields(&mut fast), fields(slow));
             assert_eq!(fast.0, slow.0, "{line}");
             assert_eq!(fast.1 .0, slow.1 .0, "{line}");
             assert_eq!(fast.1 .1, slow.1 .1, "{line}");
         }
         assert!(matches!(
-            scan_flat(lines[0].as_bytes()).unwrap().take(Text::Actor),
+            (&mut scanned(lines[0]).unwrap()).take(Text::Actor),
             Some(Cow::Borrowed("opsbot"))
         ));
         // What it does not handle goes to serde_json, which accepts or explains.
@@ -702,12 +692,8 @@ mod tests {
             r#"["actor"]"#,
             r#"{"actor":tru}"#,
         ] {
-            assert!(scan_flat(line.as_bytes()).is_none(), "{line}");
-            let mut r = FlatLine::new(line.as_bytes());
-            assert!(
-                scan_flat_with::<Sse2>(line.as_bytes(), &mut r).is_none(),
-                "{line}"
-            );
+            assert!(scanned(line).is_none(), "{line}");
+            assert!(scanned_sse2(line).is_none(), "{line}");
         }
     }
 }

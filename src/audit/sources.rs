@@ -573,7 +573,7 @@ impl LineParser for NativeLines {
     ) -> Result<bool, RecordError> {
         let push = |e| out.push(e);
         let mut flat = super::scan::FlatLine::new(line);
-        match super::scan::scan_flat_into(line, &mut flat) {
+        match super::scan::scan_flat(&mut flat) {
             true => build_with(&mut flat, self.tz, self.index, n, push)?,
             false => build_with(
                 serde_json::from_str::<NativeRecord>(line_text(line)?)

@@ -3,7 +3,7 @@
 //! Also the small byte codec the records are written in.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -118,10 +118,10 @@ impl Partitions {
     /// Calls `each` for every record of partition `p`, in the order written.
     pub fn read(&self, p: usize, mut each: impl FnMut(&mut Dec) -> Option<()>) -> Result<()> {
         let path = self.path(&format!("{p}.bin"));
-        let mut bytes = Vec::new();
-        File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        // Read whole, into a buffer sized from the file's length (grown from empty it was
+        // copied at each doubling).
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut rest = Dec(&bytes[..]);
         while !rest.0.is_empty() {
             let record = rest

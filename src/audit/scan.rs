@@ -2,7 +2,8 @@
 //! values) read straight into a [`FlatLine`], without serde's generic machinery.
 //!
 //! Parsing is nearly the whole cost of an audit run on JSON lines, so the line is searched
-//! sixteen bytes at a time for control bytes, quotes and backslashes, and each key the
+//! 64 bytes at a time for control bytes, quotes and backslashes (which also finds the line
+//! break, so the block is not searched for it first), and each key the
 //! policies read is recognised from its length and two machine words rather than compared
 //! with every name in turn. Anything else (nested values, numbers, escapes,
 //! duplicate keys, a syntax error) returns `None`, and the caller lets serde_json read the
@@ -26,6 +27,9 @@ struct Quotes<'a, M> {
     /// few bytes past it can be asked for without overflow, which saves a check each.)
     base: u32,
     bits: u64,
+    /// Where the line break is, once the chunk holding it has been searched: no quote
+    /// from there on is the line's.
+    end: u32,
 }
 
 /// Bit masks of sixteen bytes: the quotes, and the bytes this path does not take: those a
@@ -69,6 +73,7 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
             masks: std::marker::PhantomData,
             base: 0u32.wrapping_sub(64),
             bits: 0,
+            end: u32::MAX,
         }
     }
 
@@ -77,7 +82,10 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
     fn next(&mut self) -> Option<usize> {
         while self.bits == 0 {
             let start = self.base.wrapping_add(64);
-            self.bits = chunk_quotes::<M>(self.line, start as usize)?;
+            if start >= self.end {
+                return None;
+            }
+            (self.bits, self.end) = chunk_quotes::<M>(self.line, start as usize)?;
             self.base = start;
         }
         let at = self.base.wrapping_add(self.bits.trailing_zeros());
@@ -92,21 +100,46 @@ impl<'a, M: ChunkMasks> Quotes<'a, M> {
     }
 }
 
-/// The quotes of the (up to) 64 bytes of `line` from `start`, as a bit mask; `None` at
-/// the end of the line, or if those bytes hold a backslash or a control character (JSON
-/// allows none in a string; a tab between tokens is allowed but rare, and goes to
+/// The quotes of the (up to) 64 bytes of `line` from `start`, as a bit mask, and where
+/// the line breaks if it breaks there (else `u32::MAX`); `None` at the end of the text,
+/// or if those bytes hold a backslash or a control character before any line break
+/// (JSON allows none in a string; a tab between tokens is allowed but rare, and goes to
 /// serde_json too). A function of its arguments alone, so the parser's quote state
-/// never has its address taken and stays in registers. A whole chunk is looked at in
-/// line, the line's last, shorter one out of line ([`ChunkMasks::last_chunk`]).
+/// never has its address taken and stays in registers. A whole chunk with no special
+/// byte is looked at in line; the line's last chunk (holding its break, or shorter)
+/// out of line.
 #[inline(always)]
-fn chunk_quotes<M: ChunkMasks>(line: &[u8], start: usize) -> Option<u64> {
+fn chunk_quotes<M: ChunkMasks>(line: &[u8], start: usize) -> Option<(u64, u32)> {
     match line.get(start..start + 64) {
         Some(whole) => {
             let (quotes, special) = M::masks64::<false>(whole.first_chunk::<64>()?);
-            (special == 0).then_some(quotes)
+            if special == 0 {
+                Some((quotes, u32::MAX))
+            } else {
+                M::break_chunk(line, start)
+            }
         }
         None => M::last_chunk(line, start),
     }
+}
+
+/// A chunk's quotes as [`chunk_quotes`] gives them, from its exact masks: where its first
+/// special byte starts a line break (`\n`, or `\r\n`), the quotes before it and where it
+/// is; any other special byte, `None`.
+#[inline(always)]
+fn up_to_break(line: &[u8], start: usize, quotes: u64, special: u64) -> Option<(u64, u32)> {
+    if special == 0 {
+        return Some((quotes, u32::MAX));
+    }
+    let first = special.trailing_zeros() as usize;
+    let at = start + first;
+    let breaks = match line.get(at)? {
+        b'\n' => true,
+        b'\r' => line.get(at + 1) == Some(&b'\n'),
+        _ => false,
+    };
+    // A position in the line fits in 32 bits (checked first).
+    breaks.then(|| (quotes & ((1u64 << first) - 1), at as u32))
 }
 
 /// How a whole 64-byte chunk is searched: a bit mask of its quotes, and of the bytes this
@@ -114,8 +147,13 @@ fn chunk_quotes<M: ChunkMasks>(line: &[u8], start: usize) -> Option<u64> {
 /// whether there are any (its bits are not in place: a few instructions fewer).
 trait ChunkMasks {
     fn masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64);
-    /// [`chunk_quotes`] for the line's last chunk, shorter than 64 bytes.
-    fn last_chunk(line: &[u8], start: usize) -> Option<u64>;
+    /// [`chunk_quotes`] for a whole chunk holding a special byte.
+    fn break_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
+        let (quotes, special) = Self::masks64::<true>(line.get(start..)?.first_chunk::<64>()?);
+        up_to_break(line, start, quotes, special)
+    }
+    /// [`chunk_quotes`] for the text's last chunk, shorter than 64 bytes.
+    fn last_chunk(line: &[u8], start: usize) -> Option<(u64, u32)>;
 }
 
 /// Sixteen bytes at a time, as every x86-64 processor can.
@@ -133,7 +171,7 @@ impl ChunkMasks for Sse2 {
         (quotes, special)
     }
 
-    fn last_chunk(line: &[u8], start: usize) -> Option<u64> {
+    fn last_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
         last_chunk_quotes(line, start)
     }
 }
@@ -151,10 +189,27 @@ impl ChunkMasks for Avx2 {
         unsafe { avx2_masks64::<EXACT>(chunk) }
     }
 
-    fn last_chunk(line: &[u8], start: usize) -> Option<u64> {
+    fn break_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
+        // SAFETY: as above.
+        unsafe { avx2_break_chunk(line, start) }
+    }
+
+    fn last_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
         // SAFETY: as above.
         unsafe { avx2_last_chunk(line, start) }
     }
+}
+
+/// [`ChunkMasks::break_chunk`] with AVX2, out of line: once a line.
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1")]
+#[inline(never)]
+unsafe fn avx2_break_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
+    let (quotes, special) = avx2_masks64::<true>(line.get(start..)?.first_chunk::<64>()?);
+    up_to_break(line, start, quotes, special)
 }
 
 /// The line's last, shorter chunk: in a line of 64 bytes or more, its last 64 bytes are
@@ -166,14 +221,14 @@ impl ChunkMasks for Avx2 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1")]
 #[inline(never)]
-unsafe fn avx2_last_chunk(line: &[u8], start: usize) -> Option<u64> {
+unsafe fn avx2_last_chunk(line: &[u8], start: usize) -> Option<(u64, u32)> {
     // 1 to 63 bytes are left (none: the line is done).
     let left = line.len().checked_sub(start).filter(|&n| n > 0)?;
     match line.len().checked_sub(64) {
         Some(from) => {
             let (quotes, special) = avx2_masks64::<true>(line[from..].first_chunk::<64>()?);
             let seen = 64 - left;
-            (special >> seen == 0).then_some(quotes >> seen)
+            up_to_break(line, start, quotes >> seen, special >> seen)
         }
         None => last_chunk_quotes(line, start),
     }
@@ -212,7 +267,7 @@ unsafe fn avx2_masks64<const EXACT: bool>(chunk: &[u8; 64]) -> (u64, u64) {
 
 /// [`chunk_quotes`] for the line's last, shorter chunk.
 #[inline(never)]
-fn last_chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
+fn last_chunk_quotes(line: &[u8], start: usize) -> Option<(u64, u32)> {
     let chunk = line.get(start..)?;
     if chunk.is_empty() {
         return None;
@@ -220,7 +275,7 @@ fn last_chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
     let (mut quotes, mut special) = (0u64, 0u64);
     let mut add = |at: usize, (q, s): (u64, u64)| {
         quotes |= q << at;
-        special |= s;
+        special |= s << at;
     };
     let mut pieces = chunk.chunks_exact(16);
     for (k, piece) in (&mut pieces).enumerate() {
@@ -244,7 +299,7 @@ fn last_chunk_quotes(line: &[u8], start: usize) -> Option<u64> {
         };
         add(chunk.len() - rest.len(), (q, s));
     }
-    (special == 0).then_some(quotes)
+    up_to_break(line, start, quotes, special)
 }
 
 /// The keys the policies read: the text fields in [`Text`] order, then `dry_run`.
@@ -405,13 +460,22 @@ impl<'a> RawRecord<'a> for &mut FlatLine<'a> {
 /// ASCII; `false` for serde_json to read it (after a UTF-8 check: this path checks for
 /// non-ASCII bytes instead).
 pub fn scan_flat(rec: &mut FlatLine<'_>) -> bool {
+    let len = rec.line.len();
+    scan_flat_line(rec) == Some(len)
+}
+
+/// Reads the first line of the text of `rec` (made by [`FlatLine::new`] from the rest of
+/// a block) as [`scan_flat`] reads a line, finding where it ends on the way: gives the
+/// line's length, up to its line break (`\n` or `\r\n`) or the end of the text. `None` for
+/// serde_json to read the line, once the caller has found its end.
+pub fn scan_flat_line(rec: &mut FlatLine<'_>) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
         // SAFETY: the processor has AVX2 and BMI1, checked just above (the answer is
         // kept after the first check, so this costs a load).
-        return unsafe { scan_flat_avx2(rec) }.is_some();
+        return unsafe { scan_flat_avx2(rec) };
     }
-    scan_flat_with::<Sse2>(rec).is_some()
+    scan_flat_with::<Sse2>(rec)
 }
 
 /// [`scan_flat`] compiled for processors with AVX2 (the chunks searched 32 bytes at a
@@ -419,12 +483,12 @@ pub fn scan_flat(rec: &mut FlatLine<'_>) -> bool {
 /// of the scanner's instructions.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1")]
-unsafe fn scan_flat_avx2(rec: &mut FlatLine<'_>) -> Option<()> {
+unsafe fn scan_flat_avx2(rec: &mut FlatLine<'_>) -> Option<usize> {
     scan_flat_with::<Avx2>(rec)
 }
 
 #[inline(always)]
-fn scan_flat_with<M: ChunkMasks>(rec: &mut FlatLine<'_>) -> Option<()> {
+fn scan_flat_with<M: ChunkMasks>(rec: &mut FlatLine<'_>) -> Option<usize> {
     let b = rec.line;
     if u32::try_from(b.len()).is_err() {
         return None;
@@ -444,7 +508,7 @@ fn scan_flat_with<M: ChunkMasks>(rec: &mut FlatLine<'_>) -> Option<()> {
     }
     i = ws(i + 1);
     if b.get(i) == Some(&b'}') {
-        return (ws(i + 1) == b.len()).then_some(());
+        return line_end(b, ws(i + 1));
     }
     if b.get(i) != Some(&b'"') {
         return None;
@@ -480,18 +544,29 @@ fn scan_flat_with<M: ChunkMasks>(rec: &mut FlatLine<'_>) -> Option<()> {
             i += 1;
             continue;
         }
-        if b.get(i) == Some(&b'}') && i + 1 == b.len() {
-            return Some(());
+        if b.get(i) == Some(&b'}') {
+            return line_end(b, ws(i + 1));
         }
         i = ws(i);
         match b.get(i)? {
             b',' => i = ws(i + 1),
-            b'}' => return (ws(i + 1) == b.len()).then_some(()),
+            b'}' => return line_end(b, ws(i + 1)),
             _ => return None,
         }
         if b.get(i) != Some(&b'"') {
             return None;
         }
+    }
+}
+
+/// `Some(at)` if the line ends at `at`: the end of the text, or a line break there.
+#[inline(always)]
+fn line_end(b: &[u8], at: usize) -> Option<usize> {
+    match b.get(at) {
+        None => Some(at),
+        Some(b'\n') => Some(at),
+        Some(b'\r') if b.get(at + 1) == Some(&b'\n') => Some(at),
+        Some(_) => None,
     }
 }
 
@@ -641,7 +716,64 @@ mod tests {
     /// A line scanned by the path for processors without AVX2.
     fn scanned_sse2(line: &str) -> Option<FlatLine<'_>> {
         let mut rec = FlatLine::new(line.as_bytes());
-        scan_flat_with::<Sse2>(&mut rec).map(|()| rec)
+        let len = line.len();
+        (scan_flat_with::<Sse2>(&mut rec)? == len).then_some(rec)
+    }
+
+    /// The first line of `text` as both paths read it (they must agree): its length, and
+    /// its actor.
+    fn first_line(text: &str) -> Option<(usize, Option<String>)> {
+        let mut both = [scan_flat_line as fn(&mut FlatLine) -> Option<usize>, |r| {
+            scan_flat_with::<Sse2>(r)
+        }]
+        .map(|scan| {
+            let mut rec = FlatLine::new(text.as_bytes());
+            let len = scan(&mut rec)?;
+            Some((len, (&mut rec).take(Text::Actor).map(String::from)))
+        });
+        assert_eq!(both[0], both[1], "{text:?}");
+        both[0].take()
+    }
+
+    #[test]
+    fn a_line_is_read_up_to_its_break_and_no_further() {
+        let first = r#"{"actor":"a","action":"x"}"#;
+        let a = Some("a".to_string());
+        for (text, read) in [
+            (format!("{first}\n{first}"), Some((first.len(), a.clone()))),
+            (
+                format!("{first}\r\n{first}"),
+                Some((first.len(), a.clone())),
+            ),
+            (format!("{first}  \n"), Some((first.len() + 2, a.clone()))),
+            (first.to_string(), Some((first.len(), a.clone()))),
+            ("{}\n{}".to_string(), Some((2, None))),
+            // What follows the break is not the line's, a backslash or non-ASCII neither.
+            (
+                format!("{first}\n{{\"actor\":\"b\\\"c é\"}}"),
+                Some((first.len(), a.clone())),
+            ),
+            // A break in a string, a carriage return alone, more after the object.
+            ("{\"actor\":\"a\nb\"}\n".to_string(), None),
+            (format!("{first}\rx\n"), None),
+            (format!("{first} x\n"), None),
+            ("{\"actor\":\"a\"\n}".to_string(), None),
+        ] {
+            assert_eq!(first_line(&text), read, "{text:?}");
+        }
+        // The break at every place around the ends of the first chunks, with a quote and
+        // a backslash straight after it.
+        for pad in 40..150 {
+            let line = format!("{{\"actor\":\"{}\"}}", "a".repeat(pad));
+            let text = format!("{line}\n\"\\\"");
+            let read = first_line(&text).unwrap_or_else(|| panic!("refused {text:?}"));
+            assert_eq!(read, (line.len(), Some("a".repeat(pad))));
+            // Cut short before the break: the line is not whole.
+            assert_eq!(
+                first_line(&format!("{}\n{line}", &line[..line.len() - 2])),
+                None
+            );
+        }
     }
 
     /// Every field of a record, taken.

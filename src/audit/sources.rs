@@ -557,6 +557,19 @@ trait LineParser: Sync {
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Result<bool, RecordError>;
+
+    /// Reads the first line of `rest` (the rest of a block) if a fast path can, finding
+    /// where it ends on the way (which saves a search for the line break): the line's
+    /// length (up to its line break) and what [`LineParser::parse_into`] gives. `None`
+    /// for the caller to find the line and call `parse_into`.
+    fn parse_first_line<'b>(
+        &self,
+        _rest: &'b [u8],
+        _n: u64,
+        _out: &mut Vec<AuditEvent<'b>>,
+    ) -> Option<(usize, Result<bool, RecordError>)> {
+        None
+    }
 }
 
 struct NativeLines {
@@ -585,6 +598,18 @@ impl LineParser for NativeLines {
             )?,
         }
         Ok(true)
+    }
+
+    fn parse_first_line<'b>(
+        &self,
+        rest: &'b [u8],
+        n: u64,
+        out: &mut Vec<AuditEvent<'b>>,
+    ) -> Option<(usize, Result<bool, RecordError>)> {
+        let mut flat = super::scan::FlatLine::new(rest);
+        let len = super::scan::scan_flat_line(&mut flat)?;
+        let built = build_with(&mut flat, self.tz, self.index, n, |e| out.push(e));
+        Some((len, built.map(|()| true)))
     }
 }
 
@@ -905,25 +930,47 @@ fn parse_block<'b, P: LineParser>(
     } else {
         0
     };
-    let ends = memchr::memchr_iter(b'\n', &block.bytes).chain(std::iter::once(block.bytes.len()));
+    let bytes = &block.bytes[..];
     let mut newlines = 0;
-    for (line_no, end) in (1..).zip(ends) {
-        if end < block.bytes.len() {
+    for line_no in 1.. {
+        let rest = &bytes[start..];
+        // The fast path reads the line and finds its end; otherwise the line is found by
+        // its line break first.
+        let (end, outcome) = match parser.parse_first_line(rest, line_no, &mut events) {
+            Some((len, outcome)) => (start + len, Some(outcome)),
+            None => (
+                memchr::memchr(b'\n', rest).map_or(bytes.len(), |k| start + k),
+                None,
+            ),
+        };
+        // The line, without its line break; and where the next starts.
+        let raw = &bytes[start..end];
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        start = match bytes.get(end..) {
+            Some([b'\n', ..]) => end + 1,
+            Some([b'\r', b'\n', ..]) => end + 2,
+            _ => bytes.len() + 1,
+        };
+        if start <= bytes.len() {
             newlines += 1;
         }
-        let raw = &block.bytes[start..end];
-        start = end + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None if raw.iter().all(u8::is_ascii_whitespace) => {
+                if start > bytes.len() {
+                    break;
+                }
+                continue;
+            }
+            None => parser.parse_into(raw, line_no, &mut events),
+        };
         read += 1;
-        match parser.parse_into(raw, line_no, &mut events) {
+        match outcome {
             Ok(true) => {}
             Ok(false) => skipped += 1,
             Err(err) => rejects.push(rejection(name, Location::Line(line_no), err, raw_text(raw))),
         }
-        if start > block.bytes.len() {
+        if start > bytes.len() {
             break;
         }
     }

@@ -313,6 +313,16 @@ pub struct NativeRecord<'a> {
 /// Whether text is empty or only whitespace; the common case (a first byte that is
 /// plainly text) is decided without trimming.
 #[inline(always)]
+/// `t` trimmed of white space: as it is when it starts and ends with a visible ASCII
+/// character (nearly always, and a test of two bytes), otherwise by `str::trim`.
+fn trimmed(t: &str) -> &str {
+    match t.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => t,
+        [only] if only.is_ascii_graphic() => t,
+        _ => t.trim(),
+    }
+}
+
 fn blank(t: &str) -> bool {
     match t.as_bytes().first() {
         None => true,
@@ -609,7 +619,7 @@ pub fn build_with<'a, T>(
         Operation::parse,
         Operation::ALL,
     )?;
-    let approver_type = match r.take(Text::ApproverType).as_deref().map(str::trim) {
+    let approver_type = match r.take(Text::ApproverType).as_deref().map(trimmed) {
         None | Some("") => None,
         Some(t) => Some(one_of(
             t,
@@ -618,7 +628,7 @@ pub fn build_with<'a, T>(
             ActorType::ALL,
         )?),
     };
-    let approved_at = match r.take(Text::ApprovedAt).as_deref().map(str::trim) {
+    let approved_at = match r.take(Text::ApprovedAt).as_deref().map(trimmed) {
         None | Some("") => None,
         Some(t) => Some(parse_millis(t, "approved_at", tz)?),
     };
@@ -688,6 +698,16 @@ mod tests {
         assert_eq!(names, native);
         for (k, f) in Text::ALL.iter().enumerate() {
             assert_eq!(*f as usize, k, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn trimmed_is_trim() {
+        for t in [
+            "", " ", "a", " a", "a ", "ab", " ab ", "\ta\n", "a b", "\u{a0}a", "a\u{a0}", "é",
+            " é ",
+        ] {
+            assert_eq!(trimmed(t), t.trim(), "{t:?}");
         }
     }
 

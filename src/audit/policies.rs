@@ -207,12 +207,6 @@ pub struct CompiledPolicy {
     production: Vec<String>,
 }
 
-impl CompiledPolicy {
-    fn is_prod(&self, e: &AuditEvent) -> bool {
-        self.production.iter().any(|p| *p == *e.environment)
-    }
-}
-
 struct Params<'a> {
     policy: &'a Policy,
 }
@@ -993,8 +987,10 @@ fn push_debug(out: &mut String, text: &str) {
     }
 }
 
-/// Events checked together by each policy in turn (see [`Rules::check`]).
+/// Events checked together by each policy in turn (see [`Rules::check`]); at most 64, a
+/// bit each in a machine word.
 const CHECKED_TOGETHER: usize = 64;
+const _: () = assert!(CHECKED_TOGETHER <= 64);
 
 /// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
 /// the history on one thread.
@@ -1010,22 +1006,46 @@ impl Rules<'_> {
     /// cache), and each policy loops over those: a policy's kind is looked at once per
     /// few dozen events rather than once per event.
     pub fn check(&self, events: &[AuditEvent]) -> Vec<Hit> {
-        let mut out = Vec::new();
+        // About one event in ten is a hit, in a generated month.
+        let mut out = Vec::with_capacity(events.len() / 8);
+        // The policies' lists of production environments, each once (they nearly always
+        // share one), and each policy's place among them.
+        let mut lists: Vec<&[String]> = Vec::new();
+        let list_of: Vec<usize> = (self.policies.iter())
+            .map(|p| match lists.iter().position(|l| **l == *p.production) {
+                Some(k) => k,
+                None => {
+                    lists.push(&p.production);
+                    lists.len() - 1
+                }
+            })
+            .collect();
+        let mut in_prod = vec![0u64; lists.len()];
         for some in events.chunks(CHECKED_TOGETHER) {
+            // Which of these events are in production, by each list: a bit per event.
+            for (bits, list) in in_prod.iter_mut().zip(&lists) {
+                *bits = (some.iter().enumerate())
+                    .filter(|(_, e)| list.iter().any(|p| *p == *e.environment))
+                    .fold(0, |bits, (k, _)| bits | 1 << k);
+            }
             for (i, p) in self.policies.iter().enumerate() {
-                self.policy_checks(i, p, some, &mut out);
+                self.policy_checks(i, p, some, in_prod[list_of[i]], &mut out);
             }
         }
         out
     }
 
+    /// Policy `p`'s per-event checks on a few dozen events; bit `k` of `in_prod` says
+    /// whether `events[k]` is in one of its production environments.
     fn policy_checks(
         &self,
         i: usize,
         p: &CompiledPolicy,
         events: &[AuditEvent],
+        in_prod: u64,
         out: &mut Vec<Hit>,
     ) {
+        let is_prod = |k: usize| in_prod >> k & 1 != 0;
         let hit = |e: &AuditEvent, group: String, detail: String| Hit {
             policy: i,
             group,
@@ -1041,9 +1061,9 @@ impl Rules<'_> {
         let per_change = |e: &AuditEvent| e.change_id.to_string();
         match &p.check {
             Check::DestructiveWithoutApproval(d) => {
-                for e in events {
+                for (k, e) in events.iter().enumerate() {
                     if e.actor_type == ActorType::AiAgent
-                        && p.is_prod(e)
+                        && is_prod(k)
                         && d.holds(e)
                         && !inline_human_approval(e)
                     {
@@ -1073,8 +1093,8 @@ impl Rules<'_> {
                 end,
                 tz,
             } => {
-                for e in events {
-                    if p.is_prod(e) && destructive.holds(e) {
+                for (k, e) in events.iter().enumerate() {
+                    if is_prod(k) && destructive.holds(e) {
                         let local = millis_to_time(e.at).with_timezone(tz);
                         let date = local.date_naive();
                         let t = local.time();
@@ -1112,8 +1132,8 @@ impl Rules<'_> {
                 }
             }
             Check::ChangeFreeze { freezes } => {
-                for e in events {
-                    if e.operation.changes() && !e.dry_run && p.is_prod(e) {
+                for (k, e) in events.iter().enumerate() {
+                    if e.operation.changes() && !e.dry_run && is_prod(k) {
                         if let Some((name, _, _)) =
                             freezes.iter().find(|(_, s, t)| e.at >= *s && e.at < *t)
                         {
@@ -1144,11 +1164,11 @@ impl Rules<'_> {
                 }
             }
             Check::AiApprovingAi => {
-                for e in events {
+                for (k, e) in events.iter().enumerate() {
                     let ai_approver = e.approver_type == Some(ActorType::AiAgent)
                         || (e.operation == Operation::Approve
                             && e.actor_type == ActorType::AiAgent);
-                    if ai_approver && p.is_prod(e) {
+                    if ai_approver && is_prod(k) {
                         let approver = if e.operation == Operation::Approve {
                             &e.actor
                         } else {
@@ -1167,10 +1187,10 @@ impl Rules<'_> {
                 }
             }
             Check::NoPlan { applying } => {
-                for e in events {
+                for (k, e) in events.iter().enumerate() {
                     if e.change_id.is_empty()
                         && e.actor_type == ActorType::AiAgent
-                        && p.is_prod(e)
+                        && is_prod(k)
                         && !e.dry_run
                         && applying.contains(&e.operation)
                     {

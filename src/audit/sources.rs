@@ -225,21 +225,65 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// every event).
 #[derive(Debug, Clone)]
 pub struct Words {
-    matcher: aho_corasick::AhoCorasick,
+    matcher: Matcher,
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// Words that all start with one letter (say `*audit-policy*` and `*auditsink*`):
+    /// the places of that letter, found by `memchr`, are the only ones to try. On the
+    /// short texts of an event this costs a third of the automaton's search.
+    SameStart {
+        lower: u8,
+        upper: u8,
+        words: Vec<Vec<u8>>,
+    },
+    Automaton(aho_corasick::AhoCorasick),
 }
 
 impl Words {
     pub fn new<S: AsRef<str>>(words: &[S]) -> Result<Words> {
-        let matcher = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(words.iter().map(|w| w.as_ref()))
-            .context("cannot build a word matcher")?;
+        let bytes: Vec<&[u8]> = words.iter().map(|w| w.as_ref().as_bytes()).collect();
+        let first = bytes
+            .first()
+            .and_then(|w| w.first())
+            .map(u8::to_ascii_lowercase);
+        let same_start = first
+            .filter(|f| (bytes.iter()).all(|w| w.first().map(u8::to_ascii_lowercase) == Some(*f)));
+        let matcher = match same_start {
+            Some(f) => Matcher::SameStart {
+                lower: f,
+                upper: f.to_ascii_uppercase(),
+                words: bytes.iter().map(|w| w.to_vec()).collect(),
+            },
+            None => Matcher::Automaton(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&bytes)
+                    .context("cannot build a word matcher")?,
+            ),
+        };
         Ok(Words { matcher })
     }
 
     /// Whether any word occurs in `text` (an empty word occurs in every text).
     pub fn found_in(&self, text: &str) -> bool {
-        self.matcher.is_match(text)
+        match &self.matcher {
+            Matcher::SameStart {
+                lower,
+                upper,
+                words,
+            } => {
+                let hay = text.as_bytes();
+                memchr::memchr2_iter(*lower, *upper, hay).any(|at| {
+                    words.iter().any(|w| {
+                        hay.get(at..at + w.len())
+                            .is_some_and(|h| h.eq_ignore_ascii_case(w))
+                    })
+                })
+            }
+            Matcher::Automaton(matcher) => matcher.is_match(text),
+        }
     }
 }
 
@@ -1766,6 +1810,38 @@ fn k8s_event<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_found_as_a_case_blind_search_finds_them() {
+        let lists: [&[&str]; 5] = [
+            &["audit-policy", "auditsink"],
+            &["Drop", "truncate", "rm -rf"],
+            &["a"],
+            &["x", ""],
+            &["policy", "Policy"],
+        ];
+        let texts = [
+            "",
+            "a",
+            "k8s:prod/AUDIT-POLICY",
+            "k8s:prod/audit-polic",
+            "AuditSink/x",
+            "basket-svc-4",
+            "DROP TABLE orders",
+            "rm -r f",
+            "no such words here",
+            "xyz",
+        ];
+        for words in lists {
+            let found = Words::new(words).unwrap();
+            for t in texts {
+                let naive = words
+                    .iter()
+                    .any(|w| t.to_ascii_lowercase().contains(&w.to_ascii_lowercase()));
+                assert_eq!(found.found_in(t), naive, "{words:?} in {t:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_recycled_event_vector_keeps_its_allocation() {

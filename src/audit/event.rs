@@ -666,6 +666,28 @@ pub fn build_with<'a, T>(
     }))
 }
 
+impl AuditEvent<'_> {
+    /// Whether all the event's text borrows from its input (none is owned).
+    pub fn owns_nothing(&self) -> bool {
+        [
+            &self.actor,
+            &self.agent,
+            &self.action,
+            &self.resource,
+            &self.resource_type,
+            &self.environment,
+            &self.account,
+            &self.region,
+            &self.change_id,
+            &self.approved_by,
+            &self.outcome,
+            &self.grants,
+        ]
+        .iter()
+        .all(|t| matches!(t, Cow::Borrowed(_)))
+    }
+}
+
 /// A flag written as text: true/yes/1 or false/no/0, any case; anything else is marked
 /// invalid (and the record rejected).
 pub fn text_flag(v: &str) -> Flag {

@@ -158,9 +158,20 @@ fn key_partition(policy: usize, group: &str) -> usize {
 const ADD: u8 = 0;
 const PUT: u8 = 1;
 
+/// A finding's key, looked up without making a `String` of its group: hashed and
+/// compared as the key `(policy, group)` is.
+#[derive(Hash)]
+struct KeyRef<'a>(usize, &'a str);
+
+impl hashbrown::Equivalent<(usize, String)> for KeyRef<'_> {
+    fn equivalent(&self, key: &(usize, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 /// Findings by (policy, group) while they are gathered.
 pub(crate) struct FindingStore {
-    gathering: FxHashMap<(usize, String), Gathering>,
+    gathering: hashbrown::HashMap<(usize, String), Gathering, rustc_hash::FxBuildHasher>,
     budget: usize,
     spill: PartitionFiles,
     record: Vec<u8>,
@@ -169,7 +180,7 @@ pub(crate) struct FindingStore {
 impl FindingStore {
     pub fn new(budget: usize) -> FindingStore {
         FindingStore {
-            gathering: FxHashMap::default(),
+            gathering: hashbrown::HashMap::default(),
             budget,
             spill: PartitionFiles::new("findings"),
             record: Vec::new(),
@@ -187,22 +198,21 @@ impl FindingStore {
     pub fn add(
         &mut self,
         policy: usize,
-        group: String,
+        group: &str,
         detail: String,
         change_id: &str,
         event: EventRef,
         actor: &str,
         resource: &str,
     ) {
-        let key = (policy, group);
-        if let Some(g) = self.gathering.get_mut(&key) {
+        if let Some(g) = self.gathering.get_mut(&KeyRef(policy, group)) {
             g.add(event, actor, resource);
         } else if self.gathering.len() < self.budget {
             let mut g = Gathering::new(detail, change_id.to_string());
             g.add(event, actor, resource);
-            self.gathering.insert(key, g);
+            self.gathering.insert((policy, group.to_string()), g);
         } else {
-            self.write_op(ADD, policy, &key.1, |e| {
+            self.write_op(ADD, policy, group, |e| {
                 e.str(&detail).str(change_id);
                 write_ref(e, event);
                 e.str(actor).str(resource);

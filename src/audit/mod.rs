@@ -132,13 +132,13 @@ struct Feed<'e, 'p> {
 }
 
 impl sources::Checker for policies::Rules<'_> {
-    fn check(&self, events: &[AuditEvent<'_>]) -> Vec<policies::Hit> {
+    fn check<'b>(&self, events: &[AuditEvent<'b>]) -> Vec<policies::Hit<'b>> {
         policies::Rules::check(self, events)
     }
 }
 
 impl EventSink for Feed<'_, '_> {
-    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<policies::Hit>) {
+    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<policies::Hit<'_>>) {
         self.engine.observe(events, hits);
     }
     fn progress(&mut self, bytes: u64) {

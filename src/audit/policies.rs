@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
 use rayon::prelude::*;
+use std::borrow::Cow;
+
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 // Per-change lists are short: held inline, they cost no allocation of their own.
@@ -431,22 +433,46 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
     })
 }
 
-/// One event that breaks a per-event check, before grouping into findings.
-pub struct Hit {
+/// An event's text for a hit: borrowed from the input as the event's is (copied only
+/// where the event has its own copy).
+fn same_text<'b>(text: &Cow<'b, str>) -> Cow<'b, str> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(t),
+        Cow::Owned(t) => Cow::Owned(t.clone()),
+    }
+}
+
+/// One event that breaks a per-event check, before grouping into findings. Its names
+/// borrow from the event (copied only for a hit kept to the end).
+pub struct Hit<'a> {
     policy: usize,
     /// Events with the same key become one finding (one per change, say); empty for a
     /// finding of this event alone.
-    group: String,
+    group: Cow<'a, str>,
     detail: String,
     event: EventRef,
-    actor: String,
-    resource: String,
-    change_id: String,
+    actor: Cow<'a, str>,
+    resource: Cow<'a, str>,
+    change_id: Cow<'a, str>,
     /// Destructive events wait for the end: a human approval may come later in the file.
     awaits_approval: bool,
 }
 
-impl Hit {
+impl Hit<'_> {
+    /// The hit with its own copy of what it borrowed.
+    fn into_owned(self) -> Hit<'static> {
+        Hit {
+            policy: self.policy,
+            group: Cow::Owned(self.group.into_owned()),
+            detail: self.detail,
+            event: self.event,
+            actor: Cow::Owned(self.actor.into_owned()),
+            resource: Cow::Owned(self.resource.into_owned()),
+            change_id: Cow::Owned(self.change_id.into_owned()),
+            awaits_approval: self.awaits_approval,
+        }
+    }
+
     /// For hits on a block's events numbered from the block's first line: moves the
     /// event down to its line in the file.
     pub fn move_down(&mut self, lines: u64) {
@@ -454,9 +480,9 @@ impl Hit {
     }
 
     /// The group, with an event's own finding named by its place.
-    fn settle(mut self) -> Hit {
+    fn settle(mut self) -> Self {
         if self.group.is_empty() {
-            self.group = format!("{}:{}", self.event.source, self.event.line);
+            self.group = Cow::Owned(format!("{}:{}", self.event.source, self.event.line));
         }
         self
     }
@@ -1005,7 +1031,7 @@ impl Rules<'_> {
     /// Events are taken a few dozen at a time (about 20 KB, so they stay in the first-level
     /// cache), and each policy loops over those: a policy's kind is looked at once per
     /// few dozen events rather than once per event.
-    pub fn check(&self, events: &[AuditEvent]) -> Vec<Hit> {
+    pub fn check<'b>(&self, events: &[AuditEvent<'b>]) -> Vec<Hit<'b>> {
         // About one event in ten is a hit, in a generated month.
         let mut out = Vec::with_capacity(events.len() / 8);
         // The policies' lists of production environments, each once (they nearly always
@@ -1037,28 +1063,28 @@ impl Rules<'_> {
 
     /// Policy `p`'s per-event checks on a few dozen events; bit `k` of `in_prod` says
     /// whether `events[k]` is in one of its production environments.
-    fn policy_checks(
+    fn policy_checks<'b>(
         &self,
         i: usize,
         p: &CompiledPolicy,
-        events: &[AuditEvent],
+        events: &[AuditEvent<'b>],
         in_prod: u64,
-        out: &mut Vec<Hit>,
+        out: &mut Vec<Hit<'b>>,
     ) {
         let is_prod = |k: usize| in_prod >> k & 1 != 0;
-        let hit = |e: &AuditEvent, group: String, detail: String| Hit {
+        let hit = |e: &AuditEvent<'b>, group: Cow<'b, str>, detail: String| Hit {
             policy: i,
             group,
             detail,
             event: EventRef::of(e),
-            actor: e.actor.to_string(),
-            resource: e.resource.to_string(),
-            change_id: e.change_id.to_string(),
+            actor: same_text(&e.actor),
+            resource: same_text(&e.resource),
+            change_id: same_text(&e.change_id),
             awaits_approval: false,
         };
         // One finding per change; without a change id, one per event (an empty group,
         // named by its place once the line's number in the file is known).
-        let per_change = |e: &AuditEvent| e.change_id.to_string();
+        let per_change = |e: &AuditEvent<'b>| same_text(&e.change_id);
         match &p.check {
             Check::DestructiveWithoutApproval(d) => {
                 for (k, e) in events.iter().enumerate() {
@@ -1199,7 +1225,7 @@ impl Rules<'_> {
                             .to_owned();
                         out.push(hit(
                             e,
-                            sentence(&[Text(&e.actor), Text(":"), Text(&day)]),
+                            sentence(&[Text(&e.actor), Text(":"), Text(&day)]).into(),
                             sentence(&[
                                 Text("AI agent "),
                                 Text(&e.actor),
@@ -1252,7 +1278,8 @@ impl Rules<'_> {
                                 Text(&day),
                                 Text(":"),
                                 Text(missing),
-                            ]),
+                            ])
+                            .into(),
                             sentence(&[
                                 Text("AI agent "),
                                 Text(&e.actor),
@@ -1272,7 +1299,7 @@ impl Rules<'_> {
                     if (by_action || by_resource) && !e.dry_run {
                         out.push(hit(
                             e,
-                            String::new(),
+                            Cow::Borrowed(""),
                             format!(
                                 "{} ran {:?} on {}: the audit trail itself was changed",
                                 e.actor, e.action, e.resource
@@ -1327,7 +1354,7 @@ pub struct Engine<'a> {
     /// Findings being gathered, by policy and group (a hash map: a run may have
     /// hundreds of thousands; they are sorted once at the end).
     store: FindingStore,
-    candidates: Vec<Hit>,
+    candidates: Vec<Hit<'static>>,
     changes: ChangeMap,
     /// How many change histories are held in memory; those of later changes are spilled.
     changes_in_memory: usize,
@@ -1436,7 +1463,7 @@ impl<'a> Engine<'a> {
     /// Takes a block's hits and updates the state that needs history. The per-change
     /// history and the rest (findings, actors, streams, counts) are separate state, so
     /// they are updated side by side on two threads.
-    pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
+    pub fn observe(&mut self, events: &[AuditEvent], hits: Vec<Hit<'_>>) {
         let (caps, window_ms) = ((self.cap, self.small_cap), self.blast_window_ms);
         // Moved out for the join (cheap: the maps' handles, not their contents).
         let mut symbols = std::mem::take(&mut self.symbols);
@@ -1483,10 +1510,10 @@ impl<'a> Engine<'a> {
     }
 
     /// Everything [`Engine::observe`] keeps but the per-change history.
-    fn observe_rest(&mut self, events: &[AuditEvent], hits: Vec<Hit>) {
+    fn observe_rest(&mut self, events: &[AuditEvent], hits: Vec<Hit<'_>>) {
         for h in hits.into_iter().map(Hit::settle) {
             if h.awaits_approval {
-                self.candidates.push(h);
+                self.candidates.push(h.into_owned());
             } else {
                 self.gather(h);
             }
@@ -1560,10 +1587,10 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn gather(&mut self, h: Hit) {
+    fn gather(&mut self, h: Hit<'_>) {
         self.store.add(
             h.policy,
-            h.group,
+            &h.group,
             h.detail,
             &h.change_id,
             h.event,
@@ -1583,7 +1610,7 @@ impl<'a> Engine<'a> {
         for (r, actor, resource) in refs {
             self.store.add(
                 policy,
-                group.clone(),
+                &group,
                 detail.clone(),
                 change_id,
                 *r,
@@ -1619,7 +1646,8 @@ impl<'a> Engine<'a> {
         // Destructive events wait for their change's history: was there a human approval
         // before them? Each is checked where that history is, in memory or in a partition.
         let mut in_memory = Vec::new();
-        let mut by_partition: Vec<Vec<Hit>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
+        let mut by_partition: Vec<Vec<Hit<'static>>> =
+            (0..PARTITIONS).map(|_| Vec::new()).collect();
         for h in std::mem::take(&mut self.candidates) {
             let elsewhere = spilled.is_some()
                 && !h.change_id.is_empty()
@@ -1647,7 +1675,8 @@ impl<'a> Engine<'a> {
             let per_partition = self.changes.handed_out.len() / PARTITIONS * 9 / 8;
             let mut partitions = by_partition.into_iter().enumerate().peekable();
             while partitions.peek().is_some() {
-                let batch: Vec<(usize, Vec<Hit>)> = partitions.by_ref().take(threads).collect();
+                let batch: Vec<(usize, Vec<Hit<'static>>)> =
+                    partitions.by_ref().take(threads).collect();
                 let parts: Vec<Result<(ChangeOutcome, usize)>> = batch
                     .into_par_iter()
                     .map(|(p, candidates)| {
@@ -1839,7 +1868,7 @@ struct ChangeChecks<'a> {
 #[derive(Default)]
 struct ChangeOutcome {
     /// Destructive events with no human approval before them, in the order read.
-    unapproved: Vec<Hit>,
+    unapproved: Vec<Hit<'static>>,
     /// Whole findings (blast radius), by policy and key.
     gathered: Vec<((usize, String), Gathering)>,
     /// Events to add to a finding: policy, change id, detail, event, actor.
@@ -1853,12 +1882,12 @@ impl ChangeChecks<'_> {
         changes: &ChangeMap,
         windows: &FxHashMap<(u64, i64), ChangeState>,
         symbols: &Symbols,
-        candidates: Vec<Hit>,
+        candidates: Vec<Hit<'static>>,
     ) -> ChangeOutcome {
         let mut out = ChangeOutcome::default();
         for h in candidates {
-            let (at, actor) = (h.event.at, h.actor.as_str());
-            let approved = changes.get(h.change_id.as_str()).is_some_and(|c| {
+            let (at, actor) = (h.event.at, &*h.actor);
+            let approved = changes.get(&h.change_id).is_some_and(|c| {
                 c.approvals.iter().any(|(who, t, r)| {
                     *t == ActorType::Human && symbols.name(*who) != actor && r.at <= at
                 })

@@ -450,13 +450,13 @@ pub struct ReadContext<'a> {
 
 /// The per-event checks, run in parallel on each block as soon as it is parsed.
 pub trait Checker: Sync {
-    fn check(&self, events: &[AuditEvent<'_>]) -> Vec<Hit>;
+    fn check<'b>(&self, events: &[AuditEvent<'b>]) -> Vec<Hit<'b>>;
 }
 
 /// Where checked events go, one block at a time, in file order (on one thread).
 pub trait EventSink: Send {
     /// The events of one block, in file order, with what `check` found in them.
-    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<Hit>);
+    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<Hit<'_>>);
     /// Bytes of input consumed so far in this file (for the progress bar).
     fn progress(&mut self, _bytes: u64) {}
 }
@@ -568,7 +568,7 @@ impl Intake<'_> {
     fn take(
         &mut self,
         events: &[AuditEvent<'_>],
-        hits: Vec<Hit>,
+        hits: Vec<Hit<'_>>,
         rejects: Vec<Rejection>,
     ) -> Result<()> {
         self.summary.accepted += events.len() as u64;
@@ -824,7 +824,7 @@ fn read_lines<P: LineParser>(
 
 /// A batch's blocks parsed and checked: their events (lines numbered from each block's
 /// first), with what the checks found.
-type ParsedBatch<'b> = Vec<(Parsed<'b>, Vec<Hit>)>;
+type ParsedBatch<'b> = Vec<(Parsed<'b>, Vec<Hit<'b>>)>;
 
 /// The reading loop's state between batches.
 struct LinePipeline<'n, 'p, P> {
@@ -1238,7 +1238,7 @@ fn equal_parts(offset: usize, n: usize, parts: usize) -> impl Iterator<Item = (u
 }
 
 /// A part of a Parquet slice turned into events and checked.
-type CheckedPart<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit>);
+type CheckedPart<'d> = (Vec<AuditEvent<'d>>, Vec<Rejection>, Vec<Hit<'d>>);
 
 /// What each step of reading a Parquet file's slices needs.
 struct SliceContext<'n> {

@@ -370,13 +370,20 @@ fn utc_millis(b: &[u8]) -> Option<i64> {
     let (hour, minute, second) = hh_mm_ss(clock)?;
     let days = match LAST_DAY.get() {
         Some((seen, days)) if seen == *date => days,
-        _ => {
-            let days = days_of(date)?;
-            LAST_DAY.set(Some((*date, days)));
-            days
-        }
+        _ => new_day(date)?,
     };
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// [`days_of`] a date not the last one read, remembered for the next timestamp. Out of
+/// line: nearly every timestamp falls on the day before it, and the path that reads
+/// them needs fewer registers without this.
+#[cold]
+#[inline(never)]
+fn new_day(date: &[u8; 10]) -> Option<i64> {
+    let days = days_of(date)?;
+    LAST_DAY.set(Some((*date, days)));
+    Some(days)
 }
 
 /// `HH:MM:SS` read as one machine word: each byte less its digit's or colon's code is

@@ -399,10 +399,10 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,
     };
-    let mut policies: std::collections::HashMap<&str, PolicyJson> = Default::default();
-    for p in &report.policies {
-        policies.insert(&p.id, PolicyJson::of(p)?);
-    }
+    // By a finding's place in the run's list of policies (the report's list).
+    let policies: Vec<(&str, PolicyJson)> = (report.policies.iter())
+        .map(|p| Ok((p.id.as_str(), PolicyJson::of(p)?)))
+        .collect::<Result<_>>()?;
     let sources: Vec<SourceJson> = (0..report.files.len().max(report.sources.len()))
         .map(|i| -> Result<SourceJson> {
             let file = report.files.get(i).map_or("", String::as_str);
@@ -430,16 +430,20 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     let total = report.findings.len();
     let mut b = 0;
     report.findings.batches(batch, |findings| {
+        // Each chunk is rendered, and let go, on a thread of the pool (findings read back
+        // from disk are owned, and dropping them on this thread held the writing up).
         let parts: Vec<Result<Vec<u8>>> = findings
-            .par_chunks(CHUNK)
+            .into_par_iter()
+            .chunks(CHUNK)
             .enumerate()
             .map(|(c, chunk)| {
                 let mut out = Vec::with_capacity(chunk.len() * 1024);
                 for (k, f) in chunk.iter().enumerate() {
                     let n = b * batch + c * CHUNK + k;
                     out.extend_from_slice(if n == 0 { b"\n    " } else { b",\n    " });
-                    let policy = policies
-                        .get(&*f.policy)
+                    let policy = (policies.get(f.policy_index))
+                        .filter(|(id, _)| **id == *f.policy)
+                        .map(|(_, json)| json)
                         .ok_or_else(|| anyhow::anyhow!("no JSON for policy {}", f.policy))?;
                     push_finding_json(&mut out, &sources, f, policy, tz)?;
                 }

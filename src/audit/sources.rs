@@ -604,15 +604,16 @@ trait LineParser: Sync {
 
     /// Reads the first line of `rest` (the rest of a block) if a fast path can, finding
     /// where it ends on the way (which saves a search for the line break): the line's
-    /// length (up to its line break) and what [`LineParser::parse_into`] gives. `None`
-    /// for the caller to find the line and call `parse_into`. An event added here owns
-    /// none of its text (see [`recycle`]).
+    /// length (up to its line break) once its event is added, or with why it was
+    /// rejected (boxed: the answer fits in two registers). `None` for the caller to find
+    /// the line and call `parse_into`. An event added here owns none of its text (see
+    /// [`recycle`]).
     fn parse_first_line<'b>(
         &self,
         _rest: &'b [u8],
         _n: u64,
         _out: &mut Vec<AuditEvent<'b>>,
-    ) -> Option<(usize, Result<bool, RecordError>)> {
+    ) -> Option<Result<usize, Box<(usize, RecordError)>>> {
         None
     }
 }
@@ -650,11 +651,11 @@ impl LineParser for NativeLines {
         rest: &'b [u8],
         n: u64,
         out: &mut Vec<AuditEvent<'b>>,
-    ) -> Option<(usize, Result<bool, RecordError>)> {
+    ) -> Option<Result<usize, Box<(usize, RecordError)>>> {
         let mut flat = super::scan::FlatLine::new(rest);
         let len = super::scan::scan_flat_line(&mut flat)?;
         let built = build_with(&mut flat, self.tz, self.index, n, |e| out.push(e));
-        Some((len, built.map(|()| true)))
+        Some(built.map(|()| len).map_err(|e| Box::new((len, e))))
     }
 }
 
@@ -972,6 +973,17 @@ struct Parsed<'b> {
     bytes: usize,
 }
 
+/// Where the next line starts, after the line break at `end` (`\n` or `\r\n`); past the
+/// end of `bytes` (its length and one) if no line break is there.
+#[inline]
+fn after_break(bytes: &[u8], end: usize) -> usize {
+    match bytes.get(end..) {
+        Some([b'\n', ..]) => end + 1,
+        Some([b'\r', b'\n', ..]) => end + 2,
+        _ => bytes.len() + 1,
+    }
+}
+
 fn parse_block<'b, P: LineParser>(
     block: &'b Block,
     name: &str,
@@ -995,7 +1007,19 @@ fn parse_block<'b, P: LineParser>(
         // The fast path reads the line and finds its end; otherwise the line is found by
         // its line break first.
         let (end, outcome) = match parser.parse_first_line(rest, line_no, &mut events) {
-            Some((len, outcome)) => (start + len, Some(outcome)),
+            Some(Ok(len)) => {
+                read += 1;
+                start = after_break(bytes, start + len);
+                if start > bytes.len() {
+                    break;
+                }
+                newlines += 1;
+                continue;
+            }
+            Some(Err(rejected)) => {
+                let (len, err) = *rejected;
+                (start + len, Some(Err(err)))
+            }
             None => (
                 memchr::memchr(b'\n', rest).map_or(bytes.len(), |k| start + k),
                 None,
@@ -1004,11 +1028,7 @@ fn parse_block<'b, P: LineParser>(
         // The line, without its line break; and where the next starts.
         let raw = &bytes[start..end];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        start = match bytes.get(end..) {
-            Some([b'\n', ..]) => end + 1,
-            Some([b'\r', b'\n', ..]) => end + 2,
-            _ => bytes.len() + 1,
-        };
+        start = after_break(bytes, end);
         if start <= bytes.len() {
             newlines += 1;
         }

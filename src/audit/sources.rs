@@ -509,6 +509,7 @@ pub fn read_source(
             let native = NativeLines {
                 tz: cx.input_tz,
                 index,
+                scanner: super::scan::LineScanner::new(),
             };
             let k8s = K8sLines {
                 cluster: cluster_name(&file.path),
@@ -621,6 +622,7 @@ trait LineParser: Sync {
 struct NativeLines {
     tz: Tz,
     index: u32,
+    scanner: super::scan::LineScanner,
 }
 
 impl LineParser for NativeLines {
@@ -653,7 +655,7 @@ impl LineParser for NativeLines {
         out: &mut Vec<AuditEvent<'b>>,
     ) -> Option<Result<usize, Box<(usize, RecordError)>>> {
         let mut flat = super::scan::FlatLine::new(rest);
-        let len = super::scan::scan_flat_line(&mut flat)?;
+        let len = self.scanner.scan(&mut flat)?;
         let built = build_with(&mut flat, self.tz, self.index, n, |e| out.push(e));
         Some(built.map(|()| len).map_err(|e| Box::new((len, e))))
     }
@@ -1888,6 +1890,7 @@ mod tests {
         let parser = NativeLines {
             tz: chrono_tz::Europe::London,
             index: 0,
+            scanner: crate::audit::scan::LineScanner::new(),
         };
         assert!(parser.parse_into(line.as_bytes(), 1, &mut events).unwrap());
         assert_eq!(&*events[0].actor, "a");
@@ -1904,6 +1907,7 @@ mod tests {
         let parser = NativeLines {
             tz: chrono_tz::Europe::London,
             index: 0,
+            scanner: crate::audit::scan::LineScanner::new(),
         };
         let fast = r#"{"timestamp":"2026-11-03T09:14:00Z","actor":"a","actor_type":"human","action":"x","operation":"read","resource":"r","environment":"dev"}"#;
         let escaped = fast.replace(r#""a""#, r#""a\"b""#);

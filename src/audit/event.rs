@@ -313,21 +313,22 @@ pub struct NativeRecord<'a> {
 /// Whether text is empty or only whitespace; the common case (a first byte that is
 /// plainly text) is decided without trimming.
 #[inline(always)]
-/// `t` trimmed of white space: as it is when it starts and ends with a visible ASCII
-/// character (nearly always, and a test of two bytes), otherwise by `str::trim`.
-fn trimmed(t: &str) -> &str {
-    match t.as_bytes() {
-        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => t,
-        [only] if only.is_ascii_graphic() => t,
-        _ => t.trim(),
-    }
-}
-
 fn blank(t: &str) -> bool {
     match t.as_bytes().first() {
         None => true,
         Some(c) if c.is_ascii_graphic() => false,
         Some(_) => t.trim().is_empty(),
+    }
+}
+
+/// `t` trimmed of white space: as it is when it starts and ends with a visible ASCII
+/// character (nearly always, and a test of two bytes), otherwise by `str::trim`.
+#[inline(always)]
+fn trimmed(t: &str) -> &str {
+    match t.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => t,
+        [only] if only.is_ascii_graphic() => t,
+        _ => t.trim(),
     }
 }
 

@@ -6,14 +6,13 @@
 //! change, actor or stream, never the events themselves, so memory grows with the number
 //! of changes and actors, not of events.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
 use rayon::prelude::*;
-use std::borrow::Cow;
-
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 // Per-change lists are short: held inline, they cost no allocation of their own.

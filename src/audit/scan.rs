@@ -470,6 +470,8 @@ pub fn scan_flat(rec: &mut FlatLine<'_>) -> bool {
 pub struct LineScanner(unsafe fn(&mut FlatLine<'_>) -> Option<usize>);
 
 impl LineScanner {
+    /// The AVX2 path where the processor has AVX2 and BMI1 (the answer is kept after the
+    /// first check, so asking again costs a load), the SSE2 path otherwise.
     pub fn new() -> LineScanner {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2")
@@ -500,13 +502,7 @@ impl Default for LineScanner {
 /// line's length, up to its line break (`\n` or `\r\n`) or the end of the text. `None` for
 /// serde_json to read the line, once the caller has found its end.
 pub fn scan_flat_line(rec: &mut FlatLine<'_>) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
-        // SAFETY: the processor has AVX2 and BMI1, checked just above (the answer is
-        // kept after the first check, so this costs a load).
-        return unsafe { scan_flat_avx2(rec) };
-    }
-    scan_flat_with::<Sse2>(rec)
+    LineScanner::new().scan(rec)
 }
 
 /// [`scan_flat`] compiled for processors with AVX2 (the chunks searched 32 bytes at a

@@ -232,7 +232,9 @@ pub struct Words {
 enum Matcher {
     /// Words that all start with one letter (say `*audit-policy*` and `*auditsink*`):
     /// the places of that letter, found by `memchr`, are the only ones to try. On the
-    /// short texts of an event this costs a third of the automaton's search.
+    /// short texts of an event this cost fewer instructions than the automaton's
+    /// search (0.26 % of an audit of JSON lines, where the logging-tamper check runs it
+    /// for every change).
     SameStart {
         lower: u8,
         upper: u8,

@@ -1910,14 +1910,15 @@ impl ChangeChecks<'_> {
                         *max_regions,
                         *max_environments,
                     );
-                    let changes = changes.iter().map(|(k, s)| (true, k.to_string(), s));
+                    // A change's key is copied only for a finding: most changes are not one.
+                    let changes = changes.iter().map(|(k, s)| (true, Cow::Borrowed(k), s));
                     let windows = windows.iter().map(|((_, w), s)| {
                         let actor = s.appliers.0.first().map_or("", |&a| symbols.name(a));
-                        (false, format!("{actor}@{w}"), s)
+                        (false, Cow::Owned(format!("{actor}@{w}")), s)
                     });
                     for (is_change, key, st) in changes.chain(windows) {
                         if let Some(g) = blast_radius(is_change, &key, st, limits, symbols) {
-                            out.gathered.push(((i, key), g));
+                            out.gathered.push(((i, key.into_owned()), g));
                         }
                     }
                 }

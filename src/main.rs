@@ -279,6 +279,7 @@ struct AlertsArgs {
 
 fn main() -> ExitCode {
     regwatch::memory::keep_freed_memory();
+    regwatch::memory::use_small_pages();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

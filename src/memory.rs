@@ -23,9 +23,37 @@ pub fn keep_freed_memory() {
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
+/// Asks the kernel for ordinary 4 KB pages, not transparent huge pages, for this
+/// process. mimalloc marks its memory for huge pages, and the kernel zeroes each 2 MB
+/// page whole when it is first touched, however little of it is used. On the 2-core
+/// virtual machines regwatch is measured on, that zeroing was the largest part of an
+/// audit's system time when the machine had just freed memory (as after DuckDB in the
+/// audit benchmark). Medians of runs taken that way, huge pages against small: 1 M JSON
+/// lines 0.56 against 0.40 s (peak 187 against 149 MB), 10 M 3.83 against 3.58 s; 1 M
+/// Parquet 0.87 against 0.51 s, 10 M 4.38 against 4.11 s.
+pub fn use_small_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sets one flag of this process (inherited by its children); no memory is
+    // touched.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn small_pages_are_asked_for() {
+        use_small_pages();
+        // SAFETY: reads one flag of this process.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+            1
+        );
+    }
 
     #[test]
     fn the_purge_delay_option_number_is_mimallocs() {

@@ -780,11 +780,10 @@ fn read_at(
     buf: &mut Vec<u8>,
     old: usize,
 ) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     buf.resize(old + n as usize, 0);
     let mut filled = 0;
     while filled < n as usize {
-        match file.read_at(&mut buf[old + filled..], offset + filled as u64) {
+        match read_at_offset(file, &mut buf[old + filled..], offset + filled as u64) {
             Ok(0) => break,
             Ok(k) => filled += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -950,12 +949,24 @@ fn read_lines<P: LineParser>(
     outcome
 }
 
+#[cfg(unix)]
+fn read_at_offset(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+/// Elsewhere files are read by the reader thread (see [`plain_file`]).
+#[cfg(not(unix))]
+fn read_at_offset(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 /// An uncompressed regular file, opened, with its length then; `None` for anything else
 /// (a FIFO is not opened here, so it is opened once only). Lines appended while the
 /// file is read are not read.
 fn plain_file(file: &SourceFile) -> Result<Option<(File, u64)>> {
     let regular = std::fs::metadata(&file.path).is_ok_and(|m| m.is_file());
-    if file.gzip || !regular {
+    // Reading at a place in a file without moving its cursor is a Unix call.
+    if file.gzip || !regular || !cfg!(unix) {
         return Ok(None);
     }
     let cannot = |e: std::io::Error| bad_input(format!("cannot read {}: {e}", file.path.display()));
@@ -2046,6 +2057,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn blocks_read_at_their_place_hold_each_line_once_and_whole() {
         use std::io::Write;

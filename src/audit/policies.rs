@@ -432,15 +432,6 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
     })
 }
 
-/// An event's text for a hit: borrowed from the input as the event's is (copied only
-/// where the event has its own copy).
-fn same_text<'b>(text: &Cow<'b, str>) -> Cow<'b, str> {
-    match text {
-        Cow::Borrowed(t) => Cow::Borrowed(t),
-        Cow::Owned(t) => Cow::Owned(t.clone()),
-    }
-}
-
 /// One event that breaks a per-event check, before grouping into findings. Its names
 /// borrow from the event (copied only for a hit kept to the end).
 pub struct Hit<'a> {
@@ -1076,14 +1067,16 @@ impl Rules<'_> {
             group,
             detail,
             event: EventRef::of(e),
-            actor: same_text(&e.actor),
-            resource: same_text(&e.resource),
-            change_id: same_text(&e.change_id),
+            // Cloning a `Cow` borrows again what the event borrows from the input, and
+            // copies only what the event has its own copy of.
+            actor: e.actor.clone(),
+            resource: e.resource.clone(),
+            change_id: e.change_id.clone(),
             awaits_approval: false,
         };
         // One finding per change; without a change id, one per event (an empty group,
         // named by its place once the line's number in the file is known).
-        let per_change = |e: &AuditEvent<'b>| same_text(&e.change_id);
+        let per_change = |e: &AuditEvent<'b>| e.change_id.clone();
         match &p.check {
             Check::DestructiveWithoutApproval(d) => {
                 for (k, e) in events.iter().enumerate() {

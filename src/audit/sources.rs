@@ -704,15 +704,11 @@ struct Block {
 }
 
 /// Where a JSON-lines file's blocks come from.
-enum BlockSource {
+enum BlockSource<'f> {
     /// A plain file: each block is read at its place in the file by the thread that
     /// parses it, so the bytes are in that core's cache when they are parsed, and no
     /// thread of its own competes with the parsing for the cores.
-    Placed {
-        file: std::sync::Arc<File>,
-        len: u64,
-        next: u64,
-    },
+    Placed { file: &'f File, len: u64, next: u64 },
     /// A compressed file or a stream: a reader thread fills blocks of whole lines in
     /// turn.
     Stream {
@@ -856,24 +852,51 @@ fn read_lines<P: LineParser>(
     parser: &P,
     intake: &mut Intake,
 ) -> Result<()> {
-    if let Some((plain, len)) = plain_file(file)? {
-        let mut lines = LinePipeline {
-            source: BlockSource::Placed {
-                file: std::sync::Arc::new(plain),
-                len,
+    let plain = plain_file(file)?;
+    let (source, reader) = match &plain {
+        Some((plain, len)) => {
+            let source = BlockSource::Placed {
+                file: plain,
+                len: *len,
                 next: 0,
-            },
-            name,
-            parser,
-            pool: Vec::new(),
-            next_line: 1,
-            consumed: 0,
-        };
-        // The reading loop runs on a thread of the pool, as the parsing does: the
-        // threads hand work to each other without waking a thread outside it.
-        return rayon::scope(|_| in_two_slots(&mut lines, intake));
+            };
+            (source, None)
+        }
+        None => {
+            let (source, reader) = spawn_reader(file.open()?);
+            (source, Some(reader))
+        }
+    };
+    let mut lines = LinePipeline {
+        source,
+        name,
+        parser,
+        pool: Vec::new(),
+        next_line: 1,
+        consumed: 0,
+    };
+    // Two batches in flight: while one is handed to the sink, the next is parsed and
+    // checked. With blocks read where they are parsed, the reading loop runs on a thread
+    // of the pool too: the threads hand work to each other without waking one outside.
+    let outcome = match reader {
+        None => rayon::scope(|_| in_two_slots(&mut lines, intake)),
+        Some(_) => in_two_slots(&mut lines, intake),
+    };
+    // Stops the reader if it is still going (a read error or --strict ended early).
+    drop(lines);
+    if let Some(reader) = reader {
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("reader thread for {name} failed"))?;
     }
-    let mut input = file.open()?;
+    outcome
+}
+
+/// Starts a reader thread that fills blocks of whole lines from `input` in turn:
+/// the blocks' source (emptied buffers go back to the thread through it), and the thread.
+fn spawn_reader(
+    mut input: Box<dyn Read + Send>,
+) -> (BlockSource<'static>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
@@ -930,23 +953,7 @@ fn read_lines<P: LineParser>(
             }
         }
     });
-    let mut lines = LinePipeline {
-        source: BlockSource::Stream { rx, free_tx },
-        name,
-        parser,
-        pool: Vec::new(),
-        next_line: 1,
-        consumed: 0,
-    };
-    // Two batches in flight: while one is handed to the sink, the next is parsed and
-    // checked.
-    let outcome = in_two_slots(&mut lines, intake);
-    // Stops the reader if it is still going (a read error or --strict ended early).
-    drop(lines);
-    reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("reader thread for {name} failed"))?;
-    outcome
+    (BlockSource::Stream { rx, free_tx }, reader)
 }
 
 #[cfg(unix)]
@@ -981,7 +988,7 @@ type ParsedBatch<'b> = Vec<(Parsed<'b>, Vec<Hit<'b>>)>;
 
 /// The reading loop's state between batches.
 struct LinePipeline<'n, 'p, P> {
-    source: BlockSource,
+    source: BlockSource<'n>,
     name: &'n str,
     parser: &'p P,
     /// Event vectors go back to a pool too: each holds megabytes, and a fresh one would
@@ -1039,7 +1046,7 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
             }
         }
         let placed = match &self.source {
-            BlockSource::Placed { file, len, .. } => Some((std::sync::Arc::clone(file), *len)),
+            BlockSource::Placed { file, len, .. } => Some((*file, *len)),
             BlockSource::Stream { .. } => None,
         };
         let spare: Vec<_> = blocks
@@ -1057,8 +1064,8 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                     .zip(places)
                     .zip(spare)
                     .map(|((block, place), spare)| {
-                        if let (Some(range), Some((file, len))) = (place, &placed) {
-                            read_block_at(file, *len, range, block)
+                        if let (Some(range), Some((file, len))) = (place, placed) {
+                            read_block_at(file, len, range, block)
                                 .map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
                         }
                         let block: &'b Block = block;

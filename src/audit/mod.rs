@@ -37,15 +37,19 @@ use sources::{
     SourceSummary,
 };
 
-/// Change histories held in memory by default (about 40 MB of them); past it, those
-/// idle longest move to temporary files. At 1 M generated events (about 50,000 changes)
-/// this keeps everything in memory: a quarter of the budget saved about 55 MB but cost
-/// about a tenth more time, spent writing and reading back the spill.
-pub const CHANGES_IN_MEMORY: usize = 1 << 16;
+/// Change histories held in memory by default (about half a megabyte of them); past it,
+/// the half idle longest move to temporary files. Histories go idle as their changes end,
+/// so the ones in use stay here, and they fit in a core's cache. At 1 << 16 (about 36 MB)
+/// nothing spilled at 1 M generated events, but every history was a cache miss and its
+/// memory was first touched at a cost; 1 << 10, with findings at 1 << 11, took 0.90 of
+/// the wall time at 10 M events and peaked at 190 rather than 290 MB, and cost 1.05 of
+/// it at 1 M (paired runs; see the README's performance notes).
+pub const CHANGES_IN_MEMORY: usize = 1 << 10;
 
-/// Findings held in memory by default (about 40 MB); the rest are gathered and sorted in
-/// temporary files.
-pub const FINDINGS_IN_MEMORY: usize = 1 << 16;
+/// Findings held in memory by default; the rest are gathered and sorted in temporary
+/// files. The first ones found stay here to the end, so a large budget only holds memory
+/// that later findings cannot use (see [`CHANGES_IN_MEMORY`] for the figures).
+pub const FINDINGS_IN_MEMORY: usize = 1 << 11;
 
 /// What an audit run needs.
 pub struct AuditInput<'a> {

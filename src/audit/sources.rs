@@ -69,8 +69,7 @@ impl SourceFile {
     }
 
     fn open(&self) -> Result<Box<dyn Read + Send>> {
-        let f = File::open(&self.path)
-            .map_err(|e| bad_input(format!("cannot read {}: {e}", self.path.display())))?;
+        let f = self.open_file()?;
         Ok(if self.gzip {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 1 << 20,
@@ -79,6 +78,15 @@ impl SourceFile {
         } else {
             Box::new(f)
         })
+    }
+
+    /// The file itself, as stored (compressed or not).
+    fn open_file(&self) -> Result<File> {
+        File::open(&self.path).map_err(|e| self.cannot_read(e))
+    }
+
+    fn cannot_read(&self, e: std::io::Error) -> anyhow::Error {
+        bad_input(format!("cannot read {}: {e}", self.path.display()))
     }
 }
 
@@ -976,9 +984,8 @@ fn plain_file(file: &SourceFile) -> Result<Option<(File, u64)>> {
     if file.gzip || !regular || !cfg!(unix) {
         return Ok(None);
     }
-    let cannot = |e: std::io::Error| bad_input(format!("cannot read {}: {e}", file.path.display()));
-    let f = File::open(&file.path).map_err(cannot)?;
-    let len = f.metadata().map_err(cannot)?.len();
+    let f = file.open_file()?;
+    let len = f.metadata().map_err(|e| file.cannot_read(e))?.len();
     Ok(Some((f, len)))
 }
 
@@ -1015,10 +1022,11 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
         intake: &mut Intake,
     ) -> Result<Option<ParsedBatch<'b>>> {
         // The next batch's blocks: where each is to be read, or as the reader sent them.
+        // With the file to read them from, for blocks read here.
         let mut places = Vec::with_capacity(BATCH_BLOCKS);
         let mut failed = None;
-        match &mut self.source {
-            BlockSource::Placed { len, next, .. } => {
+        let placed = match &mut self.source {
+            BlockSource::Placed { file, len, next } => {
                 while places.len() < BATCH_BLOCKS && *next < *len {
                     let end = (*next + BLOCK_BYTES as u64).min(*len);
                     places.push(Some(*next..end));
@@ -1027,6 +1035,7 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                 // Each slot keeps its buffers for its next batch.
                 blocks.truncate(places.len());
                 blocks.resize_with(places.len(), Block::default);
+                Some((*file, *len))
             }
             BlockSource::Stream { rx, free_tx } => {
                 for block in blocks.drain(..) {
@@ -1043,11 +1052,8 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                     }
                 }
                 places.resize(blocks.len(), None);
+                None
             }
-        }
-        let placed = match &self.source {
-            BlockSource::Placed { file, len, .. } => Some((*file, *len)),
-            BlockSource::Stream { .. } => None,
         };
         let spare: Vec<_> = blocks
             .iter()

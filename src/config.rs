@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{parse_tz, Calendar};
 use crate::error::bad_input;
-use crate::regimes::RegimeOverrides;
+use crate::regimes::model::RegimeOverrides;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,8 +131,8 @@ pub struct Config {
     pub regimes: RegimeOverrides,
     pub alerts: AlertConfig,
     pub smtp: SmtpConfig,
-    pub organisation: crate::drafts::Organisation,
-    pub redaction: crate::redact::RedactionConfig,
+    pub organisation: Organisation,
+    pub redaction: crate::incidents::redact::RedactionConfig,
     /// Which environment each AWS account, Kubernetes namespace or cluster is.
     pub audit: crate::audit::sources::EnvironmentMap,
     /// Folder relative paths are read against (the config file's folder).
@@ -201,5 +201,28 @@ impl Config {
         let path = mappings.join("uk-bank-holidays.json");
         Calendar::load(&path, &self.clock.bank_holidays, self.display_tz()?)
             .map_err(|e| bad_input(format!("{e:#}")))
+    }
+}
+
+/// Who the organisation is, for the report's contact section (config `[organisation]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Organisation {
+    pub name: String,
+    pub ico_registration: String,
+    pub dpo_name: String,
+    pub dpo_email: String,
+    pub dpo_phone: String,
+    pub address: String,
+}
+
+impl Organisation {
+    /// `"Name<sep>"`, or nothing when no name is configured.
+    pub fn name_prefix(&self, sep: &str) -> String {
+        if self.name.is_empty() {
+            String::new()
+        } else {
+            format!("{}{sep}", self.name)
+        }
     }
 }

@@ -14,16 +14,16 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use regwatch::alerts::{self, Delivery};
+use regwatch::notify::alerts::{self, Delivery};
 use regwatch::clock::{local_text, parse_timestamp};
 use regwatch::config::Config;
-use regwatch::deadlines::Status;
+use regwatch::regimes::deadline::Status;
 use regwatch::error::{bad_input, BadInput, Busy, DeliveryFailed};
-use regwatch::fsutil::write_atomic;
-use regwatch::ingest::{default_quarantine_path, write_quarantine, InputFormat};
-use regwatch::load::{LoadOptions, Loaded};
-use regwatch::output;
-use regwatch::register;
+use regwatch::util::atomic::write_atomic;
+use regwatch::incidents::ingest::{default_quarantine_path, write_quarantine, InputFormat};
+use regwatch::incidents::load::{LoadOptions, Loaded};
+use regwatch::render::deadlines;
+use regwatch::documents::register;
 
 #[derive(Parser)]
 #[command(
@@ -278,8 +278,8 @@ struct AlertsArgs {
 }
 
 fn main() -> ExitCode {
-    regwatch::memory::keep_freed_memory();
-    regwatch::memory::use_small_pages();
+    regwatch::util::memory::keep_freed_memory();
+    regwatch::util::memory::use_small_pages();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -351,7 +351,7 @@ fn load(config: Config, input: &InputArgs) -> Result<Loaded> {
     }
     let mut rejected = loaded.rejected();
     if input.redact {
-        let r = regwatch::redact::Redactor::new(&loaded.config.redaction);
+        let r = regwatch::incidents::redact::Redactor::new(&loaded.config.redaction);
         for inc in &mut loaded.incidents {
             r.incident(inc);
         }
@@ -503,7 +503,7 @@ fn register_cmd(config: Config, args: RegisterArgs) -> Result<ExitCode> {
     };
     let evaluation = loaded.evaluate(now, &|_| true);
     let deadlines = evaluation.sorted();
-    let incidents: Vec<&regwatch::incident::Incident> = loaded
+    let incidents: Vec<&regwatch::incidents::record::Incident> = loaded
         .incidents
         .iter()
         .filter(|i| period.is_none_or(|(from, to)| register::in_period(i, from, to)))
@@ -526,7 +526,7 @@ fn register_cmd(config: Config, args: RegisterArgs) -> Result<ExitCode> {
 }
 
 fn draft_ico(config: Config, args: DraftArgs) -> Result<ExitCode> {
-    use regwatch::drafts;
+    use regwatch::documents::drafts;
     let now = parse_now(args.input.now.as_deref(), &config)?;
     let templates_dir = args
         .templates
@@ -603,7 +603,7 @@ fn draft_ico(config: Config, args: DraftArgs) -> Result<ExitCode> {
         (args.out.join(format!("{stem}.eml")), message.formatted()),
     ];
     for (path, bytes) in &paths {
-        regwatch::fsutil::write_bytes_atomic(path, bytes)?;
+        regwatch::util::atomic::write_bytes_atomic(path, bytes)?;
         println!("wrote {}", path.display());
     }
     if let Some(c) = &draft.clock {
@@ -629,7 +629,7 @@ fn draft_ico(config: Config, args: DraftArgs) -> Result<ExitCode> {
 }
 
 fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
-    use regwatch::drafts;
+    use regwatch::documents::drafts;
     let a = &args.draft;
     let now = parse_now(a.input.now.as_deref(), &config)?;
     let templates_dir = a
@@ -682,7 +682,7 @@ fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
         (a.out.join(format!("{stem}.pdf")), drafts::fca_pdf(&draft)),
         (a.out.join(format!("{stem}.eml")), message.formatted()),
     ] {
-        regwatch::fsutil::write_bytes_atomic(&path, &bytes)?;
+        regwatch::util::atomic::write_bytes_atomic(&path, &bytes)?;
         println!("wrote {}", path.display());
     }
     if let Some(reason) = &draft.not_reportable {
@@ -709,7 +709,7 @@ fn draft_fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
 }
 
 fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
-    use regwatch::report;
+    use regwatch::documents::report;
     let now = parse_now(args.input.now.as_deref(), &config)?;
     let templates_dir = args
         .templates
@@ -756,7 +756,7 @@ fn report_cmd(config: Config, args: ReportArgs) -> Result<ExitCode> {
             &|_| {},
         )?;
         if args.input.redact {
-            report.redact(&regwatch::redact::Redactor::new(&loaded.config.redaction));
+            report.redact(&regwatch::incidents::redact::Redactor::new(&loaded.config.redaction));
         }
         eprintln!("{}", regwatch::audit::render::counts_line(&report));
         write_audit_quarantine(&report, None, false)?;
@@ -895,7 +895,7 @@ fn run_audit(
     inputs: &[PathBuf],
     format: Option<regwatch::audit::sources::SourceFormat>,
     strict: bool,
-    incidents: &[regwatch::incident::Incident],
+    incidents: &[regwatch::incidents::record::Incident],
     (changes_in_memory, findings_in_memory): (usize, usize),
     redact: bool,
     progress: &(dyn Fn(u64) + Sync),
@@ -988,7 +988,7 @@ fn audit_cmd(config: Config, args: AuditArgs) -> Result<ExitCode> {
         &|done| bar.set_position(done),
     )?;
     if args.redact {
-        report.redact(&regwatch::redact::Redactor::new(&config.redaction));
+        report.redact(&regwatch::incidents::redact::Redactor::new(&config.redaction));
     }
     bar.finish_and_clear();
     // The table starts with the counts; other formats get them on standard error.

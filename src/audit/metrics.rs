@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::event::millis_to_time;
 use super::policies::ChangeState;
-use crate::incident::Incident;
+use crate::incidents::record::Incident;
 
 /// One month's figures for one kind of change author.
 #[derive(Debug, Clone, PartialEq, Serialize)]

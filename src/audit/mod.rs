@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::clock::Calendar;
 use crate::controls::{Catalogue, Policy, Severity};
-use crate::incident::Incident;
-use crate::ingest::Rejection;
+use crate::incidents::record::Incident;
+use crate::incidents::ingest::Rejection;
 use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
 use findings::Findings;
@@ -270,7 +270,7 @@ impl AuditReport {
     /// pseudonym wherever a finding or a quarantined record names them, and every e-mail
     /// address becomes one too. AI agents and services keep their names: they are not
     /// people, and what they did is the point of the audit.
-    pub fn redact(&mut self, r: &crate::redact::Redactor) {
+    pub fn redact(&mut self, r: &crate::incidents::redact::Redactor) {
         // Longest first, so "j.okafor@x" is replaced before "j.okafor".
         let mut people: Vec<(String, String)> = self
             .people

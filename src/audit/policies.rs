@@ -26,7 +26,7 @@ use super::sources::{Globs, Words};
 use super::spill::{Dec, Enc};
 use crate::clock::{parse_timestamp, Calendar};
 use crate::controls::{Policy, Severity};
-use crate::incident::Incident;
+use crate::incidents::record::Incident;
 
 /// Where an event sits: file (index into the run's file list), line and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use super::AuditReport;
 use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
 use crate::controls::Severity;
-use crate::output::csv_safe;
+use crate::util::text::csv_safe;
 
 fn severity_name(s: Severity) -> &'static str {
     match s {
@@ -281,7 +281,7 @@ struct SourceJson {
 /// escape, which a test eight bytes at a time tells; only the others go through
 /// serde_json's writer.
 fn push_json_str(out: &mut Vec<u8>, text: &str) -> Result<()> {
-    if crate::output::needs_escape(text.as_bytes()) {
+    if crate::render::deadlines::needs_escape(text.as_bytes()) {
         serde_json::to_writer(&mut *out, text)?;
     } else {
         out.push(b'"');

@@ -24,7 +24,7 @@ use super::event::{
 };
 use super::policies::Hit;
 use crate::error::bad_input;
-use crate::ingest::{Location, Rejection};
+use crate::incidents::ingest::{Location, Rejection};
 
 /// How one audit file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]

@@ -11,13 +11,14 @@ use chrono_tz::Tz;
 
 use crate::clock::Calendar;
 use crate::config::Config;
-use crate::deadlines::{evaluate, EvalContext, Evaluation, Status};
-use crate::incident::{FieldError, Incident, List};
-use crate::ingest::{
+use crate::regimes::deadline::Status;
+use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
+use crate::incidents::record::{FieldError, Incident, List};
+use crate::incidents::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
 };
-use crate::regimes::{load_regimes, Regime};
-use crate::services::ServiceCatalogue;
+use crate::regimes::model::{load_regimes, Regime};
+use crate::regimes::services::ServiceCatalogue;
 
 /// Options that decide how incidents are read.
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::incident::Incident;
+use crate::incidents::record::Incident;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -8,18 +8,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::util::text::csv_safe;
 use crate::clock::{local_rfc3339, local_text, utc_text};
-use crate::deadlines::{Deadline, Summary};
-use crate::ingest::IngestReport;
-
-/// Makes a cell safe to open in a spreadsheet: one that starts with `=`, `+`, `-`, `@`, a
-/// tab or a carriage return is prefixed with `'` so it is read as text, not a formula.
-pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
+use crate::regimes::deadline::{Deadline, Summary};
+use crate::incidents::ingest::IngestReport;
 
 /// One deadline as machines read it. What belongs to the regime rather than the incident
 /// (names, citations) is in the JSON's `regimes` section, once.
@@ -30,7 +22,7 @@ pub struct DeadlineRow<'a> {
     pub regime: &'a str,
     pub clock: Option<&'a str>,
     pub service: Option<&'a str>,
-    pub status: crate::deadlines::Status,
+    pub status: crate::regimes::deadline::Status,
     pub reason: Option<&'a str>,
     pub period: Option<String>,
     pub start_field: Option<&'a str>,
@@ -89,7 +81,7 @@ struct InputSummary<'a> {
 #[derive(Serialize)]
 struct RegimeInfo<'a> {
     name: &'a str,
-    kind: crate::regimes::RegimeKind,
+    kind: crate::regimes::model::RegimeKind,
     authority: &'a str,
     citation: &'a str,
     in_force_from: Option<String>,
@@ -112,7 +104,7 @@ pub fn write_json(
     list: &[&Deadline],
     summary: &Summary,
     inputs: &[IngestReport],
-    regimes: &[crate::regimes::Regime],
+    regimes: &[crate::regimes::model::Regime],
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Result<()> {
@@ -483,7 +475,7 @@ pub fn write_table(
                 clock.push_str(" (rehearsal)");
             }
             let action = match d.status {
-                crate::deadlines::Status::NotApplicable => {
+                crate::regimes::deadline::Status::NotApplicable => {
                     format!("n/a: {}", d.reason.as_deref().unwrap_or(""))
                 }
                 _ => d.next_action(now, tz),
@@ -620,7 +612,7 @@ mod tests {
         )
         .unwrap();
         let inputs = vec![root.join("tests/fixtures/incidents.csv"), odd];
-        let loaded = crate::load::Loaded::load(cfg, &inputs, &Default::default()).unwrap();
+        let loaded = crate::incidents::load::Loaded::load(cfg, &inputs, &Default::default()).unwrap();
         let now = crate::clock::parse_timestamp("2026-11-28T12:00:00Z", loaded.tz).unwrap();
         let eval = loaded.evaluate(now, &|_| true);
         assert!(eval.len() > 50);

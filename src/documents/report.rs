@@ -16,13 +16,15 @@ use sha2::{Digest, Sha256};
 use crate::audit::policies::Finding;
 use crate::audit::AuditReport;
 use crate::clock::{human_duration, local_text, utc_text};
-use crate::deadlines::{Deadline, Status};
-use crate::drafts::{escape_markdown, Organisation};
+use crate::regimes::deadline::{Deadline, Status};
+use crate::util::text::escape_markdown;
+use crate::config::Organisation;
 use crate::error::bad_input;
-use crate::incident::Incident;
-use crate::ingest::IngestReport;
-use crate::regimes::RegimeKind;
-use crate::register::{RegisterEntry, ICO_REGIME};
+use crate::incidents::record::Incident;
+use crate::incidents::ingest::IngestReport;
+use crate::regimes::model::RegimeKind;
+use crate::documents::register::RegisterEntry;
+use crate::regimes::model::RegimeRole;
 
 /// A calendar month in the report's time zone: `[start, end)`.
 #[derive(Debug, Clone, Copy)]
@@ -556,7 +558,7 @@ pub struct ReportInputs<'a> {
     pub month: Month,
     pub incidents: &'a [Incident],
     pub deadlines: &'a [&'a Deadline<'a>],
-    pub services: &'a crate::services::ServiceCatalogue,
+    pub services: &'a crate::regimes::services::ServiceCatalogue,
     pub inputs: &'a [IngestReport],
     pub organisation: &'a Organisation,
     pub now: DateTime<Utc>,
@@ -595,7 +597,7 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     let mut ico_times: Vec<(String, f64)> = r
         .deadlines
         .iter()
-        .filter(|d| d.regime.id == ICO_REGIME && ran(d))
+        .filter(|d| d.regime.role == Some(RegimeRole::IcoBreachNotice) && ran(d))
         .filter_map(|d| {
             let start = d.started_at?;
             let end = d.done_at.unwrap_or(now);
@@ -609,7 +611,7 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     let ico_limit = r
         .deadlines
         .iter()
-        .find(|d| d.regime.id == ICO_REGIME && d.period.is_some())
+        .find(|d| d.regime.role == Some(RegimeRole::IcoBreachNotice) && d.period.is_some())
         .and_then(|d| d.period)
         .map(|p| p.nominal().num_minutes() as f64 / 60.0);
     let ico_chart_svg = bar_chart(
@@ -715,7 +717,7 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
         services,
         ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)).transpose()?,
         ai_caused,
-        register: crate::register::build(&in_month, r.deadlines, tz),
+        register: crate::documents::register::build(&in_month, r.deadlines, tz),
         inputs: r
             .inputs
             .iter()
@@ -803,7 +805,7 @@ pub fn write(
         .render("report", report)
         .context("rendering report.md")?;
     let json = serde_json::to_string_pretty(report)? + "\n";
-    let pdf = crate::pdf::render(report);
+    let pdf = crate::render::pdf::report::render(report);
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("report.html", html.into_bytes()),
         ("report.md", markdown.into_bytes()),

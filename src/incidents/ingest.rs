@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::error::bad_input;
-use crate::incident::{build, Column, FieldError, Incident, REQUIRED_COLUMNS};
+use crate::incidents::record::{build, Column, FieldError, Incident, REQUIRED_COLUMNS};
 
 /// How an incident file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -535,7 +535,7 @@ fn read_json_array(bytes: &[u8], sink: &mut Sink) -> Result<()> {
 
 /// Writes rejected rows where a person can review and fix them.
 pub fn write_quarantine(path: &Path, rejected: &[Rejection]) -> Result<()> {
-    crate::fsutil::write_atomic(path, |w| {
+    crate::util::atomic::write_atomic(path, |w| {
         let mut out = csv::Writer::from_writer(w);
         out.write_record(["file", "location", "id", "field", "reason", "raw"])?;
         for r in rejected {
@@ -544,7 +544,7 @@ pub fn write_quarantine(path: &Path, rejected: &[Rejection]) -> Result<()> {
             out.write_record(
                 cells
                     .iter()
-                    .map(|c| crate::output::csv_safe(c).into_owned()),
+                    .map(|c| crate::util::text::csv_safe(c).into_owned()),
             )?;
         }
         out.flush()?;

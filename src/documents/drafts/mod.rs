@@ -12,33 +12,12 @@ use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{local_text, utc_text};
-use crate::deadlines::{Deadline, Status};
+use crate::config::Organisation;
+use crate::util::text::escape_markdown;
+use crate::regimes::deadline::{Deadline, Status};
 use crate::error::bad_input;
-use crate::incident::Incident;
-use crate::register::{ICO_REGIME, SUBJECTS_REGIME};
-
-/// Who the organisation is, for the report's contact section (config `[organisation]`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Organisation {
-    pub name: String,
-    pub ico_registration: String,
-    pub dpo_name: String,
-    pub dpo_email: String,
-    pub dpo_phone: String,
-    pub address: String,
-}
-
-impl Organisation {
-    /// `"Name<sep>"`, or nothing when no name is configured.
-    pub fn name_prefix(&self, sep: &str) -> String {
-        if self.name.is_empty() {
-            String::new()
-        } else {
-            format!("{}{sep}", self.name)
-        }
-    }
-}
+use crate::incidents::record::Incident;
+use crate::regimes::model::RegimeRole;
 
 /// One thing the ICO report needs, and whether the incident record has it.
 #[derive(Debug, Clone, Serialize)]
@@ -128,13 +107,13 @@ pub fn ico_draft(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> IcoDraft {
-    let find = |regime: &str| {
+    let find = |role: RegimeRole| {
         deadlines
             .iter()
-            .find(|d| d.regime.id == regime && std::ptr::eq(d.incident, inc))
+            .find(|d| d.regime.role == Some(role) && std::ptr::eq(d.incident, inc))
     };
-    let ico = find(ICO_REGIME);
-    let subjects = find(SUBJECTS_REGIME);
+    let ico = find(RegimeRole::IcoBreachNotice);
+    let subjects = find(RegimeRole::SubjectsNotice);
     let text = |f: &str| inc.text(f).map(str::to_string);
     let applies = ico.is_some_and(|d| d.status != Status::NotApplicable);
     let clock = ico.filter(|_| applies).and_then(|d| {
@@ -344,10 +323,6 @@ pub struct FcaDraft {
     pub citation: String,
 }
 
-/// The regime ids the FCA/PRA draft reads (see `mappings/regimes.toml`).
-pub const FCA_REGIME: &str = "fca-pra-operational-incident";
-pub const TOLERANCE_REGIME: &str = "fca-sysc15a-impact-tolerance";
-
 /// Builds the FCA/PRA operational incident report draft for one incident. `stage` picks
 /// initial, intermediate or final; by default, the first stage not yet submitted.
 pub fn fca_draft(
@@ -365,7 +340,7 @@ pub fn fca_draft(
     let fca: Vec<&&Deadline> = mine
         .iter()
         .copied()
-        .filter(|d| d.regime.id == FCA_REGIME)
+        .filter(|d| d.regime.role == Some(RegimeRole::OperationalIncidentReport))
         .collect();
     let regime = fca.first().map(|d| d.regime);
     let not_reportable = fca
@@ -420,7 +395,7 @@ pub fn fca_draft(
     let current = clocks.iter().find(|c| c.stage == stage).cloned();
     let services: Vec<ServiceImpact> = mine
         .iter()
-        .filter(|d| d.regime.id == TOLERANCE_REGIME && d.service.is_some())
+        .filter(|d| d.regime.role == Some(RegimeRole::ImpactTolerance) && d.service.is_some())
         .filter_map(|d| {
             let s = d.service?;
             let disruption = match (d.started_at, d.done_at) {
@@ -544,11 +519,11 @@ pub fn fca_draft(
     })
 }
 
-fn checklist_blocks(items: &[ChecklistItem]) -> Vec<crate::pdf::Block> {
+fn checklist_blocks(items: &[ChecklistItem]) -> Vec<crate::render::pdf::layout::Block> {
     items
         .iter()
         .map(|c| {
-            crate::pdf::Block::Bullet(format!(
+            crate::render::pdf::layout::Block::Bullet(format!(
                 "[{}] {} ({}; field {})",
                 if c.done { "x" } else { " " },
                 c.item,
@@ -565,7 +540,7 @@ fn or_missing(v: &Option<String>) -> String {
 
 /// The ICO draft as PDF: the same model, the same sections.
 pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
-    use crate::pdf::Block::*;
+    use crate::render::pdf::layout::Block::*;
     let mut b = vec![Para(format!(
         "{}incident {}: {}",
         d.organisation.name_prefix(", "),
@@ -668,7 +643,7 @@ pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
         d.organisation.ico_registration
     )));
     b.push(Para(format!("Source: {}", d.citation)));
-    crate::pdf::render_blocks(
+    crate::render::pdf::layout::render_blocks(
         "DRAFT: personal data breach report to the ICO",
         &format!("DRAFT ICO breach report | incident {}", d.id),
         &d.generated_at,
@@ -678,7 +653,7 @@ pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
 
 /// The FCA/PRA draft as PDF.
 pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
-    use crate::pdf::Block::*;
+    use crate::render::pdf::layout::Block::*;
     let mut b = vec![Para(format!(
         "{}incident {}: {}",
         d.organisation.name_prefix(", "),
@@ -785,7 +760,7 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
     b.push(Heading("4. Actions taken and planned".into()));
     b.push(Para(or_missing(&d.measures_taken)));
     b.push(Para(format!("Source: {}", d.citation)));
-    crate::pdf::render_blocks(
+    crate::render::pdf::layout::render_blocks(
         &format!(
             "DRAFT: operational incident report to the FCA/PRA ({})",
             d.stage_name
@@ -797,31 +772,6 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
         &d.generated_at,
         &b,
     )
-}
-
-/// Escapes text for Markdown: characters that would start formatting, a link or a table
-/// cell, block markers at the start of the value, and `<`, `>`, `&` so embedded HTML stays
-/// inert when the Markdown is rendered. Line breaks become spaces.
-pub fn escape_markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for (i, c) in s.chars().enumerate() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '#' | '-' | '+' | '=' | '!' if i == 0 => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A draft's templates: Markdown (Markdown-escaped) and HTML (HTML-escaped), loaded from

@@ -12,14 +12,12 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock::{local_text, utc_text};
-use crate::deadlines::{Deadline, Status};
-use crate::incident::Incident;
-use crate::output::csv_safe;
+use crate::regimes::deadline::{Deadline, Status};
+use crate::incidents::record::Incident;
+use crate::regimes::model::RegimeRole;
+use crate::util::text::csv_safe;
 
 /// The regime ids the register reads its decisions from (see `mappings/regimes.toml`).
-pub const ICO_REGIME: &str = "uk-gdpr-art33";
-pub const SUBJECTS_REGIME: &str = "uk-gdpr-art34";
-pub const REGISTER_REGIME: &str = "uk-gdpr-art33-5";
 
 /// One row of the register.
 #[derive(Debug, Clone, Serialize)]
@@ -89,14 +87,14 @@ pub fn build(incidents: &[&Incident], deadlines: &[&Deadline], tz: Tz) -> Vec<Re
         .iter()
         .filter(|i| i.personal_data)
         .map(|inc| {
-            let find = |regime: &str| {
-                deadlines
-                    .iter()
-                    .find(|d| d.regime.id == regime && std::ptr::eq(d.incident, *inc))
+            let find = |role: RegimeRole| {
+                deadlines.iter().find(|d| {
+                    d.regime.role == Some(role) && std::ptr::eq(d.incident, *inc)
+                })
             };
-            let ico = find(ICO_REGIME);
+            let ico = find(RegimeRole::IcoBreachNotice);
             let (ico_decision, ico_status) = decision(ico, "notified");
-            let (subjects_decision, subjects_status) = decision(find(SUBJECTS_REGIME), "told");
+            let (subjects_decision, subjects_status) = decision(find(RegimeRole::SubjectsNotice), "told");
             RegisterEntry {
                 id: inc.id.to_string(),
                 title: inc.title.to_string(),

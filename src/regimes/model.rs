@@ -9,11 +9,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Period;
 use crate::error::bad_input;
-use crate::incident::{FieldValue, Incident};
+use crate::incidents::record::{FieldValue, Incident};
 
 /// What kind of obligation a regime is; decides wording and which summary it counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -328,6 +328,24 @@ pub struct Clock {
     pub thresholds: Vec<(String, Threshold)>,
 }
 
+/// What a regime is for, where a document needs it: the register and the drafts find
+/// their regimes by role (`role = "..."` in `mappings/regimes.toml`), not by id, so a firm
+/// can rename or replace a regime without touching code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegimeRole {
+    /// Notify the ICO of a personal data breach (the ICO draft, the register's "notified").
+    IcoBreachNotice,
+    /// Tell the people affected (the register's and the ICO draft's "people told").
+    SubjectsNotice,
+    /// Record the breach in the register (UK GDPR Art. 33(5)).
+    BreachRegister,
+    /// The FCA/PRA operational incident reports (the FCA draft's stages).
+    OperationalIncidentReport,
+    /// An important business service's impact tolerance (the FCA draft's services).
+    ImpactTolerance,
+}
+
 /// A legal or internal obligation with its clocks.
 #[derive(Debug, Clone)]
 pub struct Regime {
@@ -337,6 +355,8 @@ pub struct Regime {
     pub authority: String,
     pub citation: String,
     pub notify: String,
+    /// What documents use this regime for, if anything.
+    pub role: Option<RegimeRole>,
     /// Incidents the organisation became aware of before this date are outside the regime.
     pub in_force_from: Option<chrono::NaiveDate>,
     /// In force early because the firm is rehearsing it (config `rehearse`).
@@ -366,6 +386,8 @@ struct RawRegime {
     notes: Option<String>,
     #[serde(default = "default_role")]
     notify: String,
+    #[serde(default)]
+    role: Option<RegimeRole>,
     #[serde(default)]
     in_force_from: Option<chrono::NaiveDate>,
     #[serde(default)]
@@ -533,6 +555,7 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
             authority: r.authority,
             citation: r.citation,
             notify: r.notify,
+            role: r.role,
             in_force_from: r.in_force_from,
             when,
             clocks,

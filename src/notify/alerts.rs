@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{local_text, utc_text};
 use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
-use crate::deadlines::{crossed_thresholds, Deadline};
+use crate::regimes::deadline::{crossed_thresholds, Deadline};
 use crate::error::{bad_input, Busy};
-use crate::fsutil::write_bytes_atomic;
-use crate::output::DeadlineRow;
+use crate::util::atomic::write_bytes_atomic;
+use crate::render::deadlines::DeadlineRow;
 
 /// Where alert e-mails go.
 #[derive(Debug, Clone)]
@@ -236,7 +236,7 @@ pub fn plan(
             regime_name: &d.regime.name,
             clock_name: d.clock.map_or("", |c| c.name.as_str()),
             authority: &d.regime.authority,
-            citation: crate::output::citation(d),
+            citation: crate::render::deadlines::citation(d),
             internal_target: d.clock.is_some_and(|c| c.internal_target),
             rehearsal: d.regime.rehearsal,
             threshold: latest,

@@ -1,0 +1,4 @@
+//! Turning results into bytes: deadlines as table, JSON, CSV and iCalendar; PDF layout.
+
+pub mod deadlines;
+pub mod pdf;

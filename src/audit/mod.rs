@@ -3,12 +3,14 @@
 //! subcategories and the legal obligations it bears on.
 //!
 //! `sources` reads files into events (and a quarantine list), `policies` checks them as
-//! they stream past, `coverage` and `metrics` summarise; `render` is the edge.
+//! they stream past (both match text with `matching`), `coverage` and `metrics`
+//! summarise; `render` is the edge.
 
 pub mod coverage;
 pub mod event;
 pub mod findings;
 pub mod history;
+pub mod matching;
 pub mod metrics;
 pub mod policies;
 pub mod render;

@@ -1,0 +1,281 @@
+//! AWS CloudTrail log files (`{"Records": [...]}`, usually a tree of `.json.gz` files),
+//! mapped to native events with the vocabulary of `mappings/audit-sources.toml`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::{raw_text, rejection, Intake, ReadContext, SourceFile};
+use crate::audit::event::{parse_millis, ActorType, AuditEvent, Operation, RecordError};
+use crate::error::bad_input;
+use crate::incidents::ingest::Location;
+
+/// The `[cloudtrail]` table of the source mappings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudTrailMapping {
+    /// Event names with a fixed operation (checked first).
+    pub events: BTreeMap<String, String>,
+    /// Event-name prefixes and their operation, in order.
+    pub prefixes: Vec<(String, String)>,
+    /// Operation for anything else.
+    pub otherwise: String,
+    /// requestParameters keys that name the resource, in order of preference.
+    pub resource_keys: Vec<String>,
+}
+
+/// A CloudTrail file: `{"Records": [...]}`; each record is checked on its own.
+#[derive(Deserialize)]
+struct CloudTrailFile {
+    #[serde(rename = "Records")]
+    records: Vec<serde_json::Value>,
+}
+
+/// Reads a CloudTrail log file whole (one JSON document) and maps each record.
+pub(super) fn read(
+    file: &SourceFile,
+    index: u32,
+    cx: &ReadContext,
+    intake: &mut Intake,
+) -> Result<()> {
+    let name = file.name();
+    let mut bytes = Vec::new();
+    file.open()?
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
+    let parsed: CloudTrailFile = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            intake.summary.read += 1;
+            let r = rejection(
+                &name,
+                Location::Record(0),
+                RecordError::new("Records", format!("not a CloudTrail log file: {e}")),
+                raw_text(&bytes[..bytes.len().min(200)]),
+            );
+            intake.keep(r)?;
+            return Ok(());
+        }
+    };
+    let mut events = Vec::with_capacity(parsed.records.len());
+    for (i, rec) in parsed.records.iter().enumerate() {
+        let n = i as u64 + 1;
+        intake.summary.read += 1;
+        match cloudtrail_event(rec, n, index, cx) {
+            Ok(e) => {
+                // One record, one event per resource it names (TerminateInstances of
+                // sixty instances touches sixty resources).
+                intake.summary.accepted += 1;
+                let more = cloudtrail_other_resources(rec);
+                let first = events.len();
+                events.push(e);
+                for resource in more {
+                    let mut copy = events[first].clone();
+                    copy.resource = Cow::Owned(resource);
+                    events.push(copy);
+                }
+            }
+            Err(err) => {
+                let r = rejection(
+                    &name,
+                    Location::Record(n),
+                    err,
+                    raw_text(rec.to_string().as_bytes()),
+                );
+                intake.keep(r)?;
+            }
+        }
+    }
+    // Accepted is counted by record above: one record may stand for several events.
+    let hits = intake.checker.check(&events);
+    intake.sink.events(&events, hits);
+    Ok(())
+}
+
+/// The resources of a record beyond the first (which `cloudtrail_event` takes): the rest
+/// of `resources[].ARN`, or of `requestParameters.instancesSet.items[].instanceId`.
+fn cloudtrail_other_resources(rec: &serde_json::Value) -> Vec<String> {
+    let list = |v: Option<&serde_json::Value>, key: &str| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.get(key)?.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let arns = list(rec.get("resources"), "ARN");
+    let all = if arns.is_empty() {
+        list(
+            rec.pointer("/requestParameters/instancesSet/items"),
+            "instanceId",
+        )
+    } else {
+        arns
+    };
+    all.into_iter().skip(1).collect()
+}
+
+fn owned(v: Option<&str>) -> Cow<'static, str> {
+    Cow::Owned(v.unwrap_or("").to_string())
+}
+
+/// Maps one CloudTrail record to a native event.
+fn cloudtrail_event(
+    rec: &serde_json::Value,
+    line: u64,
+    source: u32,
+    cx: &ReadContext,
+) -> Result<AuditEvent<'static>, RecordError> {
+    let s = |ptr: &str| rec.pointer(ptr).and_then(|v| v.as_str());
+    let event_name = s("/eventName").ok_or_else(|| RecordError::new("eventName", "is missing"))?;
+    let time = s("/eventTime").ok_or_else(|| RecordError::new("eventTime", "is missing"))?;
+    let at = parse_millis(time, "eventTime", cx.input_tz)?;
+    let identity = rec
+        .get("userIdentity")
+        .ok_or_else(|| RecordError::new("userIdentity", "is missing"))?;
+    let actor = identity
+        .get("arn")
+        .and_then(|v| v.as_str())
+        .or_else(|| identity.get("principalId").and_then(|v| v.as_str()))
+        .or_else(|| identity.get("invokedBy").and_then(|v| v.as_str()))
+        .ok_or_else(|| RecordError::new("userIdentity.arn", "is missing"))?;
+    let user_agent = s("/userAgent").unwrap_or("");
+    let actor_type = cx.mappings.actor_type(actor, user_agent);
+    let m = &cx.mappings.cloudtrail;
+    let op_text = m
+        .events
+        .get(event_name)
+        .map(String::as_str)
+        .or_else(|| {
+            m.prefixes
+                .iter()
+                .find(|(p, _)| event_name.starts_with(p.as_str()))
+                .map(|(_, o)| o.as_str())
+        })
+        .unwrap_or(&m.otherwise);
+    let operation = Operation::parse(op_text).unwrap_or(Operation::Read);
+    let account = s("/recipientAccountId")
+        .or_else(|| s("/userIdentity/accountId"))
+        .unwrap_or("");
+    let resource = rec
+        .pointer("/resources/0/ARN")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            let params = rec.get("requestParameters")?;
+            m.resource_keys.iter().find_map(|k| {
+                let v = params.pointer(k)?;
+                v.as_str().map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| s("/eventSource").unwrap_or("").to_string());
+    let error = s("/errorCode").unwrap_or("");
+    let dry_run = error.contains("DryRunOperation");
+    let outcome = if error.is_empty() || dry_run {
+        "success"
+    } else if error.contains("AccessDenied") || error.contains("Unauthorized") {
+        "denied"
+    } else {
+        "failure"
+    };
+    let grants = if operation == Operation::PermissionChange {
+        cloudtrail_grants(rec)
+    } else {
+        String::new()
+    };
+    Ok(AuditEvent {
+        at,
+        actor: owned(Some(actor)),
+        actor_type,
+        agent: owned((actor_type == ActorType::AiAgent).then_some(user_agent)),
+        action: owned(Some(event_name)),
+        operation,
+        resource: Cow::Owned(resource),
+        resource_type: owned(s("/resources/0/type").or_else(|| s("/eventSource"))),
+        environment: owned(Some(
+            cx.environments
+                .accounts
+                .get(account)
+                .map(String::as_str)
+                .unwrap_or("unknown"),
+        )),
+        account: owned(Some(account)),
+        region: owned(s("/awsRegion")),
+        change_id: Cow::Borrowed(""),
+        dry_run,
+        approved_by: Cow::Borrowed(""),
+        approver_type: None,
+        approved_at: None,
+        outcome: Cow::Borrowed(outcome),
+        prompt_ref: false,
+        tool_call_ref: false,
+        grants: Cow::Owned(grants),
+        source,
+        line,
+    })
+}
+
+/// What a policy change grants: `*` when its document allows every action or resource.
+fn cloudtrail_grants(rec: &serde_json::Value) -> String {
+    let Some(params) = rec.get("requestParameters") else {
+        return String::new();
+    };
+    if let Some(arn) = params.get("policyArn").and_then(|v| v.as_str()) {
+        return arn.rsplit('/').next().unwrap_or(arn).to_string();
+    }
+    let doc = params
+        .get("policyDocument")
+        .and_then(|v| v.as_str())
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap_or_default())
+        .unwrap_or_default();
+    let mut wild = false;
+    let mut named = Vec::new();
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(v) => vec![v.clone()],
+        None => Vec::new(),
+    };
+    for st in statements {
+        for key in ["Action", "Resource"] {
+            match st.get(key) {
+                Some(serde_json::Value::String(a)) => {
+                    wild |= a == "*";
+                    if key == "Action" {
+                        named.push(a.clone());
+                    }
+                }
+                Some(serde_json::Value::Array(list)) => {
+                    for a in list.iter().filter_map(|v| v.as_str()) {
+                        wild |= a == "*";
+                        if key == "Action" {
+                            named.push(a.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if wild {
+        "*".into()
+    } else {
+        named.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_policy_documents_grant_everything() {
+        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}});
+        assert_eq!(cloudtrail_grants(&rec), "*");
+        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Statement\":{\"Action\":[\"s3:GetObject\"],\"Resource\":\"arn:aws:s3:::b/*\"}}"}});
+        assert_eq!(cloudtrail_grants(&rec), "s3:GetObject");
+    }
+}

@@ -22,7 +22,7 @@ use super::event::{
     build, build_with, opt_text, parse_millis, text_flag, ActorType, AuditEvent, Flag,
     NativeRecord, Operation, RawRecord, RecordError, Text, NATIVE_FIELDS,
 };
-use super::policies::Hit;
+use super::model::Hit;
 use crate::error::bad_input;
 use crate::ingest::{Location, Rejection};
 

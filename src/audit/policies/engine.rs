@@ -1,6 +1,6 @@
 //! The streaming machinery: the per-event checks run on each batch ([`Rules`]), the
 //! history kept as events stream past ([`Engine`]), and the checks on whole histories
-//! at the end ([`ChangeChecks`]). Each kind's own logic is in its file; here its `Check`
+//! at the end (`ChangeChecks`). Each kind's own logic is in its file; here its `Check`
 //! variant is matched, once per policy per batch of events.
 
 use anyhow::Result;
@@ -118,8 +118,9 @@ pub struct Engine<'a> {
     /// Every environment a policy calls production (for the per-change history: first
     /// production apply, failures).
     production: Vec<String>,
-    /// Which history the enabled policies need, and the cross-environment check's actor
-    /// types and production environments: read from the policies once.
+    /// Which history the enabled policies need (and the cross-environment check's
+    /// watch, with its actor types and production environments): read from the policies
+    /// once.
     rate: bool,
     gaps: bool,
     cross: Option<cross_environment::Watch>,

@@ -18,7 +18,7 @@ pub fn place(e: &AuditEvent) -> EventRef {
 }
 
 /// Bit `k` of `in_prod`: whether `events[k]` of a batch is in one of the policy's
-/// production environments (see [`super::engine::Rules::check`]).
+/// production environments (the engine sets a bit per event).
 #[inline(always)]
 pub fn is_prod(in_prod: u64, k: usize) -> bool {
     in_prod >> k & 1 != 0

@@ -8,7 +8,7 @@
 //!
 //! Each kind has its own file: its parameters, its check on each event, on whole change
 //! histories or at the end, and its tests. A new kind needs its file, a variant of
-//! [`Check`] with a line in [`compile_one`], and its calls in the engine's matches.
+//! `Check` with a line in `compile_one`, and its calls in the engine's matches.
 
 mod ai_approving_ai;
 mod blast_radius;

@@ -19,9 +19,9 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::policies::{hash, CompiledPolicy, EventRef, Finding, MAX_REFS};
+use super::model::{hash, EventRef, Finding, MAX_REFS};
 use super::spill::{partition_of, Dec, Enc, PartitionFiles, Partitions, PARTITIONS};
-use crate::controls::Severity;
+use crate::controls::{Policy, Severity};
 
 /// A finding being gathered.
 pub(crate) struct Gathering {
@@ -192,6 +192,12 @@ impl FindingStore {
         self.gathering.len()
     }
 
+    /// The findings held in memory, by policy and group (for tests).
+    #[cfg(test)]
+    pub fn held(&self) -> impl Iterator<Item = (&(usize, String), &Gathering)> {
+        self.gathering.iter()
+    }
+
     /// Adds an event to finding (`policy`, `group`), started with `detail` and
     /// `change_id` if it is new.
     #[allow(clippy::too_many_arguments)]
@@ -239,14 +245,13 @@ impl FindingStore {
         }
     }
 
-    /// Every finding, sorted; with how many each policy has.
-    pub fn finish(self, policies: &[CompiledPolicy]) -> Result<Findings> {
+    /// Every finding, sorted; with how many each of the run's `policies` has.
+    pub fn finish<'p>(self, policies: impl Iterator<Item = &'p Policy>) -> Result<Findings> {
         let texts: Vec<PolicyText> = policies
-            .iter()
             .enumerate()
-            .map(|(i, c)| PolicyText::of(i, c))
+            .map(|(i, p)| PolicyText::of(i, p))
             .collect();
-        let mut per_policy = vec![0u64; policies.len()];
+        let mut per_policy = vec![0u64; texts.len()];
         let mut memory: Vec<Finding> = self
             .gathering
             .into_iter()
@@ -361,8 +366,7 @@ struct PolicyText {
 }
 
 impl PolicyText {
-    fn of(index: usize, c: &CompiledPolicy) -> PolicyText {
-        let p = &c.policy;
+    fn of(index: usize, p: &Policy) -> PolicyText {
         PolicyText {
             index,
             id: Arc::from(p.id.as_str()),

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::event::millis_to_time;
-use super::policies::ChangeState;
+use super::history::ChangeState;
 use crate::incidents::record::Incident;
 
 /// One month's figures for one kind of change author.

@@ -6,12 +6,14 @@
 //! they stream past (both match text with `matching`), `coverage` and `metrics`
 //! summarise; `render` is the edge.
 
+pub mod change_map;
 pub mod coverage;
 pub mod event;
 pub mod findings;
 pub mod history;
 pub mod matching;
 pub mod metrics;
+pub mod model;
 pub mod policies;
 pub mod render;
 pub mod scan;
@@ -33,7 +35,9 @@ use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
 use findings::Findings;
 use metrics::ChangeMetrics;
-use policies::{compile, Engine, Finding};
+use model::{Finding, Hit};
+use policies::compile;
+use policies::engine::{Engine, Rules};
 use sources::{
     discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,
     SourceSummary,
@@ -137,14 +141,14 @@ struct Feed<'e, 'p> {
     done_before: u64,
 }
 
-impl sources::Checker for policies::Rules<'_> {
-    fn check<'b>(&self, events: &[AuditEvent<'b>]) -> Vec<policies::Hit<'b>> {
-        policies::Rules::check(self, events)
+impl sources::Checker for Rules<'_> {
+    fn check<'b>(&self, events: &[AuditEvent<'b>]) -> Vec<Hit<'b>> {
+        Rules::check(self, events)
     }
 }
 
 impl EventSink for Feed<'_, '_> {
-    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<policies::Hit<'_>>) {
+    fn events(&mut self, events: &[AuditEvent<'_>], hits: Vec<Hit<'_>>) {
         self.engine.observe(events, hits);
     }
     fn progress(&mut self, bytes: u64) {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::event::millis_to_time;
-use super::policies::Finding;
+use super::model::Finding;
 use super::sources::SourceFormat;
 use super::AuditReport;
 use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};

@@ -13,7 +13,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::audit::policies::Finding;
+use crate::audit::model::Finding;
 use crate::audit::AuditReport;
 use crate::clock::{human_duration, local_text, utc_text};
 use crate::regimes::deadline::{Deadline, Status};

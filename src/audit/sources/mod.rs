@@ -28,7 +28,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::event::{ActorType, AuditEvent, Operation, RecordError};
-use super::policies::Hit;
+use crate::audit::model::Hit;
 use crate::error::bad_input;
 use crate::incidents::ingest::{Location, Rejection};
 

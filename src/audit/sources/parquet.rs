@@ -12,7 +12,7 @@ use super::{rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{
     build_with, text_flag, AuditEvent, Flag, RawRecord, Text, NATIVE_FIELDS,
 };
-use crate::audit::policies::Hit;
+use crate::audit::model::Hit;
 use crate::error::bad_input;
 use crate::incidents::ingest::{Location, Rejection};
 

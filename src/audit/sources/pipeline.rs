@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::{raw_text, rejection, Intake, SourceFile};
 use crate::audit::event::{AuditEvent, RecordError};
-use crate::audit::policies::Hit;
+use crate::audit::model::Hit;
 use crate::error::bad_input;
 use crate::incidents::ingest::{Location, Rejection};
 

@@ -134,7 +134,7 @@ pub struct Config {
     pub organisation: Organisation,
     pub redaction: crate::incidents::redact::RedactionConfig,
     /// Which environment each AWS account, Kubernetes namespace or cluster is.
-    pub audit: crate::audit::sources::EnvironmentMap,
+    pub audit: EnvironmentMap,
     /// Folder relative paths are read against (the config file's folder).
     #[serde(skip)]
     pub base: PathBuf,
@@ -225,4 +225,18 @@ impl Organisation {
             format!("{}{sep}", self.name)
         }
     }
+}
+
+/// Where events come from in the organisation: which environment an AWS account, a
+/// Kubernetes namespace or cluster is (the `[audit]` table of `regwatch.toml`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvironmentMap {
+    /// AWS account id → environment.
+    pub accounts: BTreeMap<String, String>,
+    /// Kubernetes namespace pattern (`*` wildcards) → environment.
+    pub namespaces: BTreeMap<String, String>,
+    /// Kubernetes cluster (the audit file's name without extensions) → environment, for
+    /// cluster-scoped objects and unmapped namespaces.
+    pub clusters: BTreeMap<String, String>,
 }

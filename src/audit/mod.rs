@@ -28,9 +28,10 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock::Calendar;
+use crate::config::EnvironmentMap;
 use crate::controls::{Catalogue, Policy, Severity};
-use crate::incidents::record::Incident;
 use crate::incidents::ingest::Rejection;
+use crate::incidents::record::Incident;
 use coverage::{coverage, SubcategoryCoverage};
 use event::AuditEvent;
 use findings::Findings;
@@ -39,8 +40,7 @@ use model::{Finding, Hit};
 use policies::compile;
 use policies::engine::{Engine, Rules};
 use sources::{
-    discover, read_source, EnvironmentMap, EventSink, ReadContext, SourceFormat, SourceMappings,
-    SourceSummary,
+    discover, read_source, EventSink, ReadContext, SourceFormat, SourceMappings, SourceSummary,
 };
 
 /// Change histories held in memory by default (about half a megabyte of them); past it,
@@ -339,4 +339,51 @@ impl AuditSetup {
             calendar: config.calendar(mappings)?,
         })
     }
+}
+
+/// What a command asks of an audit, resolved from its arguments and the config.
+pub struct AuditRequest<'a> {
+    /// The mappings folder (policies, NIST core, source vocabulary, holidays).
+    pub mappings: &'a std::path::Path,
+    /// A policies file other than the mappings folder's.
+    pub policies: Option<&'a std::path::Path>,
+    pub inputs: &'a [PathBuf],
+    pub format: Option<SourceFormat>,
+    pub strict: bool,
+    pub changes_in_memory: usize,
+    pub findings_in_memory: usize,
+    /// Replace people with stable pseudonyms in everything the report holds.
+    pub redact: bool,
+}
+
+/// Reads the mappings, then the audit logs, runs every enabled policy and, when asked,
+/// pseudonymises the people in the result.
+pub fn run_request(
+    config: &crate::config::Config,
+    request: &AuditRequest,
+    incidents: &[Incident],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<AuditReport> {
+    let setup = AuditSetup::load(config, request.mappings, request.policies)?;
+    let input = AuditInput {
+        inputs: request.inputs,
+        format: request.format,
+        strict: request.strict,
+        input_tz: config.input_tz()?,
+        display_tz: config.display_tz()?,
+        calendar: &setup.calendar,
+        policies: &setup.policies,
+        catalogue: &setup.catalogue,
+        mappings: &setup.mappings,
+        environments: &config.audit,
+        incidents,
+        changes_in_memory: request.changes_in_memory,
+        findings_in_memory: request.findings_in_memory,
+        people: request.redact,
+    };
+    let mut report = run(&input, progress)?;
+    if request.redact {
+        report.redact(&crate::incidents::redact::Redactor::new(&config.redaction));
+    }
+    Ok(report)
 }

@@ -12,12 +12,10 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock::{local_text, utc_text};
-use crate::regimes::deadline::{Deadline, Status};
 use crate::incidents::record::Incident;
+use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeRole;
 use crate::util::text::csv_safe;
-
-/// The regime ids the register reads its decisions from (see `mappings/regimes.toml`).
 
 /// One row of the register.
 #[derive(Debug, Clone, Serialize)]
@@ -88,13 +86,14 @@ pub fn build(incidents: &[&Incident], deadlines: &[&Deadline], tz: Tz) -> Vec<Re
         .filter(|i| i.personal_data)
         .map(|inc| {
             let find = |role: RegimeRole| {
-                deadlines.iter().find(|d| {
-                    d.regime.role == Some(role) && std::ptr::eq(d.incident, *inc)
-                })
+                deadlines
+                    .iter()
+                    .find(|d| d.regime.role == Some(role) && std::ptr::eq(d.incident, *inc))
             };
             let ico = find(RegimeRole::IcoBreachNotice);
             let (ico_decision, ico_status) = decision(ico, "notified");
-            let (subjects_decision, subjects_status) = decision(find(RegimeRole::SubjectsNotice), "told");
+            let (subjects_decision, subjects_status) =
+                decision(find(RegimeRole::SubjectsNotice), "told");
             RegisterEntry {
                 id: inc.id.to_string(),
                 title: inc.title.to_string(),

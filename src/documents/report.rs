@@ -4,26 +4,21 @@
 //! No section recomputes a deadline: every status, time and count comes from the
 //! evaluation's deadlines.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use handlebars::Handlebars;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::audit::model::Finding;
 use crate::audit::AuditReport;
-use crate::clock::{human_duration, local_text, utc_text};
-use crate::regimes::deadline::{Deadline, Status};
-use crate::util::text::escape_markdown;
+use crate::clock::{human_duration, local_text};
 use crate::config::Organisation;
-use crate::error::bad_input;
-use crate::incidents::record::Incident;
-use crate::incidents::ingest::IngestReport;
-use crate::regimes::model::RegimeKind;
 use crate::documents::register::RegisterEntry;
+use crate::error::bad_input;
+use crate::incidents::ingest::IngestReport;
+use crate::incidents::record::Incident;
+use crate::regimes::deadline::{Deadline, Status};
+use crate::regimes::model::RegimeKind;
 use crate::regimes::model::RegimeRole;
 
 /// A calendar month in the report's time zone: `[start, end)`.
@@ -731,147 +726,10 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     })
 }
 
-/// Loads `report.html.hbs` and `report.md.hbs` from `dir`.
-pub struct ReportTemplates {
-    html: Handlebars<'static>,
-    markdown: Handlebars<'static>,
-}
-
-impl ReportTemplates {
-    pub fn load(dir: &Path) -> Result<ReportTemplates> {
-        let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
-            let mut hb = Handlebars::new();
-            hb.set_strict_mode(true);
-            hb.register_escape_fn(escape);
-            let path = dir.join(name);
-            hb.register_template_file("report", &path)
-                .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
-            Ok(hb)
-        };
-        Ok(ReportTemplates {
-            html: load("report.html.hbs", handlebars::html_escape)?,
-            markdown: load("report.md.hbs", escape_markdown)?,
-        })
-    }
-}
-
-/// SHA-256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
-}
-
-#[derive(Serialize)]
-struct ManifestEntry {
-    path: String,
-    bytes: u64,
-    sha256: String,
-}
-
-#[derive(Serialize)]
-struct Manifest {
-    generator: String,
-    generated_at: String,
-    month: String,
-    outputs: Vec<ManifestEntry>,
-    inputs: Vec<ManifestEntry>,
-}
-
-/// Writes the report into `out_dir` all at once: every file goes into a fresh folder
-/// beside it first, and only when all are written does that folder replace the old one,
-/// so a failed run leaves the previous report as it was. Returns the files written.
-pub fn write(
-    report: &MonthlyReport,
-    templates: &ReportTemplates,
-    out_dir: &Path,
-    inputs: &[PathBuf],
-) -> Result<Vec<PathBuf>> {
-    let parent = out_dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".regwatch-report-")
-        .tempdir_in(parent)
-        .with_context(|| format!("cannot create a folder in {}", parent.display()))?;
-    let html = templates
-        .html
-        .render("report", report)
-        .context("rendering report.html")?;
-    let markdown = templates
-        .markdown
-        .render("report", report)
-        .context("rendering report.md")?;
-    let json = serde_json::to_string_pretty(report)? + "\n";
-    let pdf = crate::render::pdf::report::render(report);
-    let files: Vec<(&str, Vec<u8>)> = vec![
-        ("report.html", html.into_bytes()),
-        ("report.md", markdown.into_bytes()),
-        ("report.json", json.into_bytes()),
-        ("report.pdf", pdf),
-    ];
-    let mut outputs = Vec::new();
-    for (name, bytes) in &files {
-        let p = staging.path().join(name);
-        std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
-        outputs.push(ManifestEntry {
-            path: name.to_string(),
-            bytes: bytes.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(bytes)),
-        });
-    }
-    let inputs = inputs
-        .iter()
-        .map(|p| {
-            Ok(ManifestEntry {
-                path: p.display().to_string(),
-                bytes: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                sha256: sha256_file(p)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let manifest = Manifest {
-        generator: format!("regwatch {}", env!("CARGO_PKG_VERSION")),
-        generated_at: utc_text(Utc::now()),
-        month: report.month.clone(),
-        outputs,
-        inputs,
-    };
-    std::fs::write(
-        staging.path().join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )
-    .context("cannot write manifest.json")?;
-    // Swap: old report aside, new one in, old one removed.
-    let staged = staging.keep();
-    let backup = parent.join(format!(
-        ".regwatch-previous-{}",
-        out_dir
-            .file_name()
-            .map_or("report".into(), |n| n.to_string_lossy().into_owned())
-    ));
-    if out_dir.exists() {
-        let _ = std::fs::remove_dir_all(&backup);
-        std::fs::rename(out_dir, &backup)
-            .with_context(|| format!("cannot move the previous {} aside", out_dir.display()))?;
-    }
-    if let Err(e) = std::fs::rename(&staged, out_dir) {
-        if backup.exists() {
-            let _ = std::fs::rename(&backup, out_dir);
-        }
-        return Err(e).with_context(|| format!("cannot put the report in {}", out_dir.display()));
-    }
-    let _ = std::fs::remove_dir_all(&backup);
-    let mut written: Vec<PathBuf> = files.iter().map(|(n, _)| out_dir.join(n)).collect();
-    written.push(out_dir.join("manifest.json"));
-    Ok(written)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::utc_text;
 
     #[test]
     fn months_follow_local_midnight() {

@@ -21,7 +21,7 @@ use crate::error::bad_input;
 use crate::incidents::record::{build, Column, FieldError, Incident, REQUIRED_COLUMNS};
 
 /// How an incident file is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     Csv,
     /// A JSON array of objects, or JSON lines if the file starts with `{`.

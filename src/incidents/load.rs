@@ -11,12 +11,12 @@ use chrono_tz::Tz;
 
 use crate::clock::Calendar;
 use crate::config::Config;
-use crate::regimes::deadline::Status;
-use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
-use crate::incidents::record::{FieldError, Incident, List};
 use crate::incidents::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
 };
+use crate::incidents::record::{FieldError, Incident, List};
+use crate::regimes::deadline::Status;
+use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
 use crate::regimes::model::{load_regimes, Regime};
 use crate::regimes::services::ServiceCatalogue;
 
@@ -40,6 +40,11 @@ pub struct Loaded {
     pub tz: Tz,
     pub incidents: Vec<Incident>,
     pub reports: Vec<IngestReport>,
+    /// The mappings folder the rules came from.
+    pub mappings: PathBuf,
+    /// Every file the evaluation rests on (incident files, regimes, bank holidays,
+    /// services, config), for a report's manifest.
+    pub sources: Vec<PathBuf>,
 }
 
 impl Loaded {
@@ -50,14 +55,19 @@ impl Loaded {
             .clone()
             .unwrap_or_else(|| config.resolve(&config.paths.mappings));
         let regimes = load_regimes(&mappings.join("regimes.toml"), &config.regimes)?;
-        let services = match opts
+        let services_path = opts
             .services
             .clone()
-            .or_else(|| config.paths.services.as_ref().map(|p| config.resolve(p)))
-        {
-            Some(p) => ServiceCatalogue::load(&p)?,
+            .or_else(|| config.paths.services.as_ref().map(|p| config.resolve(p)));
+        let services = match &services_path {
+            Some(p) => ServiceCatalogue::load(p)?,
             None => ServiceCatalogue::default(),
         };
+        let mut sources: Vec<PathBuf> = inputs.to_vec();
+        sources.push(mappings.join("regimes.toml"));
+        sources.push(mappings.join("uk-bank-holidays.json"));
+        sources.extend(services_path);
+        sources.extend(config.source.clone());
         let calendar = config.calendar(&mappings)?;
         let tz = config.display_tz()?;
         let input_tz = config.input_tz()?;
@@ -137,6 +147,8 @@ impl Loaded {
             tz,
             incidents,
             reports,
+            mappings,
+            sources,
         })
     }
 

@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{local_text, utc_text};
 use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
-use crate::regimes::deadline::{crossed_thresholds, Deadline};
 use crate::error::{bad_input, Busy};
-use crate::util::atomic::write_bytes_atomic;
+use crate::regimes::deadline::{crossed_thresholds, Deadline};
 use crate::render::deadlines::DeadlineRow;
+use crate::util::atomic::write_bytes_atomic;
 
 /// Where alert e-mails go.
 #[derive(Debug, Clone)]

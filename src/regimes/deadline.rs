@@ -14,7 +14,7 @@ use crate::regimes::model::{Clock, Regime, RegimeKind, Threshold};
 use crate::regimes::services::ImportantBusinessService;
 
 /// Where a clock stands. The order is the order of urgency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Not done and past the deadline (for a tolerance: breached now).

@@ -8,8 +8,8 @@ use rayon::prelude::*;
 
 use crate::clock::{Calendar, Period};
 use crate::incidents::record::Incident;
-use crate::regimes::model::{Clock, LimitPeriod, Regime, Roll};
 use crate::regimes::deadline::{Deadline, Status, Summary};
+use crate::regimes::model::{Clock, LimitPeriod, Regime, Roll};
 use crate::regimes::services::{ImportantBusinessService, ServiceCatalogue};
 
 /// What the evaluation needs besides the incidents.
@@ -416,6 +416,7 @@ mod tests {
     use super::*;
     use crate::incidents::record::{build, Column};
     use crate::regimes::model::{parse_regimes, RegimeOverrides};
+    use chrono::Duration;
 
     const LONDON: chrono_tz::Tz = chrono_tz::Europe::London;
 
@@ -431,12 +432,12 @@ mod tests {
     fn regimes() -> Vec<Regime> {
         let mut o = RegimeOverrides::default();
         o.rehearse.push("fca-pra-operational-incident".into());
-        parse_regimes(include_str!("../mappings/regimes.toml"), &o).unwrap()
+        parse_regimes(include_str!("../../mappings/regimes.toml"), &o).unwrap()
     }
 
     fn calendar() -> Calendar {
         Calendar::from_govuk_json(
-            include_str!("../mappings/uk-bank-holidays.json"),
+            include_str!("../../mappings/uk-bank-holidays.json"),
             "england-and-wales",
             LONDON,
         )

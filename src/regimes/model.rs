@@ -608,7 +608,7 @@ mod tests {
 
     #[test]
     fn shipped_regimes_load_and_all_cite_a_source() {
-        let text = include_str!("../mappings/regimes.toml");
+        let text = include_str!("../../mappings/regimes.toml");
         let regimes = parse_regimes(text, &RegimeOverrides::default()).unwrap();
         assert!(regimes.len() >= 9);
         for r in &regimes {
@@ -621,7 +621,7 @@ mod tests {
 
     #[test]
     fn overrides_must_name_real_clocks() {
-        let text = include_str!("../mappings/regimes.toml");
+        let text = include_str!("../../mappings/regimes.toml");
         let mut o = RegimeOverrides::default();
         o.periods.insert("no-such/clock".into(), "1 hour".into());
         assert!(parse_regimes(text, &o).is_err());

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::util::text::csv_safe;
 use crate::clock::{local_rfc3339, local_text, utc_text};
-use crate::regimes::deadline::{Deadline, Summary};
 use crate::incidents::ingest::IngestReport;
+use crate::regimes::deadline::{Deadline, Summary};
+use crate::util::text::csv_safe;
 
 /// One deadline as machines read it. What belongs to the regime rather than the incident
 /// (names, citations) is in the JSON's `regimes` section, once.
@@ -612,7 +612,8 @@ mod tests {
         )
         .unwrap();
         let inputs = vec![root.join("tests/fixtures/incidents.csv"), odd];
-        let loaded = crate::incidents::load::Loaded::load(cfg, &inputs, &Default::default()).unwrap();
+        let loaded =
+            crate::incidents::load::Loaded::load(cfg, &inputs, &Default::default()).unwrap();
         let now = crate::clock::parse_timestamp("2026-11-28T12:00:00Z", loaded.tz).unwrap();
         let eval = loaded.evaluate(now, &|_| true);
         assert!(eval.len() > 50);

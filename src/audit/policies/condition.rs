@@ -5,8 +5,8 @@
 use anyhow::{bail, Context, Result};
 
 use crate::audit::event::{AuditEvent, NATIVE_FIELDS};
-use crate::audit::model::Hit;
 use crate::audit::matching::glob_match;
+use crate::audit::model::Hit;
 
 use super::hits::hit;
 

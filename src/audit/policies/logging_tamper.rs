@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use anyhow::Result;
 
 use crate::audit::event::AuditEvent;
-use crate::audit::model::Hit;
 use crate::audit::matching::Globs;
+use crate::audit::model::Hit;
 
 use super::hits::hit;
 use super::params::Params;

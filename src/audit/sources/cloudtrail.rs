@@ -2,30 +2,15 @@
 //! mapped to native events with the vocabulary of `mappings/audit-sources.toml`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{raw_text, rejection, Intake, ReadContext, SourceFile};
+use super::intake::{raw_text, rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{parse_millis, ActorType, AuditEvent, Operation, RecordError};
 use crate::error::bad_input;
 use crate::incidents::ingest::Location;
-
-/// The `[cloudtrail]` table of the source mappings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CloudTrailMapping {
-    /// Event names with a fixed operation (checked first).
-    pub events: BTreeMap<String, String>,
-    /// Event-name prefixes and their operation, in order.
-    pub prefixes: Vec<(String, String)>,
-    /// Operation for anything else.
-    pub otherwise: String,
-    /// requestParameters keys that name the resource, in order of preference.
-    pub resource_keys: Vec<String>,
-}
 
 /// A CloudTrail file: `{"Records": [...]}`; each record is checked on its own.
 #[derive(Deserialize)]

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{rejection, Intake, ReadContext, SourceFile};
+use super::intake::{rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{build, NativeRecord, RecordError, NATIVE_FIELDS};
 use crate::error::bad_input;
 use crate::incidents::ingest::Location;

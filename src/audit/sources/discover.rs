@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{SourceFile, SourceFormat};
+use super::intake::{SourceFile, SourceFormat};
 use crate::error::bad_input;
 
 /// Finds the audit files under the inputs and tells their formats.

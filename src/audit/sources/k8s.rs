@@ -8,25 +8,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Deserialize;
 
+use super::intake::{json_reason, Intake, ReadContext, SourceFile};
 use super::pipeline::{line_text, read_lines, LineParser};
-use super::{json_reason, Intake, ReadContext, SourceFile};
 use crate::audit::event::{opt_text, parse_millis, ActorType, AuditEvent, Operation, RecordError};
 use crate::audit::matching::glob_match;
-
-/// The `[kubernetes]` table of the source mappings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KubernetesMapping {
-    pub verbs: BTreeMap<String, String>,
-    /// Resources whose change is a permission change (role bindings).
-    pub permission_resources: Vec<String>,
-    /// Resources the control plane writes all the time (leases, events): read as `read`,
-    /// so they keep the stream continuous without counting as changes.
-    pub housekeeping_resources: Vec<String>,
-    pub prompt_ref_annotation: String,
-    pub tool_call_ref_annotation: String,
-    pub change_id_annotation: String,
-}
 
 /// Reads a Kubernetes audit log through the block pipeline; the cluster is the file's name.
 pub(super) fn read(

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use chrono_tz::Tz;
 
+use super::intake::{json_reason, Intake, ReadContext, SourceFile};
 use super::pipeline::{line_text, read_lines, LineParser};
-use super::{json_reason, Intake, ReadContext, SourceFile};
 use crate::audit::event::{build_with, AuditEvent, NativeRecord, RecordError};
 use crate::audit::scan;
 

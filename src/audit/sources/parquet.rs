@@ -7,8 +7,8 @@ use anyhow::Result;
 use chrono_tz::Tz;
 use rayon::prelude::*;
 
+use super::intake::{rejection, Intake, ReadContext, SourceFile};
 use super::pipeline::{in_two_slots, TwoSlots};
-use super::{rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{
     build_with, text_flag, AuditEvent, Flag, RawRecord, Text, NATIVE_FIELDS,
 };

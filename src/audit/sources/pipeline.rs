@@ -12,7 +12,7 @@ use std::ops::Range;
 use anyhow::Result;
 use rayon::prelude::*;
 
-use super::{raw_text, rejection, Intake, SourceFile};
+use super::intake::{raw_text, rejection, Intake, SourceFile};
 use crate::audit::event::{AuditEvent, RecordError};
 use crate::audit::model::Hit;
 use crate::error::bad_input;

@@ -3,6 +3,8 @@
 //! The draft is built from an evaluation (the deadline and its status come from there) and
 //! rendered through handlebars templates in `templates/`, so a firm can rebrand it.
 
+pub mod publish;
+
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{local_text, utc_text};
 use crate::config::Organisation;
-use crate::util::text::escape_markdown;
-use crate::regimes::deadline::{Deadline, Status};
 use crate::error::bad_input;
 use crate::incidents::record::Incident;
+use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeRole;
+use crate::util::text::escape_markdown;
 
 /// One thing the ICO report needs, and whether the incident record has it.
 #[derive(Debug, Clone, Serialize)]

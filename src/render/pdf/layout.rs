@@ -110,6 +110,12 @@ pub struct Layout {
     y: f32,
 }
 
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout::new()
+    }
+}
+
 impl Layout {
     pub fn new() -> Layout {
         Layout {
@@ -261,7 +267,13 @@ impl Layout {
     }
 
     /// A horizontal bar chart in vector graphics, with a dashed-looking limit line.
-    pub fn bar_chart(&mut self, title: &str, unit: &str, bars: &[(String, f64)], limit: Option<f64>) {
+    pub fn bar_chart(
+        &mut self,
+        title: &str,
+        unit: &str,
+        bars: &[(String, f64)],
+        limit: Option<f64>,
+    ) {
         let row = 14.0;
         let h = 30.0 + row * bars.len().max(1) as f32 + 16.0;
         self.ensure(h);

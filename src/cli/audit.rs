@@ -1,0 +1,173 @@
+//! `regwatch audit`: what people and AI agents did, against the guardrail policies.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use super::inputs::emit;
+use super::values::{SeverityArg, SourceFormatArg};
+use regwatch::audit::{self, render, AuditReport, AuditRequest};
+use regwatch::config::Config;
+use regwatch::controls::Severity;
+use regwatch::incidents::load::{LoadOptions, Loaded};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Csv,
+    Sarif,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
+    /// Kubernetes audit logs; .gz too).
+    #[arg(required = true, value_name = "PATH")]
+    inputs: Vec<PathBuf>,
+    /// Read every input as this format instead of telling it from the file.
+    #[arg(long = "input-format", value_enum)]
+    input_format: Option<SourceFormatArg>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: AuditFormat,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 1 when any finding is at least this severe (for CI gates).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<SeverityArg>,
+    /// Add the NIST AI RMF coverage table to the table output (JSON always has it).
+    #[arg(long)]
+    coverage: bool,
+    /// Incidents (as for `deadlines`) whose change_id links them to changes, for the
+    /// change failure rate and time to restore.
+    #[arg(long, value_name = "FILE")]
+    incidents: Option<PathBuf>,
+    /// Policies file (default: mappings/policies.toml).
+    #[arg(long, value_name = "FILE")]
+    policies: Option<PathBuf>,
+    /// Folder with policies.toml, nist-ai-rmf-1.0-core.csv, audit-sources.toml.
+    #[arg(long, value_name = "DIR")]
+    mappings: Option<PathBuf>,
+    /// Stop at the first bad record instead of quarantining it.
+    #[arg(long)]
+    strict: bool,
+    /// Where rejected records go (default: audit.quarantine.csv in the current folder).
+    #[arg(long, value_name = "FILE")]
+    quarantine: Option<PathBuf>,
+    /// No progress bar and no counts on standard error.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Replace people (human actors and approvers, e-mail addresses) with stable
+    /// pseudonyms in every output and in the quarantine file.
+    #[arg(long)]
+    redact: bool,
+    /// Change histories held in memory; past it, those idle longest go to temporary
+    /// files (with any later events of their changes) and are checked at the end, so
+    /// memory stays bounded on big runs. The findings are the same either way.
+    #[arg(long, value_name = "N", default_value_t = audit::CHANGES_IN_MEMORY)]
+    changes_in_memory: usize,
+    /// Findings gathered in memory; the rest are gathered and sorted in temporary files
+    /// and merged into the output. The output is the same either way.
+    #[arg(long, value_name = "N", default_value_t = audit::FINDINGS_IN_MEMORY)]
+    findings_in_memory: usize,
+}
+
+pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
+    let mappings = args
+        .mappings
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+    let tz = config.display_tz()?;
+    let format = args.input_format.map(Into::into);
+    let incidents = match &args.incidents {
+        Some(path) => {
+            let opts = LoadOptions {
+                mappings: Some(mappings.clone()),
+                ..LoadOptions::default()
+            };
+            Loaded::load(config.clone(), std::slice::from_ref(path), &opts)?.incidents
+        }
+        None => Vec::new(),
+    };
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(audit::input_bytes(&args.inputs, format)?);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} reading audit logs {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let t0 = std::time::Instant::now();
+    let request = AuditRequest {
+        mappings: &mappings,
+        policies: args.policies.as_deref(),
+        inputs: &args.inputs,
+        format,
+        strict: args.strict,
+        changes_in_memory: args.changes_in_memory,
+        findings_in_memory: args.findings_in_memory,
+        redact: args.redact,
+    };
+    let report = audit::run_request(&config, &request, &incidents, &|done| {
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    // The table starts with the counts; other formats get them on standard error.
+    let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();
+    if !args.quiet && !table_on_terminal {
+        eprintln!("{}", render::counts_line(&report));
+    }
+    write_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
+    emit(args.output.as_deref(), |w| match args.format {
+        AuditFormat::Table => render::write_table(w, &report, tz, args.coverage),
+        AuditFormat::Json => render::write_json(w, &report, tz),
+        AuditFormat::Csv => render::write_csv(w, &report, tz),
+        AuditFormat::Sarif => render::write_sarif(w, &report),
+    })?;
+    // For profiling large runs: where the time went, on stderr.
+    if std::env::var_os("REGWATCH_TIMING").is_some() {
+        let phases: Vec<String> = report
+            .timings
+            .iter()
+            .map(|(n, d)| format!("{n} {d:?}"))
+            .collect();
+        eprintln!(
+            "timing: {}, total with output {:?}",
+            phases.join(", "),
+            t0.elapsed()
+        );
+    }
+    let gate: Option<Severity> = args.fail_on.map(Into::into);
+    Ok(match (gate, report.worst()) {
+        (Some(g), Some(w)) if w >= g => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Writes rejected audit records where a person can review them, and says so.
+pub fn write_quarantine(report: &AuditReport, path: Option<&Path>, quiet: bool) -> Result<()> {
+    if report.rejected.is_empty() {
+        return Ok(());
+    }
+    let path = path.map_or_else(|| PathBuf::from("audit.quarantine.csv"), Path::to_path_buf);
+    regwatch::incidents::ingest::write_quarantine(&path, &report.rejected)?;
+    if !quiet {
+        for r in report.rejected.iter().take(5) {
+            eprintln!("  rejected: {r}");
+        }
+        eprintln!(
+            "{} rejected record(s) written to {}",
+            report.rejected.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! What several commands share: the incident inputs and their options, resolved once into
+//! `Loaded` with `now`; where output goes; how alerts are delivered.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use super::values::InputFormatArg;
+use regwatch::clock::parse_timestamp;
+use regwatch::config::Config;
+use regwatch::error::bad_input;
+use regwatch::incidents::ingest::{default_quarantine_path, write_quarantine};
+use regwatch::incidents::load::{LoadOptions, Loaded};
+use regwatch::notify::alerts::Delivery;
+
+#[derive(Args)]
+pub struct InputArgs {
+    /// Incident files (CSV, JSON array or JSON lines).
+    #[arg(required = true, value_name = "INCIDENTS")]
+    pub inputs: Vec<PathBuf>,
+    /// Input format, when the extension does not say.
+    #[arg(long = "input-format", value_enum)]
+    pub input_format: Option<InputFormatArg>,
+    /// Stop at the first bad row instead of quarantining it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Where rejected rows go (default: <input>.quarantine.csv in the current folder).
+    #[arg(long, value_name = "FILE")]
+    pub quarantine: Option<PathBuf>,
+    /// Folder with regimes.toml and uk-bank-holidays.json (default from config: mappings/).
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// Important business services with impact tolerances (default from config).
+    #[arg(long, value_name = "FILE")]
+    pub services: Option<PathBuf>,
+    /// Evaluate as at this instant (RFC 3339; default: now). Makes runs reproducible.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Replace personal data (e-mail addresses, and names in the fields that hold them)
+    /// with stable pseudonyms in every output.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+impl InputArgs {
+    /// `--now`, else the system clock.
+    pub fn now(&self, config: &Config) -> Result<DateTime<Utc>> {
+        parse_now(self.now.as_deref(), config)
+    }
+
+    /// The mappings folder: `--mappings`, else the config's.
+    pub fn mappings(&self, config: &Config) -> PathBuf {
+        self.mappings
+            .clone()
+            .unwrap_or_else(|| config.resolve(&config.paths.mappings))
+    }
+
+    /// Reads the inputs, reports the counts on stderr and writes the quarantine file. With
+    /// `--redact`, personal data is pseudonymised here, before anything is built from it.
+    pub fn load(&self, config: Config) -> Result<Loaded> {
+        let opts = LoadOptions {
+            format: self.input_format.map(Into::into),
+            strict: self.strict,
+            mappings: self.mappings.clone(),
+            services: self.services.clone(),
+        };
+        let mut loaded = Loaded::load(config, &self.inputs, &opts)?;
+        for line in loaded.input_lines() {
+            eprintln!("{line}");
+        }
+        let mut rejected = loaded.rejected();
+        if self.redact {
+            let r = regwatch::incidents::redact::Redactor::new(&loaded.config.redaction);
+            for inc in &mut loaded.incidents {
+                r.incident(inc);
+            }
+            for rej in &mut rejected {
+                rej.raw = r.text(&rej.raw);
+            }
+        }
+        if !rejected.is_empty() {
+            let path = self
+                .quarantine
+                .clone()
+                .unwrap_or_else(|| default_quarantine_path(&self.inputs[0]));
+            write_quarantine(&path, &rejected)?;
+            for r in rejected.iter().take(5) {
+                eprintln!("  rejected: {r}");
+            }
+            if rejected.len() > 5 {
+                eprintln!("  ... and {} more", rejected.len() - 5);
+            }
+            eprintln!(
+                "{} rejected row(s) written to {}",
+                rejected.len(),
+                path.display()
+            );
+        }
+        Ok(loaded)
+    }
+}
+
+/// `--now` (RFC 3339, or local time in the input time zone), else the system clock.
+pub fn parse_now(now: Option<&str>, config: &Config) -> Result<DateTime<Utc>> {
+    match now {
+        None => Ok(Utc::now()),
+        Some(t) => {
+            parse_timestamp(t, config.input_tz()?).map_err(|e| bad_input(format!("--now: {e}")))
+        }
+    }
+}
+
+/// A templates folder: the option given, else the config's.
+pub fn templates(given: Option<&Path>, config: &Config) -> PathBuf {
+    given.map_or_else(
+        || config.resolve(&config.paths.templates),
+        Path::to_path_buf,
+    )
+}
+
+/// Writes to `path` atomically, or to standard output.
+pub fn emit(path: Option<&Path>, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    match path {
+        Some(p) => regwatch::util::atomic::write_atomic(p, fill),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            fill(&mut w)?;
+            w.flush().context("cannot write to standard output")
+        }
+    }
+}
+
+/// `--transport`: smtp (as configured), stdout, or dir:PATH.
+pub fn parse_delivery(transport: &str, config: &Config) -> Result<Delivery> {
+    Ok(match transport {
+        "smtp" => Delivery::Smtp(config.smtp.clone()),
+        "stdout" => Delivery::Stdout,
+        t => match t.strip_prefix("dir:") {
+            Some(d) if !d.is_empty() => Delivery::Directory(PathBuf::from(d)),
+            _ => {
+                return Err(bad_input(format!(
+                    "--transport {t:?}: use smtp, stdout or dir:PATH"
+                )))
+            }
+        },
+    })
+}

@@ -1,0 +1,63 @@
+//! `regwatch register`: the breach register (UK GDPR Art. 33(5)).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use super::inputs::{emit, InputArgs};
+use regwatch::config::Config;
+use regwatch::documents::register;
+use regwatch::documents::report::Month;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RegisterFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: RegisterFormat,
+    /// Only breaches the organisation became aware of in this month (YYYY-MM, local time).
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    /// Write here (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub fn exec(config: Config, args: RegisterArgs) -> Result<ExitCode> {
+    let now = args.input.now(&config)?;
+    let loaded = args.input.load(config)?;
+    let month = match &args.month {
+        Some(m) => Some(Month::parse(m, loaded.tz)?),
+        None => None,
+    };
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let incidents: Vec<_> = loaded
+        .incidents
+        .iter()
+        .filter(|i| month.is_none_or(|m| register::in_period(i, m.start, m.end)))
+        .collect();
+    let entries = register::build(&incidents, &deadlines, loaded.tz);
+    let out = args.output.as_deref();
+    emit(out, |w| match args.format {
+        RegisterFormat::Csv => register::write_csv(w, &entries),
+        RegisterFormat::Json => {
+            serde_json::to_writer_pretty(&mut *w, &entries)?;
+            writeln!(w)?;
+            Ok(())
+        }
+    })?;
+    eprintln!("{} personal data breach(es) in the register", entries.len());
+    if let Some(p) = out {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,193 @@
+//! From loaded incidents to a draft's files: find the incident, evaluate its clocks, build
+//! the draft, render it (Markdown, HTML, PDF, and an e-mail for review) and write the
+//! files. One path for every kind of draft, so they are named, written and sent alike.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use lettre::Message;
+use serde::Serialize;
+
+use super::{draft_message, SpecialCategories};
+use super::{fca_draft, fca_pdf, ico_draft, ico_pdf, DraftTemplates, FcaDraft, IcoDraft};
+use crate::error::bad_input;
+use crate::incidents::load::Loaded;
+use crate::incidents::record::Incident;
+
+/// A draft and what is written for it.
+pub struct Prepared<D> {
+    pub draft: D,
+    /// The file name without extension (`ico-ID`, `fca-ID-stage`).
+    pub stem: String,
+    pub markdown: String,
+    pub html: String,
+    pub pdf: Vec<u8>,
+    /// The review e-mail (never addressed to a regulator).
+    pub message: Message,
+    pub to: Vec<String>,
+}
+
+impl<D> Prepared<D> {
+    /// Writes `STEM.md`, `.html`, `.pdf` and `.eml` into `out`, each atomically; returns
+    /// their paths in that order.
+    pub fn write(&self, out: &Path) -> Result<Vec<PathBuf>> {
+        let files: [(&str, &[u8]); 4] = [
+            ("md", self.markdown.as_bytes()),
+            ("html", self.html.as_bytes()),
+            ("pdf", &self.pdf),
+            ("eml", &self.message.formatted()),
+        ];
+        let mut written = Vec::new();
+        for (ext, bytes) in files {
+            let path = out.join(format!("{}.{ext}", self.stem));
+            crate::util::atomic::write_bytes_atomic(&path, bytes)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Renders both templates and the review message.
+fn render<D: Serialize>(
+    draft: D,
+    stem: String,
+    pdf: Vec<u8>,
+    templates: &DraftTemplates,
+    subject: &str,
+    from: &str,
+    to: Vec<String>,
+) -> Result<Prepared<D>> {
+    let markdown = templates.markdown(&draft)?;
+    let html = templates.html(&draft)?;
+    let message = draft_message(subject, &markdown, &html, from, &to)?;
+    Ok(Prepared {
+        draft,
+        stem,
+        markdown,
+        html,
+        pdf,
+        message,
+        to,
+    })
+}
+
+fn incident<'a>(loaded: &'a Loaded, id: &str, inputs: &[PathBuf]) -> Result<&'a Incident> {
+    loaded
+        .incidents
+        .iter()
+        .find(|i| *i.id == *id)
+        .ok_or_else(|| {
+            bad_input(format!(
+                "no incident {id:?} in {}",
+                inputs
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// The ICO personal data breach report draft for incident `id`, for the `dpo` role (or the
+/// organisation's DPO address).
+pub fn ico(
+    loaded: &Loaded,
+    id: &str,
+    inputs: &[PathBuf],
+    templates: &DraftTemplates,
+    special: &SpecialCategories,
+    now: DateTime<Utc>,
+) -> Result<Prepared<IcoDraft>> {
+    let inc = incident(loaded, id, inputs)?;
+    if !inc.personal_data {
+        return Err(bad_input(format!(
+            "incident {} involves no personal data (personal_data is false): there is no ICO breach report to draft",
+            inc.id
+        )));
+    }
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let org = &loaded.config.organisation;
+    let draft = ico_draft(inc, &deadlines, org, special, now, loaded.tz);
+    let recipients = loaded
+        .config
+        .alerts
+        .roles
+        .get("dpo")
+        .cloned()
+        .unwrap_or_default();
+    let to = if recipients.is_empty() {
+        Some(org.dpo_email.clone())
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
+    } else {
+        recipients
+    };
+    let subject = format!(
+        "DRAFT ICO personal data breach report: {} {}",
+        draft.id, draft.title
+    );
+    let stem = format!("ico-{}", safe_file_stem(&draft.id));
+    let pdf = ico_pdf(&draft);
+    let from = loaded.config.alerts.from.clone();
+    render(draft, stem, pdf, templates, &subject, &from, to)
+}
+
+/// The FCA/PRA operational incident report draft for incident `id` at `stage` (by default
+/// the first stage not yet submitted), for the `resilience` role (or `default`).
+pub fn fca(
+    loaded: &Loaded,
+    id: &str,
+    stage: Option<&str>,
+    templates: &DraftTemplates,
+    now: DateTime<Utc>,
+) -> Result<Prepared<FcaDraft>> {
+    let inc = loaded
+        .incidents
+        .iter()
+        .find(|i| *i.id == *id)
+        .ok_or_else(|| bad_input(format!("no incident {id:?} in the input")))?;
+    let evaluation = loaded.evaluate(now, &|_| true);
+    let deadlines = evaluation.sorted();
+    let draft = fca_draft(
+        inc,
+        &deadlines,
+        &loaded.config.organisation,
+        stage,
+        now,
+        loaded.tz,
+    )?;
+    let roles = &loaded.config.alerts.roles;
+    let to = roles
+        .get("resilience")
+        .or_else(|| roles.get("default"))
+        .cloned()
+        .unwrap_or_default();
+    let subject = format!(
+        "DRAFT FCA/PRA operational incident report ({}): {} {}",
+        draft.stage, draft.id, draft.title
+    );
+    let stem = format!(
+        "fca-{}-{}",
+        safe_file_stem(&draft.id),
+        safe_file_stem(&draft.stage)
+    );
+    let pdf = fca_pdf(&draft);
+    let from = loaded.config.alerts.from.clone();
+    render(draft, stem, pdf, templates, &subject, &from, to)
+}
+
+/// An incident id made safe for a file name.
+fn safe_file_stem(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -165,6 +165,36 @@ impl Calendar {
         })
     }
 
+    /// National public holidays of one country, from `mappings/eu-public-holidays.json`
+    /// (`{"countries": {"IE": [{"date": ..., "name": ...}]}}`); `years` says which
+    /// years the data covers.
+    pub fn from_country_json(text: &str, country: &str, tz: Tz) -> Result<Calendar> {
+        #[derive(Deserialize)]
+        struct File {
+            years: Vec<i32>,
+            countries: std::collections::BTreeMap<String, Vec<GovUkEvent>>,
+        }
+        let file: File =
+            serde_json::from_str(text).context("public holidays are not in the expected format")?;
+        let Some(days) = file.countries.get(country) else {
+            let known: Vec<_> = file.countries.keys().cloned().collect();
+            bail!(
+                "no public holidays for country {country:?} (known: {})",
+                known.join(", ")
+            );
+        };
+        Ok(Calendar {
+            tz,
+            region: country.to_string(),
+            holidays: days.iter().map(|e| e.date).collect(),
+            covers_until: file
+                .years
+                .iter()
+                .max()
+                .and_then(|y| NaiveDate::from_ymd_opt(*y, 12, 31)),
+        })
+    }
+
     pub fn load(path: &Path, region: &str, tz: Tz) -> Result<Calendar> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read bank holidays {}", path.display()))?;

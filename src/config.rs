@@ -132,6 +132,9 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub smtp: SmtpConfig,
     pub organisation: Organisation,
+    /// The group's legal entities that report (`[[entities]]`); none means one entity in
+    /// the UK with the `[clock]` settings, whose kinds come from incidents' `sectors`.
+    pub entities: Vec<EntityConfig>,
     pub redaction: crate::incidents::redact::RedactionConfig,
     /// Which environment each AWS account, Kubernetes namespace or cluster is.
     pub audit: EnvironmentMap,
@@ -239,4 +242,27 @@ pub struct EnvironmentMap {
     /// Kubernetes cluster (the audit file's name without extensions) → environment, for
     /// cluster-scoped objects and unmapped namespaces.
     pub clusters: BTreeMap<String, String>,
+}
+
+/// One legal entity of the group, as `[[entities]]` states it: who reports, from where,
+/// and what kind of firm it is (which decides the regimes and some of their rules).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EntityConfig {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166 alpha-2 (`GB` for the UK).
+    pub country: String,
+    /// From the vocabulary in `regimes::entity::KINDS`.
+    pub kinds: Vec<String>,
+    pub lei: String,
+    pub frn: String,
+    pub ico_registration: String,
+    /// A UK division (england-and-wales, scotland, northern-ireland) or a country code;
+    /// default: `[clock] bank_holidays` for GB, else the country.
+    pub holidays: Option<String>,
+    /// IANA zone for local rules (noon, calendar days); default: the country's.
+    pub timezone: Option<String>,
+    /// Notification contacts by alert role (`dpo = ["..."]`).
+    pub contacts: BTreeMap<String, Vec<String>>,
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::clock::Calendar;
+use crate::regimes::entity::Entities;
 use crate::config::Config;
 use crate::incidents::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
@@ -36,7 +36,8 @@ pub struct Loaded {
     pub config: Config,
     pub regimes: Vec<Regime>,
     pub services: ServiceCatalogue,
-    pub calendar: Calendar,
+    /// The reporting entities, each with its calendar and zone.
+    pub entities: Entities,
     pub tz: Tz,
     pub incidents: Vec<Incident>,
     pub reports: Vec<IngestReport>,
@@ -68,7 +69,11 @@ impl Loaded {
         sources.push(mappings.join("uk-bank-holidays.json"));
         sources.extend(services_path);
         sources.extend(config.source.clone());
-        let calendar = config.calendar(&mappings)?;
+        let entities = Entities::load(&config, &mappings)?;
+        if entities.configured && entities.all().iter().any(|e| e.country != "GB") {
+            sources.push(mappings.join("eu-public-holidays.json"));
+        }
+
         let tz = config.display_tz()?;
         let input_tz = config.input_tz()?;
         let check = |inc: &Incident| -> Result<(), FieldError> {
@@ -143,7 +148,7 @@ impl Loaded {
             config,
             regimes,
             services,
-            calendar,
+            entities,
             tz,
             incidents,
             reports,
@@ -162,7 +167,7 @@ impl Loaded {
         let ctx = EvalContext {
             regimes: &self.regimes,
             services: &self.services,
-            calendar: &self.calendar,
+            entities: &self.entities,
             now,
         };
         evaluate(&self.incidents, &ctx, keep)

@@ -6,8 +6,11 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::clock::{Calendar, Period};
-use crate::incidents::record::Incident;
+use chrono::NaiveDate;
+
+use crate::clock::Period;
+use crate::incidents::record::{FieldValue, Incident};
+use crate::regimes::entity::{Entities, Entity};
 use crate::regimes::deadline::{Deadline, Status, Summary};
 use crate::regimes::model::{Clock, LimitPeriod, Regime, Roll};
 use crate::regimes::services::{ImportantBusinessService, ServiceCatalogue};
@@ -16,7 +19,9 @@ use crate::regimes::services::{ImportantBusinessService, ServiceCatalogue};
 pub struct EvalContext<'a> {
     pub regimes: &'a [Regime],
     pub services: &'a ServiceCatalogue,
-    pub calendar: &'a Calendar,
+    /// The reporting entities: each incident's deadlines are counted on its entity's
+    /// calendar and in its zone.
+    pub entities: &'a Entities,
     pub now: DateTime<Utc>,
 }
 
@@ -180,21 +185,19 @@ fn evaluate_regime<'a>(
     na: &mut usize,
     out: &mut Vec<Deadline<'a>>,
 ) {
-    if let Some(from) = regime.in_force_from {
-        if inc.aware_at.date_naive() < from && !regime.rehearsal {
-            if with_na {
-                let reason =
-                    format!("in force from {from}; the organisation became aware before then");
-                out.push(not_applicable(inc, regime, reason.into()));
-            } else {
-                *na += 1;
-            }
-            return;
+    let of = ctx.entities.of(inc);
+    let entity = of.entity;
+    let mut assumptions: Vec<String> = of.assumed.into_iter().collect();
+    if let Some(why) = out_of_force(inc, regime, entity, &mut assumptions) {
+        if with_na {
+            out.push(not_applicable(inc, regime, why.into()));
+        } else {
+            *na += 1;
         }
+        return;
     }
-    let mut assumptions = Vec::new();
     for cond in &regime.when {
-        match cond.check(inc) {
+        match cond.check(inc, entity) {
             Ok(Some(note)) => assumptions.push(note),
             Ok(None) => {}
             Err(why) => {
@@ -210,8 +213,12 @@ fn evaluate_regime<'a>(
     let before = out.len();
     let mut skipped = Vec::new();
     for clock in &regime.clocks {
-        if let Some(why) = clock.when.iter().find_map(|c| c.check(inc).err()) {
+        if let Some(why) = clock.when.iter().find_map(|c| c.check(inc, entity).err()) {
             skipped.push(why);
+            continue;
+        }
+        if let Some(why) = clock_out_of_force(inc, clock, entity) {
+            skipped.push(why.into());
             continue;
         }
         let per_service = clock
@@ -221,7 +228,9 @@ fn evaluate_regime<'a>(
         if per_service {
             for sid in inc.affected_services.items() {
                 match ctx.services.get(sid) {
-                    Some(svc) => out.push(evaluate_clock(inc, regime, clock, Some(svc), ctx)),
+                    Some(svc) => {
+                        out.push(evaluate_clock(inc, regime, clock, Some(svc), entity, ctx))
+                    }
                     None => {
                         let src = ctx
                             .services
@@ -239,7 +248,7 @@ fn evaluate_regime<'a>(
                 }
             }
         } else {
-            out.push(evaluate_clock(inc, regime, clock, None, ctx));
+            out.push(evaluate_clock(inc, regime, clock, None, entity, ctx));
         }
     }
     for d in &mut out[before..] {
@@ -270,9 +279,19 @@ fn evaluate_clock<'a>(
     regime: &'a Regime,
     clock: &'a Clock,
     service: Option<&'a ImportantBusinessService>,
+    entity: &Entity,
     ctx: &EvalContext<'a>,
 ) -> Deadline<'a> {
-    let cal = ctx.calendar;
+    let cal = &entity.calendar;
+    let roll = if clock
+        .roll_unless
+        .iter()
+        .any(|k| inc.sectors.contains(k) || entity.kinds.contains(k))
+    {
+        Roll::None
+    } else {
+        clock.roll
+    };
     let mut notes = Vec::new();
     // The earliest deadline among the limits that can be computed.
     let mut best: Option<Candidate<'a>> = None;
@@ -284,12 +303,14 @@ fn evaluate_clock<'a>(
         else {
             continue;
         };
-        let period = match (limit.period, service) {
-            (LimitPeriod::Fixed(p), _) => p,
-            (LimitPeriod::ImpactTolerance, Some(s)) => s.impact_tolerance,
+        let (period, counted) = match (limit.period, service) {
+            (LimitPeriod::Fixed(p), _) => (p, p),
+            // A tolerance is a length of disruption, so it is counted in elapsed hours: "2
+            // days" is 48 hours even across a clock change.
+            (LimitPeriod::ImpactTolerance, Some(s)) => (s.impact_tolerance, elapsed(s.impact_tolerance)),
             (LimitPeriod::ImpactTolerance, None) => continue,
         };
-        let due = cal.add(start, period);
+        let due = cal.add(start, counted);
         if let Some(f) = &limit.unless_later {
             if inc.time(f).is_some_and(|t| t > due) {
                 continue;
@@ -297,7 +318,7 @@ fn evaluate_clock<'a>(
         }
         let beyond_data =
             matches!(period, Period::WorkingDays(_)) && cal.beyond_data(due.date_naive());
-        let rolled = match clock.roll {
+        let rolled = match roll {
             Roll::NextWorkingDayNoon => cal.roll_to_next_working_day_noon(due),
             Roll::None => due,
         };
@@ -314,7 +335,23 @@ fn evaluate_clock<'a>(
     }
     if let Some(b) = &best {
         if b.rolled {
-            notes.push("deadline fell on a weekend or bank holiday: moved to 12:00 on the next working day".into());
+            notes.push(format!(
+                "deadline fell on a weekend or public holiday in {}: moved to 12:00 {} time on the next working day",
+                cal.region,
+                entity.tz
+            ));
+        } else if roll != clock.roll && cal.roll_to_next_working_day_noon(b.due) != b.due {
+            notes.push(format!(
+                "deadline falls on a weekend or public holiday, but {} gets no extension for this report (it is a {})",
+                entity_label(entity),
+                clock
+                    .roll_unless
+                    .iter()
+                    .filter(|k| inc.sectors.contains(k) || entity.kinds.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         if b.beyond_data {
             notes.push(format!(
@@ -323,6 +360,9 @@ fn evaluate_clock<'a>(
                 cal.covers_until.map(|d| d.to_string()).unwrap_or_default()
             ));
         }
+    }
+    if clock.immediately {
+        notes.push("the rule says immediately: the deadline shown is the firm's internal target, not a period in law".into());
     }
     let done_at = inc.time(&clock.done);
     let Some(Candidate {
@@ -411,6 +451,93 @@ fn evaluate_clock<'a>(
     }
 }
 
+/// A tolerance's length as elapsed time: calendar days become hours.
+fn elapsed(p: Period) -> Period {
+    match p {
+        Period::CalendarDays(d) => Period::Hours(24 * i64::from(d)),
+        other => other,
+    }
+}
+
+fn entity_label(e: &Entity) -> String {
+    if e.id.is_empty() {
+        "the firm".into()
+    } else {
+        format!("entity {}", e.id)
+    }
+}
+
+/// The local date (at the entity) the organisation became aware: rules come into force
+/// on a local date, so an incident at 00:30 BST on a rule's first day is under it.
+fn aware_date(inc: &Incident, entity: &Entity) -> NaiveDate {
+    inc.aware_at.with_timezone(&entity.tz).date_naive()
+}
+
+/// Why a regime is not in force for the incident, if it is not. A date chosen by a field
+/// that is empty or unknown takes the earliest, with a note in `notes`.
+fn out_of_force(
+    inc: &Incident,
+    regime: &Regime,
+    entity: &Entity,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let aware = aware_date(inc, entity);
+    if let Some(until) = regime.in_force_until {
+        if aware >= until {
+            return Some(format!(
+                "in force until {until}; the organisation became aware after then (a later rule applies)"
+            ));
+        }
+    }
+    let from = match &regime.in_force_by {
+        Some(by) => {
+            let value = match inc.field(&by.field) {
+                FieldValue::Text(s) => Some(s.to_ascii_lowercase()),
+                _ => None,
+            };
+            match value.as_deref().and_then(|v| by.dates.get(v).map(|d| (v, *d))) {
+                Some((v, d)) => Some((d, format!(" for {} {v}", by.field))),
+                None => {
+                    let earliest = by.dates.values().min().copied();
+                    if let Some(d) = earliest {
+                        if aware >= d || regime.rehearsal {
+                            notes.push(format!(
+                                "{} is {}: taken as the kind of system with the earliest date in force ({d})",
+                                by.field,
+                                value.map_or("empty".to_string(), |v| format!("{v:?}, not one of {}", by.dates.keys().cloned().collect::<Vec<_>>().join(", ")))
+                            ));
+                        }
+                    }
+                    earliest.map(|d| (d, String::new()))
+                }
+            }
+        }
+        None => regime.in_force_from.map(|d| (d, String::new())),
+    };
+    match from {
+        Some((from, what)) if aware < from && !regime.rehearsal => Some(format!(
+            "in force from {from}{what}; the organisation became aware before then"
+        )),
+        _ => None,
+    }
+}
+
+/// Why a clock's version of the rule does not apply to the incident, if it does not.
+fn clock_out_of_force(inc: &Incident, clock: &Clock, entity: &Entity) -> Option<String> {
+    let aware = aware_date(inc, entity);
+    if let Some(from) = clock.in_force_from {
+        if aware < from {
+            return Some(format!("{}: applies from {from}", clock.name));
+        }
+    }
+    if let Some(until) = clock.in_force_until {
+        if aware >= until {
+            return Some(format!("{}: replaced from {until}", clock.name));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,13 +562,25 @@ mod tests {
         parse_regimes(include_str!("../../mappings/regimes.toml"), &o).unwrap()
     }
 
-    fn calendar() -> Calendar {
-        Calendar::from_govuk_json(
+    /// The default entity: UK, England and Wales bank holidays, kinds from `sectors`.
+    fn calendar() -> Entities {
+        let calendar = crate::clock::Calendar::from_govuk_json(
             include_str!("../../mappings/uk-bank-holidays.json"),
             "england-and-wales",
             LONDON,
         )
-        .unwrap()
+        .unwrap();
+        Entities::single(Entity {
+            id: String::new(),
+            name: String::new(),
+            country: "GB".into(),
+            kinds: crate::incidents::record::List::default(),
+            lei: String::new(),
+            frn: String::new(),
+            ico_registration: String::new(),
+            tz: LONDON,
+            calendar,
+        })
     }
 
     fn services() -> ServiceCatalogue {
@@ -455,14 +594,14 @@ mod tests {
     fn run<'a>(
         incs: &'a [Incident],
         regs: &'a [Regime],
-        cal: &'a Calendar,
+        cal: &'a Entities,
         svc: &'a ServiceCatalogue,
         now: &str,
     ) -> Vec<Deadline<'a>> {
         let ctx = EvalContext {
             regimes: regs,
             services: svc,
-            calendar: cal,
+            entities: cal,
             now: utc(now),
         };
         evaluate(incs, &ctx, &|_| true)

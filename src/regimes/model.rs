@@ -4,16 +4,15 @@
 //! clocks. A clock starts at a timestamp field, runs for a period, and stops when its "done"
 //! field is filled in. No number of hours lives in the code.
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Period;
 use crate::error::bad_input;
-use crate::incidents::record::{FieldValue, Incident};
+use crate::regimes::condition::{Condition, RawCondition};
 
 /// What kind of obligation a regime is; decides wording and which summary it counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -87,202 +86,6 @@ impl Threshold {
     }
 }
 
-/// A test on one incident field, read from `[[regime.when]]`.
-#[derive(Debug, Clone)]
-pub enum Test {
-    Is(toml::Value),
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Has(String),
-    HasAny(Vec<String>),
-    Lacks(String),
-    Present(bool),
-}
-
-/// A condition: a field test, or any of several conditions.
-#[derive(Debug, Clone)]
-pub enum Condition {
-    Field {
-        field: String,
-        test: Test,
-        reason: Option<String>,
-    },
-    Any {
-        any: Vec<Condition>,
-        reason: Option<String>,
-    },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCondition {
-    field: Option<String>,
-    is: Option<toml::Value>,
-    #[serde(rename = "in")]
-    in_: Option<Vec<String>>,
-    not_in: Option<Vec<String>>,
-    has: Option<String>,
-    has_any: Option<Vec<String>>,
-    lacks: Option<String>,
-    present: Option<bool>,
-    any: Option<Vec<RawCondition>>,
-    reason: Option<String>,
-}
-
-impl RawCondition {
-    fn into_condition(self) -> Result<Condition> {
-        if let Some(any) = self.any {
-            let any = any
-                .into_iter()
-                .map(RawCondition::into_condition)
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Condition::Any {
-                any,
-                reason: self.reason,
-            });
-        }
-        let field = self.field.context("a condition needs `field` (or `any`)")?;
-        let mut tests = Vec::new();
-        if let Some(v) = self.is {
-            tests.push(Test::Is(v));
-        }
-        if let Some(v) = self.in_ {
-            tests.push(Test::In(v));
-        }
-        if let Some(v) = self.not_in {
-            tests.push(Test::NotIn(v));
-        }
-        if let Some(v) = self.has {
-            tests.push(Test::Has(v));
-        }
-        if let Some(v) = self.has_any {
-            tests.push(Test::HasAny(v));
-        }
-        if let Some(v) = self.lacks {
-            tests.push(Test::Lacks(v));
-        }
-        if let Some(v) = self.present {
-            tests.push(Test::Present(v));
-        }
-        if tests.len() != 1 {
-            bail!(
-                "condition on {field:?} needs exactly one of is, in, not_in, has, has_any, lacks, present"
-            );
-        }
-        Ok(Condition::Field {
-            field,
-            test: tests.remove(0),
-            reason: self.reason,
-        })
-    }
-}
-
-fn text_of(v: &FieldValue) -> Option<String> {
-    match v {
-        FieldValue::Text(s) => Some(s.to_ascii_lowercase()),
-        FieldValue::Bool(b) => Some(b.to_string()),
-        FieldValue::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn list_has(v: &FieldValue, want: &str) -> bool {
-    match v {
-        FieldValue::List(items) => items.contains(want),
-        FieldValue::Text(s) => s.eq_ignore_ascii_case(want),
-        _ => false,
-    }
-}
-
-impl Condition {
-    /// Whether the incident passes; when it does not, why not, in words. A pass can carry
-    /// a note: a `not_in` test passes on an empty field (the conservative reading: an
-    /// unassessed risk may be high), and the note says the clock runs until it is filled in.
-    pub fn check(&self, inc: &Incident) -> Result<Option<String>, Cow<'_, str>> {
-        match self {
-            Condition::Any { any, reason } => {
-                let mut why = Vec::new();
-                for c in any {
-                    match c.check(inc) {
-                        Ok(note) => return Ok(note),
-                        Err(w) => why.push(w),
-                    }
-                }
-                Err(match reason {
-                    Some(r) => Cow::Borrowed(r.as_str()),
-                    None => Cow::Owned(why.join("; and ")),
-                })
-            }
-            Condition::Field {
-                field,
-                test,
-                reason,
-            } => {
-                let v = inc.field(field);
-                let ok =
-                    match test {
-                        Test::Is(want) => match (want, &v) {
-                            (toml::Value::Boolean(b), FieldValue::Bool(have)) => b == have,
-                            (toml::Value::String(s), _) => {
-                                text_of(&v).is_some_and(|t| t.eq_ignore_ascii_case(s))
-                            }
-                            _ => false,
-                        },
-                        Test::In(set) => text_of(&v)
-                            .is_some_and(|t| set.iter().any(|s| s.eq_ignore_ascii_case(&t))),
-                        Test::NotIn(set) => !text_of(&v)
-                            .is_some_and(|t| set.iter().any(|s| s.eq_ignore_ascii_case(&t))),
-                        Test::Has(want) => list_has(&v, want),
-                        Test::HasAny(wants) => wants.iter().any(|w| list_has(&v, w)),
-                        Test::Lacks(unwanted) => !list_has(&v, unwanted),
-                        Test::Present(p) => {
-                            let present = match &v {
-                                FieldValue::Missing => false,
-                                FieldValue::List(l) => !l.is_empty(),
-                                _ => true,
-                            };
-                            present == *p
-                        }
-                    };
-                if ok {
-                    let unassessed = matches!(test, Test::NotIn(_)) && v == FieldValue::Missing;
-                    Ok(unassessed.then(|| {
-                        format!("{field} is not filled in yet: the clock runs until it is")
-                    }))
-                } else {
-                    Err(match reason {
-                        Some(r) => Cow::Borrowed(r.as_str()),
-                        None => Cow::Owned(describe(field, test, &v)),
-                    })
-                }
-            }
-        }
-    }
-}
-
-fn describe(field: &str, test: &Test, v: &FieldValue) -> String {
-    let have = match v {
-        FieldValue::Missing => "empty".to_string(),
-        FieldValue::Bool(b) => b.to_string(),
-        FieldValue::Number(n) => n.to_string(),
-        FieldValue::Text(s) => format!("{s:?}"),
-        FieldValue::List(l) if l.is_empty() => "empty".to_string(),
-        FieldValue::List(l) => format!("[{}]", l.items().collect::<Vec<_>>().join(", ")),
-        FieldValue::Time(t) => crate::clock::utc_text(*t),
-    };
-    let want = match test {
-        Test::Is(w) => format!("must be {w}"),
-        Test::In(s) => format!("must be one of {}", s.join(", ")),
-        Test::NotIn(s) => format!("must not be {}", s.join(" or ")),
-        Test::Has(s) => format!("must include {s}"),
-        Test::HasAny(s) => format!("must include one of {}", s.join(", ")),
-        Test::Lacks(s) => format!("must not include {s}"),
-        Test::Present(true) => "must be filled in".into(),
-        Test::Present(false) => "must be empty".into(),
-    };
-    format!("{field} is {have} ({want})")
-}
-
 /// One way a clock's deadline is set: a period after a start field.
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -319,6 +122,17 @@ pub struct Clock {
     pub limits: Vec<Limit>,
     pub done: String,
     pub roll: Roll,
+    /// Entity kinds for which `roll` does not apply (DORA: credit institutions, CCPs,
+    /// trading venues and NIS2 essential or important entities, for the initial and
+    /// intermediate reports).
+    pub roll_unless: Vec<String>,
+    /// The rule says "immediately": the period is the firm's internal target, and the
+    /// deadline says so.
+    pub immediately: bool,
+    /// Dates (local, at the entity) between which the clock's rule applies to an incident
+    /// the organisation became aware of: a rule changed by law has one clock per version.
+    pub in_force_from: Option<NaiveDate>,
+    pub in_force_until: Option<NaiveDate>,
     pub action: String,
     /// A firm's own target, not a statutory limit; shown as such.
     pub internal_target: bool,
@@ -346,6 +160,15 @@ pub enum RegimeRole {
     ImpactTolerance,
 }
 
+/// Dates in force chosen by an incident field: `{ field = "ai_system_class", dates = {
+/// "annex-iii" = 2027-12-02, ... } }`. An empty or unknown value takes the earliest date,
+/// with a note, so a clock is never lost for want of a classification.
+#[derive(Debug, Clone)]
+pub struct InForceBy {
+    pub field: String,
+    pub dates: std::collections::BTreeMap<String, NaiveDate>,
+}
+
 /// A legal or internal obligation with its clocks.
 #[derive(Debug, Clone)]
 pub struct Regime {
@@ -357,8 +180,13 @@ pub struct Regime {
     pub notify: String,
     /// What documents use this regime for, if anything.
     pub role: Option<RegimeRole>,
-    /// Incidents the organisation became aware of before this date are outside the regime.
-    pub in_force_from: Option<chrono::NaiveDate>,
+    /// Incidents the organisation became aware of (local date at the entity) before this
+    /// date are outside the regime.
+    pub in_force_from: Option<NaiveDate>,
+    /// Incidents the organisation became aware of on or after this date are outside it.
+    pub in_force_until: Option<NaiveDate>,
+    /// A start date that depends on a field (the AI Act's dates by kind of system).
+    pub in_force_by: Option<InForceBy>,
     /// In force early because the firm is rehearsing it (config `rehearse`).
     pub rehearsal: bool,
     pub when: Vec<Condition>,
@@ -389,12 +217,23 @@ struct RawRegime {
     #[serde(default)]
     role: Option<RegimeRole>,
     #[serde(default)]
-    in_force_from: Option<chrono::NaiveDate>,
+    in_force_from: Option<NaiveDate>,
+    #[serde(default)]
+    in_force_until: Option<NaiveDate>,
+    #[serde(default)]
+    in_force_by: Option<RawInForceBy>,
     #[serde(default)]
     thresholds: Vec<String>,
     #[serde(default)]
     when: Vec<RawCondition>,
     clock: Vec<RawClock>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInForceBy {
+    field: String,
+    dates: std::collections::BTreeMap<String, NaiveDate>,
 }
 
 fn default_role() -> String {
@@ -412,6 +251,14 @@ struct RawClock {
     done: String,
     #[serde(default)]
     roll: Option<Roll>,
+    #[serde(default)]
+    roll_unless: Vec<String>,
+    #[serde(default)]
+    immediately: bool,
+    #[serde(default)]
+    in_force_from: Option<NaiveDate>,
+    #[serde(default)]
+    in_force_until: Option<NaiveDate>,
     action: String,
     #[serde(default)]
     internal_target: bool,
@@ -455,6 +302,10 @@ pub struct RegimeOverrides {
     /// Regime ids to apply before their in-force date (a rehearsal); shown as such.
     #[serde(default)]
     pub rehearse: Vec<String>,
+    /// `"regime" = 2027-12-02` or `"regime/value" = ...` (a value of its `in_force_by`
+    /// field): a different date in force, where a pending law may move one (the AI Act).
+    #[serde(default)]
+    pub in_force: std::collections::BTreeMap<String, NaiveDate>,
 }
 
 fn parse_thresholds(list: &[String], ctx: &str) -> Result<Vec<(String, Threshold)>> {
@@ -533,6 +384,10 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
                 limits,
                 done: c.done,
                 roll: c.roll.unwrap_or(Roll::None),
+                roll_unless: c.roll_unless,
+                immediately: c.immediately,
+                in_force_from: c.in_force_from,
+                in_force_until: c.in_force_until,
                 action: c.action,
                 internal_target: c.internal_target,
                 late_requires: c.late_requires,
@@ -547,6 +402,27 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
         if r.citation.trim().is_empty() {
             bail!("{ctx}: every regime must cite its source (citation)");
         }
+        let in_force_from = match overrides.in_force.get(&r.id) {
+            Some(d) => {
+                used_overrides.insert(r.id.clone());
+                Some(*d)
+            }
+            None => r.in_force_from,
+        };
+        let in_force_by = r.in_force_by.map(|b| {
+            let mut dates = b.dates;
+            for (value, date) in dates.iter_mut() {
+                let key = format!("{}/{value}", r.id);
+                if let Some(d) = overrides.in_force.get(&key) {
+                    used_overrides.insert(key);
+                    *date = *d;
+                }
+            }
+            InForceBy {
+                field: b.field,
+                dates,
+            }
+        });
         out.push(Regime {
             rehearsal: overrides.rehearse.contains(&r.id),
             id: r.id,
@@ -556,7 +432,9 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
             citation: r.citation,
             notify: r.notify,
             role: r.role,
-            in_force_from: r.in_force_from,
+            in_force_from,
+            in_force_until: r.in_force_until,
+            in_force_by,
             when,
             clocks,
         });
@@ -564,6 +442,11 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
     for key in overrides.periods.keys() {
         if !used_overrides.contains(key) {
             bail!("config overrides the period of {key:?}, but there is no such regime/clock");
+        }
+    }
+    for key in overrides.in_force.keys() {
+        if !used_overrides.contains(key) {
+            bail!("config overrides the date in force of {key:?}, but there is no such regime (or value of its in_force_by field)");
         }
     }
     for id in overrides.disable.iter().chain(&overrides.rehearse) {

@@ -122,6 +122,9 @@ fn fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
 }
 
 fn write<D>(p: &Prepared<D>, a: &DraftArgs) -> Result<()> {
+    if let Some(note) = &p.stem_note {
+        println!("note: {note}");
+    }
     for path in p.write(&a.out)? {
         println!("wrote {}", path.display());
     }

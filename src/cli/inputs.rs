@@ -72,17 +72,22 @@ impl InputArgs {
         for line in loaded.input_lines() {
             eprintln!("{line}");
         }
-        let mut rejected = loaded.rejected();
-        let mut problems = loaded.problems();
         if self.redact {
             let r = regwatch::incidents::redact::Redactor::new(&loaded.config.redaction);
             for inc in &mut loaded.incidents {
                 r.incident(inc);
             }
-            for rej in rejected.iter_mut().chain(problems.iter_mut()) {
-                rej.raw = r.text(&rej.raw);
+            // Rows (and the values quoted in reasons) go on into the quarantine, the
+            // problems file, the report and the DPO's message.
+            for report in &mut loaded.reports {
+                for rej in report.rejected.iter_mut().chain(report.problems.iter_mut()) {
+                    rej.raw = r.text(&rej.raw);
+                    rej.reason = r.text(&rej.reason);
+                }
             }
         }
+        let rejected = loaded.rejected();
+        let problems = loaded.problems();
         let quarantine = self
             .quarantine
             .clone()

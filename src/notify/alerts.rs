@@ -252,11 +252,12 @@ pub fn plan_input_problems(
     let mut items = Vec::new();
     let mut total = 0;
     for report in inputs {
-        let all = report
-            .rejected
-            .iter()
-            .map(|r| (r, "rejected"))
-            .chain(report.problems.iter().map(|r| (r, "kept without this field")));
+        let all = report.rejected.iter().map(|r| (r, "rejected")).chain(
+            report
+                .problems
+                .iter()
+                .map(|r| (r, "kept without this field")),
+        );
         for (r, outcome) in all {
             total += 1;
             let location = r.location.to_string();

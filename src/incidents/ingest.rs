@@ -625,25 +625,26 @@ impl<'de> serde::Deserialize<'de> for JsonRow {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
                 let mut obj = serde_json::Map::new();
                 let mut duplicates: Vec<(String, Vec<String>)> = Vec::new();
-                let mut seen: FxHashMap<String, String> = FxHashMap::default();
+                let mut seen: rustc_hash::FxHashSet<String> = Default::default();
+                let shown = |v: &Value| json_cell(v).unwrap_or_else(|_| v.to_string());
                 while let Some((k, v)) = map.next_entry::<String, Value>()? {
                     let norm = k.trim().to_ascii_lowercase();
-                    let shown = json_cell(&v).unwrap_or_else(|_| v.to_string());
-                    if let Some(first) = seen.get(&norm) {
-                        match duplicates.iter_mut().find(|(d, _)| *d == norm) {
-                            Some((_, vals)) => vals.push(shown),
-                            None => duplicates.push((norm.clone(), vec![first.clone(), shown])),
-                        }
-                        // The same column under another spelling: keep one entry, the last.
-                        if let Some(old) = obj
+                    if seen.contains(&norm) {
+                        // The same column again, maybe spelt otherwise: one entry, the last.
+                        let old = obj
                             .keys()
                             .find(|o| o.trim().eq_ignore_ascii_case(&norm))
-                            .cloned()
-                        {
-                            obj.remove(&old);
+                            .cloned();
+                        let first = old.and_then(|o| obj.remove(&o));
+                        match duplicates.iter_mut().find(|(d, _)| *d == norm) {
+                            Some((_, vals)) => vals.push(shown(&v)),
+                            None => {
+                                let first = first.as_ref().map(shown).unwrap_or_default();
+                                duplicates.push((norm, vec![first, shown(&v)]));
+                            }
                         }
                     } else {
-                        seen.insert(norm, shown);
+                        seen.insert(norm);
                     }
                     obj.insert(k, v);
                 }

@@ -290,17 +290,53 @@ pub enum TimestampError {
     NonExistent(String, Tz),
     #[error("{0:?} happens twice in {1} (the clocks went back); give an offset such as +01:00 or +00:00")]
     Ambiguous(String, Tz),
+    #[error("{0:?} has the offset {1}, beyond the +/-18:00 any time zone uses")]
+    Offset(String, String),
+    #[error("{0:?} is outside the years 1970 to 9999 (a typo in the year?)")]
+    OutOfRange(String),
 }
+
+/// The largest UTC offset accepted: the widest any time zone has used (RFC 3339 and
+/// ISO 8601 leave room for more; chrono accepts up to 99:59).
+const MAX_OFFSET_SECS: i32 = 18 * 3600;
 
 /// Reads a timestamp: RFC 3339 with an offset, or a local time without one read in `tz`.
 /// A local time that a clock change skips or repeats is an error, never a guess.
 pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampError> {
+    parse_with_offset(text.trim(), tz).map(|(utc, _)| utc)
+}
+
+/// `parse_timestamp`, for the times a clock runs on (incident fields, `--now`): an offset
+/// beyond +/-18:00, or an instant outside 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+/// (past which RFC 3339 output is no longer valid), is an error too.
+pub fn parse_clock_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampError> {
     let t = text.trim();
-    if let Some(fast) = parse_rfc3339_fast(t) {
-        return Ok(fast);
+    let (utc, offset) = parse_with_offset(t, tz)?;
+    if let Some(secs) = offset.filter(|s| s.abs() > MAX_OFFSET_SECS) {
+        let sign = if secs < 0 { '-' } else { '+' };
+        let m = secs.abs() / 60;
+        return Err(TimestampError::Offset(
+            t.to_string(),
+            format!("{sign}{:02}:{:02}", m / 60, m % 60),
+        ));
     }
+    if !(1970..=9999).contains(&utc.year()) {
+        return Err(TimestampError::OutOfRange(t.to_string()));
+    }
+    Ok(utc)
+}
+
+/// The instant, and the offset when one was written (seconds east of UTC).
+fn parse_with_offset(t: &str, tz: Tz) -> Result<(DateTime<Utc>, Option<i32>), TimestampError> {
+    if let Some((utc, offset)) = parse_rfc3339_fast(t) {
+        return Ok((utc, Some(offset)));
+    }
+    parse_slow(t, tz)
+}
+
+fn parse_slow(t: &str, tz: Tz) -> Result<(DateTime<Utc>, Option<i32>), TimestampError> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.with_timezone(&Utc));
+        return Ok((dt.with_timezone(&Utc), Some(dt.offset().local_minus_utc())));
     }
     // RFC 3339 allows a space for the T.
     for fmt in [
@@ -309,7 +345,7 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampErr
         "%Y-%m-%dT%H:%M%:z",
     ] {
         if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
-            return Ok(dt.with_timezone(&Utc));
+            return Ok((dt.with_timezone(&Utc), Some(dt.offset().local_minus_utc())));
         }
     }
     let t_z = t.strip_suffix('Z').or_else(|| t.strip_suffix('z'));
@@ -322,14 +358,14 @@ pub fn parse_timestamp(text: &str, tz: Tz) -> Result<DateTime<Utc>, TimestampErr
     if let Some(body) = t_z {
         for fmt in naive_formats {
             if let Ok(n) = NaiveDateTime::parse_from_str(body, fmt) {
-                return Ok(Utc.from_utc_datetime(&n));
+                return Ok((Utc.from_utc_datetime(&n), Some(0)));
             }
         }
     }
     for fmt in naive_formats {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
             return match tz.from_local_datetime(&n) {
-                LocalResult::Single(dt) => Ok(dt.with_timezone(&Utc)),
+                LocalResult::Single(dt) => Ok((dt.with_timezone(&Utc), None)),
                 LocalResult::None => Err(TimestampError::NonExistent(t.to_string(), tz)),
                 LocalResult::Ambiguous(..) => Err(TimestampError::Ambiguous(t.to_string(), tz)),
             };
@@ -448,7 +484,8 @@ fn local_parts(t: DateTime<Utc>, tz: Tz) -> (NaiveDateTime, i32, chrono_tz::TzOf
 /// The common exact forms `2026-03-30T10:00:00Z` and `2026-03-30T10:00:00+01:00`, read
 /// without chrono's general parser (a million-row file has millions of them). Anything
 /// else, or anything out of range, returns `None` and takes the general path.
-fn parse_rfc3339_fast(t: &str) -> Option<DateTime<Utc>> {
+/// The instant and the offset written (in seconds east of UTC).
+fn parse_rfc3339_fast(t: &str) -> Option<(DateTime<Utc>, i32)> {
     let b = t.as_bytes();
     if !(b.len() == 20 || b.len() == 25)
         || b[4] != b'-'
@@ -479,7 +516,7 @@ fn parse_rfc3339_fast(t: &str) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     let naive = date.and_time(time) - Duration::seconds(offset);
-    Some(Utc.from_utc_datetime(&naive))
+    Some((Utc.from_utc_datetime(&naive), offset as i32))
 }
 
 /// Appends `2026-03-30T10:00:00Z`.
@@ -792,7 +829,7 @@ mod tests {
             "2028-02-29T23:59:59Z",
         ] {
             let chrono = DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
-            assert_eq!(parse_rfc3339_fast(t), Some(chrono), "{t}");
+            assert_eq!(parse_rfc3339_fast(t).map(|(u, _)| u), Some(chrono), "{t}");
         }
         for t in [
             "2026-02-30T10:00:00Z",
@@ -803,6 +840,29 @@ mod tests {
             assert_eq!(parse_rfc3339_fast(t), None, "{t}");
         }
         assert!(parse_timestamp("2026-02-30T10:00:00Z", LONDON).is_err());
+    }
+
+    #[test]
+    fn offsets_and_years_stay_in_range() {
+        for (t, want) in [
+            ("2026-11-02T09:00:00+99:00", "offset +99:00"),
+            ("2026-11-02T09:00:00-25:00", "offset -25:00"),
+            ("2026-11-02 09:00+19:00", "offset +19:00"),
+            ("0000-11-02T09:00:00Z", "years 1970 to 9999"),
+            ("10000-11-02T09:00:00Z", "years 1970 to 9999"),
+            ("1969-12-31T23:00:00Z", "years 1970 to 9999"),
+        ] {
+            let e = parse_clock_timestamp(t, LONDON).unwrap_err().to_string();
+            assert!(e.contains(want) || t.starts_with("10000"), "{t}: {e}");
+        }
+        for t in [
+            "2026-11-02T09:00:00+14:00",
+            "2026-11-02T09:00:00-12:00",
+            "2026-11-02T09:00:00+18:00",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert!(parse_clock_timestamp(t, LONDON).is_ok(), "{t}");
+        }
     }
 
     #[test]

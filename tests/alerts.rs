@@ -208,3 +208,72 @@ fn damaged_state_is_never_overwritten() {
     );
     assert_eq!(server.messages().len(), 0);
 }
+
+#[test]
+fn rows_that_cannot_be_evaluated_go_to_the_dpo_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&tmp.path().join("mail"), None);
+    let cfg = write_config(tmp.path(), server.port);
+    let incidents = tmp.path().join("incidents.csv");
+    std::fs::write(
+        &incidents,
+        "id,title,aware_at,personal_data,risk_to_individuals,affected_services\n\
+         G-1,Good,2026-11-28T11:00:00Z,false,,\n\
+         B-1,Bad time,yesterday,true,high,\n\
+         S-1,Unknown service,2026-11-28T11:00:00Z,false,,teleporter\n",
+    )
+    .unwrap();
+    let run_alerts = || {
+        regwatch_in(
+            tmp.path(),
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "alerts",
+                incidents.to_str().unwrap(),
+                "--now",
+                NOW,
+            ],
+        )
+    };
+    let run = run_alerts();
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1, "{:#?}", msgs);
+    let (rcpts, raw) = &msgs[0];
+    assert_eq!(rcpts, &["dpo@test.example"]);
+    let s = subject(raw);
+    // The body is quoted-printable: join its soft line breaks.
+    let raw = raw.replace("=\r\n", "").replace("=\n", "");
+    assert!(s.contains("INPUT PROBLEMS: 2 row problem(s)"), "{s}");
+    assert!(
+        raw.contains("line 3 (incident B-1), field aware_at: rejected"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("line 4 (incident S-1), field affected_services"),
+        "{raw}"
+    );
+    let st = state(tmp.path());
+    let keys: Vec<&String> = st["alerts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("input:"))
+        .collect();
+    assert_eq!(keys.len(), 2, "{st:#}");
+    assert!(keys
+        .iter()
+        .all(|k| st["alerts"][k.as_str()]["status"] == "sent"));
+
+    // Rerun: nothing resent, and the exit status still says the input has problems.
+    let run = run_alerts();
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert_eq!(server.messages().len(), 1);
+    assert!(
+        run.stderr
+            .contains("0 reported to the DPO for the first time"),
+        "{}",
+        run.stderr
+    );
+}

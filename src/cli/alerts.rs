@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::inputs::{parse_delivery, templates, InputArgs};
+use super::inputs::{exit_code, parse_delivery, templates, InputArgs, INPUT_PROBLEMS};
 use regwatch::clock::local_text;
 use regwatch::config::Config;
 use regwatch::error::DeliveryFailed;
@@ -50,6 +50,7 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         now,
         tz: loaded.tz,
+        inputs: &loaded.reports,
     };
     let outcome = alerts::run(&list, &run)?;
     if args.dry_run {
@@ -72,7 +73,7 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
             }
             writeln!(out, "{}", a.body)?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit_code(0, &loaded));
     }
     eprintln!(
         "alerts at {}: {} due, {} sent, {} failed, {} already sent earlier (state {})",
@@ -86,6 +87,12 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
     for k in &outcome.sent {
         eprintln!("  sent: {k}");
     }
+    if outcome.input_problems > 0 {
+        eprintln!(
+            "input problems: {} row problem(s) could not be fully evaluated, {} reported to the DPO for the first time by this run (exit status {INPUT_PROBLEMS})",
+            outcome.input_problems, outcome.input_problems_new
+        );
+    }
     if let Some((_, first)) = outcome.failed.first() {
         for (k, e) in &outcome.failed {
             eprintln!("  FAILED (stays pending): {k}: {e}");
@@ -95,5 +102,5 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
             first_error: first.clone(),
         }));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(0, &loaded))
 }

@@ -85,14 +85,11 @@ pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
         );
     }
     let attention = summary.needs_attention();
+    let code = super::inputs::exit_code(u8::from(attention), &loaded);
     // The process ends here: handing a million incidents back to the allocator one by one
     // would only make the run slower.
     std::mem::forget(list);
     std::mem::forget(evaluation);
     std::mem::forget(loaded);
-    Ok(if attention {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(code)
 }

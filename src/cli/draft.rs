@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use super::inputs::{parse_delivery, templates, InputArgs};
+use super::inputs::{exit_code, parse_delivery, templates, InputArgs};
 use regwatch::config::Config;
 use regwatch::documents::drafts::publish::{self, Prepared};
 use regwatch::documents::drafts::{DraftTemplates, SpecialCategories};
@@ -89,7 +89,8 @@ fn ico(config: Config, a: DraftArgs) -> Result<ExitCode> {
             ""
         }
     );
-    send(&p, &a, &delivery)
+    send(&p, &a, &delivery)?;
+    Ok(exit_code(0, &loaded))
 }
 
 fn fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
@@ -116,10 +117,14 @@ fn fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
         );
     }
     println!("checklist: {} item(s) missing", p.draft.missing);
-    send(&p, a, &delivery)
+    send(&p, a, &delivery)?;
+    Ok(exit_code(0, &loaded))
 }
 
 fn write<D>(p: &Prepared<D>, a: &DraftArgs) -> Result<()> {
+    if let Some(note) = &p.stem_note {
+        println!("note: {note}");
+    }
     for path in p.write(&a.out)? {
         println!("wrote {}", path.display());
     }
@@ -127,10 +132,10 @@ fn write<D>(p: &Prepared<D>, a: &DraftArgs) -> Result<()> {
 }
 
 /// With `--send`, e-mails the draft for review.
-fn send<D>(p: &Prepared<D>, a: &DraftArgs, delivery: &alerts::Delivery) -> Result<ExitCode> {
+fn send<D>(p: &Prepared<D>, a: &DraftArgs, delivery: &alerts::Delivery) -> Result<()> {
     if a.send {
         alerts::send_one(delivery, &p.message)?;
         println!("sent the draft to {}", p.to.join(", "));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -3,16 +3,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::values::InputFormatArg;
-use regwatch::clock::parse_timestamp;
+use regwatch::clock::parse_clock_timestamp;
 use regwatch::config::Config;
 use regwatch::error::bad_input;
-use regwatch::incidents::ingest::{default_quarantine_path, write_quarantine};
+use regwatch::incidents::ingest::{default_quarantine_path, problems_path, write_quarantine};
 use regwatch::incidents::load::{LoadOptions, Loaded};
 use regwatch::notify::alerts::Delivery;
 
@@ -71,21 +72,43 @@ impl InputArgs {
         for line in loaded.input_lines() {
             eprintln!("{line}");
         }
-        let mut rejected = loaded.rejected();
         if self.redact {
             let r = regwatch::incidents::redact::Redactor::new(&loaded.config.redaction);
             for inc in &mut loaded.incidents {
                 r.incident(inc);
             }
-            for rej in &mut rejected {
-                rej.raw = r.text(&rej.raw);
+            // Rows (and the values quoted in reasons) go on into the quarantine, the
+            // problems file, the report and the DPO's message.
+            for report in &mut loaded.reports {
+                for rej in report.rejected.iter_mut().chain(report.problems.iter_mut()) {
+                    rej.raw = r.text(&rej.raw);
+                    rej.reason = r.text(&rej.reason);
+                }
             }
         }
+        let rejected = loaded.rejected();
+        let problems = loaded.problems();
+        let quarantine = self
+            .quarantine
+            .clone()
+            .unwrap_or_else(|| default_quarantine_path(&self.inputs[0]));
+        if !problems.is_empty() {
+            let path = problems_path(&quarantine);
+            write_quarantine(&path, &problems)?;
+            for p in problems.iter().take(5) {
+                eprintln!("  problem (row kept): {p}");
+            }
+            if problems.len() > 5 {
+                eprintln!("  ... and {} more", problems.len() - 5);
+            }
+            eprintln!(
+                "{} problem(s) in rows that were kept written to {}",
+                problems.len(),
+                path.display()
+            );
+        }
         if !rejected.is_empty() {
-            let path = self
-                .quarantine
-                .clone()
-                .unwrap_or_else(|| default_quarantine_path(&self.inputs[0]));
+            let path = quarantine;
             write_quarantine(&path, &rejected)?;
             for r in rejected.iter().take(5) {
                 eprintln!("  rejected: {r}");
@@ -103,13 +126,25 @@ impl InputArgs {
     }
 }
 
+/// Exit status 6 (input problems) when the command itself had nothing worse to report
+/// (`code` 0): a rejected row or a row kept with a problem must not look like all clear.
+pub fn exit_code(code: u8, loaded: &Loaded) -> ExitCode {
+    if code == 0 && loaded.has_input_problems() {
+        ExitCode::from(INPUT_PROBLEMS)
+    } else {
+        ExitCode::from(code)
+    }
+}
+
+/// The exit status for rows rejected or kept with problems.
+pub const INPUT_PROBLEMS: u8 = 6;
+
 /// `--now` (RFC 3339, or local time in the input time zone), else the system clock.
 pub fn parse_now(now: Option<&str>, config: &Config) -> Result<DateTime<Utc>> {
     match now {
         None => Ok(Utc::now()),
-        Some(t) => {
-            parse_timestamp(t, config.input_tz()?).map_err(|e| bad_input(format!("--now: {e}")))
-        }
+        Some(t) => parse_clock_timestamp(t, config.input_tz()?)
+            .map_err(|e| bad_input(format!("--now: {e}"))),
     }
 }
 

@@ -59,5 +59,5 @@ pub fn exec(config: Config, args: RegisterArgs) -> Result<ExitCode> {
     if let Some(p) = out {
         eprintln!("wrote {}", p.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::inputs::exit_code(0, &loaded))
 }

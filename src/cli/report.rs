@@ -87,5 +87,5 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
     for p in written {
         println!("wrote {}", p.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::inputs::exit_code(0, &loaded))
 }

@@ -149,6 +149,21 @@ pub struct InputQuality {
     pub read: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// Accepted rows with a field that could not be used.
+    pub with_problems: u64,
+}
+
+/// A row rejected, or a field of a kept row that could not be used: what the numbers in
+/// the report do not rest on.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputIssue {
+    pub file: String,
+    pub location: String,
+    pub id: String,
+    pub field: String,
+    pub reason: String,
+    /// `rejected` (the row is not in the report) or `kept` (the row is, without the field).
+    pub outcome: &'static str,
 }
 
 /// The whole report.
@@ -175,6 +190,8 @@ pub struct MonthlyReport {
     pub ai_caused: Vec<ClockRow>,
     pub register: Vec<RegisterEntry>,
     pub inputs: Vec<InputQuality>,
+    /// Every rejected row and every problem in a kept row, file by file.
+    pub input_issues: Vec<InputIssue>,
 }
 
 /// Section 4: what people and AI agents did, from `regwatch audit`.
@@ -721,6 +738,24 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
                 read: i.read,
                 accepted: i.accepted,
                 rejected: i.rejected_count(),
+                with_problems: i.with_problems(),
+            })
+            .collect(),
+        input_issues: r
+            .inputs
+            .iter()
+            .flat_map(|i| {
+                let rejected = i.rejected.iter().map(|x| (x, "rejected"));
+                let kept = i.problems.iter().map(|x| (x, "kept"));
+                rejected.chain(kept)
+            })
+            .map(|(x, outcome)| InputIssue {
+                file: x.file.clone(),
+                location: x.location.to_string(),
+                id: x.id.clone(),
+                field: x.field.clone(),
+                reason: x.reason.clone(),
+                outcome,
             })
             .collect(),
     })

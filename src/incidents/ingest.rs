@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::error::bad_input;
-use crate::incidents::record::{build, Column, FieldError, Incident, REQUIRED_COLUMNS};
+use crate::incidents::record::{build, Built, Column, FieldError, Incident, REQUIRED_COLUMNS};
 
 /// How an incident file is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,8 @@ impl fmt::Display for Location {
     }
 }
 
-/// A row that was not accepted, and why.
+/// A row that was not accepted, and why; or, in `IngestReport::problems`, a field of a
+/// row that was kept without it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejection {
     pub file: String,
@@ -90,11 +91,27 @@ pub struct IngestReport {
     pub read: u64,
     pub accepted: u64,
     pub rejected: Vec<Rejection>,
+    /// Problems in rows that were accepted: each field that could not be used, with the
+    /// safe reading taken instead. A row can have several.
+    pub problems: Vec<Rejection>,
 }
 
 impl IngestReport {
     pub fn rejected_count(&self) -> u64 {
         self.rejected.len() as u64
+    }
+
+    /// Accepted rows with at least one problem.
+    pub fn with_problems(&self) -> u64 {
+        let mut n = 0;
+        let mut last = None;
+        for p in &self.problems {
+            if last != Some(p.location) {
+                n += 1;
+                last = Some(p.location);
+            }
+        }
+        n
     }
 }
 
@@ -104,8 +121,9 @@ pub struct IngestOptions<'a> {
     pub strict: bool,
     /// Zone for timestamps written without an offset.
     pub input_tz: Tz,
-    /// A further check on each built incident (for example that its services exist).
-    pub check: &'a (dyn Fn(&Incident) -> Result<(), FieldError> + Sync),
+    /// A further check on each built incident (for example that its services exist): it
+    /// adds problems; the incident is kept.
+    pub check: &'a (dyn Fn(&Incident, &mut Vec<FieldError>) + Sync),
 }
 
 /// Reads one incident file.
@@ -137,7 +155,8 @@ pub fn read_incidents(path: &Path, opts: &IngestOptions) -> Result<(Vec<Incident
             rdr.consume(3);
         }
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
-        read_csv(rdr, size, &mut sink, &empty)?;
+        let bom = if head_has_bom(path) { 3 } else { 0 };
+        read_csv(rdr, size, (path, bom), &mut sink, &empty)?;
         return Ok(sink.finish());
     }
     let bytes = std::fs::read(path).map_err(|e| bad_input(format!("{name}: cannot read: {e}")))?;
@@ -160,6 +179,7 @@ struct Sink<'a> {
     opts: &'a IngestOptions<'a>,
     incidents: Vec<Incident>,
     rejected: Vec<Rejection>,
+    problems: Vec<Rejection>,
     seen: FxHashMap<Arc<str>, Location>,
     read: u64,
 }
@@ -171,27 +191,45 @@ impl<'a> Sink<'a> {
             opts,
             incidents: Vec::new(),
             rejected: Vec::new(),
+            problems: Vec::new(),
             seen: FxHashMap::default(),
             read: 0,
         }
     }
 
-    /// Takes one row's outcome. In strict mode a rejection is the run's error.
+    /// Takes one row's outcome. In strict mode a rejection, or a problem, is the run's
+    /// error.
     fn take(
         &mut self,
         loc: Location,
-        built: Result<Incident, FieldError>,
+        built: Built,
         id_hint: &str,
         raw: impl FnOnce() -> String,
     ) -> Result<()> {
         self.read += 1;
-        let outcome = built.and_then(|inc| {
-            (self.opts.check)(&inc)?;
-            Ok(inc)
-        });
-        let err = match outcome {
-            Ok(inc) => match self.seen.entry(inc.id.clone()) {
+        let err = match built {
+            Ok((inc, mut problems)) => match self.seen.entry(inc.id.clone()) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
+                    (self.opts.check)(&inc, &mut problems);
+                    if !problems.is_empty() {
+                        let raw = raw();
+                        for p in problems {
+                            let r = Rejection {
+                                file: self.file.clone(),
+                                location: loc,
+                                id: inc.id.to_string(),
+                                field: p.field,
+                                reason: p.reason,
+                                raw: raw.clone(),
+                            };
+                            if self.opts.strict {
+                                return Err(bad_input(format!(
+                                    "{r} (strict mode: the run stops at the first bad row)"
+                                )));
+                            }
+                            self.problems.push(r);
+                        }
+                    }
                     slot.insert(loc);
                     self.incidents.push(inc);
                     return Ok(());
@@ -203,13 +241,17 @@ impl<'a> Sink<'a> {
             },
             Err(e) => e,
         };
+        self.reject(loc, err, id_hint, raw())
+    }
+
+    fn reject(&mut self, loc: Location, err: FieldError, id: &str, raw: String) -> Result<()> {
         let r = Rejection {
             file: self.file.clone(),
             location: loc,
-            id: id_hint.to_string(),
+            id: id.to_string(),
             field: err.field,
             reason: err.reason,
-            raw: raw(),
+            raw,
         };
         if self.opts.strict {
             return Err(bad_input(format!(
@@ -232,14 +274,104 @@ impl<'a> Sink<'a> {
             read: self.read,
             accepted: self.incidents.len() as u64,
             rejected: self.rejected,
+            problems: self.problems,
         };
         (self.incidents, report)
     }
 }
 
+/// Whether the file starts with a UTF-8 byte order mark.
+fn head_has_bom(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 3];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && head == *b"\xEF\xBB\xBF"
+}
+
+/// A record with a stray quote, split back into the lines it swallowed.
+struct Runaway {
+    /// The record's first line, read on its own: the row that is rejected.
+    first: csv::StringRecord,
+    /// Each following line, read as a row of its own (blank lines left out).
+    rows: Vec<csv::StringRecord>,
+    field: String,
+    /// The last line it ran to, and whether that is the end of the file.
+    last_line: u64,
+}
+
+/// Whether `record` is a quoted value that never closed and ran on over the rows after it:
+/// a value holding a line break, in a record with the wrong number of fields or with a
+/// following line that reads as a whole row by itself. If so, the raw lines are read again
+/// from the file (`source`: its path and the BOM's length) one by one.
+fn runaway(
+    record: &csv::StringRecord,
+    names: &[String],
+    source: (&Path, u64),
+    end: u64,
+) -> Option<Runaway> {
+    let ncols = names.len();
+    let col = record.iter().position(|f| f.contains('\n'))?;
+    let one_line = |line: &str| -> Option<csv::StringRecord> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(line.as_bytes());
+        let mut rec = csv::StringRecord::new();
+        r.read_record(&mut rec).ok()?;
+        Some(rec)
+    };
+    let looks_like_rows = record.len() != ncols
+        || record.iter().any(|f| {
+            f.split('\n')
+                .skip(1)
+                .any(|l| one_line(l.trim_end_matches('\r')).is_some_and(|r| r.len() == ncols))
+        });
+    if !looks_like_rows {
+        return None;
+    }
+    let pos = record.position()?;
+    let (start, line) = (pos.byte(), pos.line());
+    let bytes = {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(source.0).ok()?;
+        f.seek(std::io::SeekFrom::Start(start + source.1)).ok()?;
+        let mut buf = vec![0; end.checked_sub(start)? as usize];
+        f.read_exact(&mut buf).ok()?;
+        buf
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
+    let mut first = one_line(lines.next()?)?;
+    first.set_position(Some(pos.clone()));
+    let mut rows = Vec::new();
+    let mut last_line = line;
+    for (k, l) in lines.enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let n = line + 1 + k as u64;
+        last_line = n;
+        if let Some(mut rec) = one_line(l) {
+            let mut p = csv::Position::new();
+            p.set_line(n);
+            rec.set_position(Some(p));
+            rows.push(rec);
+        }
+    }
+    Some(Runaway {
+        first,
+        rows,
+        field: names.get(col).cloned().unwrap_or_else(|| "(row)".into()),
+        last_line,
+    })
+}
+
 fn read_csv(
     input: impl std::io::Read + Send,
     size: u64,
+    source: (&Path, u64),
     sink: &mut Sink,
     empty: &dyn Fn() -> anyhow::Error,
 ) -> Result<()> {
@@ -272,12 +404,10 @@ fn read_csv(
             names.join(", ")
         )));
     }
-    if let Some(dup) = names
-        .iter()
-        .enumerate()
-        .find(|(i, n)| names[..*i].contains(n))
-        .map(|(_, n)| n)
-    {
+    // A set, not a search of the columns before each: a file with 100,000 columns must not
+    // take 10^10 comparisons.
+    let mut distinct: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+    if let Some(dup) = names.iter().find(|n| !distinct.insert(n.as_str())) {
         return Err(bad_input(format!(
             "{file} line 1: column {dup:?} appears twice"
         )));
@@ -296,9 +426,12 @@ fn read_csv(
         failure: Option<(u64, csv::Error)>,
         /// Bytes of the file read so far.
         offset: u64,
+        /// Records rejected for a stray quote (by position in the batch), with the reason.
+        notes: Vec<(usize, FieldError)>,
     }
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(2);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<csv::StringRecord>>();
+    let names = &names;
     std::thread::scope(|scope| -> Result<()> {
         // Owned here, so an early return drops it and the reader stops instead of waiting.
         let full_rx = full_rx;
@@ -307,6 +440,7 @@ fn read_csv(
                 let mut records = free_rx.try_recv().unwrap_or_default();
                 let mut filled = 0;
                 let mut failure = None;
+                let mut notes = Vec::new();
                 let mut last = false;
                 while filled < BATCH {
                     if records.len() == filled {
@@ -321,7 +455,39 @@ fn read_csv(
                         Ok(true) => {
                             let r = &records[filled];
                             // A blank line between records is not a record.
-                            if !(r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty())) {
+                            if r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty()) {
+                                continue;
+                            }
+                            let end = rdr.position().byte();
+                            let Some(run) = runaway(r, names, source, end) else {
+                                filled += 1;
+                                continue;
+                            };
+                            // A stray quote: the row is rejected, and each line it swallowed
+                            // is read as the row it is.
+                            let at_end = rdr.is_done() || end + source.1 >= size;
+                            let first = run.first.position().map_or(0, |p| p.line());
+                            let reason = format!(
+                                "has a quote that is never closed: the value ran on over lines {} to {}{}; this row is rejected and those lines are read as rows of their own",
+                                first + 1,
+                                run.last_line,
+                                if at_end { " (the end of the file)" } else { "" }
+                            );
+                            notes.push((
+                                filled,
+                                FieldError {
+                                    field: run.field,
+                                    reason,
+                                },
+                            ));
+                            records[filled] = run.first;
+                            filled += 1;
+                            for rec in run.rows {
+                                if records.len() == filled {
+                                    records.push(rec);
+                                } else {
+                                    records[filled] = rec;
+                                }
                                 filled += 1;
                             }
                         }
@@ -337,17 +503,21 @@ fn read_csv(
                     filled,
                     failure,
                     offset: rdr.position().byte(),
+                    notes,
                 };
                 if full_tx.send(batch).is_err() || last {
                     return;
                 }
             }
         });
-        let build_all = |rows: &[csv::StringRecord]| -> Vec<Result<Incident, FieldError>> {
+        let build_all = |rows: &[csv::StringRecord], notes: &[(usize, FieldError)]| -> Vec<Built> {
             rows.par_iter()
-                .map(|record| {
+                .enumerate()
+                .map(|(i, record)| {
                     let line = record.position().map_or(0, |p| p.line());
-                    if record.len() != columns.len() {
+                    if let Some((_, note)) = notes.iter().find(|(n, _)| *n == i) {
+                        Err(note.clone())
+                    } else if record.len() != columns.len() {
                         Err(FieldError {
                             field: "(row)".into(),
                             reason: format!(
@@ -364,10 +534,7 @@ fn read_csv(
         };
         // Takes a built batch in file order (ids, counts, quarantine), then hands its
         // records back to the reader.
-        let take_all = |sink: &mut Sink,
-                        batch: Batch,
-                        built: Vec<Result<Incident, FieldError>>|
-         -> Result<()> {
+        let take_all = |sink: &mut Sink, batch: Batch, built: Vec<Built>| -> Result<()> {
             let rows = &batch.records[..batch.filled];
             for (record, b) in rows.iter().zip(built) {
                 let line = record.position().map_or(0, |p| p.line());
@@ -399,7 +566,7 @@ fn read_csv(
         };
         // While one batch is taken (in order, on this thread), the next is built on the
         // other cores.
-        let mut pending: Option<(Batch, Vec<Result<Incident, FieldError>>)> = None;
+        let mut pending: Option<(Batch, Vec<Built>)> = None;
         for batch in full_rx.iter() {
             if sink.read == 0 && pending.is_none() && batch.filled > 0 && batch.offset > 0 {
                 // Estimate the rows in the whole file from the first batch.
@@ -407,7 +574,7 @@ fn read_csv(
                 sink.reserve(((size as f64 / per_row) * 1.02) as usize);
             }
             let (built, taken) = rayon::join(
-                || build_all(&batch.records[..batch.filled]),
+                || build_all(&batch.records[..batch.filled], &batch.notes),
                 || match pending.take() {
                     Some((b, built)) => take_all(&mut *sink, b, built),
                     None => Ok(()),
@@ -430,14 +597,100 @@ fn csv_line(rec: &csv::StringRecord) -> String {
     String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
+/// One JSON record as read, with the keys it has more than once (case and surrounding
+/// spaces aside, as column names are), which a plain `serde_json::Value` would drop
+/// silently, keeping the last.
+struct JsonRow {
+    value: serde_json::Value,
+    /// (key, the values it had, in order).
+    duplicates: Vec<(String, Vec<String>)>,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JsonRow, D::Error> {
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        use serde_json::Value;
+        struct V;
+        fn plain(value: Value) -> JsonRow {
+            JsonRow {
+                value,
+                duplicates: Vec::new(),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonRow;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
+                let mut obj = serde_json::Map::new();
+                let mut duplicates: Vec<(String, Vec<String>)> = Vec::new();
+                let mut seen: rustc_hash::FxHashSet<String> = Default::default();
+                let shown = |v: &Value| json_cell(v).unwrap_or_else(|_| v.to_string());
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    let norm = k.trim().to_ascii_lowercase();
+                    if seen.contains(&norm) {
+                        // The same column again, maybe spelt otherwise: one entry, the last.
+                        let old = obj
+                            .keys()
+                            .find(|o| o.trim().eq_ignore_ascii_case(&norm))
+                            .cloned();
+                        let first = old.and_then(|o| obj.remove(&o));
+                        match duplicates.iter_mut().find(|(d, _)| *d == norm) {
+                            Some((_, vals)) => vals.push(shown(&v)),
+                            None => {
+                                let first = first.as_ref().map(shown).unwrap_or_default();
+                                duplicates.push((norm, vec![first, shown(&v)]));
+                            }
+                        }
+                    } else {
+                        seen.insert(norm);
+                    }
+                    obj.insert(k, v);
+                }
+                Ok(JsonRow {
+                    value: Value::Object(obj),
+                    duplicates,
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<JsonRow, A::Error> {
+                let d = serde::de::value::SeqAccessDeserializer::new(seq);
+                Ok(plain(serde::Deserialize::deserialize(d)?))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<JsonRow, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<JsonRow, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<JsonRow, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<JsonRow, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<JsonRow, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<JsonRow, E> {
+                Ok(plain(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<JsonRow, E> {
+                Ok(plain(Value::Null))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Turns one JSON object into cells and builds it.
 fn build_json(
-    value: &serde_json::Value,
+    row: &JsonRow,
     line: u64,
     tz: Tz,
     columns: &mut HashMap<String, Column>,
-) -> (String, Result<Incident, FieldError>) {
-    let Some(obj) = value.as_object() else {
+) -> (String, Built) {
+    let Some(obj) = row.value.as_object() else {
         let err = FieldError {
             field: "(record)".into(),
             reason: "is not a JSON object".into(),
@@ -445,9 +698,11 @@ fn build_json(
         return (String::new(), Err(err));
     };
     let id = obj
-        .get("id")
-        .map(|v| json_cell(v).unwrap_or_default())
+        .iter()
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("id"))
+        .map(|(_, v)| json_cell(v).unwrap_or_default())
         .unwrap_or_default();
+    let mut problems = Vec::new();
     let mut cells: Vec<(Column, String)> = Vec::with_capacity(obj.len());
     for (k, v) in obj {
         let key = k.trim().to_ascii_lowercase();
@@ -457,10 +712,30 @@ fn build_json(
             .clone();
         match json_cell(v) {
             Ok(s) => cells.push((col, s)),
-            Err(reason) => return (id, Err(FieldError { field: key, reason })),
+            Err(reason) if matches!(col, Column::Id | Column::AwareAt) => {
+                return (id, Err(FieldError { field: key, reason }))
+            }
+            Err(reason) => problems.push(FieldError {
+                field: key,
+                reason: format!("{reason}; the field is ignored"),
+            }),
         }
     }
-    let built = build(cells.iter().map(|(c, s)| (c, s.as_str())), line, tz);
+    for (key, values) in &row.duplicates {
+        let values: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+        problems.push(FieldError {
+            field: key.clone(),
+            reason: format!(
+                "appears {} times in the object ({}); the last value is used",
+                values.len(),
+                values.join(", then ")
+            ),
+        });
+    }
+    let built = build(cells.iter().map(|(c, s)| (c, s.as_str())), line, tz).map(|(inc, mut p)| {
+        problems.append(&mut p);
+        (inc, problems)
+    });
     (id, built)
 }
 
@@ -499,7 +774,7 @@ fn read_json_lines(bytes: &[u8], sink: &mut Sink) -> Result<()> {
             continue;
         }
         let raw = || String::from_utf8_lossy(raw_line).into_owned();
-        let (id, built) = match serde_json::from_slice::<serde_json::Value>(raw_line) {
+        let (id, built) = match serde_json::from_slice::<JsonRow>(raw_line) {
             Ok(v) => build_json(&v, line_no, tz, &mut columns),
             Err(e) => (
                 String::new(),
@@ -516,7 +791,7 @@ fn read_json_lines(bytes: &[u8], sink: &mut Sink) -> Result<()> {
 
 fn read_json_array(bytes: &[u8], sink: &mut Sink) -> Result<()> {
     let file = sink.file.clone();
-    let values: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| {
+    let values: Vec<JsonRow> = serde_json::from_slice(bytes).map_err(|e| {
         bad_input(format!(
             "{file} line {}, column {}: not a JSON array of incidents: {e}",
             e.line(),
@@ -528,7 +803,7 @@ fn read_json_array(bytes: &[u8], sink: &mut Sink) -> Result<()> {
     for (i, v) in values.iter().enumerate() {
         let n = i as u64 + 1;
         let (id, built) = build_json(v, n, tz, &mut columns);
-        sink.take(Location::Record(n), built, &id, || v.to_string())?;
+        sink.take(Location::Record(n), built, &id, || v.value.to_string())?;
     }
     Ok(())
 }
@@ -551,6 +826,20 @@ pub fn write_quarantine(path: &Path, rejected: &[Rejection]) -> Result<()> {
         Ok(())
     })
     .with_context(|| format!("cannot write quarantine file {}", path.display()))
+}
+
+/// Where problems in kept rows go: beside the quarantine file, `<stem>.problems.csv` for
+/// `<stem>.quarantine.csv` (else `<stem>.problems.csv` for any other quarantine name).
+pub fn problems_path(quarantine: &Path) -> PathBuf {
+    let name = quarantine
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".quarantine.csv")
+        .or_else(|| name.strip_suffix(".csv"))
+        .unwrap_or(&name);
+    quarantine.with_file_name(format!("{stem}.problems.csv"))
 }
 
 /// Where rejected rows go unless the user says otherwise: `<stem>.quarantine.csv` in the

@@ -76,22 +76,23 @@ impl Loaded {
 
         let tz = config.display_tz()?;
         let input_tz = config.input_tz()?;
-        let check = |inc: &Incident| -> Result<(), FieldError> {
+        // An unknown service is a problem on the row, not a reason to drop it: the
+        // incident keeps every other clock, and the known services keep theirs.
+        let check = |inc: &Incident, problems: &mut Vec<FieldError>| {
             if services.source.is_none() {
-                return Ok(());
+                return;
             }
             for s in inc.affected_services.items() {
                 if services.get(s).is_none() {
-                    return Err(FieldError {
+                    problems.push(FieldError {
                         field: "affected_services".into(),
                         reason: format!(
-                            "{s:?} is not an important business service in {}",
+                            "{s:?} is not an important business service in {}; no impact tolerance clock for it, the incident's other clocks are kept",
                             services.source.as_deref().unwrap_or("")
                         ),
                     });
                 }
             }
-            Ok(())
         };
         let ingest = IngestOptions {
             format: opts.format,
@@ -123,6 +124,8 @@ impl Loaded {
                             raw: String::new(),
                         });
                         report.accepted -= 1;
+                        let at = Location::Line(inc.line);
+                        report.problems.retain(|p| p.location != at);
                         false
                     }
                     None => {
@@ -132,7 +135,7 @@ impl Loaded {
                 });
             }
             if opts.strict {
-                if let Some(r) = report.rejected.first() {
+                if let Some(r) = report.rejected.first().or(report.problems.first()) {
                     return Err(crate::error::bad_input(r.to_string()));
                 }
             }
@@ -180,17 +183,34 @@ impl Loaded {
             .collect()
     }
 
-    /// `file: read N, accepted A, rejected R` per input.
+    /// Problems in rows that were kept, in every input.
+    pub fn problems(&self) -> Vec<Rejection> {
+        self.reports
+            .iter()
+            .flat_map(|r| r.problems.iter().cloned())
+            .collect()
+    }
+
+    /// Whether any row was rejected or kept with a problem.
+    pub fn has_input_problems(&self) -> bool {
+        self.reports
+            .iter()
+            .any(|r| !r.rejected.is_empty() || !r.problems.is_empty())
+    }
+
+    /// `file: read N, accepted A, rejected R, with problems P` per input (P of the A
+    /// accepted rows have a field that could not be used).
     pub fn input_lines(&self) -> Vec<String> {
         self.reports
             .iter()
             .map(|r| {
                 format!(
-                    "{}: read {}, accepted {}, rejected {}",
+                    "{}: read {}, accepted {}, rejected {}, with problems {}",
                     r.file,
                     r.read,
                     r.accepted,
-                    r.rejected_count()
+                    r.rejected_count(),
+                    r.with_problems()
                 )
             })
             .collect()

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::clock::parse_timestamp;
+use crate::clock::parse_clock_timestamp;
 
 /// Columns an incident file must have.
 pub const REQUIRED_COLUMNS: &[&str] = &["id", "title", "aware_at", "personal_data"];
@@ -287,9 +287,28 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, FieldError> {
     }
 }
 
+/// A built incident with the problems found in fields it could do without, or the reason
+/// the whole row is rejected (no id, or no usable `aware_at`).
+pub type Built = Result<(Incident, Vec<FieldError>), FieldError>;
+
+/// What a field that cannot be read comes to when the row is kept anyway.
+const IGNORED: &str =
+    "the field is ignored: a clock it would stop stays open, a clock it would start does not start";
+
 /// Builds an incident from (column, value) cells; the single validation path for every
 /// input format.
-pub fn build<'c, I>(cells: I, line: u64, tz: Tz) -> Result<Incident, FieldError>
+///
+/// Only a missing or empty `id` and a missing or unreadable `aware_at` reject the row:
+/// every clock starts from `aware_at`, and nothing can be tracked without an id. Any other
+/// bad field is a problem on a row that is kept, with the safe reading:
+/// - a bad timestamp is ignored (a "done" field that cannot be read does not stop its
+///   clock, so the clock stays visible, overdue if it is);
+/// - a bad or missing `personal_data` is taken as `true`, so the personal-data clocks
+///   stay visible until someone fixes it;
+/// - a value outside a vocabulary is taken as empty (for `risk_to_individuals`: not yet
+///   assessed, so the clocks run);
+/// - a bad count is left empty; a missing title becomes `(no title)`.
+pub fn build<'c, I>(cells: I, line: u64, tz: Tz) -> Built
 where
     I: IntoIterator<Item = (&'c Column, &'c str)>,
 {
@@ -297,6 +316,7 @@ where
     let mut title = None;
     let mut aware_at = None;
     let mut personal_data = None;
+    let mut problems: Vec<FieldError> = Vec::new();
     let mut times: Vec<(Arc<str>, DateTime<Utc>)> = Vec::new();
     let mut text: Vec<(Arc<str>, Box<str>)> = Vec::new();
     let mut inc = Incident {
@@ -333,26 +353,41 @@ where
                     ));
                 }
                 aware_at = Some(
-                    parse_timestamp(v, tz)
+                    parse_clock_timestamp(v, tz)
                         .map_err(|e| FieldError::new("aware_at", e.to_string()))?,
                 );
             }
-            Column::PersonalData => personal_data = Some(parse_bool("personal_data", v)?),
+            Column::PersonalData => match parse_bool("personal_data", v) {
+                Ok(b) => personal_data = Some(b),
+                Err(e) => {
+                    personal_data = Some(true);
+                    problems.push(FieldError::new(
+                        "personal_data",
+                        format!(
+                            "{}; taken as true, so the personal data clocks stay visible",
+                            e.reason
+                        ),
+                    ));
+                }
+            },
             Column::Enum(pos) => {
                 let (field, allowed) = VOCABULARY[*pos];
                 inc.codes[*pos] = if v.is_empty() {
                     0
                 } else {
-                    let n = allowed
-                        .iter()
-                        .position(|a| a.eq_ignore_ascii_case(v))
-                        .ok_or_else(|| {
-                            FieldError::new(
+                    match allowed.iter().position(|a| a.eq_ignore_ascii_case(v)) {
+                        Some(n) => n as u8 + 1,
+                        None => {
+                            problems.push(FieldError::new(
                                 field,
-                                format!("{v:?} is not one of {}", allowed.join(", ")),
-                            )
-                        })?;
-                    n as u8 + 1
+                                format!(
+                                    "{v:?} is not one of {}; taken as empty (not known)",
+                                    allowed.join(", ")
+                                ),
+                            ));
+                            0
+                        }
+                    }
                 };
             }
             Column::Count(name) => {
@@ -361,9 +396,16 @@ where
                 }
                 let n: u64 = match v.parse() {
                     Ok(n) => n,
-                    Err(_) => v.replace([',', '_'], "").parse().map_err(|_| {
-                        FieldError::new(name, format!("{v:?} is not a whole number"))
-                    })?,
+                    Err(_) => match v.replace([',', '_'], "").parse() {
+                        Ok(n) => n,
+                        Err(_) => {
+                            problems.push(FieldError::new(
+                                name,
+                                format!("{v:?} is not a whole number; left empty"),
+                            ));
+                            continue;
+                        }
+                    },
                 };
                 if &**name == "records" {
                     inc.records = Some(n);
@@ -384,8 +426,10 @@ where
                 if v.is_empty() {
                     continue;
                 }
-                let t = parse_timestamp(v, tz).map_err(|e| FieldError::new(name, e.to_string()))?;
-                times.push((name.clone(), t));
+                match parse_clock_timestamp(v, tz) {
+                    Ok(t) => times.push((name.clone(), t)),
+                    Err(e) => problems.push(FieldError::new(name, format!("{e}; {IGNORED}"))),
+                }
             }
             Column::Text(name) => {
                 if !v.is_empty() {
@@ -397,40 +441,70 @@ where
     inc.id = id
         .ok_or_else(|| FieldError::new("id", "is missing"))?
         .into();
-    let title = title.ok_or_else(|| FieldError::new("title", "is missing"))?;
-    if title.is_empty() {
-        return Err(FieldError::new("title", "is empty"));
-    }
-    inc.title = title.into();
     inc.aware_at = aware_at.ok_or_else(|| FieldError::new("aware_at", "is missing"))?;
-    inc.personal_data =
-        personal_data.ok_or_else(|| FieldError::new("personal_data", "is missing"))?;
+    match title {
+        Some(t) if !t.is_empty() => inc.title = t.into(),
+        other => {
+            let what = if other.is_some() {
+                "is empty"
+            } else {
+                "is missing"
+            };
+            problems.push(FieldError::new(
+                "title",
+                format!("{what}; shown as (no title)"),
+            ));
+            inc.title = "(no title)".into();
+        }
+    }
+    inc.personal_data = match personal_data {
+        Some(b) => b,
+        None => {
+            problems.push(FieldError::new(
+                "personal_data",
+                "is missing; taken as true, so the personal data clocks stay visible",
+            ));
+            true
+        }
+    };
     inc.times = times.into_boxed_slice();
     inc.text = text.into_boxed_slice();
-    check_order(&inc)?;
-    Ok(inc)
+    check_order(&mut inc, &mut problems);
+    Ok((inc, problems))
 }
 
-/// Catches timestamps that cannot be in that order: a clock that ends before it starts
-/// is a data error, not a met deadline.
-fn check_order(inc: &Incident) -> Result<(), FieldError> {
+/// Catches timestamps that cannot be in that order. The row is kept and each is reported:
+/// a clock that ends before it starts is a data error, not a met deadline.
+fn check_order(inc: &mut Incident, problems: &mut Vec<FieldError>) {
     if let (Some(s), Some(e)) = (inc.time("disruption_start"), inc.time("disruption_end")) {
         if e < s {
-            return Err(FieldError::new(
+            // Without a usable end the disruption counts as still going on, so a breached
+            // tolerance shows rather than a negative outage.
+            let mut times = std::mem::take(&mut inc.times).into_vec();
+            times.retain(|(k, _)| &**k != "disruption_end");
+            inc.times = times.into_boxed_slice();
+            problems.push(FieldError::new(
                 "disruption_end",
-                "is before disruption_start",
+                "is before disruption_start; ignored, so the disruption counts as not over",
             ));
         }
     }
     if let Some(o) = inc.time("occurred_at") {
         if inc.aware_at < o {
-            return Err(FieldError::new(
+            problems.push(FieldError::new(
                 "aware_at",
-                "is before occurred_at (the organisation cannot know before it happens)",
+                "is before occurred_at (the organisation cannot know before it happens); the clocks still start from aware_at",
             ));
         }
     }
-    Ok(())
+    if let Some(r) = inc.time("resolved_at") {
+        if r < inc.aware_at {
+            problems.push(FieldError::new(
+                "resolved_at",
+                "is before aware_at (an incident cannot be resolved before anyone knew of it); kept as written",
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -441,7 +515,7 @@ mod tests {
         names.iter().map(|n| Column::for_name(n)).collect()
     }
 
-    fn build_row(names: &[&str], vals: &[&str]) -> Result<Incident, FieldError> {
+    fn build_row(names: &[&str], vals: &[&str]) -> Built {
         let c = cols(names);
         build(
             c.iter().zip(vals.iter().copied()),
@@ -468,7 +542,8 @@ mod tests {
                 "2026-07-02T10:00:00Z",
             ],
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert!(i.personal_data);
         assert_eq!(i.aware_at.to_rfc3339(), "2026-07-01T08:00:00+00:00");
         assert!(matches!(i.field("ico_notified_at"), FieldValue::Time(_)));
@@ -481,12 +556,13 @@ mod tests {
 
     #[test]
     fn names_the_bad_field() {
-        let e = build_row(
+        let (i, p) = build_row(
             &["id", "title", "aware_at", "personal_data", "severity"],
             &["I-1", "x", "2026-07-01 09:00", "no", "apocalyptic"],
         )
-        .unwrap_err();
-        assert_eq!(e.field, "severity");
+        .unwrap();
+        assert_eq!(p[0].field, "severity");
+        assert_eq!(i.severity(), "");
         let e = build_row(
             &["id", "title", "aware_at", "personal_data"],
             &["I-1", "x", "2026-03-29 01:15", "no"],

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{local_text, utc_text};
 use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
 use crate::error::{bad_input, Busy};
+use crate::incidents::ingest::IngestReport;
 use crate::regimes::deadline::{crossed_thresholds, Deadline};
 use crate::render::deadlines::DeadlineRow;
 use crate::util::atomic::write_bytes_atomic;
@@ -145,6 +146,10 @@ pub struct Alert {
     pub recipients: Vec<String>,
     pub subject: String,
     pub body: String,
+    /// For the input-problems message: the state key of each row problem it reports
+    /// (recorded one by one, so each is sent once).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
 }
 
 /// What a run did.
@@ -156,6 +161,10 @@ pub struct AlertOutcome {
     pub failed: Vec<(String, String)>,
     /// Thresholds already alerted in an earlier run.
     pub already_sent: usize,
+    /// Row problems in the inputs (rejected rows and fields not used), and how many of
+    /// them this run reports for the first time.
+    pub input_problems: usize,
+    pub input_problems_new: usize,
 }
 
 #[derive(Serialize)]
@@ -187,7 +196,129 @@ pub fn load_templates(dir: &Path) -> Result<Handlebars<'static>> {
         hb.register_template_file(name, &path)
             .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
     }
+    // A templates folder copied before these existed still works: the built-in ones stand in.
+    for (name, builtin) in [
+        (
+            "input-problems-subject",
+            include_str!("../../templates/input-problems-subject.hbs"),
+        ),
+        (
+            "input-problems-body",
+            include_str!("../../templates/input-problems-body.hbs"),
+        ),
+    ] {
+        let path = dir.join(format!("{name}.hbs"));
+        let registered = if path.exists() {
+            hb.register_template_file(name, &path)
+        } else {
+            hb.register_template_string(name, builtin)
+        };
+        registered.map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+    }
     Ok(hb)
+}
+
+#[derive(Serialize)]
+struct InputItem<'a> {
+    file: &'a str,
+    location: String,
+    id: &'a str,
+    field: &'a str,
+    reason: &'a str,
+    outcome: &'static str,
+    key: String,
+}
+
+/// The state key of one row problem: file, row (its id, else its line), field and a
+/// short hash of the reason, so a different problem in the same field is told again.
+fn input_key(file: &str, location: &str, id: &str, field: &str, reason: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(reason.as_bytes());
+    let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let row = if id.is_empty() { location } else { id };
+    format!("input:{file}:{row}:{field}#{short}")
+}
+
+/// One message for the DPO role (else `default`) listing every row problem not reported
+/// before: rejected rows and fields of kept rows that could not be used.
+pub fn plan_input_problems(
+    inputs: &[IngestReport],
+    state: &AlertState,
+    cfg: &AlertConfig,
+    templates: &Handlebars,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<(Option<Alert>, usize)> {
+    let mut items = Vec::new();
+    let mut total = 0;
+    for report in inputs {
+        let all = report.rejected.iter().map(|r| (r, "rejected")).chain(
+            report
+                .problems
+                .iter()
+                .map(|r| (r, "kept without this field")),
+        );
+        for (r, outcome) in all {
+            total += 1;
+            let location = r.location.to_string();
+            let key = input_key(&r.file, &location, &r.id, &r.field, &r.reason);
+            if state.is_done(&key) {
+                continue;
+            }
+            items.push(InputItem {
+                file: &r.file,
+                location,
+                id: &r.id,
+                field: &r.field,
+                reason: &r.reason,
+                outcome,
+                key,
+            });
+        }
+    }
+    if items.is_empty() {
+        return Ok((None, total));
+    }
+    let recipients = cfg
+        .roles
+        .get("dpo")
+        .or_else(|| cfg.roles.get("default"))
+        .cloned()
+        .unwrap_or_default();
+    if recipients.is_empty() {
+        return Err(bad_input(
+            "no recipients for the input problems: set [alerts.roles] dpo = [\"...\"] or default",
+        ));
+    }
+    let rejected = items.iter().filter(|i| i.outcome == "rejected").count();
+    let data = serde_json::json!({
+        "count": items.len(),
+        "rejected": rejected,
+        "kept": items.len() - rejected,
+        "items": &items,
+        "now_local": local_text(now, tz),
+    });
+    let subject = templates
+        .render("input-problems-subject", &data)
+        .map_err(|e| bad_input(format!("template input-problems-subject: {e}")))?;
+    let subject: String = subject
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let body = templates
+        .render("input-problems-body", &data)
+        .map_err(|e| bad_input(format!("template input-problems-body: {e}")))?;
+    let alert = Alert {
+        key: format!("input-problems@{}", utc_text(now)),
+        threshold: "input-problems".into(),
+        covers: Vec::new(),
+        recipients,
+        subject,
+        body,
+        items: items.into_iter().map(|i| i.key).collect(),
+    };
+    Ok((Some(alert), total))
 }
 
 /// Works out which alerts are due at `now` and not yet sent.
@@ -265,6 +396,7 @@ pub fn plan(
             recipients,
             subject,
             body,
+            items: Vec::new(),
         });
     }
     Ok((out, already))
@@ -360,6 +492,9 @@ pub struct AlertRun<'a> {
     pub dry_run: bool,
     pub now: DateTime<Utc>,
     pub tz: Tz,
+    /// What reading the incident files came to: each rejected row and each problem in a
+    /// kept row is itself an alert, for the DPO.
+    pub inputs: &'a [IngestReport],
 }
 
 /// Sends what is due. In a dry run nothing is sent and the state is not touched.
@@ -370,7 +505,7 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
         Some(AlertLock::acquire(opts.state_path)?)
     };
     let mut state = AlertState::load(opts.state_path)?;
-    let (due, already_sent) = plan(
+    let (mut due, already_sent) = plan(
         deadlines,
         &state,
         opts.config,
@@ -378,9 +513,24 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
         opts.now,
         opts.tz,
     )?;
+    let (input_alert, input_problems) = plan_input_problems(
+        opts.inputs,
+        &state,
+        opts.config,
+        opts.templates,
+        opts.now,
+        opts.tz,
+    )?;
+    let input_problems_new = input_alert.as_ref().map_or(0, |a| a.items.len());
+    // First: a row that could not be evaluated may hide a clock more urgent than any.
+    if let Some(a) = input_alert {
+        due.insert(0, a);
+    }
     let mut outcome = AlertOutcome {
         due: due.clone(),
         already_sent,
+        input_problems,
+        input_problems_new,
         ..AlertOutcome::default()
     };
     if opts.dry_run || due.is_empty() {
@@ -406,19 +556,21 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
         match sender.send(msg) {
             Ok(()) => {
                 let sent_at = utc_text(Utc::now());
-                let prev = state.alerts.get(&alert.key).map_or(0, |r| r.attempts);
-                state.alerts.insert(
-                    alert.key.clone(),
-                    AlertRecord {
-                        status: AlertStatus::Sent,
-                        sent_at: Some(sent_at),
-                        covered_by: None,
-                        recipients: alert.recipients.clone(),
-                        subject: Some(alert.subject.clone()),
-                        attempts: prev + 1,
-                        last_error: None,
-                    },
-                );
+                for key in record_keys(alert) {
+                    let prev = state.alerts.get(key).map_or(0, |r| r.attempts);
+                    state.alerts.insert(
+                        key.clone(),
+                        AlertRecord {
+                            status: AlertStatus::Sent,
+                            sent_at: Some(sent_at.clone()),
+                            covered_by: None,
+                            recipients: alert.recipients.clone(),
+                            subject: Some(alert.subject.clone()),
+                            attempts: prev + 1,
+                            last_error: None,
+                        },
+                    );
+                }
                 let base = alert.key.rsplit_once('#').map_or("", |(b, _)| b);
                 for c in &alert.covers {
                     state.alerts.insert(
@@ -460,19 +612,31 @@ pub fn send_one(delivery: &Delivery, msg: &Message) -> Result<()> {
         })
 }
 
+/// The state keys an alert is recorded under: its own, or for the input-problems message
+/// one per row problem it reports.
+fn record_keys(alert: &Alert) -> &[String] {
+    if alert.items.is_empty() {
+        std::slice::from_ref(&alert.key)
+    } else {
+        &alert.items
+    }
+}
+
 fn record_failure(state: &mut AlertState, alert: &Alert, err: &str) {
-    let rec = state
-        .alerts
-        .entry(alert.key.clone())
-        .or_insert_with(|| AlertRecord {
-            status: AlertStatus::Pending,
-            sent_at: None,
-            covered_by: None,
-            recipients: alert.recipients.clone(),
-            subject: Some(alert.subject.clone()),
-            attempts: 0,
-            last_error: None,
-        });
-    rec.attempts += 1;
-    rec.last_error = Some(err.to_string());
+    for key in record_keys(alert) {
+        let rec = state
+            .alerts
+            .entry(key.clone())
+            .or_insert_with(|| AlertRecord {
+                status: AlertStatus::Pending,
+                sent_at: None,
+                covered_by: None,
+                recipients: alert.recipients.clone(),
+                subject: Some(alert.subject.clone()),
+                attempts: 0,
+                last_error: None,
+            });
+        rec.attempts += 1;
+        rec.last_error = Some(err.to_string());
+    }
 }

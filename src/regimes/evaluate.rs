@@ -553,7 +553,9 @@ mod tests {
 
     fn incident(pairs: &[(&str, &str)]) -> Incident {
         let cols: Vec<Column> = pairs.iter().map(|(k, _)| Column::for_name(k)).collect();
-        build(cols.iter().zip(pairs.iter().map(|(_, v)| *v)), 2, LONDON).unwrap()
+        build(cols.iter().zip(pairs.iter().map(|(_, v)| *v)), 2, LONDON)
+            .unwrap()
+            .0
     }
 
     fn regimes() -> Vec<Regime> {

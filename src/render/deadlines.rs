@@ -76,6 +76,17 @@ struct InputSummary<'a> {
     read: u64,
     accepted: u64,
     rejected: u64,
+    /// Accepted rows with a field that could not be used, and each such problem.
+    with_problems: u64,
+    problems: Vec<ProblemSummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProblemSummary<'a> {
+    location: String,
+    id: &'a str,
+    field: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -123,6 +134,17 @@ pub fn write_json(
             read: r.read,
             accepted: r.accepted,
             rejected: r.rejected_count(),
+            with_problems: r.with_problems(),
+            problems: r
+                .problems
+                .iter()
+                .map(|p| ProblemSummary {
+                    location: p.location.to_string(),
+                    id: &p.id,
+                    field: &p.field,
+                    reason: &p.reason,
+                })
+                .collect(),
         })
         .collect();
     serde_json::to_writer(&mut *w, &ins)?;

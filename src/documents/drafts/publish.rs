@@ -26,6 +26,8 @@ pub struct Prepared<D> {
     /// The review e-mail (never addressed to a regulator).
     pub message: Message,
     pub to: Vec<String>,
+    /// Set when the id could not be the file name as it is (see `safe_file_stem`).
+    pub stem_note: Option<String>,
 }
 
 impl<D> Prepared<D> {
@@ -63,6 +65,7 @@ fn render<D: Serialize>(
     let message = draft_message(subject, &markdown, &html, from, &to)?;
     Ok(Prepared {
         draft,
+        stem_note: None,
         stem,
         markdown,
         html,
@@ -130,9 +133,12 @@ pub fn ico(
         draft.id, draft.title
     );
     let stem = format!("ico-{}", safe_file_stem(&draft.id));
+    let note = stem_note(&draft.id, &stem);
     let pdf = ico_pdf(&draft);
     let from = loaded.config.alerts.from.clone();
-    render(draft, stem, pdf, templates, &subject, &from, to)
+    let mut p = render(draft, stem, pdf, templates, &subject, &from, to)?;
+    p.stem_note = note;
+    Ok(p)
 }
 
 /// The FCA/PRA operational incident report draft for incident `id` at `stage` (by default
@@ -174,14 +180,20 @@ pub fn fca(
         safe_file_stem(&draft.id),
         safe_file_stem(&draft.stage)
     );
+    let note = stem_note(&draft.id, &stem);
     let pdf = fca_pdf(&draft);
     let from = loaded.config.alerts.from.clone();
-    render(draft, stem, pdf, templates, &subject, &from, to)
+    let mut p = render(draft, stem, pdf, templates, &subject, &from, to)?;
+    p.stem_note = note;
+    Ok(p)
 }
 
-/// An incident id made safe for a file name.
+/// An id made safe for a file name. Characters other than ASCII letters, digits, `-` and
+/// `_` become `_`; when any did, a short hash of the whole id is added, so ids that differ
+/// only there (`a/b`, `a_b`, `a b`) never share, and overwrite, each other's files.
 fn safe_file_stem(id: &str) -> String {
-    id.chars()
+    let safe: String = id
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -189,5 +201,35 @@ fn safe_file_stem(id: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if safe == id {
+        return safe;
+    }
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(id.as_bytes());
+    let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{safe}-{short}")
+}
+
+/// What to tell the user when the id is not the file name as written.
+fn stem_note(id: &str, stem: &str) -> Option<String> {
+    (safe_file_stem(id) != id).then(|| {
+        format!(
+            "incident id {id:?} has characters a file name cannot carry: the files are named {stem}.* (the last part is a hash of the id, so no other id's files are overwritten)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_stem;
+
+    #[test]
+    fn stems_differ_when_ids_do() {
+        assert_eq!(safe_file_stem("F-1"), "F-1");
+        assert_eq!(safe_file_stem("a_b"), "a_b");
+        let slash = safe_file_stem("a/b");
+        assert!(slash.starts_with("a_b-") && slash.len() == 12, "{slash}");
+        assert_ne!(slash, safe_file_stem("a b"));
+    }
 }

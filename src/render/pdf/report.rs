@@ -189,14 +189,41 @@ pub fn render(r: &MonthlyReport) -> Vec<u8> {
                 i.read.to_string(),
                 i.accepted.to_string(),
                 i.rejected.to_string(),
+                i.with_problems.to_string(),
             ]
         })
         .collect();
     l.table(
-        &["Input", "Rows read", "Accepted", "Rejected"],
-        &[4.0, 1.0, 1.0, 1.0],
+        &[
+            "Input",
+            "Rows read",
+            "Accepted",
+            "Rejected",
+            "With problems",
+        ],
+        &[4.0, 1.0, 1.0, 1.0, 1.2],
         &rows,
     );
+    if !r.input_issues.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .input_issues
+            .iter()
+            .map(|i| {
+                vec![
+                    format!("{} {}", i.file, i.location),
+                    i.id.clone(),
+                    i.field.clone(),
+                    i.outcome.to_string(),
+                    i.reason.clone(),
+                ]
+            })
+            .collect();
+        l.table(
+            &["Where", "Incident", "Field", "Row", "Reason"],
+            &[2.0, 0.9, 1.6, 0.8, 3.5],
+            &rows,
+        );
+    }
 
     // Running header and footer on every page, now the page count is known.
     let header = format!(

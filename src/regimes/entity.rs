@@ -36,6 +36,10 @@ pub const KINDS: &[&str] = &[
     "ai-provider",
     "ai-deployer",
     "processor",
+    "psp",
+    "fca-standard",
+    "dora-art5-6-designated",
+    "eu-financial-entity",
 ];
 
 /// Each country's zone for local rules, where one zone covers the country's mainland

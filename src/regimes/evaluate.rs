@@ -361,6 +361,9 @@ fn evaluate_clock<'a>(
             ));
         }
     }
+    if clock.per_member_state {
+        notes.push(authorities_note(inc, entity));
+    }
     if clock.immediately {
         notes.push("the rule says immediately: the deadline shown is the firm's internal target, not a period in law".into());
     }
@@ -448,6 +451,26 @@ fn evaluate_clock<'a>(
         notes,
         late_reasons_missing,
         order: 0,
+    }
+}
+
+/// Which supervisory authorities an EU personal data breach goes to: the lead authority
+/// where the controller is established in the EU (Art. 56), else every authority where
+/// affected people live (EDPB Guidelines 9/2022, para. 73).
+fn authorities_note(inc: &Incident, entity: &Entity) -> String {
+    let states = crate::incidents::record::split_list(inc.text("affected_member_states").unwrap_or(""));
+    let living = if states.is_empty() {
+        "affected_member_states is empty: list the Member States where the people affected live".to_string()
+    } else {
+        format!("people affected in {}", states.join(", "))
+    };
+    if entity.in_eu() {
+        format!(
+            "notify the lead supervisory authority (establishment in {}, Art. 56); {living}",
+            entity.country
+        )
+    } else {
+        format!("no EU establishment: notify the supervisory authority of each Member State where affected people live (EDPB Guidelines 9/2022); {living}")
     }
 }
 

@@ -133,6 +133,9 @@ pub struct Clock {
     /// the organisation became aware of: a rule changed by law has one clock per version.
     pub in_force_from: Option<NaiveDate>,
     pub in_force_until: Option<NaiveDate>,
+    /// Which authorities to notify depends on where the people affected live
+    /// (`authorities = "member-states"`: EU GDPR's lead or every authority).
+    pub per_member_state: bool,
     pub action: String,
     /// A firm's own target, not a statutory limit; shown as such.
     pub internal_target: bool,
@@ -259,6 +262,8 @@ struct RawClock {
     in_force_from: Option<NaiveDate>,
     #[serde(default)]
     in_force_until: Option<NaiveDate>,
+    #[serde(default)]
+    authorities: Option<String>,
     action: String,
     #[serde(default)]
     internal_target: bool,
@@ -388,6 +393,13 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
                 immediately: c.immediately,
                 in_force_from: c.in_force_from,
                 in_force_until: c.in_force_until,
+                per_member_state: match c.authorities.as_deref() {
+                    None => false,
+                    Some("member-states") => true,
+                    Some(other) => bail!(
+                        "{cctx}: authorities {other:?} is not known (use \"member-states\")"
+                    ),
+                },
                 action: c.action,
                 internal_target: c.internal_target,
                 late_requires: c.late_requires,

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{parse_tz, Calendar};
 use crate::error::bad_input;
-use crate::regimes::model::RegimeOverrides;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -265,4 +264,24 @@ pub struct EntityConfig {
     pub timezone: Option<String>,
     /// Notification contacts by alert role (`dpo = ["..."]`).
     pub contacts: BTreeMap<String, Vec<String>>,
+}
+
+/// Changes a user makes without editing `mappings/` (from the config file).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegimeOverrides {
+    /// Regime ids to switch off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// `"regime/clock" = "48 hours"`: a different period for a clock (internal targets, or
+    /// figures the firm must choose).
+    #[serde(default)]
+    pub periods: std::collections::BTreeMap<String, String>,
+    /// Regime ids to apply before their in-force date (a rehearsal); shown as such.
+    #[serde(default)]
+    pub rehearse: Vec<String>,
+    /// `"regime" = 2027-12-02` or `"regime/value" = ...` (a value of its `in_force_by`
+    /// field): a different date in force, where a pending law may move one (the AI Act).
+    #[serde(default)]
+    pub in_force: std::collections::BTreeMap<String, chrono::NaiveDate>,
 }

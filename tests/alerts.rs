@@ -115,14 +115,15 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
         .unwrap()
         .contains("SMTP"));
 
-    // Server back (same port): the pending alert goes out, exactly once.
+    // Server back (same port): the pending alerts go out, exactly once: the tolerance
+    // breach, and Principle 11's "immediately" (the firm's 4-hour target) now overdue.
     let server = SmtpServer::start(&tmp.path().join("mail"), Some(port));
     let run = alerts(&cfg, later, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let msgs = server.messages();
     assert_eq!(
         msgs.len(),
-        5,
+        6,
         "{:#?}",
         msgs.iter().map(|m| subject(&m.1)).collect::<Vec<_>>()
     );
@@ -130,7 +131,10 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
         .iter()
         .filter(|(_, raw)| subject(raw).contains("OVERDUE: F-3"))
         .collect();
-    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue.len(), 2);
+    assert!(overdue
+        .iter()
+        .any(|(_, raw)| subject(raw).contains("Tell the FCA (immediately)")));
     let st = state(tmp.path());
     assert_eq!(st["alerts"][key]["status"], "sent");
     assert_eq!(st["alerts"][key]["attempts"], 2);
@@ -140,7 +144,7 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
 
     let run = alerts(&cfg, later, &[]);
     assert_eq!(run.code, 0);
-    assert_eq!(server.messages().len(), 5);
+    assert_eq!(server.messages().len(), 6);
 }
 
 #[test]

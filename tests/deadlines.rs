@@ -155,8 +155,8 @@ fn csv_output_neutralises_formulas() {
 fn ics_has_one_event_per_deadline() {
     let run = deadlines(&["--format", "ics"]);
     let events = run.stdout.matches("BEGIN:VEVENT").count();
-    // 18 clocks, 3 of them not started (no deadline yet).
-    assert_eq!(events, 15, "{}", run.stdout);
+    // 20 clocks, 4 of them not started (no deadline yet).
+    assert_eq!(events, 16, "{}", run.stdout);
     assert!(run.stdout.contains("DTSTART:20261027T083000Z"));
     assert!(run
         .stdout

@@ -35,9 +35,9 @@ fn sample_month_report_matches_golden_and_manifest() {
     golden("report-2026-11.json", &read(&out.join("report.json")));
 
     let json: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
-    assert_eq!(json["headline"]["incidents"], 22);
+    assert_eq!(json["headline"]["incidents"], 23);
     assert_eq!(json["headline"]["tolerance_breaches"], 3);
-    assert_eq!(json["inputs"][0]["read"], 24);
+    assert_eq!(json["inputs"][0]["read"], 25);
 
     // Section 4 rests on the audit of samples/audit.
     let ai = &json["ai_operations"];
@@ -233,9 +233,9 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     // Key figures, as selectable text.
     let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let flat = squash(&text);
-    assert!(flat.contains("Incidents 22 2 +20"), "{flat}");
+    assert!(flat.contains("Incidents 23 2 +21"), "{flat}");
     assert!(flat.contains("Impact tolerance breaches 3 0 +3"));
-    assert!(flat.contains("samples/incidents.csv 24 24 0"));
+    assert!(flat.contains("samples/incidents.csv 25 25 0"), "{flat}");
     assert!(flat.contains("limit 72 h"));
     assert!(
         flat.contains("15 of 72 subcategories have evidence"),

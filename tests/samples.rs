@@ -11,7 +11,7 @@ fn readme_main_command_on_the_sample_month() {
     assert_eq!(run.code, 1, "overdue samples give exit 1: {}", run.stderr);
     assert!(
         run.stderr
-            .contains("samples/incidents.csv: read 24, accepted 24, rejected 0"),
+            .contains("samples/incidents.csv: read 25, accepted 25, rejected 0"),
         "{}",
         run.stderr
     );

@@ -9,13 +9,13 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::regimes::entity::Entities;
 use crate::config::Config;
 use crate::incidents::ingest::{
     read_incidents, IngestOptions, IngestReport, InputFormat, Location, Rejection,
 };
 use crate::incidents::record::{FieldError, Incident, List};
 use crate::regimes::deadline::Status;
+use crate::regimes::entity::Entities;
 use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
 use crate::regimes::model::{load_regimes, Regime};
 use crate::regimes::services::ServiceCatalogue;

@@ -82,7 +82,9 @@ impl RawCondition {
                 reason: self.reason,
             });
         }
-        let field = self.field.context("a condition needs `field` (or `any`, `all`)")?;
+        let field = self
+            .field
+            .context("a condition needs `field` (or `any`, `all`)")?;
         if let Some(f) = field.strip_prefix("entity.") {
             if !ENTITY_FIELDS.contains(&f) {
                 bail!(

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 
 use crate::clock::Period;
 use crate::incidents::record::{FieldValue, Incident};
-use crate::regimes::entity::{Entities, Entity};
 use crate::regimes::deadline::{Deadline, Status, Summary};
+use crate::regimes::entity::{Entities, Entity};
 use crate::regimes::model::{Clock, LimitPeriod, Regime, Roll};
 use crate::regimes::services::{ImportantBusinessService, ServiceCatalogue};
 
@@ -307,7 +307,9 @@ fn evaluate_clock<'a>(
             (LimitPeriod::Fixed(p), _) => (p, p),
             // A tolerance is a length of disruption, so it is counted in elapsed hours: "2
             // days" is 48 hours even across a clock change.
-            (LimitPeriod::ImpactTolerance, Some(s)) => (s.impact_tolerance, elapsed(s.impact_tolerance)),
+            (LimitPeriod::ImpactTolerance, Some(s)) => {
+                (s.impact_tolerance, elapsed(s.impact_tolerance))
+            }
             (LimitPeriod::ImpactTolerance, None) => continue,
         };
         let due = cal.add(start, counted);
@@ -458,9 +460,11 @@ fn evaluate_clock<'a>(
 /// where the controller is established in the EU (Art. 56), else every authority where
 /// affected people live (EDPB Guidelines 9/2022, para. 73).
 fn authorities_note(inc: &Incident, entity: &Entity) -> String {
-    let states = crate::incidents::record::split_list(inc.text("affected_member_states").unwrap_or(""));
+    let states =
+        crate::incidents::record::split_list(inc.text("affected_member_states").unwrap_or(""));
     let living = if states.is_empty() {
-        "affected_member_states is empty: list the Member States where the people affected live".to_string()
+        "affected_member_states is empty: list the Member States where the people affected live"
+            .to_string()
     } else {
         format!("people affected in {}", states.join(", "))
     };
@@ -518,7 +522,10 @@ fn out_of_force(
                 FieldValue::Text(s) => Some(s.to_ascii_lowercase()),
                 _ => None,
             };
-            match value.as_deref().and_then(|v| by.dates.get(v).map(|d| (v, *d))) {
+            match value
+                .as_deref()
+                .and_then(|v| by.dates.get(v).map(|d| (v, *d)))
+            {
                 Some((v, d)) => Some((d, format!(" for {} {v}", by.field))),
                 None => {
                     let earliest = by.dates.values().min().copied();
@@ -564,8 +571,9 @@ fn clock_out_of_force(inc: &Incident, clock: &Clock, entity: &Entity) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RegimeOverrides;
     use crate::incidents::record::{build, Column};
-    use crate::regimes::model::{parse_regimes, RegimeOverrides};
+    use crate::regimes::model::parse_regimes;
     use chrono::Duration;
 
     const LONDON: chrono_tz::Tz = chrono_tz::Europe::London;
@@ -755,15 +763,16 @@ mod tests {
 
     #[test]
     fn ai_act_picks_the_clock_by_category() {
-        let mk = |cat: &str| {
+        let mk = |cat: &str, class: &str, aware: &str| {
             incident(&[
                 ("id", "A-1"),
                 ("title", "t"),
-                ("aware_at", "2026-09-01T10:00:00Z"),
+                ("aware_at", aware),
                 ("personal_data", "false"),
                 ("sectors", "eu-ai-act-provider"),
                 ("jurisdictions", "eu"),
                 ("ai_act_category", cat),
+                ("ai_system_class", class),
             ])
         };
         let (r, c, s) = (regimes(), calendar(), services());
@@ -772,21 +781,34 @@ mod tests {
             ("critical_infrastructure", 2),
             ("health", 15),
         ] {
-            let incs = vec![mk(cat)];
-            let d = run(&incs, &r, &c, &s, "2026-09-01T11:00:00Z");
+            let incs = vec![mk(cat, "annex-iii", "2027-12-10T10:00:00Z")];
+            let d = run(&incs, &r, &c, &s, "2027-12-10T11:00:00Z");
             let x = find(&d, "eu-ai-act-art73");
             assert_eq!(
                 x.due_at,
-                Some(utc("2026-09-01T10:00:00Z") + Duration::days(days)),
+                Some(utc("2027-12-10T10:00:00Z") + Duration::days(days)),
                 "{cat}"
             );
         }
-        // Before 2 August 2026 the Act's Art. 73 did not apply.
-        let mut early = mk("death");
-        early.aware_at = utc("2026-07-01T10:00:00Z");
-        let incs = vec![early];
-        let d = run(&incs, &r, &c, &s, "2026-07-02T00:00:00Z");
+        // Art. 113(c) as amended: Annex III systems are high-risk from 2 December 2027,
+        // Annex I systems from 2 August 2028.
+        let before = vec![mk("death", "annex-iii", "2027-12-01T10:00:00Z")];
+        let d = run(&before, &r, &c, &s, "2027-12-02T00:00:00Z");
+        let na = find(&d, "eu-ai-act-art73");
+        assert_eq!(na.status, Status::NotApplicable);
+        assert!(na.reason.as_deref().unwrap().contains("2027-12-02"));
+        let annex_i = vec![mk("death", "annex-i", "2028-01-10T10:00:00Z")];
+        let d = run(&annex_i, &r, &c, &s, "2028-01-11T00:00:00Z");
         assert_eq!(find(&d, "eu-ai-act-art73").status, Status::NotApplicable);
+        // No class given: the earliest date, with a note, so the clock is not lost.
+        let unknown = vec![mk("death", "", "2028-01-10T10:00:00Z")];
+        let d = run(&unknown, &r, &c, &s, "2028-01-11T00:00:00Z");
+        let x = find(&d, "eu-ai-act-art73");
+        assert_eq!(x.status, Status::Due);
+        assert!(x
+            .notes
+            .iter()
+            .any(|n| n.contains("ai_system_class is empty")));
     }
 
     #[test]
@@ -832,22 +854,43 @@ mod tests {
 
     #[test]
     fn pecr_breaches_are_not_also_uk_gdpr_notifications() {
-        let incs = vec![incident(&[
-            ("id", "P-1"),
-            ("title", "t"),
-            ("aware_at", "2026-11-02T09:00:00Z"),
-            ("personal_data", "true"),
-            ("risk_to_individuals", "risk"),
-            ("sectors", "communications-provider"),
-            ("jurisdictions", "uk"),
-        ])];
+        let mk = |aware: &str, public: &str| {
+            incident(&[
+                ("id", "P-1"),
+                ("title", "t"),
+                ("aware_at", aware),
+                ("detected_at", aware),
+                ("personal_data", "true"),
+                ("risk_to_individuals", "risk"),
+                ("sectors", "communications-provider"),
+                ("jurisdictions", "uk"),
+                ("public_comms_service", public),
+            ])
+        };
         let (r, c, s) = (regimes(), calendar(), services());
+        // A breach in providing the public service: PECR, 72 hours since 20 August 2025.
+        let incs = vec![mk("2026-11-02T09:00:00Z", "true")];
         let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
         assert_eq!(find(&d, "uk-gdpr-art33").status, Status::NotApplicable);
         assert_eq!(
             find(&d, "pecr-reg5a").due_at,
-            Some(utc("2026-11-03T09:00:00Z"))
+            Some(utc("2026-11-05T09:00:00Z"))
         );
         assert_eq!(find(&d, "uk-gdpr-art33-5").status, Status::Due);
+        // The same before 20 August 2025: 24 hours from detection.
+        let incs = vec![mk("2025-08-19T22:30:00Z", "true")];
+        let d = run(&incs, &r, &c, &s, "2025-08-19T23:00:00Z");
+        assert_eq!(
+            find(&d, "pecr-reg5a").due_at,
+            Some(utc("2025-08-20T22:30:00Z"))
+        );
+        // A telco's staff data: not the public service, so UK GDPR Art. 33, not PECR.
+        let incs = vec![mk("2026-11-02T09:00:00Z", "false")];
+        let d = run(&incs, &r, &c, &s, "2026-11-02T10:00:00Z");
+        assert_eq!(find(&d, "pecr-reg5a").status, Status::NotApplicable);
+        assert_eq!(
+            find(&d, "uk-gdpr-art33").due_at,
+            Some(utc("2026-11-05T09:00:00Z"))
+        );
     }
 }

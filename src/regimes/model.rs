@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Period;
+use crate::config::RegimeOverrides;
 use crate::error::bad_input;
 use crate::regimes::condition::{Condition, RawCondition};
 
@@ -293,26 +294,6 @@ struct RawLimit {
     unless_later: Option<String>,
 }
 
-/// Changes a user makes without editing `mappings/` (from the config file).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegimeOverrides {
-    /// Regime ids to switch off.
-    #[serde(default)]
-    pub disable: Vec<String>,
-    /// `"regime/clock" = "48 hours"`: a different period for a clock (internal targets, or
-    /// figures the firm must choose).
-    #[serde(default)]
-    pub periods: std::collections::BTreeMap<String, String>,
-    /// Regime ids to apply before their in-force date (a rehearsal); shown as such.
-    #[serde(default)]
-    pub rehearse: Vec<String>,
-    /// `"regime" = 2027-12-02` or `"regime/value" = ...` (a value of its `in_force_by`
-    /// field): a different date in force, where a pending law may move one (the AI Act).
-    #[serde(default)]
-    pub in_force: std::collections::BTreeMap<String, NaiveDate>,
-}
-
 fn parse_thresholds(list: &[String], ctx: &str) -> Result<Vec<(String, Threshold)>> {
     list.iter()
         .map(|s| {
@@ -396,9 +377,9 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
                 per_member_state: match c.authorities.as_deref() {
                     None => false,
                     Some("member-states") => true,
-                    Some(other) => bail!(
-                        "{cctx}: authorities {other:?} is not known (use \"member-states\")"
-                    ),
+                    Some(other) => {
+                        bail!("{cctx}: authorities {other:?} is not known (use \"member-states\")")
+                    }
                 },
                 action: c.action,
                 internal_target: c.internal_target,

@@ -281,3 +281,32 @@ fn rows_that_cannot_be_evaluated_go_to_the_dpo_once() {
         run.stderr
     );
 }
+
+#[test]
+fn an_entitys_contacts_come_before_the_configs_roles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), 2525);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(
+        "\n[[entities]]\nid = \"uk\"\ncountry = \"GB\"\n[entities.contacts]\ndpo = [\"entity-dpo@test.example\"]\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = alerts(&cfg, NOW, &["--dry-run"]);
+    assert!(run.code == 0 || run.code == 6, "{}", run.stderr);
+    // The DPO's alerts go to the entity's DPO; other roles still come from [alerts.roles].
+    assert!(
+        run.stdout.contains("To: entity-dpo@test.example"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("To: dpo@test.example\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("To: opres@test.example"),
+        "{}",
+        run.stdout
+    );
+}

@@ -50,6 +50,7 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         now,
         tz: loaded.tz,
+        entities: Some(&loaded.entities),
         inputs: &loaded.reports,
     };
     let outcome = alerts::run(&list, &run)?;

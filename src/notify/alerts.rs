@@ -23,6 +23,7 @@ use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
 use crate::error::{bad_input, Busy};
 use crate::incidents::ingest::IngestReport;
 use crate::regimes::deadline::{crossed_thresholds, Deadline};
+use crate::regimes::entity::Entities;
 use crate::render::deadlines::DeadlineRow;
 use crate::util::atomic::write_bytes_atomic;
 
@@ -321,11 +322,13 @@ pub fn plan_input_problems(
     Ok((Some(alert), total))
 }
 
-/// Works out which alerts are due at `now` and not yet sent.
+/// Works out which alerts are due at `now` and not yet sent. A deadline's role is looked up
+/// first in its entity's contacts (`[[entities]] contacts`), then in `[alerts.roles]`.
 pub fn plan(
     deadlines: &[&Deadline],
     state: &AlertState,
     cfg: &AlertConfig,
+    entities: Option<&Entities>,
     templates: &Handlebars,
     now: DateTime<Utc>,
     tz: Tz,
@@ -349,9 +352,12 @@ pub fn plan(
             .map(|(l, _)| l.to_string())
             .filter(|l| !state.is_done(&key_of(l)))
             .collect();
-        let recipients = cfg
-            .roles
-            .get(&d.regime.notify)
+        let contacts = entities.map(|e| &e.of(d.incident).entity.contacts);
+        let role = &d.regime.notify;
+        let recipients = contacts
+            .and_then(|c| c.get(role))
+            .or_else(|| cfg.roles.get(role))
+            .or_else(|| contacts.and_then(|c| c.get("default")))
             .or_else(|| cfg.roles.get("default"))
             .cloned()
             .unwrap_or_default();
@@ -495,6 +501,8 @@ pub struct AlertRun<'a> {
     /// What reading the incident files came to: each rejected row and each problem in a
     /// kept row is itself an alert, for the DPO.
     pub inputs: &'a [IngestReport],
+    /// The reporting entities, whose contacts come before `[alerts.roles]`.
+    pub entities: Option<&'a Entities>,
 }
 
 /// Sends what is due. In a dry run nothing is sent and the state is not touched.
@@ -509,6 +517,7 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
         deadlines,
         &state,
         opts.config,
+        opts.entities,
         opts.templates,
         opts.now,
         opts.tz,

@@ -96,6 +96,8 @@ pub struct Entity {
     pub ico_registration: String,
     pub tz: Tz,
     pub calendar: Calendar,
+    /// Alert recipients by role, before `[alerts.roles]`.
+    pub contacts: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Entity {
@@ -137,6 +139,7 @@ impl Entities {
                 ico_registration: config.organisation.ico_registration.clone(),
                 tz,
                 calendar,
+                contacts: Default::default(),
             };
             return Ok(Entities {
                 list: vec![default],
@@ -266,5 +269,6 @@ fn resolve(e: &EntityConfig, config: &Config, mappings: &Path) -> Result<Entity>
         ico_registration: e.ico_registration.clone(),
         tz,
         calendar,
+        contacts: e.contacts.clone(),
     })
 }

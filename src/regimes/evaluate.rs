@@ -72,8 +72,10 @@ pub fn evaluate<'a>(
             let mut na = 0;
             for (k, inc) in chunk.iter().enumerate() {
                 let index = (c * CHUNK + k) as u32;
+                // Who reports, and the local date it became aware: once per incident.
+                let at = Reporter::of(inc, ctx.entities);
                 for (r, regime) in ctx.regimes.iter().enumerate() {
-                    evaluate_regime(inc, regime, ctx, with_na, &mut na, &mut scratch);
+                    evaluate_regime(inc, regime, &at, ctx, with_na, &mut na, &mut scratch);
                     for mut d in scratch.drain(..) {
                         summary.count(&d);
                         if keep(d.status) {
@@ -177,18 +179,19 @@ fn not_applicable<'a>(inc: &'a Incident, regime: &'a Regime, reason: Cow<'a, str
 /// Evaluates one regime for one incident into `out`. When `with_na` is false a regime that
 /// does not apply at all is only counted in `na`, not built (most pairs are such, and their
 /// reasons cost an allocation each).
+#[allow(clippy::too_many_arguments)]
 fn evaluate_regime<'a>(
     inc: &'a Incident,
     regime: &'a Regime,
+    at: &Reporter,
     ctx: &EvalContext<'a>,
     with_na: bool,
     na: &mut usize,
     out: &mut Vec<Deadline<'a>>,
 ) {
-    let of = ctx.entities.of(inc);
-    let entity = of.entity;
-    let mut assumptions: Vec<String> = of.assumed.into_iter().collect();
-    if let Some(why) = out_of_force(inc, regime, entity, &mut assumptions) {
+    let entity = at.entity;
+    let mut assumptions: Vec<String> = at.assumed.iter().cloned().collect();
+    if let Some(why) = out_of_force(inc, regime, at.aware, &mut assumptions) {
         if with_na {
             out.push(not_applicable(inc, regime, why.into()));
         } else {
@@ -217,7 +220,7 @@ fn evaluate_regime<'a>(
             skipped.push(why);
             continue;
         }
-        if let Some(why) = clock_out_of_force(inc, clock, entity) {
+        if let Some(why) = clock_out_of_force(clock, at.aware) {
             skipped.push(why.into());
             continue;
         }
@@ -494,10 +497,25 @@ fn entity_label(e: &Entity) -> String {
     }
 }
 
-/// The local date (at the entity) the organisation became aware: rules come into force
-/// on a local date, so an incident at 00:30 BST on a rule's first day is under it.
-fn aware_date(inc: &Incident, entity: &Entity) -> NaiveDate {
-    inc.aware_at.with_timezone(&entity.tz).date_naive()
+/// The entity reporting an incident, and the local date there on which the organisation
+/// became aware: rules come into force on a local date, so an incident at 00:30 BST on a
+/// rule's first day is under it.
+struct Reporter<'e> {
+    entity: &'e Entity,
+    /// Why the entity had to be assumed, for a note on each deadline.
+    assumed: Option<String>,
+    aware: NaiveDate,
+}
+
+impl<'e> Reporter<'e> {
+    fn of(inc: &Incident, entities: &'e Entities) -> Reporter<'e> {
+        let of = entities.of(inc);
+        Reporter {
+            aware: inc.aware_at.with_timezone(&of.entity.tz).date_naive(),
+            entity: of.entity,
+            assumed: of.assumed,
+        }
+    }
 }
 
 /// Why a regime is not in force for the incident, if it is not. A date chosen by a field
@@ -505,10 +523,9 @@ fn aware_date(inc: &Incident, entity: &Entity) -> NaiveDate {
 fn out_of_force(
     inc: &Incident,
     regime: &Regime,
-    entity: &Entity,
+    aware: NaiveDate,
     notes: &mut Vec<String>,
 ) -> Option<String> {
-    let aware = aware_date(inc, entity);
     if let Some(until) = regime.in_force_until {
         if aware >= until {
             return Some(format!(
@@ -553,8 +570,7 @@ fn out_of_force(
 }
 
 /// Why a clock's version of the rule does not apply to the incident, if it does not.
-fn clock_out_of_force(inc: &Incident, clock: &Clock, entity: &Entity) -> Option<String> {
-    let aware = aware_date(inc, entity);
+fn clock_out_of_force(clock: &Clock, aware: NaiveDate) -> Option<String> {
     if let Some(from) = clock.in_force_from {
         if aware < from {
             return Some(format!("{}: applies from {from}", clock.name));
@@ -613,6 +629,7 @@ mod tests {
             ico_registration: String::new(),
             tz: LONDON,
             calendar,
+            contacts: Default::default(),
         })
     }
 

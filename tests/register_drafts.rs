@@ -304,6 +304,18 @@ fn fca_draft_shows_stages_services_and_tolerance_breaches() {
     assert!(stages.windows(2).all(|w| w[0] < w[1]), "stages in order");
     assert!(md.contains("| Online checkout and card payments (`checkout`) | 4 hours | 13h 00m | 325.0% | **BREACHED** |"), "{md}");
     assert!(md.contains("**Rehearsal.**"));
+    assert!(
+        md.contains("**Firm reference number (FRN):** 900001"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Third parties involved:** Cloud database provider"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Before you submit: what is still missing (0)"),
+        "{md}"
+    );
     let html = std::fs::read_to_string(dir.path().join("fca-HP-2026-1101-final.html")).unwrap();
     assert!(html.contains("<thead><tr><th>Service</th>"));
     // An explicit stage.
@@ -490,8 +502,338 @@ fn drafts_come_as_pdf_with_real_text() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(flat.contains("BREACHED"), "{flat}");
+    // The sample's entity (hp-uk) gives the firm's identifiers.
+    assert!(
+        flat.contains("Firm reference number (FRN): 900001"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("Legal Entity Identifier (LEI): 2138001EXAMPLE000001"),
+        "{flat}"
+    );
     assert!(
         flat.contains("Online checkout and card payments (checkout)"),
         "{flat}"
+    );
+}
+
+fn entities_config() -> String {
+    fixture("regwatch-entities.toml").display().to_string()
+}
+
+/// The PDF's text on one line, whitespace collapsed.
+fn pdf_flat(path: &std::path::Path) -> String {
+    pdftotext(path, &[])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn ico_draft_asks_every_question_of_the_ico_form() {
+    let cfg = entities_config();
+    let dir = tempfile::tempdir().unwrap();
+    let run = draft(
+        "ico",
+        Some(&cfg),
+        "tests/fixtures/drafts.csv",
+        "G-1",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(dir.path().join("ico-G-1.md")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("ico-G-1.html")).unwrap();
+    let pdf = pdf_flat(&dir.path().join("ico-G-1.pdf"));
+    // Every answer, in the Markdown and in the PDF.
+    for (md_needle, pdf_needle) in [
+        ("**Initial report** (the ICO has not been notified yet)", "Report type: Initial report (the ICO has not been notified yet)"),
+        ("**Categories of people affected:** customers; children; vulnerable adults", "Categories of people affected: customers; children; vulnerable adults"),
+        ("**Including children or vulnerable adults:** children; vulnerable adults", "Including children or vulnerable adults: children; vulnerable adults"),
+        ("**Staff involved:** yes: an adviser was phished", "Staff involved: yes: an adviser was phished"),
+        ("**Staff data protection training:** Phishing and data protection training completed March 2026", "Staff data protection training: Phishing and data protection training completed March 2026"),
+        ("**Cyber incident:** yes: phishing", "Cyber incident: yes: phishing"),
+        ("**Effect on confidentiality, integrity and availability:** Confidentiality lost for forwarded messages; integrity and availability unaffected", "Effect on confidentiality, integrity and availability: Confidentiality lost for forwarded messages; integrity and availability unaffected"),
+        ("**Safeguards in place before the breach:** MFA and external-forwarding alerts", "Safeguards in place before the breach: MFA and external-forwarding alerts"),
+        ("**Other organisations told (police, NCSC, FCA, others):** Action Fraud (police); NCSC", "Other organisations told (police, NCSC, FCA, others): Action Fraud (police); NCSC"),
+        // The entity's name and ICO registration number win; the address is the organisation's.
+        ("**Name:** Fixture Bank Ltd", "Name: Fixture Bank Ltd"),
+        ("**ICO registration number:** ZB123456", "ICO registration number: ZB123456"),
+        ("**Address:** 2 Test Lane, Leeds LS1 1AA", "Address: 2 Test Lane, Leeds LS1 1AA"),
+    ] {
+        assert!(md.contains(md_needle), "Markdown lacks {md_needle:?}: {md}");
+        assert!(pdf.contains(pdf_needle), "PDF lacks {pdf_needle:?}: {pdf}");
+    }
+    assert!(
+        html.contains(
+            "<dt>Categories of people affected</dt><dd>customers; children; vulnerable adults</dd>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Safeguards in place before the breach</dt>"),
+        "{html}"
+    );
+    assert!(
+        !md.contains("ZA999999") && !pdf.contains("ZA999999"),
+        "the organisation's number is not the entity's"
+    );
+    // Each form question is on the checklist, answered.
+    for item in [
+        "- [x] Organisation's address (ICO form; field `\\[organisation\\] address`)",
+        "- [x] ICO registration number (data protection fee) (ICO form; field `\\[\\[entities\\]\\] ico\\_registration`)",
+        "- [x] Categories of people affected",
+        "- [x] Whether staff were involved",
+        "- [x] Data protection training of the staff involved",
+        "- [x] Whether it was a cyber incident",
+        "- [x] Effect on the confidentiality, integrity and availability of the data",
+        "- [x] Safeguards in place before the breach",
+        "- [x] Other organisations told",
+    ] {
+        assert!(md.contains(item), "checklist lacks {item:?}: {md}");
+    }
+    // Risk not assessed: no risk conclusion anywhere, and it is on the checklist.
+    for text in [&md, &html, &pdf] {
+        let lower = text.to_lowercase();
+        assert!(!lower.contains("likely high risk"), "{text}");
+        assert!(!lower.contains("high risk)"), "{text}");
+        assert!(!lower.contains("assessed as high"), "{text}");
+    }
+    assert!(
+        md.contains("**Risk to individuals:** not yet assessed"),
+        "{md}"
+    );
+    assert!(
+        pdf.contains("Risk to individuals: not yet assessed"),
+        "{pdf}"
+    );
+    assert!(
+        md.contains("Not yet decided: the risk to individuals is not yet assessed"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- [ ] Risk to individuals assessed: not yet assessed"),
+        "{md}"
+    );
+    assert!(
+        pdf.contains("[ ] Risk to individuals assessed: not yet assessed"),
+        "{pdf}"
+    );
+    // The count on the command line is the checklist's unticked items.
+    let missing = md.matches("- [ ] ").count();
+    assert!(
+        run.stdout
+            .contains(&format!("checklist: {missing} item(s) missing")),
+        "{} vs {missing}",
+        run.stdout
+    );
+}
+
+#[test]
+fn ico_draft_follow_up_and_missing_form_answers_are_counted() {
+    let cfg = entities_config();
+    let dir = tempfile::tempdir().unwrap();
+    // G-2: the ICO was notified, so this is a follow-up; staff were not involved and it was
+    // not a cyber incident, so training and CIA are not asked; the rest is missing.
+    let run = draft(
+        "ico",
+        Some(&cfg),
+        "tests/fixtures/drafts.csv",
+        "G-2",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(dir.path().join("ico-G-2.md")).unwrap();
+    let pdf = pdf_flat(&dir.path().join("ico-G-2.pdf"));
+    assert!(
+        md.contains("**Follow-up report** (the ICO was notified 2026-11-21 09:00 GMT (+00:00))"),
+        "{md}"
+    );
+    assert!(pdf.contains("Report type: Follow-up report"), "{pdf}");
+    assert!(md.contains("ICO case reference: _missing_"), "{md}");
+    for item in [
+        "- [ ] Categories of people affected",
+        "- [x] Whether staff were involved",
+        "- [ ] Safeguards in place before the breach",
+        "- [ ] Other organisations told",
+        "- [ ] ICO case reference of the initial report",
+        // The entity has no ICO registration number: the organisation's stands in.
+        "- [x] ICO registration number (data protection fee) (ICO form; field `\\[organisation\\] ico\\_registration`)",
+    ] {
+        assert!(md.contains(item), "checklist lacks {item:?}: {md}");
+    }
+    assert!(
+        !md.contains("Data protection training of the staff involved"),
+        "{md}"
+    );
+    assert!(!md.contains("Effect on confidentiality"), "{md}");
+    assert!(!pdf.contains("Staff data protection training"), "{pdf}");
+    assert!(
+        md.contains("**Categories of people affected:** _missing_"),
+        "{md}"
+    );
+    assert!(
+        pdf.contains("Categories of people affected: MISSING"),
+        "{pdf}"
+    );
+    // Risk assessed as high: the decision may say so.
+    assert!(md.contains("Required (assessed as high risk)"), "{md}");
+    let missing = md.matches("- [ ] ").count();
+    assert!(
+        run.stdout
+            .contains(&format!("checklist: {missing} item(s) missing")),
+        "{} vs {missing}",
+        run.stdout
+    );
+    // G-3: stated as a follow-up though not notified; no entity named among two, so the
+    // organisation's details are used and the draft says so.
+    let run = draft(
+        "ico",
+        Some(&cfg),
+        "tests/fixtures/drafts.csv",
+        "G-3",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(dir.path().join("ico-G-3.md")).unwrap();
+    let pdf = pdf_flat(&dir.path().join("ico-G-3.pdf"));
+    assert!(md.contains("**Follow-up report** (as the incident's ico\\_report\\_type says). ICO case reference: IC-123456-A1B2."), "{md}");
+    assert!(pdf.contains("ICO case reference: IC-123456-A1B2"), "{pdf}");
+    assert!(md.contains("**Name:** Fixture Group plc"), "{md}");
+    assert!(md.contains("**ICO registration number:** ZA999999"), "{md}");
+    assert!(
+        md.contains("- [ ] Reporting entity named (no entity given"),
+        "{md}"
+    );
+}
+
+#[test]
+fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
+    let cfg = entities_config();
+    let dir = tempfile::tempdir().unwrap();
+    let run = draft(
+        "fca",
+        Some(&cfg),
+        "tests/fixtures/drafts.csv",
+        "G-1",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stem = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("fca-G-1-") && n.ends_with(".md"))
+        .expect("the FCA draft");
+    let md = std::fs::read_to_string(dir.path().join(&stem)).unwrap();
+    let html = std::fs::read_to_string(dir.path().join(stem.replace(".md", ".html"))).unwrap();
+    let pdf = pdf_flat(&dir.path().join(stem.replace(".md", ".pdf")));
+    for (md_needle, pdf_needle) in [
+        (
+            "**Firm reference number (FRN):** 123456",
+            "Firm reference number (FRN): 123456",
+        ),
+        (
+            "**Legal Entity Identifier (LEI):** 2138009FIXTURE000042",
+            "Legal Entity Identifier (LEI): 2138009FIXTURE000042",
+        ),
+        ("**Firm:** Fixture Bank Ltd", "Name: Fixture Bank Ltd"),
+        (
+            "**Third parties involved:** Mail host \\*Example Cloud\\*",
+            "Third parties involved: Mail host *Example Cloud*",
+        ),
+        (
+            "**Threshold:** &lt;b&gt;Consumer harm&lt;/b&gt;: a large number of customers",
+            "Threshold: <b>Consumer harm</b>: a large number of customers",
+        ),
+        (
+            "**Reporting threshold met:** 2026-11-27 10:00 GMT (+00:00)",
+            "Reporting threshold met: 2026-11-27 10:00 GMT (+00:00)",
+        ),
+        // Customers (1,250) apart from the data subjects (900).
+        (
+            "**Customers affected (approximately):** 1250",
+            "Customers affected: 1250",
+        ),
+        (
+            "people whose personal data was affected (data subjects): 900",
+            "People whose personal data was affected (data subjects): 900",
+        ),
+    ] {
+        assert!(md.contains(md_needle), "Markdown lacks {md_needle:?}: {md}");
+        assert!(pdf.contains(pdf_needle), "PDF lacks {pdf_needle:?}: {pdf}");
+    }
+    assert!(
+        !md.contains("**Customers affected (approximately):** 900"),
+        "{md}"
+    );
+    assert!(
+        html.contains("<dt>Threshold</dt><dd>&lt;b&gt;Consumer harm&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>Consumer harm"), "{html}");
+    assert!(
+        html.contains("<dt>Firm reference number (FRN)</dt><dd>123456</dd>"),
+        "{html}"
+    );
+    for item in [
+        "- [x] Firm reference number (FRN)",
+        "- [x] Legal Entity Identifier (LEI)",
+        "- [x] Which reporting threshold was met",
+        "- [x] Number of customers affected",
+        "- [x] Third parties involved",
+    ] {
+        assert!(md.contains(item), "checklist lacks {item:?}: {md}");
+    }
+    // An entity without identifiers, and a count that is not one: each is on the checklist.
+    let run = draft(
+        "fca",
+        Some(&cfg),
+        "tests/fixtures/drafts.csv",
+        "G-2",
+        dir.path(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stem = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("fca-G-2-") && n.ends_with(".md"))
+        .expect("the FCA draft");
+    let md = std::fs::read_to_string(dir.path().join(&stem)).unwrap();
+    let pdf = pdf_flat(&dir.path().join(stem.replace(".md", ".pdf")));
+    for item in [
+        "- [ ] Firm reference number (FRN) (SUP 15.18; field `\\[\\[entities\\]\\] frn`)",
+        "- [ ] Legal Entity Identifier (LEI) (SUP 15.18; field `\\[\\[entities\\]\\] lei`)",
+        "- [ ] Which reporting threshold was met",
+        "- [ ] Number of customers affected (not a whole number as written)",
+        "- [ ] Third parties involved",
+    ] {
+        assert!(md.contains(item), "checklist lacks {item:?}: {md}");
+    }
+    assert!(
+        md.contains("**Firm reference number (FRN):** _missing_"),
+        "{md}"
+    );
+    assert!(
+        pdf.contains("Firm reference number (FRN): MISSING"),
+        "{pdf}"
+    );
+    assert!(
+        pdf.contains("Customers affected: MISSING (not a whole number: about a thousand)"),
+        "{pdf}"
+    );
+    assert!(
+        pdf.contains("People whose personal data was affected (data subjects): 5000"),
+        "{pdf}"
+    );
+    let missing = md.matches("- [ ] ").count();
+    assert!(
+        run.stdout
+            .contains(&format!("checklist: {missing} item(s) missing")),
+        "{} vs {missing}",
+        run.stdout
     );
 }

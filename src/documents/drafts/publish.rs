@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use lettre::Message;
 use serde::Serialize;
 
-use super::{draft_message, SpecialCategories};
-use super::{fca_draft, fca_pdf, ico_draft, ico_pdf, DraftTemplates, FcaDraft, IcoDraft};
+use super::fca::{fca_draft, fca_pdf, FcaDraft};
+use super::ico::{ico_draft, ico_pdf, IcoDraft};
+use super::{draft_message, DraftTemplates, Reporter, SpecialCategories};
 use crate::error::bad_input;
 use crate::incidents::load::Loaded;
 use crate::incidents::record::Incident;
@@ -112,7 +113,8 @@ pub fn ico(
     let evaluation = loaded.evaluate(now, &|_| true);
     let deadlines = evaluation.sorted();
     let org = &loaded.config.organisation;
-    let draft = ico_draft(inc, &deadlines, org, special, now, loaded.tz);
+    let reporter = Reporter::of(org, Some(&loaded.entities.of(inc)));
+    let draft = ico_draft(inc, &deadlines, org, reporter, special, now, loaded.tz);
     let recipients = loaded
         .config
         .alerts
@@ -157,14 +159,9 @@ pub fn fca(
         .ok_or_else(|| bad_input(format!("no incident {id:?} in the input")))?;
     let evaluation = loaded.evaluate(now, &|_| true);
     let deadlines = evaluation.sorted();
-    let draft = fca_draft(
-        inc,
-        &deadlines,
-        &loaded.config.organisation,
-        stage,
-        now,
-        loaded.tz,
-    )?;
+    let org = &loaded.config.organisation;
+    let reporter = Reporter::of(org, Some(&loaded.entities.of(inc)));
+    let draft = fca_draft(inc, &deadlines, org, reporter, stage, now, loaded.tz)?;
     let roles = &loaded.config.alerts.roles;
     let to = roles
         .get("resilience")

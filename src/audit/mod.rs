@@ -40,8 +40,12 @@ use model::{Finding, Hit};
 use policies::compile;
 use policies::engine::{Engine, Rules};
 use sources::{
-    discover, read_source, EventSink, ReadContext, SourceFormat, SourceMappings, SourceSummary,
+    discover, read_source, EventSink, ReadContext, SkippedFile, SourceFormat, SourceMappings,
+    SourceSummary,
 };
+
+/// The longest record read by default (`--max-record-bytes`): a longer one is rejected.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// Change histories held in memory by default (about half a megabyte of them); past it,
 /// the half idle longest move to temporary files. Histories go idle as their changes end,
@@ -77,6 +81,8 @@ pub struct AuditInput<'a> {
     pub findings_in_memory: usize,
     /// Gather the people seen, which [`AuditReport::redact`] needs (`--redact`).
     pub people: bool,
+    /// The longest record read; a longer one is rejected.
+    pub max_record_bytes: usize,
 }
 
 /// Everything an audit found, ready for any output format.
@@ -95,6 +101,9 @@ pub struct AuditReport {
     pub metrics: Vec<ChangeMetrics>,
     /// The files, in the order `source` numbers in event references point into.
     pub files: Vec<String>,
+    /// Files found under the inputs and not read, with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<SkippedFile>,
     #[serde(skip)]
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
@@ -126,12 +135,32 @@ pub struct Totals {
     pub spilled_changes: u64,
     /// Findings gathered and sorted in temporary files past `--findings-in-memory`.
     pub spilled_findings: u64,
+    /// Files rejected whole (or the rest of them), and files found but not read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_rejected: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_skipped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl AuditReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.worst
+    }
+
+    /// The inputs that could not be checked: files rejected whole (or the rest of them),
+    /// and files of which every record was rejected. A gate must not pass them.
+    pub fn unread_inputs(&self) -> Vec<&SourceSummary> {
+        self.sources
+            .iter()
+            .filter(|s| {
+                s.file_rejected.is_some() || (s.rejected > 0 && s.accepted == 0 && s.skipped == 0)
+            })
+            .collect()
     }
 }
 
@@ -157,10 +186,11 @@ impl EventSink for Feed<'_, '_> {
 }
 
 /// Total bytes of the files found (for a progress bar).
-pub fn input_bytes(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<u64> {
-    Ok(discover(inputs, format)?
+/// (Each real file once; nothing is opened, so a stream is not read here.)
+pub fn input_bytes(inputs: &[PathBuf]) -> Result<u64> {
+    Ok(sources::regular_files(inputs)
         .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum())
 }
@@ -168,7 +198,8 @@ pub fn input_bytes(inputs: &[PathBuf], format: Option<SourceFormat>) -> Result<u
 /// Reads every source, runs every enabled policy, and summarises.
 pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditReport> {
     let started = std::time::Instant::now();
-    let files = discover(input.inputs, input.format)?;
+    let found = discover(input.inputs, input.format)?;
+    let (files, mut skipped_files) = (found.files, found.skipped);
     let compiled = compile(input.policies, input.display_tz)?;
     let mut engine = Engine::new(
         &compiled,
@@ -183,6 +214,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         strict: input.strict,
         mappings: input.mappings,
         environments: input.environments,
+        max_record_bytes: input.max_record_bytes,
     };
     let mut sources = Vec::new();
     let mut rejected = Vec::new();
@@ -198,6 +230,12 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         let (summary, rej) = read_source(f, i as u32, &cx, &rules, &mut feed)?;
         done += size;
         progress(done);
+        if f.format == SourceFormat::Cloudtrail && summary.read == 0 && f.refused.is_none() {
+            skipped_files.push(SkippedFile {
+                file: summary.file.clone(),
+                reason: "a CloudTrail file with no records (\"Records\": [])".into(),
+            });
+        }
         sources.push(summary);
         rejected.extend(rej);
     }
@@ -213,7 +251,9 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
             .map(|t| event::millis_to_time(t).to_rfc3339()),
         ..Totals::default()
     };
+    totals.files_skipped = skipped_files.len() as u64;
     for s in &sources {
+        totals.files_rejected += s.file_rejected.is_some() as u64;
         totals.read += s.read;
         totals.accepted += s.accepted;
         totals.rejected += s.rejected;
@@ -264,6 +304,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         worst,
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
+        skipped_files,
         rejected,
         policies: enabled,
         people,
@@ -354,6 +395,8 @@ pub struct AuditRequest<'a> {
     pub findings_in_memory: usize,
     /// Replace people with stable pseudonyms in everything the report holds.
     pub redact: bool,
+    /// The longest record read; a longer one is rejected.
+    pub max_record_bytes: usize,
 }
 
 /// Reads the mappings, then the audit logs, runs every enabled policy and, when asked,
@@ -380,6 +423,7 @@ pub fn run_request(
         changes_in_memory: request.changes_in_memory,
         findings_in_memory: request.findings_in_memory,
         people: request.redact,
+        max_record_bytes: request.max_record_bytes,
     };
     let mut report = run(&input, progress)?;
     if request.redact {

@@ -59,6 +59,11 @@ pub fn counts_line(report: &AuditReport) -> String {
             t.skipped
         ));
     }
+    if t.files_rejected > 0 {
+        s.push_str(&format!("; {} file(s) rejected whole", t.files_rejected));
+    }
+    // Files skipped are listed one by one (table, JSON, standard error), not here: the
+    // monthly report quotes this line.
     s
 }
 
@@ -79,6 +84,12 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
                 String::new()
             }
         )?;
+        if let Some(reason) = &s.file_rejected {
+            writeln!(w, "    rejected whole: {reason}")?;
+        }
+    }
+    for s in &report.skipped_files {
+        writeln!(w, "  {}  skipped: {}", s.file, s.reason)?;
     }
     let sev: Vec<String> = ["critical", "high", "medium", "low"]
         .iter()
@@ -382,6 +393,8 @@ fn push_finding_json(
 struct SummaryJson<'a> {
     sources: &'a [super::sources::SourceSummary],
     totals: &'a super::Totals,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    skipped_files: &'a [super::sources::SkippedFile],
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
@@ -395,6 +408,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     let summary = SummaryJson {
         sources: &report.sources,
         totals: &report.totals,
+        skipped_files: &report.skipped_files,
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,

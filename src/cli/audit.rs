@@ -74,6 +74,10 @@ pub struct AuditArgs {
     /// and merged into the output. The output is the same either way.
     #[arg(long, value_name = "N", default_value_t = audit::FINDINGS_IN_MEMORY)]
     findings_in_memory: usize,
+    /// The longest record (line) read, in bytes; a longer one is rejected (with its file
+    /// and line) without being held whole.
+    #[arg(long, value_name = "BYTES", default_value_t = audit::MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
 }
 
 pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
@@ -96,7 +100,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
-        let bar = indicatif::ProgressBar::new(audit::input_bytes(&args.inputs, format)?);
+        let bar = indicatif::ProgressBar::new(audit::input_bytes(&args.inputs)?);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} reading audit logs {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
@@ -115,6 +119,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         changes_in_memory: args.changes_in_memory,
         findings_in_memory: args.findings_in_memory,
         redact: args.redact,
+        max_record_bytes: args.max_record_bytes.max(1),
     };
     let report = audit::run_request(&config, &request, &incidents, &|done| {
         bar.set_position(done)
@@ -124,6 +129,17 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
     let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();
     if !args.quiet && !table_on_terminal {
         eprintln!("{}", render::counts_line(&report));
+    }
+    if !args.quiet {
+        for s in report.skipped_files.iter().take(20) {
+            eprintln!("  skipped {}: {}", s.file, s.reason);
+        }
+        if report.skipped_files.len() > 20 {
+            eprintln!(
+                "  ... {} file(s) skipped in all",
+                report.skipped_files.len()
+            );
+        }
     }
     write_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
     emit(args.output.as_deref(), |w| match args.format {
@@ -146,8 +162,20 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         );
     }
     let gate: Option<Severity> = args.fail_on.map(Into::into);
+    // An input that could not be checked (a file rejected whole, or every record of it
+    // rejected) is never all clear: 6, after a finding past the gate (1).
+    let unread = report.unread_inputs();
+    if !args.quiet {
+        for s in &unread {
+            match &s.file_rejected {
+                Some(reason) => eprintln!("  not checked: {} (rejected whole: {reason})", s.file),
+                None => eprintln!("  not checked: {} (every record rejected)", s.file),
+            }
+        }
+    }
     Ok(match (gate, report.worst()) {
         (Some(g), Some(w)) if w >= g => ExitCode::from(1),
+        _ if !unread.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,
     })
 }

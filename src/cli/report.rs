@@ -49,6 +49,7 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
             changes_in_memory: audit::CHANGES_IN_MEMORY,
             findings_in_memory: audit::FINDINGS_IN_MEMORY,
             redact: args.input.redact,
+            max_record_bytes: audit::MAX_RECORD_BYTES,
         };
         let report = audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?;
         eprintln!("{}", counts_line(&report));

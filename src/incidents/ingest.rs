@@ -49,6 +49,8 @@ impl InputFormat {
 pub enum Location {
     Line(u64),
     Record(u64),
+    /// The file as a whole (it, or the rest of it, could not be read).
+    File,
 }
 
 impl fmt::Display for Location {
@@ -56,6 +58,7 @@ impl fmt::Display for Location {
         match self {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Record(n) => write!(f, "record {n}"),
+            Location::File => write!(f, "(whole file)"),
         }
     }
 }

@@ -1,69 +1,258 @@
 //! Finding the audit files under the inputs (a file, a list, or a directory tree, `.gz`
 //! included) and telling each one's format from its name and first bytes.
+//!
+//! Never silent: every file found that is not read is listed with why (not audit events,
+//! a second path to a file already found, a folder already walked: a symlink loop), and
+//! a file given by path that cannot be read as audit events is rejected with why. Each
+//! real file (by device and inode) is read once, however many paths lead to it.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::intake::{SourceFile, SourceFormat};
 use crate::error::bad_input;
 
+/// A file found under the inputs and not read, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedFile {
+    pub file: String,
+    pub reason: String,
+}
+
+/// What the inputs hold: the files to read (some refused whole, with why) and the files
+/// found and left unread, with why.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<SourceFile>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// Bytes read to tell a file's format.
+const SNIFF: usize = 4096;
+
+/// Why a JSON file that is not audit events is not read.
+const NOT_EVENTS: &str =
+    "not audit events: no apiVersion/kind (Kubernetes), not {\"Records\": [...]} (CloudTrail), no native timestamp/actor fields";
+
+/// Device and inode: one real file, whatever the path.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+struct Walker {
+    forced: Option<SourceFormat>,
+    /// Files and folders seen, by identity, with the path first seen.
+    seen: HashMap<(u64, u64), PathBuf>,
+    out: Discovered,
+}
+
 /// Finds the audit files under the inputs and tells their formats.
-pub fn discover(inputs: &[PathBuf], forced: Option<SourceFormat>) -> Result<Vec<SourceFile>> {
-    let mut files = Vec::new();
+pub fn discover(inputs: &[PathBuf], forced: Option<SourceFormat>) -> Result<Discovered> {
+    let mut w = Walker {
+        forced,
+        seen: HashMap::new(),
+        out: Discovered::default(),
+    };
     for input in inputs {
         let meta = std::fs::metadata(input)
             .map_err(|e| bad_input(format!("cannot read {}: {e}", input.display())))?;
+        if w.again(input, &meta) {
+            continue;
+        }
         if meta.is_dir() {
-            let mut found = Vec::new();
-            walk(input, &mut found)?;
-            found.sort();
-            for path in found {
-                if let Some(f) = classify(&path, forced, false)? {
-                    files.push(f);
-                }
-            }
+            w.walk(input)?;
         } else {
-            match classify(input, forced, true)? {
-                Some(f) => files.push(f),
-                None => {
-                    return Err(bad_input(format!(
-                        "{}: cannot tell the format (use .jsonl, .csv, .parquet, a CloudTrail .json(.gz), a Kubernetes audit .log/.jsonl, or --input-format)",
-                        input.display()
-                    )))
-                }
-            }
+            let f = match classify(input, &meta, forced, true) {
+                Class::Read(f) => f,
+                Class::Skip(reason) if reason.is_empty() => SourceFile::refused(
+                    input,
+                    "cannot tell the format (use .jsonl, .csv, .parquet, a CloudTrail .json(.gz), a Kubernetes audit .log/.jsonl, or --input-format)",
+                ),
+                Class::Skip(reason) | Class::Refuse(reason) => SourceFile::refused(input, &reason),
+            };
+            w.out.files.push(f);
         }
     }
-    if files.is_empty() {
-        return Err(bad_input("no audit files found in the inputs"));
+    if w.out.files.is_empty() {
+        let mut msg = "no audit files found in the inputs".to_string();
+        for s in w.out.skipped.iter().take(5) {
+            msg.push_str(&format!("\n  skipped {}: {}", s.file, s.reason));
+        }
+        return Err(bad_input(msg));
     }
-    Ok(files)
+    Ok(w.out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            // CloudTrail digest files prove integrity; they hold no events.
-            if path.file_name().is_some_and(|n| n == "CloudTrail-Digest") {
-                continue;
-            }
-            walk(&path, out)?;
-        } else {
-            out.push(path);
+/// The paths of the files under the inputs, each real file once, without opening any (for
+/// a progress bar's total).
+pub fn regular_files(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut w = Walker {
+        forced: Some(SourceFormat::Jsonl),
+        seen: HashMap::new(),
+        out: Discovered::default(),
+    };
+    for input in inputs {
+        let Ok(meta) = std::fs::metadata(input) else {
+            continue;
+        };
+        if w.again(input, &meta) {
+            continue;
+        }
+        if meta.is_dir() {
+            let _ = w.walk(input);
+        } else if meta.is_file() {
+            w.out.files.push(SourceFile::refused(input, ""));
         }
     }
-    Ok(())
+    w.out.files.into_iter().map(|f| f.path).collect()
+}
+
+impl Walker {
+    /// Whether this real file or folder was seen before (then listed as skipped).
+    fn again(&mut self, path: &Path, meta: &std::fs::Metadata) -> bool {
+        let Some(id) = identity(meta) else {
+            return false;
+        };
+        match self.seen.get(&id) {
+            Some(first) => {
+                let reason = if meta.is_dir() {
+                    format!(
+                        "folder already walked as {} (a symlink loop or a second path to it)",
+                        first.display()
+                    )
+                } else {
+                    format!(
+                        "same file as {} (a hard link, a symlink or a repeated path): read once",
+                        first.display()
+                    )
+                };
+                self.skip(path, reason);
+                true
+            }
+            None => {
+                self.seen.insert(id, path.to_path_buf());
+                false
+            }
+        }
+    }
+
+    fn skip(&mut self, path: &Path, reason: impl Into<String>) {
+        self.out.skipped.push(SkippedFile {
+            file: path.display().to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    fn walk(&mut self, dir: &Path) -> Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.skip(dir, format!("cannot list the folder: {e}"));
+                return Ok(());
+            }
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(e) => paths.push(e.path()),
+                Err(e) => self.skip(dir, format!("cannot list the folder: {e}")),
+            }
+        }
+        paths.sort();
+        for path in paths {
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.skip(&path, format!("cannot read: {e}"));
+                    continue;
+                }
+            };
+            // CloudTrail digest files prove integrity; they hold no events.
+            if meta.is_dir() && path.file_name().is_some_and(|n| n == "CloudTrail-Digest") {
+                continue;
+            }
+            if self.again(&path, &meta) {
+                continue;
+            }
+            if meta.is_dir() {
+                self.walk(&path)?;
+                continue;
+            }
+            match classify(&path, &meta, self.forced, false) {
+                Class::Read(f) => self.out.files.push(f),
+                Class::Skip(reason) if reason.is_empty() => self.skip(
+                    &path,
+                    "not an audit log by its name (.jsonl, .ndjson, .json, .log, .csv, .parquet, .gz of these)",
+                ),
+                Class::Skip(reason) => self.skip(&path, reason),
+                Class::Refuse(reason) => self.out.files.push(SourceFile::refused(&path, &reason)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to do with a file: read it, leave it (why; empty: not an audit log by its name),
+/// or refuse it (why: it cannot be read).
+enum Class {
+    Read(SourceFile),
+    Skip(String),
+    Refuse(String),
+}
+
+/// The first bytes of a file (decompressed if gzipped), and for anything but a regular
+/// file (a FIFO, a pipe, a terminal), the file itself, opened, with the raw bytes read
+/// from it: the reader gets them back in front of the rest, so nothing read here is lost.
+fn sniff(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    gzip: bool,
+) -> std::result::Result<(Vec<u8>, Option<super::intake::Pending>), String> {
+    let cannot = |e: std::io::Error| format!("cannot read: {e}");
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut raw = Vec::with_capacity(SNIFF);
+    // A compressed stream's first 4 KB decompressed may need more than 4 KB of it; a
+    // stream's raw bytes are kept whole, so read enough of them.
+    let raw_limit = if gzip { 64 << 10 } else { SNIFF };
+    (&mut file)
+        .take(raw_limit as u64)
+        .read_to_end(&mut raw)
+        .map_err(cannot)?;
+    let head = if gzip {
+        let mut head = Vec::with_capacity(SNIFF);
+        let mut d = flate2::read::MultiGzDecoder::new(&raw[..]).take(SNIFF as u64);
+        if let Err(e) = d.read_to_end(&mut head) {
+            // A short piece of a longer stream ends early; anything else is not gzip.
+            if e.kind() != std::io::ErrorKind::UnexpectedEof || head.is_empty() {
+                return Err(format!("not a readable gzip file: {e}"));
+            }
+        }
+        head
+    } else {
+        raw.clone()
+    };
+    let pending = (!meta.is_file()).then(|| Arc::new(Mutex::new(Some((raw, file)))));
+    Ok((head, pending))
 }
 
 /// Decides a file's format from its name and, for JSON, its first bytes.
 fn classify(
     path: &Path,
+    meta: &std::fs::Metadata,
     forced: Option<SourceFormat>,
     explicit: bool,
-) -> Result<Option<SourceFile>> {
+) -> Class {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -75,33 +264,60 @@ fn classify(
         path: path.to_path_buf(),
         format: SourceFormat::Jsonl,
         gzip,
+        refused: None,
+        pending: None,
     };
+    let streamed = !meta.is_file();
     if let Some(f) = forced {
         file.format = f;
-        return Ok(Some(file));
+        if streamed {
+            // Opened once: what a sniff would read is not read twice.
+            match sniff(path, meta, gzip) {
+                Ok((_, pending)) => file.pending = pending,
+                Err(reason) => return Class::Refuse(reason),
+            }
+        }
+        return Class::Read(file);
     }
     file.format = match ext {
         "csv" => SourceFormat::Csv,
         "parquet" => SourceFormat::Parquet,
         "json" | "jsonl" | "ndjson" | "log" => {
-            let mut head = Vec::with_capacity(4096);
-            file.open()?
-                .take(4096)
-                .read_to_end(&mut head)
-                .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+            let (head, pending) = match sniff(path, meta, gzip) {
+                Ok(sniffed) => sniffed,
+                Err(reason) => return Class::Refuse(reason),
+            };
+            file.pending = pending;
             let head = String::from_utf8_lossy(&head);
             if head.contains("\"Records\"") {
                 SourceFormat::Cloudtrail
             } else if head.contains("audit.k8s.io/") {
                 SourceFormat::K8s
-            } else if ext == "log" || (ext == "json" && !explicit) {
-                // A stray JSON file in a tree (a CloudTrail digest, a manifest) is not ours.
-                return Ok(None);
+            } else if ext == "json" && looks_native(&head) && !explicit {
+                return Class::Skip(
+                    "native events in a .json file found in a folder are not read (name it .jsonl, or give it by path)".into(),
+                );
+            } else if ext == "log" {
+                return Class::Skip(
+                    "not a Kubernetes audit log (no apiVersion audit.k8s.io/...)".into(),
+                );
+            } else if ext == "json" && !looks_native(&head) {
+                // A stray JSON file (a CloudTrail digest, a manifest) is not ours.
+                return if explicit {
+                    Class::Refuse(NOT_EVENTS.into())
+                } else {
+                    Class::Skip(NOT_EVENTS.into())
+                };
             } else {
                 SourceFormat::Jsonl
             }
         }
-        _ => return Ok(None),
+        _ => return Class::Skip(String::new()),
     };
-    Ok(Some(file))
+    Class::Read(file)
+}
+
+/// Whether a JSON file's first bytes look like native events (their required fields).
+fn looks_native(head: &str) -> bool {
+    head.contains("\"timestamp\"") && head.contains("\"actor\"")
 }

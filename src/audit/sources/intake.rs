@@ -43,17 +43,36 @@ impl SourceFormat {
     }
 }
 
+/// A stream (a FIFO, a pipe) opened to tell its format: the raw bytes read from it then,
+/// and the rest of it, for the reader to take once.
+pub type Pending = std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, std::fs::File)>>>;
+
 /// One file to read.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub format: SourceFormat,
     pub gzip: bool,
+    /// Why the file is rejected whole without being read, if it is.
+    pub refused: Option<String>,
+    /// A stream already opened (see [`Pending`]).
+    pub pending: Option<Pending>,
 }
 
 impl SourceFile {
     pub fn name(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// A file rejected whole, with why.
+    pub fn refused(path: &std::path::Path, reason: &str) -> SourceFile {
+        SourceFile {
+            path: path.to_path_buf(),
+            format: SourceFormat::Jsonl,
+            gzip: false,
+            refused: Some(reason.to_string()),
+            pending: None,
+        }
     }
 }
 
@@ -67,6 +86,10 @@ pub struct SourceSummary {
     pub rejected: u64,
     /// Records that are not events to check (Kubernetes stages other than ResponseComplete).
     pub skipped: u64,
+    /// Why the file (or the rest of it) could not be read, if so: it is rejected whole,
+    /// counted as one record read and rejected, in the quarantine as `(whole file)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_rejected: Option<String>,
 }
 
 /// Settings every reader needs.
@@ -75,6 +98,8 @@ pub struct ReadContext<'a> {
     pub strict: bool,
     pub mappings: &'a SourceMappings,
     pub environments: &'a EnvironmentMap,
+    /// The longest record read (a longer one is rejected, not read whole).
+    pub max_record_bytes: usize,
 }
 
 /// The per-event checks, run in parallel on each block as soon as it is parsed.
@@ -133,6 +158,7 @@ pub(super) struct Intake<'a> {
     pub(super) summary: &'a mut SourceSummary,
     pub(super) rejected: &'a mut Vec<Rejection>,
     pub(super) strict: bool,
+    pub(super) max_record_bytes: usize,
 }
 
 impl Intake<'_> {

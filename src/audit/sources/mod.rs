@@ -24,10 +24,10 @@ pub mod vocabulary;
 
 use anyhow::Result;
 
-use crate::incidents::ingest::Rejection;
+use crate::incidents::ingest::{Location, Rejection};
 use intake::Intake;
 
-pub use discover::discover;
+pub use discover::{discover, regular_files, Discovered, SkippedFile};
 pub use intake::{Checker, EventSink, ReadContext, SourceFile, SourceFormat, SourceSummary};
 pub use vocabulary::{CloudTrailMapping, KubernetesMapping, SourceMappings};
 
@@ -53,15 +53,42 @@ pub fn read_source(
         summary: &mut summary,
         rejected: &mut rejected,
         strict: cx.strict,
+        max_record_bytes: cx.max_record_bytes,
     };
     // The formats and their readers: the one place that lists them. (Each JSON-lines
     // parser gets its own copy of the reading loop, with the parser inlined.)
-    match file.format {
-        SourceFormat::Jsonl => native::read(file, index, cx, &mut intake)?,
-        SourceFormat::Csv => csv::read(file, index, cx, &mut intake)?,
-        SourceFormat::Parquet => parquet::read(file, index, cx, &mut intake)?,
-        SourceFormat::Cloudtrail => cloudtrail::read(file, index, cx, &mut intake)?,
-        SourceFormat::K8s => k8s::read(file, index, cx, &mut intake)?,
+    let outcome = match (&file.refused, file.format) {
+        (Some(reason), _) => Err(crate::error::bad_input(reason.clone())),
+        (None, SourceFormat::Jsonl) => native::read(file, index, cx, &mut intake),
+        (None, SourceFormat::Csv) => csv::read(file, index, cx, &mut intake),
+        (None, SourceFormat::Parquet) => parquet::read(file, index, cx, &mut intake),
+        (None, SourceFormat::Cloudtrail) => cloudtrail::read(file, index, cx, &mut intake),
+        (None, SourceFormat::K8s) => k8s::read(file, index, cx, &mut intake),
+    };
+    if let Err(e) = outcome {
+        // One file that cannot be read does not stop the others (--strict does): it, or
+        // the rest of it, is rejected whole, and the run's exit status says so.
+        if cx.strict {
+            return Err(e);
+        }
+        let reason = format!("{e:#}");
+        // The file's name is in the rejection already.
+        let reason = reason
+            .strip_prefix(&format!("cannot read {name}: "))
+            .map_or(reason.clone(), |r| format!("cannot read: {r}"));
+        summary.read += 1;
+        summary.file_rejected = Some(reason.clone());
+        rejected.push(Rejection {
+            file: name.clone(),
+            location: Location::File,
+            id: String::new(),
+            field: "file".into(),
+            reason,
+            raw: String::new(),
+        });
+    }
+    if file.refused.is_some() {
+        summary.format = None;
     }
     summary.rejected = rejected.len() as u64;
     debug_assert_eq!(

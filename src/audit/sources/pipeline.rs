@@ -21,7 +21,15 @@ use crate::incidents::ingest::{Location, Rejection};
 impl SourceFile {
     /// The file to read from: decompressed as it is read if gzipped.
     pub(super) fn open(&self) -> Result<Box<dyn Read + Send>> {
-        let f = self.open_file()?;
+        // A stream opened to tell its format: the bytes read then come first.
+        let pending = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.lock().ok().and_then(|mut p| p.take()));
+        let f: Box<dyn Read + Send> = match pending {
+            Some((head, rest)) => Box::new(std::io::Cursor::new(head).chain(rest)),
+            None => Box::new(self.open_file()?),
+        };
         Ok(if self.gzip {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 1 << 20,
@@ -89,6 +97,9 @@ struct Block {
     /// file holds the end of the line before it).
     start: usize,
     first: bool,
+    /// A line longer than `--max-record-bytes`, read past (its bytes are not held): its
+    /// length, and whether a line break ended it.
+    overlong: Option<(u64, bool)>,
 }
 
 /// Where a JSON-lines file's blocks come from.
@@ -251,7 +262,7 @@ pub(super) fn read_lines<P: LineParser>(
             (source, None)
         }
         None => {
-            let (source, reader) = spawn_reader(file.open()?);
+            let (source, reader) = spawn_reader(file.open()?, intake.max_record_bytes);
             (source, Some(reader))
         }
     };
@@ -282,8 +293,12 @@ pub(super) fn read_lines<P: LineParser>(
 
 /// Starts a reader thread that fills blocks of whole lines from `input` in turn:
 /// the blocks' source (emptied buffers go back to the thread through it), and the thread.
+/// A line longer than a block grows its buffer by doubling and is searched for its end
+/// only in the bytes new each time (linear in its length); a line longer than `max` is
+/// not held whole: it is read past and sent as a block of its own marked over-long.
 fn spawn_reader(
     mut input: Box<dyn Read + Send>,
+    max: usize,
 ) -> (BlockSource<'static>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(BATCH_BLOCKS);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -301,39 +316,56 @@ fn spawn_reader(
             buf[..start].copy_from_slice(&carry);
             carry.clear();
             let mut filled = start;
-            let mut eof = false;
-            while filled < buf.len() {
-                match input.read(&mut buf[filled..]) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(k) => filled += k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // The carried bytes (after the last line break) hold no line break.
+            let mut searched = start;
+            let mut eof;
+            let mut overlong = None;
+            loop {
+                match fill(&mut input, &mut buf, &mut filled) {
+                    Ok(at_end) => eof = at_end,
                     Err(e) => {
                         let _ = tx.send(Err(e));
                         return;
                     }
                 }
-            }
-            buf.truncate(filled);
-            if !eof {
-                match memchr::memrchr(b'\n', &buf) {
-                    Some(i) => {
-                        carry.extend_from_slice(&buf[i + 1..]);
-                        buf.truncate(i + 1);
+                buf.truncate(filled);
+                if eof {
+                    if buf.len() > max && memchr::memchr(b'\n', &buf[searched..]).is_none() {
+                        overlong = Some((buf.len() as u64, false));
                     }
-                    // One line longer than a block: keep reading it.
-                    None => {
-                        carry = buf;
-                        continue;
-                    }
+                    break;
                 }
+                if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
+                    let i = searched + i;
+                    carry.extend_from_slice(&buf[i + 1..]);
+                    buf.truncate(i + 1);
+                    break;
+                }
+                // One line longer than a block: read on, the buffer doubling.
+                if buf.len() > max {
+                    match skip_line(&mut input, buf.len() as u64, &mut carry) {
+                        Ok((len, ended)) => {
+                            overlong = Some((len, ended));
+                            eof = !ended;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    break;
+                }
+                searched = buf.len();
+                buf.resize(buf.len() * 2, 0);
+            }
+            if overlong.is_some() {
+                buf.clear();
             }
             let block = Block {
                 bytes: buf,
                 start: 0,
                 first,
+                overlong,
             };
             first = false;
             if tx.send(Ok(block)).is_err() || eof {
@@ -342,6 +374,43 @@ fn spawn_reader(
         }
     });
     (BlockSource::Stream { rx, free_tx }, reader)
+}
+
+/// Reads into `buf` from `filled` to its length; whether the input ended first.
+fn fill(input: &mut dyn Read, buf: &mut [u8], filled: &mut usize) -> std::io::Result<bool> {
+    while *filled < buf.len() {
+        match input.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(true),
+            Ok(k) => *filled += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+/// Reads past the rest of an over-long line (`so_far` bytes of it read), keeping what
+/// follows its line break in `carry`: the line's length, and whether a line break ended
+/// it (else the input did).
+fn skip_line(
+    input: &mut dyn Read,
+    mut so_far: u64,
+    carry: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
+    let mut scratch = vec![0u8; 1 << 16];
+    loop {
+        let k = match input.read(&mut scratch) {
+            Ok(0) => return Ok((so_far, false)),
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(i) = memchr::memchr(b'\n', &scratch[..k]) {
+            carry.extend_from_slice(&scratch[i + 1..k]);
+            return Ok((so_far + i as u64, true));
+        }
+        so_far += k as u64;
+    }
 }
 
 #[cfg(unix)]
@@ -440,6 +509,7 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
             .map(|_| self.pool.pop().unwrap_or_default())
             .collect();
         let (name, parser, checker) = (self.name, self.parser, intake.checker);
+        let max = intake.max_record_bytes;
         let (handed, parsed) = rayon::join(
             || self.hand_on(previous, intake),
             || {
@@ -455,6 +525,12 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                                 .map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
                         }
                         let block: &'b Block = block;
+                        if let Some(long) = block.overlong {
+                            return Ok((
+                                overlong(name, long, max, recycle(spare, false)),
+                                Vec::new(),
+                            ));
+                        }
                         let parsed = parse_block(block, name, parser, recycle(spare, false));
                         let hits = checker.check(&parsed.events);
                         Ok((parsed, hits))
@@ -541,6 +617,28 @@ struct Parsed<'b> {
     newlines: u64,
     /// The block's length in bytes.
     bytes: usize,
+}
+
+/// A line longer than `max`, as one record rejected (the first of its block).
+fn overlong<'b>(
+    name: &str,
+    (len, ended): (u64, bool),
+    max: usize,
+    events: Vec<AuditEvent<'b>>,
+) -> Parsed<'b> {
+    let err = RecordError::new(
+        "line",
+        format!("record of {len} bytes is longer than {max} (--max-record-bytes): not read"),
+    );
+    Parsed {
+        events,
+        borrowed_only: true,
+        rejects: vec![rejection(name, Location::Line(1), err, String::new())],
+        read: 1,
+        skipped: 0,
+        newlines: ended as u64,
+        bytes: 0,
+    }
 }
 
 /// Where the next line starts, after the line break at `end` (`\n` or `\r\n`); past the
@@ -715,6 +813,7 @@ mod tests {
                 bytes: (lines.join("\r\n") + "\n").into_bytes(),
                 start: 0,
                 first: true,
+                overlong: None,
             };
             let parsed = parse_block(&block, "t.jsonl", &parser, Vec::new());
             assert_eq!(parsed.borrowed_only, borrowed_only, "{lines:?}");

@@ -266,6 +266,9 @@ fn an_over_long_gzip_line_is_rejected_quickly_with_its_line_number() {
 #[test]
 fn no_temporary_files_are_left_after_a_run() {
     let d = tempfile::tempdir().unwrap();
+    // A killed run's folder (its process long gone: past any pid_max) goes too.
+    let stale = d.path().join("tmp/regwatch-findings-999999999-AbC123");
+    write(&stale.join("0.bin"), "x");
     let src = fixture("audit/policies.jsonl");
     let (run, v) = audit_in(
         d.path(),

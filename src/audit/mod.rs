@@ -198,6 +198,8 @@ pub fn input_bytes(inputs: &[PathBuf]) -> Result<u64> {
 /// Reads every source, runs every enabled policy, and summarises.
 pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditReport> {
     let started = std::time::Instant::now();
+    // A killed run could not remove its temporary files: they go now.
+    spill::remove_stale();
     let found = discover(input.inputs, input.format)?;
     let (files, mut skipped_files) = (found.files, found.skipped);
     let compiled = compile(input.policies, input.display_tz)?;

@@ -1,5 +1,6 @@
 //! Temporary files for state that outgrows its memory budget: records appended to one of
-//! [`PARTITIONS`] files, read back one partition at a time. The folder is removed on drop.
+//! [`PARTITIONS`] files, read back one partition at a time. The folder is removed on drop;
+//! a killed run's folder is removed by the next run ([`remove_stale`]).
 //! Also the small byte codec the records are written in.
 
 use std::fs::File;
@@ -15,6 +16,42 @@ pub const PARTITIONS: usize = 32;
 /// The partition of a key's hash (its high bits: hash tables use the low ones).
 pub fn partition_of(hash: u64) -> usize {
     (hash >> 40) as usize % PARTITIONS
+}
+
+/// Removes the temporary folders of runs that were killed (so could not remove their
+/// own): a folder is named `regwatch-WHAT-PID-RANDOM`, and one whose process is gone is
+/// stale. Linux only (it asks `/proc`); elsewhere nothing is removed. Called at the start
+/// of every audit run.
+pub fn remove_stale() {
+    let proc_fs = std::path::Path::new("/proc/self");
+    if !proc_fs.exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("regwatch-")) else {
+            continue;
+        };
+        // WHAT-PID-RANDOM: the process id is the last but one part.
+        let mut parts = rest.rsplitn(3, '-');
+        let (Some(_), Some(pid), Some(what)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        // Only this module's folders.
+        if !matches!(what, "findings" | "change-histories") {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Partition files being written. Nothing is made on disk until the first record: most
@@ -40,7 +77,7 @@ impl PartitionFiles {
 
     fn create(what: &str) -> Result<(tempfile::TempDir, Vec<BufWriter<File>>)> {
         let dir = tempfile::Builder::new()
-            .prefix(&format!("regwatch-{what}-"))
+            .prefix(&format!("regwatch-{what}-{}-", std::process::id()))
             .tempdir()
             .with_context(|| format!("cannot make a temporary folder for {what}"))?;
         let files = (0..PARTITIONS)

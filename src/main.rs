@@ -59,7 +59,12 @@ fn main() -> ExitCode {
     regwatch::util::memory::keep_freed_memory();
     regwatch::util::memory::use_small_pages();
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    // Which rule and template files came from a folder and which are built in, once.
+    for line in regwatch::util::defaults::note() {
+        eprintln!("regwatch: {line}");
+    }
+    match result {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -53,6 +53,10 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Check what people and AI agents did (audit logs) against the guardrail policies.
     Audit(cli::audit::AuditArgs),
+    /// Set up a folder: a commented regwatch.toml, an empty incidents.csv, services.toml.
+    Init(cli::init::InitArgs),
+    /// Check config, mappings, services and templates (and --smtp the mail server).
+    Check(cli::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +88,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Draft(kind) => cli::draft::exec(config, kind),
         Command::Report(args) => cli::report::exec(config, args),
         Command::Audit(args) => cli::audit::exec(config, args),
+        Command::Init(args) => cli::init::exec(config, args),
+        Command::Check(args) => cli::check::exec(config, args),
     }
 }
 

@@ -208,3 +208,74 @@ fn a_mappings_folder_overrides_only_the_files_it_has() {
         run.stdout
     );
 }
+
+#[test]
+fn init_creates_the_files_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = regwatch_in(dir.path(), &["init", "site", "--copy-defaults"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let site = dir.path().join("site");
+    for f in [
+        "regwatch.toml",
+        "incidents.csv",
+        "services.toml",
+        "mappings/regimes.toml",
+        "templates/report.html.hbs",
+    ] {
+        assert!(site.join(f).exists(), "{f}: {}", run.stdout);
+    }
+    let header = std::fs::read_to_string(site.join("incidents.csv")).unwrap();
+    let sample = std::fs::read_to_string(root().join("samples/incidents.csv")).unwrap();
+    assert_eq!(header.lines().next(), sample.lines().next());
+    let config = std::fs::read_to_string(site.join("regwatch.toml")).unwrap();
+    assert!(config.contains("password_env = \"REGWATCH_SMTP_PASSWORD\""));
+    // The new folder checks clean, and a run there works.
+    let run = regwatch_in(&site, &["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // A second run keeps what is there.
+    std::fs::write(site.join("regwatch.toml"), "# mine\n").unwrap();
+    let run = regwatch_in(dir.path(), &["init", "site"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("kept site/regwatch.toml"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.join("regwatch.toml")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[test]
+fn check_names_a_broken_file_and_connects_to_the_mail_server() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/regimes.toml"), "[[regime]\n").unwrap();
+    let run = regwatch_in(dir.path(), &["check", "--mappings", "mine"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("mine/regimes.toml"), "{}", run.stderr);
+
+    let server = common::SmtpServer::start(&dir.path().join("mail"), None);
+    let config =
+        |port: u16| format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n");
+    std::fs::write(dir.path().join("regwatch.toml"), config(server.port)).unwrap();
+    let run = regwatch_in(dir.path(), &["check", "--smtp"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("smtp: connected"), "{}", run.stdout);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.path().join("regwatch.toml"), config(closed)).unwrap();
+    let run = regwatch_in(dir.path(), &["check", "--smtp"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{closed}")),
+        "{}",
+        run.stderr
+    );
+    server.stop();
+}

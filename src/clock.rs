@@ -195,11 +195,11 @@ impl Calendar {
         })
     }
 
-    pub fn load(path: &Path, region: &str, tz: Tz) -> Result<Calendar> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read bank holidays {}", path.display()))?;
+    /// `uk-bank-holidays.json` from the mappings folder `dir`, else the built-in one.
+    pub fn load(dir: Option<&Path>, region: &str, tz: Tz) -> Result<Calendar> {
+        let (text, origin) = crate::util::defaults::read_mapping(dir, "uk-bank-holidays.json")?;
         Calendar::from_govuk_json(&text, region, tz)
-            .with_context(|| format!("in {}", path.display()))
+            .with_context(|| format!("in {}", origin.label()))
     }
 
     pub fn is_bank_holiday(&self, d: NaiveDate) -> bool {

@@ -33,23 +33,15 @@ impl Default for ClockConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PathConfig {
-    pub mappings: PathBuf,
-    pub templates: PathBuf,
+    /// A folder whose files override the built-in mappings, file by file; none: built in.
+    pub mappings: Option<PathBuf>,
+    /// A folder whose files override the built-in templates, file by file.
+    pub templates: Option<PathBuf>,
     /// Important business services with their impact tolerances.
     pub services: Option<PathBuf>,
-}
-
-impl Default for PathConfig {
-    fn default() -> Self {
-        PathConfig {
-            mappings: "mappings".into(),
-            templates: "templates".into(),
-            services: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,10 +190,19 @@ impl Config {
         parse_tz(name).map_err(|e| bad_input(format!("config: {e:#}")))
     }
 
-    /// The working-day calendar from `mappings/uk-bank-holidays.json`.
-    pub fn calendar(&self, mappings: &Path) -> Result<Calendar> {
-        let path = mappings.join("uk-bank-holidays.json");
-        Calendar::load(&path, &self.clock.bank_holidays, self.display_tz()?)
+    /// The config's mappings folder (`[paths] mappings`), if any; none means built in.
+    pub fn mappings_dir(&self) -> Option<PathBuf> {
+        self.paths.mappings.as_ref().map(|p| self.resolve(p))
+    }
+
+    /// The config's templates folder (`[paths] templates`), if any; none means built in.
+    pub fn templates_dir(&self) -> Option<PathBuf> {
+        self.paths.templates.as_ref().map(|p| self.resolve(p))
+    }
+
+    /// The working-day calendar from `uk-bank-holidays.json` (the folder's, else built in).
+    pub fn calendar(&self, mappings: Option<&Path>) -> Result<Calendar> {
+        Calendar::load(mappings, &self.clock.bank_holidays, self.display_tz()?)
             .map_err(|e| bad_input(format!("{e:#}")))
     }
 }

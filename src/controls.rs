@@ -45,10 +45,10 @@ impl Catalogue {
         Ok(Catalogue { entries })
     }
 
-    pub fn load(path: &Path) -> Result<Catalogue> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
-        Catalogue::parse(&text).map_err(|e| bad_input(format!("{}: {e:#}", path.display())))
+    /// `nist-ai-rmf-1.0-core.csv` from the mappings folder `dir`, else the built-in one.
+    pub fn load(dir: Option<&Path>) -> Result<Catalogue> {
+        let (text, origin) = crate::util::defaults::read_mapping(dir, "nist-ai-rmf-1.0-core.csv")?;
+        Catalogue::parse(&text).map_err(|e| bad_input(format!("{}: {e:#}", origin.label())))
     }
 
     pub fn get(&self, id: &str) -> Option<&RmfEntry> {
@@ -151,10 +151,27 @@ pub fn parse_policies(text: &str, catalogue: &Catalogue) -> Result<Vec<Policy>> 
     Ok(file.policy)
 }
 
-pub fn load_policies(path: &Path, catalogue: &Catalogue) -> Result<Vec<Policy>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
-    parse_policies(&text, catalogue).map_err(|e| bad_input(format!("{}: {e:#}", path.display())))
+/// The policies of `file` when given, else `policies.toml` from the mappings folder `dir`
+/// (else the built-in one); with where they came from.
+pub fn load_policies(
+    file: Option<&Path>,
+    dir: Option<&Path>,
+    catalogue: &Catalogue,
+) -> Result<(Vec<Policy>, crate::util::defaults::Origin)> {
+    let (text, origin) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+            (
+                text.into(),
+                crate::util::defaults::Origin::File(path.to_path_buf()),
+            )
+        }
+        None => crate::util::defaults::read_mapping(dir, "policies.toml")?,
+    };
+    let policies = parse_policies(&text, catalogue)
+        .map_err(|e| bad_input(format!("{}: {e:#}", origin.label())))?;
+    Ok((policies, origin))
 }
 
 #[cfg(test)]

@@ -18,4 +18,5 @@ pub mod incidents;
 pub mod notify;
 pub mod regimes;
 pub mod render;
+pub mod setup;
 pub mod util;

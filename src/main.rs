@@ -53,13 +53,22 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Check what people and AI agents did (audit logs) against the guardrail policies.
     Audit(cli::audit::AuditArgs),
+    /// Set up a folder: a commented regwatch.toml, an empty incidents.csv, services.toml.
+    Init(cli::init::InitArgs),
+    /// Check config, mappings, services and templates (and --smtp the mail server).
+    Check(cli::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
     regwatch::util::memory::keep_freed_memory();
     regwatch::util::memory::use_small_pages();
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    // Which rule and template files came from a folder and which are built in, once.
+    for line in regwatch::util::defaults::note() {
+        eprintln!("regwatch: {line}");
+    }
+    match result {
         Ok(code) => code,
         // A reader that stops early (`| head`) is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -79,6 +88,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Draft(kind) => cli::draft::exec(config, kind),
         Command::Report(args) => cli::report::exec(config, args),
         Command::Audit(args) => cli::audit::exec(config, args),
+        Command::Init(args) => cli::init::exec(config, args),
+        Command::Check(args) => cli::check::exec(config, args),
     }
 }
 

@@ -364,21 +364,18 @@ impl AuditSetup {
     /// `audit-sources.toml` and the bank holidays from the mappings folder.
     pub fn load(
         config: &crate::config::Config,
-        mappings: &std::path::Path,
+        mappings: Option<&std::path::Path>,
         policies: Option<&std::path::Path>,
     ) -> Result<AuditSetup> {
-        let catalogue = Catalogue::load(&mappings.join("nist-ai-rmf-1.0-core.csv"))?;
-        let policy_path = policies
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_else(|| mappings.join("policies.toml"));
-        let policies = crate::controls::load_policies(&policy_path, &catalogue)?;
+        let catalogue = Catalogue::load(mappings)?;
+        let (policies, origin) = crate::controls::load_policies(policies, mappings, &catalogue)?;
         // Check the parameters now, so a bad one is reported as bad input.
         compile(&policies, config.display_tz()?)
-            .map_err(|e| crate::error::bad_input(format!("{}: {e:#}", policy_path.display())))?;
+            .map_err(|e| crate::error::bad_input(format!("{}: {e:#}", origin.label())))?;
         Ok(AuditSetup {
             policies,
             catalogue,
-            mappings: SourceMappings::load(&mappings.join("audit-sources.toml"))?,
+            mappings: SourceMappings::load(mappings)?,
             calendar: config.calendar(mappings)?,
         })
     }
@@ -386,8 +383,8 @@ impl AuditSetup {
 
 /// What a command asks of an audit, resolved from its arguments and the config.
 pub struct AuditRequest<'a> {
-    /// The mappings folder (policies, NIST core, source vocabulary, holidays).
-    pub mappings: &'a std::path::Path,
+    /// The mappings folder (policies, NIST core, source vocabulary, holidays); none: built in.
+    pub mappings: Option<&'a std::path::Path>,
     /// A policies file other than the mappings folder's.
     pub policies: Option<&'a std::path::Path>,
     pub inputs: &'a [PathBuf],

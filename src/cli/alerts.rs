@@ -38,7 +38,8 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.resolve(&config.alerts.state));
     let delivery = parse_delivery(&args.transport, &config)?;
-    let templates = alerts::load_templates(&templates(args.templates.as_deref(), &config))?;
+    let templates =
+        alerts::load_templates(templates(args.templates.as_deref(), &config).as_deref())?;
     let loaded = args.input.load(config)?;
     let evaluation = loaded.evaluate(now, &|s| s.is_open());
     let list = evaluation.sorted();

@@ -46,7 +46,7 @@ pub struct AuditArgs {
     /// change failure rate and time to restore.
     #[arg(long, value_name = "FILE")]
     incidents: Option<PathBuf>,
-    /// Policies file (default: mappings/policies.toml).
+    /// Policies file (default: policies.toml of the mappings folder, else built in).
     #[arg(long, value_name = "FILE")]
     policies: Option<PathBuf>,
     /// Folder with policies.toml, nist-ai-rmf-1.0-core.csv, audit-sources.toml.
@@ -81,16 +81,16 @@ pub struct AuditArgs {
 }
 
 pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
-    let mappings = args
-        .mappings
-        .clone()
-        .unwrap_or_else(|| config.resolve(&config.paths.mappings));
+    if args.quiet {
+        regwatch::util::defaults::quiet();
+    }
+    let mappings = args.mappings.clone().or_else(|| config.mappings_dir());
     let tz = config.display_tz()?;
     let format = args.input_format.map(Into::into);
     let incidents = match &args.incidents {
         Some(path) => {
             let opts = LoadOptions {
-                mappings: Some(mappings.clone()),
+                mappings: mappings.clone(),
                 ..LoadOptions::default()
             };
             Loaded::load(config.clone(), std::slice::from_ref(path), &opts)?.incidents
@@ -111,7 +111,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
     };
     let t0 = std::time::Instant::now();
     let request = AuditRequest {
-        mappings: &mappings,
+        mappings: mappings.as_deref(),
         policies: args.policies.as_deref(),
         inputs: &args.inputs,
         format,

@@ -60,9 +60,11 @@ pub fn exec(config: Config, kind: DraftKind) -> Result<ExitCode> {
 
 fn ico(config: Config, a: DraftArgs) -> Result<ExitCode> {
     let now = a.input.now(&config)?;
-    let templates = DraftTemplates::load(&templates(a.templates.as_deref(), &config), "ico-draft")?;
-    let special =
-        SpecialCategories::load(&a.input.mappings(&config).join("special-categories.toml"))?;
+    let templates = DraftTemplates::load(
+        templates(a.templates.as_deref(), &config).as_deref(),
+        "ico-draft",
+    )?;
+    let special = SpecialCategories::load(a.input.mappings(&config).as_deref())?;
     let delivery = parse_delivery(&a.transport, &config)?;
     let loaded = a.input.load(config)?;
     let p = publish::ico(
@@ -96,7 +98,10 @@ fn ico(config: Config, a: DraftArgs) -> Result<ExitCode> {
 fn fca(config: Config, args: FcaArgs) -> Result<ExitCode> {
     let a = &args.draft;
     let now = a.input.now(&config)?;
-    let templates = DraftTemplates::load(&templates(a.templates.as_deref(), &config), "fca-draft")?;
+    let templates = DraftTemplates::load(
+        templates(a.templates.as_deref(), &config).as_deref(),
+        "fca-draft",
+    )?;
     let delivery = parse_delivery(&a.transport, &config)?;
     let loaded = a.input.load(config)?;
     let p = publish::fca(&loaded, &a.incident, args.stage.as_deref(), &templates, now)?;

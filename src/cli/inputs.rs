@@ -31,7 +31,8 @@ pub struct InputArgs {
     /// Where rejected rows go (default: <input>.quarantine.csv in the current folder).
     #[arg(long, value_name = "FILE")]
     pub quarantine: Option<PathBuf>,
-    /// Folder with regimes.toml and uk-bank-holidays.json (default from config: mappings/).
+    /// Folder whose regimes.toml, uk-bank-holidays.json, ... override the built-in ones,
+    /// file by file (default from config `[paths] mappings`; none: built in).
     #[arg(long, value_name = "DIR")]
     pub mappings: Option<PathBuf>,
     /// Important business services with impact tolerances (default from config).
@@ -52,11 +53,9 @@ impl InputArgs {
         parse_now(self.now.as_deref(), config)
     }
 
-    /// The mappings folder: `--mappings`, else the config's.
-    pub fn mappings(&self, config: &Config) -> PathBuf {
-        self.mappings
-            .clone()
-            .unwrap_or_else(|| config.resolve(&config.paths.mappings))
+    /// The mappings folder: `--mappings`, else the config's; none: built in.
+    pub fn mappings(&self, config: &Config) -> Option<PathBuf> {
+        self.mappings.clone().or_else(|| config.mappings_dir())
     }
 
     /// Reads the inputs, reports the counts on stderr and writes the quarantine file. With
@@ -148,12 +147,11 @@ pub fn parse_now(now: Option<&str>, config: &Config) -> Result<DateTime<Utc>> {
     }
 }
 
-/// A templates folder: the option given, else the config's.
-pub fn templates(given: Option<&Path>, config: &Config) -> PathBuf {
-    given.map_or_else(
-        || config.resolve(&config.paths.templates),
-        Path::to_path_buf,
-    )
+/// A templates folder: the option given, else the config's; none: built in.
+pub fn templates(given: Option<&Path>, config: &Config) -> Option<PathBuf> {
+    given
+        .map(Path::to_path_buf)
+        .or_else(|| config.templates_dir())
 }
 
 /// Writes to `path` atomically, or to standard output.

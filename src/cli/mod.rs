@@ -4,8 +4,10 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod check;
 pub mod deadlines;
 pub mod draft;
+pub mod init;
 pub mod inputs;
 pub mod register;
 pub mod report;

@@ -11,6 +11,7 @@ use super::inputs::{templates, InputArgs};
 use regwatch::audit::{self, render::counts_line, AuditRequest};
 use regwatch::config::Config;
 use regwatch::documents::{publish, report};
+use regwatch::util::defaults::Origin;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -33,7 +34,8 @@ pub struct ReportArgs {
 
 pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
     let now = args.input.now(&config)?;
-    let templates = publish::ReportTemplates::load(&templates(args.templates.as_deref(), &config))?;
+    let templates =
+        publish::ReportTemplates::load(templates(args.templates.as_deref(), &config).as_deref())?;
     let loaded = args.input.load(config)?;
     let month = report::Month::parse(&args.month, loaded.tz)?;
     let mut sources = loaded.sources.clone();
@@ -41,7 +43,7 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
         None
     } else {
         let request = AuditRequest {
-            mappings: &loaded.mappings,
+            mappings: loaded.mappings.as_deref(),
             policies: None,
             inputs: &args.audit,
             format: None,
@@ -54,7 +56,7 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
         let report = audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?;
         eprintln!("{}", counts_line(&report));
         write_quarantine(&report, None, false)?;
-        sources.extend(report.files.iter().map(PathBuf::from));
+        sources.extend(report.files.iter().map(|f| Origin::File(PathBuf::from(f))));
         Some(report)
     };
     let evaluation = loaded.evaluate(now, &|_| true);

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::utc_text;
 use crate::documents::report::MonthlyReport;
 use crate::error::bad_input;
+use crate::util::defaults::Origin;
 use crate::util::text::escape_markdown;
 
 /// Loads `report.html.hbs` and `report.md.hbs` from `dir`.
@@ -21,14 +22,15 @@ pub struct ReportTemplates {
 }
 
 impl ReportTemplates {
-    pub fn load(dir: &Path) -> Result<ReportTemplates> {
+    /// From the templates folder `dir`, else built in, file by file.
+    pub fn load(dir: Option<&Path>) -> Result<ReportTemplates> {
         let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
             let mut hb = Handlebars::new();
             hb.set_strict_mode(true);
             hb.register_escape_fn(escape);
-            let path = dir.join(name);
-            hb.register_template_file("report", &path)
-                .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+            let (text, origin) = crate::util::defaults::read_template(dir, name)?;
+            hb.register_template_string("report", text)
+                .map_err(|e| bad_input(format!("template {}: {e}", origin.label())))?;
             Ok(hb)
         };
         Ok(ReportTemplates {
@@ -67,7 +69,7 @@ pub fn write(
     report: &MonthlyReport,
     templates: &ReportTemplates,
     out_dir: &Path,
-    inputs: &[PathBuf],
+    inputs: &[Origin],
 ) -> Result<Vec<PathBuf>> {
     let parent = out_dir
         .parent()
@@ -107,11 +109,12 @@ pub fn write(
     }
     let inputs = inputs
         .iter()
-        .map(|p| {
+        .map(|o| {
+            let (bytes, sha256) = o.digest()?;
             Ok(ManifestEntry {
-                path: p.display().to_string(),
-                bytes: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                sha256: sha256_file(p)?,
+                path: o.label(),
+                bytes,
+                sha256,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -19,6 +19,7 @@ use crate::regimes::entity::Entities;
 use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
 use crate::regimes::model::{load_regimes, Regime};
 use crate::regimes::services::ServiceCatalogue;
+use crate::util::defaults::{read_mapping, Origin};
 
 /// Options that decide how incidents are read.
 #[derive(Debug, Clone, Default)]
@@ -41,21 +42,18 @@ pub struct Loaded {
     pub tz: Tz,
     pub incidents: Vec<Incident>,
     pub reports: Vec<IngestReport>,
-    /// The mappings folder the rules came from.
-    pub mappings: PathBuf,
+    /// The mappings folder given (`--mappings` or the config's); none: built in.
+    pub mappings: Option<PathBuf>,
     /// Every file the evaluation rests on (incident files, regimes, bank holidays,
-    /// services, config), for a report's manifest.
-    pub sources: Vec<PathBuf>,
+    /// services, config), each on disk or built in, for a report's manifest.
+    pub sources: Vec<Origin>,
 }
 
 impl Loaded {
     /// Reads mappings, services and every incident file.
     pub fn load(config: Config, inputs: &[PathBuf], opts: &LoadOptions) -> Result<Loaded> {
-        let mappings = opts
-            .mappings
-            .clone()
-            .unwrap_or_else(|| config.resolve(&config.paths.mappings));
-        let regimes = load_regimes(&mappings.join("regimes.toml"), &config.regimes)?;
+        let mappings = opts.mappings.clone().or_else(|| config.mappings_dir());
+        let (regimes, regimes_origin) = load_regimes(mappings.as_deref(), &config.regimes)?;
         let services_path = opts
             .services
             .clone()
@@ -64,14 +62,14 @@ impl Loaded {
             Some(p) => ServiceCatalogue::load(p)?,
             None => ServiceCatalogue::default(),
         };
-        let mut sources: Vec<PathBuf> = inputs.to_vec();
-        sources.push(mappings.join("regimes.toml"));
-        sources.push(mappings.join("uk-bank-holidays.json"));
-        sources.extend(services_path);
-        sources.extend(config.source.clone());
-        let entities = Entities::load(&config, &mappings)?;
+        let mut sources: Vec<Origin> = inputs.iter().cloned().map(Origin::File).collect();
+        sources.push(regimes_origin);
+        sources.push(read_mapping(mappings.as_deref(), "uk-bank-holidays.json")?.1);
+        sources.extend(services_path.map(Origin::File));
+        sources.extend(config.source.clone().map(Origin::File));
+        let entities = Entities::load(&config, mappings.as_deref())?;
         if entities.configured && entities.all().iter().any(|e| e.country != "GB") {
-            sources.push(mappings.join("eu-public-holidays.json"));
+            sources.push(read_mapping(mappings.as_deref(), "eu-public-holidays.json")?.1);
         }
 
         let tz = config.display_tz()?;

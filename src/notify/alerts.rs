@@ -186,35 +186,22 @@ struct TemplateData<'a> {
     alert_key: &'a str,
 }
 
-/// Loads the alert e-mail templates (`alert-subject.hbs`, `alert-body.hbs`) from `dir`.
-pub fn load_templates(dir: &Path) -> Result<Handlebars<'static>> {
+/// Loads the alert e-mail templates (`alert-subject.hbs`, `alert-body.hbs`,
+/// `input-problems-*.hbs`) from the templates folder `dir`, else built in, file by file.
+pub fn load_templates(dir: Option<&Path>) -> Result<Handlebars<'static>> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     // Plain-text mail: HTML escaping would print &amp; at the reader.
     hb.register_escape_fn(handlebars::no_escape);
-    for name in ["alert-subject", "alert-body"] {
-        let path = dir.join(format!("{name}.hbs"));
-        hb.register_template_file(name, &path)
-            .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
-    }
-    // A templates folder copied before these existed still works: the built-in ones stand in.
-    for (name, builtin) in [
-        (
-            "input-problems-subject",
-            include_str!("../../templates/input-problems-subject.hbs"),
-        ),
-        (
-            "input-problems-body",
-            include_str!("../../templates/input-problems-body.hbs"),
-        ),
+    for name in [
+        "alert-subject",
+        "alert-body",
+        "input-problems-subject",
+        "input-problems-body",
     ] {
-        let path = dir.join(format!("{name}.hbs"));
-        let registered = if path.exists() {
-            hb.register_template_file(name, &path)
-        } else {
-            hb.register_template_string(name, builtin)
-        };
-        registered.map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+        let (text, origin) = crate::util::defaults::read_template(dir, &format!("{name}.hbs"))?;
+        hb.register_template_string(name, text)
+            .map_err(|e| bad_input(format!("template {}: {e}", origin.label())))?;
     }
     Ok(hb)
 }

@@ -125,7 +125,7 @@ pub struct EntityOf<'a> {
 impl Entities {
     /// Reads `[[entities]]`, with their holidays from the mappings folder
     /// (`uk-bank-holidays.json`, `eu-public-holidays.json`).
-    pub fn load(config: &Config, mappings: &Path) -> Result<Entities> {
+    pub fn load(config: &Config, mappings: Option<&Path>) -> Result<Entities> {
         if config.entities.is_empty() {
             let calendar = config.calendar(mappings)?;
             let tz = config.display_tz()?;
@@ -222,7 +222,7 @@ fn describe(e: &Entity) -> String {
     }
 }
 
-fn resolve(e: &EntityConfig, config: &Config, mappings: &Path) -> Result<Entity> {
+fn resolve(e: &EntityConfig, config: &Config, mappings: Option<&Path>) -> Result<Entity> {
     if e.id.trim().is_empty() {
         anyhow::bail!("an entity needs an id");
     }
@@ -251,13 +251,12 @@ fn resolve(e: &EntityConfig, config: &Config, mappings: &Path) -> Result<Entity>
         }
     });
     let calendar = if UK_DIVISIONS.contains(&holidays.as_str()) {
-        Calendar::load(&mappings.join("uk-bank-holidays.json"), &holidays, tz)?
+        Calendar::load(mappings, &holidays, tz)?
     } else {
-        let path = mappings.join("eu-public-holidays.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read public holidays {}", path.display()))?;
+        let (text, origin) =
+            crate::util::defaults::read_mapping(mappings, "eu-public-holidays.json")?;
         Calendar::from_country_json(&text, &holidays.to_ascii_uppercase(), tz)
-            .with_context(|| format!("in {}", path.display()))?
+            .with_context(|| format!("in {}", origin.label()))?
     };
     Ok(Entity {
         id: e.id.clone(),

@@ -14,6 +14,7 @@ use crate::clock::Period;
 use crate::config::RegimeOverrides;
 use crate::error::bad_input;
 use crate::regimes::condition::{Condition, RawCondition};
+use crate::util::defaults::{read_mapping, Origin};
 
 /// What kind of obligation a regime is; decides wording and which summary it counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -451,15 +452,16 @@ pub fn parse_regimes(text: &str, overrides: &RegimeOverrides) -> Result<Vec<Regi
     Ok(out)
 }
 
-/// Loads `regimes.toml`.
-pub fn load_regimes(path: &Path, overrides: &RegimeOverrides) -> Result<Vec<Regime>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        bad_input(format!(
-            "cannot read {}: {e} (set --mappings DIR)",
-            path.display()
-        ))
-    })?;
-    parse_regimes(&text, overrides).map_err(|e| bad_input(format!("{}: {e:#}", path.display())))
+/// Loads `regimes.toml` from the mappings folder `dir`, else the built-in one; with where
+/// it came from.
+pub fn load_regimes(
+    dir: Option<&Path>,
+    overrides: &RegimeOverrides,
+) -> Result<(Vec<Regime>, Origin)> {
+    let (text, origin) = read_mapping(dir, "regimes.toml")?;
+    let regimes = parse_regimes(&text, overrides)
+        .map_err(|e| bad_input(format!("{}: {e:#}", origin.label())))?;
+    Ok((regimes, origin))
 }
 
 #[cfg(test)]

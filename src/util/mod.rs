@@ -1,6 +1,7 @@
 //! Small helpers the edges share: atomic file writes, spreadsheet- and Markdown-safe text,
-//! and the process's memory settings.
+//! the process's memory settings, and the built-in mappings and templates (defaults.rs).
 
 pub mod atomic;
+pub mod defaults;
 pub mod memory;
 pub mod text;

@@ -31,11 +31,12 @@ pub struct AgentPatterns {
 }
 
 impl SourceMappings {
-    pub fn load(path: &Path) -> Result<SourceMappings> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    /// `audit-sources.toml` from the mappings folder `dir`, else the built-in one.
+    pub fn load(dir: Option<&Path>) -> Result<SourceMappings> {
+        let (text, origin) = crate::util::defaults::read_mapping(dir, "audit-sources.toml")?;
+        let path = origin.label();
         let m: SourceMappings =
-            toml::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|e| bad_input(format!("{path}: {e}")))?;
         let ops = m
             .cloudtrail
             .events
@@ -47,7 +48,7 @@ impl SourceMappings {
             if Operation::parse(op).is_none() {
                 return Err(bad_input(format!(
                     "{}: {op:?} is not an operation ({})",
-                    path.display(),
+                    path,
                     Operation::ALL
                 )));
             }

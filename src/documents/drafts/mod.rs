@@ -152,10 +152,10 @@ pub struct SpecialCategories {
 }
 
 impl SpecialCategories {
-    pub fn load(path: &Path) -> Result<SpecialCategories> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))
+    /// `special-categories.toml` from the mappings folder `dir`, else the built-in one.
+    pub fn load(dir: Option<&Path>) -> Result<SpecialCategories> {
+        let (text, origin) = crate::util::defaults::read_mapping(dir, "special-categories.toml")?;
+        toml::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", origin.label())))
     }
 
     /// Whether a free-text category names a special category (case-insensitive match
@@ -203,14 +203,15 @@ pub struct DraftTemplates {
 }
 
 impl DraftTemplates {
-    pub fn load(dir: &Path, stem: &str) -> Result<DraftTemplates> {
+    /// From the templates folder `dir`, else built in, file by file.
+    pub fn load(dir: Option<&Path>, stem: &str) -> Result<DraftTemplates> {
         let load = |name: String, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
             let mut hb = Handlebars::new();
             hb.set_strict_mode(true);
             hb.register_escape_fn(escape);
-            let path = dir.join(name);
-            hb.register_template_file("draft", &path)
-                .map_err(|e| bad_input(format!("template {}: {e}", path.display())))?;
+            let (text, origin) = crate::util::defaults::read_template(dir, &name)?;
+            hb.register_template_string("draft", text)
+                .map_err(|e| bad_input(format!("template {}: {e}", origin.label())))?;
             Ok(hb)
         };
         Ok(DraftTemplates {

@@ -156,3 +156,29 @@ fn system_identities_are_services_not_people() {
             && f["actors"][0] == "system:serviceaccount:argocd:argocd-application-controller"
     }));
 }
+
+#[test]
+fn the_sample_clusters_guardrail_findings() {
+    // samples/audit/generate.py's k8s_guardrails: 18 Nov, j.okafor.
+    let r = audit(&["samples/audit/k8s/audit-prod-cluster.jsonl"]);
+    for (policy, resource) in [
+        (
+            "k8s-interactive-access-in-prod",
+            "shop-prod/pods/checkout-api-7d9f8-x2lqp/exec",
+        ),
+        (
+            "wildcard-permission",
+            "clusterrolebindings/contractor-admin",
+        ),
+        ("k8s-privileged-workload-in-prod", "shop-prod/pods/netdebug"),
+        (
+            "k8s-system-clusterrole-changed",
+            "clusterroles/system:aggregate-to-view",
+        ),
+    ] {
+        assert_eq!(resources(&r, policy), [resource], "{policy}");
+    }
+    // The exec's three stages are one session; the binding to `view` and the ReplicaSet
+    // controller's pod are no findings.
+    assert_eq!(r["summary"]["totals"]["skipped"], 2);
+}

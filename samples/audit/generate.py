@@ -879,9 +879,13 @@ def k8s():
     # j.okafor, a normal human change in staging.
     line(jitter("2026-11-12T11:03:00Z"), "human", "patch", "deployments", "shop-staging", "search-svc",
          level="RequestResponse")
+    # The malformed line is a copy, cut short, of the line in the middle of those above.
+    lines.sort(key=lambda x: x[0])
+    middle = lines[len(lines) // 2][1]
+    k8s_guardrails(lines, us, human)
     lines.sort(key=lambda x: x[0])
     out = [l for _, l in lines]
-    bad_at = len(out) // 2
+    bad_at = out.index(middle)
     truncated = out[bad_at][: len(out[bad_at]) // 2]  # cut off mid-object: invalid JSON
     out.insert(bad_at, truncated)
     path = os.path.join(HERE, "k8s", "audit-prod-cluster.jsonl")
@@ -889,6 +893,73 @@ def k8s():
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
     return len(out), bad_at + 1
+
+
+def k8s_guardrails(lines, us, human):
+    """What the Kubernetes guardrails look for (issue 22), as the API server logs it:
+    j.okafor's shell in a production pod (logged at RequestReceived, ResponseStarted and
+    ResponseComplete under one auditID, counted once), a binding to cluster-admin and one
+    to `view`, a privileged debug pod, a change to a system ClusterRole; and the
+    ReplicaSet controller's pod (a service's write, not a person's)."""
+    ua = "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"
+    rs = {"username": "system:serviceaccount:kube-system:replicaset-controller",
+          "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]}
+    rs_ua = "kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/5864a46/system:serviceaccount:kube-system:replicaset-controller"
+    rbac = "rbac.authorization.k8s.io"
+
+    def add(t, user, agent, verb, resource, group, ns, name, code=200, stage="ResponseComplete",
+            sub=None, body=None, audit_id=None, query=""):
+        prefix = "/apis/%s/v1" % group if group else "/api/v1"
+        uri = prefix + ("/namespaces/" + ns if ns else "") + "/" + resource
+        if verb != "create" or sub:
+            uri += "/" + name
+        if sub:
+            uri += "/" + sub
+        if query:
+            uri += "?" + query
+        obj = {"resource": resource, "namespace": ns, "name": name, "apiGroup": group or None,
+               "apiVersion": "v1", "subresource": sub}
+        e = {"kind": "Event", "apiVersion": "audit.k8s.io/v1",
+             "level": "RequestResponse" if body else "Metadata", "auditID": audit_id or uid(),
+             "stage": stage, "requestURI": uri, "verb": verb, "user": user, "impersonatedUser": None,
+             "sourceIPs": ["203.0.113.24"], "userAgent": agent,
+             "objectRef": {k: v for k, v in obj.items() if v is not None},
+             "responseStatus": {"metadata": {}, "code": code},
+             "requestReceivedTimestamp": us(t),
+             "stageTimestamp": us(t + dt.timedelta(microseconds=R.randint(2000, 180000))),
+             "annotations": {"authorization.k8s.io/decision": "allow",
+                             "authorization.k8s.io/reason": 'RBAC: allowed by ClusterRoleBinding "platform-engineers" of ClusterRole "cluster-admin" to Group "oidc:platform-engineers"'}}
+        if stage == "RequestReceived":
+            del e["responseStatus"]
+        if body:
+            e["requestObject"] = body
+        lines.append((t, json.dumps(e, separators=(",", ":"))))
+
+    session = uid()
+    t = T("2026-11-18T11:20:00Z") + dt.timedelta(microseconds=R.randint(0, 999999))
+    for stage in ("RequestReceived", "ResponseStarted", "ResponseComplete"):
+        add(t, human, ua, "create", "pods", "", "shop-prod", "checkout-api-7d9f8-x2lqp",
+            code=101, stage=stage, sub="exec", audit_id=session,
+            query="command=sh&container=checkout-api&stdin=true&tty=true")
+    ref = lambda name: {"apiGroup": rbac, "kind": "ClusterRole", "name": name}
+    subject = [{"kind": "User", "apiGroup": rbac, "name": "contractor@hartwell-pike.co.uk"}]
+    add(T("2026-11-18T11:41:12Z"), human, ua, "create", "clusterrolebindings", rbac, None, "contractor-admin",
+        code=201, body={"kind": "ClusterRoleBinding", "apiVersion": rbac + "/v1",
+                        "metadata": {"name": "contractor-admin"}, "roleRef": ref("cluster-admin"), "subjects": subject})
+    add(T("2026-11-18T11:43:30Z"), human, ua, "create", "rolebindings", rbac, "shop-prod", "contractor-view",
+        code=201, body={"kind": "RoleBinding", "apiVersion": rbac + "/v1",
+                        "metadata": {"name": "contractor-view", "namespace": "shop-prod"},
+                        "roleRef": ref("view"), "subjects": subject})
+    add(T("2026-11-18T11:52:04Z"), human, ua, "create", "pods", "", "shop-prod", "netdebug",
+        code=201, body={"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "netdebug", "namespace": "shop-prod"},
+                        "spec": {"hostNetwork": True, "containers": [{"name": "netshoot", "image": "nicolaka/netshoot:v0.13",
+                                                                      "securityContext": {"privileged": True}}]}})
+    add(T("2026-11-18T12:05:40Z"), human, ua, "patch", "clusterroles", rbac, None, "system:aggregate-to-view",
+        body={"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]},
+        query="fieldManager=kubectl-edit")
+    add(T("2026-11-18T12:10:02Z"), rs, rs_ua, "create", "pods", "", "shop-prod", "checkout-api-7d9f8-q8wzn",
+        code=201, body={"kind": "Pod", "apiVersion": "v1",
+                        "spec": {"containers": [{"name": "checkout-api", "image": "checkout-api:4.18.2", "securityContext": None}]}})
 
 
 def main():

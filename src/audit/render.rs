@@ -55,7 +55,7 @@ pub fn counts_line(report: &AuditReport) -> String {
     );
     if t.skipped > 0 {
         s.push_str(&format!(
-            " + {} skipped (Kubernetes stages before ResponseComplete)",
+            " + {} skipped (other stages of Kubernetes requests counted once)",
             t.skipped
         ));
     }

@@ -1,5 +1,5 @@
 //! `condition`: a user's policy without Rust, testing event fields with the conditions
-//! regimes use (`when`: field / is / in / not_in / present / matches); every condition
+//! regimes use (`when`: field / is / in / not_in / present / matches / not_matches); every condition
 //! must hold.
 
 use anyhow::{bail, Context, Result};
@@ -18,6 +18,7 @@ enum FieldTest {
     NotIn(Vec<String>),
     Present(bool),
     Matches(String),
+    NotMatches(String),
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +36,7 @@ impl FieldCondition {
             FieldTest::NotIn(xs) => !xs.iter().any(|x| x == v),
             FieldTest::Present(p) => v.trim().is_empty() != *p,
             FieldTest::Matches(p) => glob_match(p, v),
+            FieldTest::NotMatches(p) => !glob_match(p, v),
         }
     }
 }
@@ -85,11 +87,27 @@ fn compile_condition(v: &toml::Value) -> Result<FieldCondition> {
         FieldTest::Present(x.as_bool().context("`present` must be true or false")?)
     } else if let Some(x) = t.get("matches") {
         FieldTest::Matches(x.as_str().context("`matches` must be text")?.to_string())
+    } else if let Some(x) = t.get("not_matches") {
+        FieldTest::NotMatches(
+            x.as_str()
+                .context("`not_matches` must be text")?
+                .to_string(),
+        )
     } else {
-        bail!("`when` {field}: give one of is, in, not_in, present, matches");
+        bail!("`when` {field}: give one of is, in, not_in, present, matches, not_matches");
     };
     for k in t.keys() {
-        if !["field", "is", "in", "not_in", "present", "matches"].contains(&k.as_str()) {
+        if ![
+            "field",
+            "is",
+            "in",
+            "not_in",
+            "present",
+            "matches",
+            "not_matches",
+        ]
+        .contains(&k.as_str())
+        {
             bail!("`when` {field}: unknown key {k:?}");
         }
     }
@@ -148,6 +166,7 @@ mod tests {
         { field = "operation", in = ["delete"] },
         { field = "agent", not_in = ["pipeline"] },
         { field = "resource", matches = "db/*" },
+        { field = "resource", not_matches = "db/*-test" },
         { field = "approved_by", present = false },
     ]"#;
 
@@ -168,7 +187,16 @@ mod tests {
         approved.actor_type = ActorType::Service;
         approved.approved_by = Cow::Borrowed("alice");
         let mut out = Vec::new();
-        check(0, &c, "Service delete", &[event(), approved], &mut out);
+        let mut test_db = event();
+        test_db.actor_type = ActorType::Service;
+        test_db.resource = Cow::Borrowed("db/orders-test");
+        check(
+            0,
+            &c,
+            "Service delete",
+            &[event(), approved, test_db],
+            &mut out,
+        );
         assert!(out.is_empty());
         assert!(condition(r#"when = [{ field = "timestamp", is = "x" }]"#).is_err());
         assert!(condition(r#"when = [{ field = "actor", is = "x", or = "y" }]"#).is_err());

@@ -96,4 +96,40 @@ pub struct KubernetesMapping {
     pub prompt_ref_annotation: String,
     pub tool_call_ref_annotation: String,
     pub change_id_annotation: String,
+    /// Roles a binding to which grants everything (`cluster-admin`, `admin`).
+    #[serde(default = "all_powerful_roles")]
+    pub all_powerful_roles: Vec<String>,
+    /// Pod subresources that open an interactive stream (`exec`, `attach`, `portforward`),
+    /// counted at stage ResponseStarted.
+    #[serde(default = "interactive_subresources")]
+    pub interactive_subresources: Vec<String>,
+    /// Resources that hold a pod spec (a pod's own, or a template's), read for privileged
+    /// containers and host access.
+    #[serde(default = "workload_resources")]
+    pub workload_resources: Vec<String>,
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn all_powerful_roles() -> Vec<String> {
+    strings(&["cluster-admin", "admin"])
+}
+
+fn interactive_subresources() -> Vec<String> {
+    strings(&["exec", "attach", "portforward"])
+}
+
+fn workload_resources() -> Vec<String> {
+    strings(&[
+        "pods",
+        "deployments",
+        "daemonsets",
+        "statefulsets",
+        "replicasets",
+        "replicationcontrollers",
+        "jobs",
+        "cronjobs",
+    ])
 }

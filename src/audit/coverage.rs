@@ -1,7 +1,8 @@
 //! Which NIST AI RMF subcategories the policies give evidence for, and how that evidence
-//! came out: a policy with no findings passes, one with findings fails.
+//! came out: a policy with no findings passes, one with findings fails, and one that only
+//! looks at production, in a run with no production event, has no evidence either way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -19,6 +20,14 @@ pub struct SubcategoryCoverage {
     /// Policies with at least one finding.
     pub failed: u64,
     pub findings: u64,
+    /// Policies with no findings that only look at production, in a run with no
+    /// production event: neither passed nor failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub no_evidence: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SubcategoryCoverage {
@@ -28,11 +37,12 @@ impl SubcategoryCoverage {
 }
 
 /// Every one of the 72 subcategories, in catalogue order, from the number of findings
-/// of each policy.
+/// of each policy; `unseen` names the policies that saw nothing they look at.
 pub fn coverage(
     catalogue: &Catalogue,
     policies: &[Policy],
     findings_by_policy: &BTreeMap<String, u64>,
+    unseen: &BTreeSet<String>,
 ) -> Vec<SubcategoryCoverage> {
     catalogue
         .subcategories()
@@ -48,11 +58,14 @@ pub fn coverage(
                 passed: 0,
                 failed: 0,
                 findings: 0,
+                no_evidence: 0,
             };
             for p in mapped {
                 let n = findings_by_policy.get(&p.id).copied().unwrap_or(0);
                 c.findings += n;
-                if n == 0 {
+                if n == 0 && unseen.contains(&p.id) {
+                    c.no_evidence += 1;
+                } else if n == 0 {
                     c.passed += 1;
                 } else {
                     c.failed += 1;

@@ -104,6 +104,10 @@ pub struct AuditReport {
     /// Files found under the inputs and not read, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<SkippedFile>,
+    /// CloudTrail accounts not in `[audit] accounts`: their events' environment is
+    /// `unknown`, so production policies cannot see them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_accounts: Vec<String>,
     #[serde(skip)]
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
@@ -273,6 +277,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         .map(String::from)
         .collect();
     people.sort();
+    let saw_production = engine.saw_production;
     let finished = engine.finish(input.incidents, input.display_tz)?;
     let (findings, metrics) = (finished.findings, finished.metrics);
     totals.spilled_events = finished.spilled_events;
@@ -296,10 +301,24 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         }
     }
     let enabled: Vec<Policy> = compiled.iter().map(|c| c.policy.clone()).collect();
+    let unseen: std::collections::BTreeSet<String> = if saw_production {
+        Default::default()
+    } else {
+        (compiled.iter())
+            .filter(|c| c.production_only())
+            .map(|c| c.policy.id.clone())
+            .collect()
+    };
+    let unmapped_accounts: Vec<String> = (sources.iter())
+        .flat_map(|s| s.unmapped_accounts.iter().cloned())
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect();
     Ok(AuditReport {
         sources,
         totals,
-        coverage: coverage(input.catalogue, &enabled, &findings_by_policy),
+        coverage: coverage(input.catalogue, &enabled, &findings_by_policy, &unseen),
+        unmapped_accounts,
         findings,
         findings_by_policy,
         findings_by_severity,

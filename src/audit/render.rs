@@ -91,6 +91,12 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
     for s in &report.skipped_files {
         writeln!(w, "  {}  skipped: {}", s.file, s.reason)?;
     }
+    for a in &report.unmapped_accounts {
+        writeln!(
+            w,
+            "  account {a} is not in [audit] accounts: its events' environment is unknown"
+        )?;
+    }
     let sev: Vec<String> = ["critical", "high", "medium", "low"]
         .iter()
         .filter_map(|s| {
@@ -200,16 +206,32 @@ pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         "NIST AI RMF 1.0 coverage: {covered} of {} subcategories have evidence from the policies",
         report.coverage.len()
     )?;
-    writeln!(w, "  subcategory  pass  fail  findings  policies")?;
-    for c in report.coverage.iter().filter(|c| c.covered()) {
+    let unseen = report.coverage.iter().any(|c| c.no_evidence > 0);
+    if unseen {
         writeln!(
             w,
-            "  {:<11}  {:>4}  {:>4}  {:>8}  {}",
-            c.id,
-            c.passed,
-            c.failed,
-            c.findings,
-            c.policies.join(", ")
+            "  subcategory  pass  fail  no evidence  findings  policies"
+        )?;
+    } else {
+        writeln!(w, "  subcategory  pass  fail  findings  policies")?;
+    }
+    for c in report.coverage.iter().filter(|c| c.covered()) {
+        let (id, pass, fail, n) = (&c.id, c.passed, c.failed, c.findings);
+        let policies = c.policies.join(", ");
+        if unseen {
+            let none = c.no_evidence;
+            writeln!(
+                w,
+                "  {id:<11}  {pass:>4}  {fail:>4}  {none:>11}  {n:>8}  {policies}"
+            )?;
+        } else {
+            writeln!(w, "  {id:<11}  {pass:>4}  {fail:>4}  {n:>8}  {policies}")?;
+        }
+    }
+    if unseen {
+        writeln!(
+            w,
+            "  no evidence: policies that only look at production, and no event was in production"
         )?;
     }
     let none: Vec<&str> = report
@@ -395,6 +417,8 @@ struct SummaryJson<'a> {
     totals: &'a super::Totals,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     skipped_files: &'a [super::sources::SkippedFile],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unmapped_accounts: &'a [String],
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
@@ -409,6 +433,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         sources: &report.sources,
         totals: &report.totals,
         skipped_files: &report.skipped_files,
+        unmapped_accounts: &report.unmapped_accounts,
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,

@@ -140,6 +140,11 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
                 report.skipped_files.len()
             );
         }
+        for a in &report.unmapped_accounts {
+            eprintln!(
+                "  account {a} is not in [audit] accounts (regwatch.toml): its events' environment is unknown"
+            );
+        }
     }
     write_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
     emit(args.output.as_deref(), |w| match args.format {

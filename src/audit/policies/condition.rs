@@ -46,6 +46,11 @@ impl FieldCondition {
 pub struct Condition(Vec<FieldCondition>);
 
 impl Condition {
+    /// Whether every condition holds for `e`.
+    pub fn holds(&self, e: &AuditEvent) -> bool {
+        self.0.iter().all(|c| c.holds(e))
+    }
+
     pub fn parse(when: &[toml::Value]) -> Result<Condition> {
         Ok(Condition(
             when.iter().map(compile_condition).collect::<Result<_>>()?,

@@ -134,7 +134,11 @@ pub struct Engine<'a> {
     spill: Spill,
     /// Changes without a change id: (actor hash, window) → state.
     windows: FxHashMap<(u64, i64), ChangeState>,
-    ai_changes: rate_limit::AiChanges,
+    /// Each rate-limit policy's counted events, by its index.
+    rates: Vec<(usize, rate_limit::AiChanges)>,
+    /// Every environment a policy calls production, and whether an event was in one.
+    production_names: Vec<String>,
+    pub saw_production: bool,
     streams: time_gap::Streams,
     pub events_seen: u64,
     pub first_at: Option<i64>,
@@ -182,8 +186,14 @@ impl<'a> Engine<'a> {
         Engine {
             policies,
             calendar,
-            production,
+            production: production.clone(),
             rate: wants(|c| matches!(c, Check::RateLimit(_))),
+            rates: (policies.iter().enumerate())
+                .filter(|(_, p)| matches!(p.check, Check::RateLimit(_)))
+                .map(|(i, _)| (i, rate_limit::AiChanges::default()))
+                .collect(),
+            production_names: production,
+            saw_production: false,
             gaps: wants(|c| matches!(c, Check::TimeGap(_))),
             cross: policies.iter().find_map(|p| match &p.check {
                 Check::CrossEnvironment(c) => Some(cross_environment::Watch::new(c, &p.production)),
@@ -201,7 +211,6 @@ impl<'a> Engine<'a> {
             changes_in_memory,
             spill: Spill::default(),
             windows: FxHashMap::default(),
-            ai_changes: rate_limit::AiChanges::default(),
             streams: time_gap::Streams::default(),
             events_seen: 0,
             first_at: None,
@@ -301,7 +310,14 @@ impl<'a> Engine<'a> {
                 }
             }
             if rate {
-                self.ai_changes.observe(e, changes, r);
+                for (i, counts) in &mut self.rates {
+                    if let Check::RateLimit(limit) = &self.policies[*i].check {
+                        counts.observe(e, limit, changes, r);
+                    }
+                }
+            }
+            if !self.saw_production {
+                self.saw_production = self.production_names.iter().any(|p| *p == *e.environment);
             }
             if let Some(cross) = &mut self.cross {
                 cross.observe(e, r);
@@ -430,7 +446,11 @@ impl<'a> Engine<'a> {
         let metrics = crate::audit::metrics::aggregate(deployments)?;
         for (i, p) in policies.iter().enumerate() {
             match &p.check {
-                Check::RateLimit(limit) => self.ai_changes.finish(i, limit, &mut self.store),
+                Check::RateLimit(limit) => {
+                    if let Some((_, counts)) = self.rates.iter_mut().find(|(k, _)| *k == i) {
+                        counts.finish(i, limit, &mut self.store);
+                    }
+                }
                 Check::CrossEnvironment(_) => {
                     if let Some(cross) = &self.cross {
                         cross.finish(i, &mut self.store);
@@ -447,7 +467,7 @@ impl<'a> Engine<'a> {
         let history = (
             std::mem::take(&mut self.changes),
             std::mem::take(&mut self.windows),
-            std::mem::take(&mut self.ai_changes),
+            std::mem::take(&mut self.rates),
         );
         std::thread::spawn(move || drop(history));
         Ok(Finished {
@@ -472,7 +492,7 @@ impl<'a> Engine<'a> {
             self.store.len(),
             self.candidates.len(),
             self.symbols.len(),
-            self.ai_changes.events(),
+            self.rates.iter().map(|(_, c)| c.events()).sum::<usize>(),
             streams,
             minutes,
             self.people.as_ref().map_or(0, |p| p.len()),

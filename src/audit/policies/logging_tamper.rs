@@ -36,9 +36,13 @@ pub fn check<'b>(
     out: &mut Vec<Hit<'b>>,
 ) {
     for e in events {
+        // A call that failed or was denied is an attempt, not a change to the trail.
+        if e.dry_run || matches!(&*e.outcome, "failure" | "denied") {
+            continue;
+        }
         let by_action = t.actions.iter().any(|a| *a == *e.action);
         let by_resource = e.operation.changes() && t.resources.match_any(&e.resource);
-        if (by_action || by_resource) && !e.dry_run {
+        if by_action || by_resource {
             out.push(hit(
                 policy,
                 e,
@@ -85,13 +89,22 @@ mod tests {
     }
 
     #[test]
-    fn a_dry_run_or_reading_the_audit_policy_is_no_hit() {
+    fn a_dry_run_a_failed_attempt_or_reading_the_audit_policy_is_no_hit() {
         let mut dry = event();
         (dry.action, dry.dry_run) = (Cow::Borrowed("StopLogging"), true);
         let mut read = event();
         (read.operation, read.resource) = (Operation::Read, Cow::Borrowed("audit-policy"));
+        let mut failed = event();
+        (failed.action, failed.outcome) = (Cow::Borrowed("DeleteTrail"), Cow::Borrowed("failure"));
+        let mut denied = event();
+        (denied.action, denied.outcome) = (Cow::Borrowed("StopLogging"), Cow::Borrowed("denied"));
         let mut out = Vec::new();
-        check(0, &tamper(), &[dry, read, event()], &mut out);
+        check(
+            0,
+            &tamper(),
+            &[dry, read, failed, denied, event()],
+            &mut out,
+        );
         assert!(out.is_empty());
     }
 }

@@ -72,6 +72,26 @@ pub struct CompiledPolicy {
     production: Vec<String>,
 }
 
+impl CompiledPolicy {
+    /// Whether the policy only looks at production events: with none in the run, its
+    /// silence is no evidence (the coverage says so rather than "pass").
+    pub fn production_only(&self) -> bool {
+        match &self.check {
+            Check::DestructiveWithoutApproval(_)
+            | Check::TimeFence(_)
+            | Check::ChangeFreeze(_)
+            | Check::AiApprovingAi
+            | Check::NoPlan(_)
+            | Check::CrossEnvironment(_) => true,
+            Check::Condition(_) => self.policy.when.iter().any(|w| {
+                w.get("field").and_then(|f| f.as_str()) == Some("environment")
+                    && (w.get("is").is_some() || w.get("in").is_some())
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// Reads each enabled policy's parameters into its check; a bad parameter is an error
 /// naming the policy.
 pub fn compile(policies: &[Policy], tz: Tz) -> Result<Vec<CompiledPolicy>> {

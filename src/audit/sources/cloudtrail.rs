@@ -7,6 +7,7 @@ use std::io::Read;
 use anyhow::Result;
 use serde::Deserialize;
 
+use super::cloudtrail_facts;
 use super::intake::{raw_text, rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{parse_millis, ActorType, AuditEvent, Operation, RecordError};
 use crate::error::bad_input;
@@ -51,6 +52,15 @@ pub(super) fn read(
         intake.summary.read += 1;
         match cloudtrail_event(rec, n, index, cx) {
             Ok(e) => {
+                if &*e.environment == "unknown"
+                    && !e.account.is_empty()
+                    && !cx.environments.accounts.contains_key(&*e.account)
+                {
+                    intake
+                        .summary
+                        .unmapped_accounts
+                        .insert(e.account.to_string());
+                }
                 // One record, one event per resource it names (TerminateInstances of
                 // sixty instances touches sixty resources).
                 intake.summary.accepted += 1;
@@ -142,7 +152,6 @@ fn cloudtrail_event(
                 .map(|(_, o)| o.as_str())
         })
         .unwrap_or(&m.otherwise);
-    let operation = Operation::parse(op_text).unwrap_or(Operation::Read);
     let account = s("/recipientAccountId")
         .or_else(|| s("/userIdentity/accountId"))
         .unwrap_or("");
@@ -160,18 +169,31 @@ fn cloudtrail_event(
         .unwrap_or_else(|| s("/eventSource").unwrap_or("").to_string());
     let error = s("/errorCode").unwrap_or("");
     let dry_run = error.contains("DryRunOperation");
-    let outcome = if error.is_empty() || dry_run {
+    // A console sign-in that failed says so in its response, not with an error code.
+    let sign_in_failed = s("/responseElements/ConsoleLogin") == Some("Failure");
+    let outcome = if dry_run {
         "success"
     } else if error.contains("AccessDenied") || error.contains("Unauthorized") {
         "denied"
-    } else {
+    } else if !error.is_empty() || sign_in_failed {
         "failure"
+    } else {
+        "success"
     };
-    let grants = if operation == Operation::PermissionChange {
-        cloudtrail_grants(rec)
+    // A call that failed or was denied changed nothing: an attempt, read as a read (its
+    // outcome says what happened). `readOnly: true` is a read whatever its name.
+    let read_only = rec.get("readOnly").and_then(|v| v.as_bool()) == Some(true);
+    let operation = if outcome != "success" || read_only {
+        Operation::Read
+    } else {
+        Operation::parse(op_text).unwrap_or(Operation::Read)
+    };
+    let grants = if outcome == "success" {
+        cloudtrail_facts::grants(rec, event_name, account, &m.admin_ports)
     } else {
         String::new()
     };
+    let environment = cx.environments.accounts.get(account).map(String::as_str);
     Ok(AuditEvent {
         at,
         actor: owned(Some(actor)),
@@ -181,13 +203,7 @@ fn cloudtrail_event(
         operation,
         resource: Cow::Owned(resource),
         resource_type: owned(s("/resources/0/type").or_else(|| s("/eventSource"))),
-        environment: owned(Some(
-            cx.environments
-                .accounts
-                .get(account)
-                .map(String::as_str)
-                .unwrap_or("unknown"),
-        )),
+        environment: owned(Some(environment.unwrap_or("unknown"))),
         account: owned(Some(account)),
         region: owned(s("/awsRegion")),
         change_id: Cow::Borrowed(""),
@@ -202,65 +218,4 @@ fn cloudtrail_event(
         source,
         line,
     })
-}
-
-/// What a policy change grants: `*` when its document allows every action or resource.
-fn cloudtrail_grants(rec: &serde_json::Value) -> String {
-    let Some(params) = rec.get("requestParameters") else {
-        return String::new();
-    };
-    if let Some(arn) = params.get("policyArn").and_then(|v| v.as_str()) {
-        return arn.rsplit('/').next().unwrap_or(arn).to_string();
-    }
-    let doc = params
-        .get("policyDocument")
-        .and_then(|v| v.as_str())
-        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap_or_default())
-        .unwrap_or_default();
-    let mut wild = false;
-    let mut named = Vec::new();
-    let statements = match doc.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(v) => vec![v.clone()],
-        None => Vec::new(),
-    };
-    for st in statements {
-        for key in ["Action", "Resource"] {
-            match st.get(key) {
-                Some(serde_json::Value::String(a)) => {
-                    wild |= a == "*";
-                    if key == "Action" {
-                        named.push(a.clone());
-                    }
-                }
-                Some(serde_json::Value::Array(list)) => {
-                    for a in list.iter().filter_map(|v| v.as_str()) {
-                        wild |= a == "*";
-                        if key == "Action" {
-                            named.push(a.to_string());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    if wild {
-        "*".into()
-    } else {
-        named.join(",")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_policy_documents_grant_everything() {
-        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}});
-        assert_eq!(cloudtrail_grants(&rec), "*");
-        let rec: serde_json::Value = serde_json::json!({"requestParameters": {"policyDocument": "{\"Statement\":{\"Action\":[\"s3:GetObject\"],\"Resource\":\"arn:aws:s3:::b/*\"}}"}});
-        assert_eq!(cloudtrail_grants(&rec), "s3:GetObject");
-    }
 }

@@ -90,6 +90,10 @@ pub struct SourceSummary {
     /// counted as one record read and rejected, in the quarantine as `(whole file)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_rejected: Option<String>,
+    /// CloudTrail accounts not in `[audit] accounts` (their environment is `unknown`):
+    /// gathered into the report's summary.
+    #[serde(skip)]
+    pub unmapped_accounts: std::collections::BTreeSet<String>,
 }
 
 /// Settings every reader needs.

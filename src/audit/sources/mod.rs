@@ -13,6 +13,7 @@
 //! (settings, the intake its records go to); `vocabulary` the AWS and Kubernetes terms.
 
 mod cloudtrail;
+mod cloudtrail_facts;
 mod csv;
 mod discover;
 pub mod intake;

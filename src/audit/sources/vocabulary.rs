@@ -81,6 +81,9 @@ pub struct CloudTrailMapping {
     pub otherwise: String,
     /// requestParameters keys that name the resource, in order of preference.
     pub resource_keys: Vec<String>,
+    /// Ports an ingress rule must not open to the world (`open:<port>` in `grants`).
+    #[serde(default)]
+    pub admin_ports: Vec<u16>,
 }
 
 /// The `[kubernetes]` table of the source mappings.

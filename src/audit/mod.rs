@@ -17,6 +17,7 @@ pub mod model;
 pub mod policies;
 pub mod render;
 pub mod scan;
+pub mod sigma;
 pub mod sources;
 pub mod spill;
 
@@ -38,6 +39,7 @@ use findings::Findings;
 use metrics::ChangeMetrics;
 use model::{Finding, Hit};
 use policies::compile;
+use sigma::{SigmaRules, SigmaSummary};
 use policies::engine::{Engine, Rules};
 use sources::{
     discover, read_source, EventSink, ReadContext, SkippedFile, SourceFormat, SourceMappings,
@@ -83,6 +85,8 @@ pub struct AuditInput<'a> {
     pub people: bool,
     /// The longest record read; a longer one is rejected.
     pub max_record_bytes: usize,
+    /// Sigma rules (their policies are among `policies`).
+    pub sigma: &'a SigmaRules,
 }
 
 /// Everything an audit found, ready for any output format.
@@ -104,6 +108,8 @@ pub struct AuditReport {
     /// Files found under the inputs and not read, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<SkippedFile>,
+    /// Sigma rules loaded and refused.
+    pub sigma: SigmaSummary,
     #[serde(skip)]
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
@@ -211,12 +217,15 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     if input.people {
         engine.gather_people();
     }
+    let mut sigma = input.sigma.clone();
+    sigma.bind(&compiled.iter().map(|c| c.policy.id.as_str()).collect::<Vec<_>>());
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
         mappings: input.mappings,
         environments: input.environments,
         max_record_bytes: input.max_record_bytes,
+        sigma: &sigma,
     };
     let mut sources = Vec::new();
     let mut rejected = Vec::new();
@@ -307,6 +316,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
         skipped_files,
+        sigma: sigma.summary.clone(),
         rejected,
         policies: enabled,
         people,
@@ -357,6 +367,16 @@ pub struct AuditSetup {
     pub catalogue: Catalogue,
     pub mappings: SourceMappings,
     pub calendar: Calendar,
+    pub sigma: SigmaRules,
+}
+
+/// Which Sigma rules a run loads.
+#[derive(Debug, Clone, Default)]
+pub struct SigmaChoice {
+    /// The rules shipped in the mappings folder's `sigma/` (when it has one).
+    pub shipped: bool,
+    /// More folders of rules (`--sigma DIR`).
+    pub folders: Vec<PathBuf>,
 }
 
 impl AuditSetup {
@@ -366,12 +386,23 @@ impl AuditSetup {
         config: &crate::config::Config,
         mappings: &std::path::Path,
         policies: Option<&std::path::Path>,
+        sigma_choice: &SigmaChoice,
     ) -> Result<AuditSetup> {
         let catalogue = Catalogue::load(&mappings.join("nist-ai-rmf-1.0-core.csv"))?;
         let policy_path = policies
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| mappings.join("policies.toml"));
-        let policies = crate::controls::load_policies(&policy_path, &catalogue)?;
+        let mut policies = crate::controls::load_policies(&policy_path, &catalogue)?;
+        let mut folders = Vec::new();
+        if sigma_choice.shipped && mappings.join("sigma").is_dir() {
+            folders.push(mappings.join("sigma"));
+        }
+        folders.extend(sigma_choice.folders.iter().cloned());
+        let sigma = SigmaRules::load(&folders)?;
+        if sigma.summary.loaded > 0 {
+            let attack = sigma::AttackMap::load(&mappings.join("sigma-attack-to-nist.toml"), &catalogue)?;
+            policies.extend(sigma.policies(&attack));
+        }
         // Check the parameters now, so a bad one is reported as bad input.
         compile(&policies, config.display_tz()?)
             .map_err(|e| crate::error::bad_input(format!("{}: {e:#}", policy_path.display())))?;
@@ -380,6 +411,7 @@ impl AuditSetup {
             catalogue,
             mappings: SourceMappings::load(&mappings.join("audit-sources.toml"))?,
             calendar: config.calendar(mappings)?,
+            sigma,
         })
     }
 }
@@ -399,6 +431,7 @@ pub struct AuditRequest<'a> {
     pub redact: bool,
     /// The longest record read; a longer one is rejected.
     pub max_record_bytes: usize,
+    pub sigma: SigmaChoice,
 }
 
 /// Reads the mappings, then the audit logs, runs every enabled policy and, when asked,
@@ -409,7 +442,7 @@ pub fn run_request(
     incidents: &[Incident],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<AuditReport> {
-    let setup = AuditSetup::load(config, request.mappings, request.policies)?;
+    let setup = AuditSetup::load(config, request.mappings, request.policies, &request.sigma)?;
     let input = AuditInput {
         inputs: request.inputs,
         format: request.format,
@@ -426,6 +459,7 @@ pub fn run_request(
         findings_in_memory: request.findings_in_memory,
         people: request.redact,
         max_record_bytes: request.max_record_bytes,
+        sigma: &setup.sigma,
     };
     let mut report = run(&input, progress)?;
     if request.redact {

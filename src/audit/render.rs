@@ -67,8 +67,24 @@ pub fn counts_line(report: &AuditReport) -> String {
     s
 }
 
+/// How many Sigma rules were loaded and run, and how many refused.
+pub fn sigma_line(report: &AuditReport) -> String {
+    let s = &report.sigma;
+    format!(
+        "sigma: {} rule(s) loaded and run ({} CloudTrail, {} Kubernetes audit), {} refused",
+        s.loaded,
+        s.cloudtrail,
+        s.kubernetes,
+        s.refused.len()
+    )
+}
+
 pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bool) -> Result<()> {
     writeln!(w, "{}", counts_line(report))?;
+    writeln!(w, "{}", sigma_line(report))?;
+    for r in &report.sigma.refused {
+        writeln!(w, "  refused {} ({}): {}", r.rule, r.file, r.reason)?;
+    }
     for s in &report.sources {
         writeln!(
             w,

@@ -273,6 +273,9 @@ impl PolicyJson {
         struct Tail<'a> {
             nist: &'a [String],
             obligations: &'a [String],
+            /// A Sigma rule's id, author, licence note and file.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: Option<&'a crate::controls::RuleSource>,
         }
         let head = object_body(
             &Head {
@@ -289,6 +292,7 @@ impl PolicyJson {
             &Tail {
                 nist: &p.nist,
                 obligations: &p.obligations,
+                source: p.source.as_deref(),
             },
             true,
         )?);
@@ -411,6 +415,7 @@ struct SummaryJson<'a> {
     totals: &'a super::Totals,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     skipped_files: &'a [super::sources::SkippedFile],
+    sigma: &'a super::sigma::SigmaSummary,
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
@@ -425,6 +430,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         sources: &report.sources,
         totals: &report.totals,
         skipped_files: &report.skipped_files,
+        sigma: &report.sigma,
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,
@@ -559,7 +565,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         .policies
         .iter()
         .map(|p| {
-            json!({
+            let mut rule = json!({
                 "id": p.id,
                 "name": p.id,
                 "shortDescription": {"text": p.title},
@@ -571,7 +577,11 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     "security-severity": score(p.severity),
                     "obligations": p.obligations,
                 }
-            })
+            });
+            if let Some(s) = &p.source {
+                rule["properties"]["source"] = json!(s);
+            }
+            rule
         })
         .collect();
     let results: Vec<Value> = report
@@ -594,7 +604,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                 })
                 .collect();
             let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
-            Ok(json!({
+            let mut result = json!({
                 "ruleId": f.policy,
                 "ruleIndex": index,
                 "level": level(f.severity),
@@ -610,7 +620,11 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     "first_at": utc_text(millis_to_time(f.first_at)),
                     "nist": f.nist,
                 }
-            }))
+            });
+            if let Some(s) = &f.source {
+                result["properties"]["source"] = json!(s);
+            }
+            Ok(result)
         })
         .collect::<Result<_>>()?;
     let doc = json!({

@@ -142,11 +142,14 @@ impl SigmaRules {
     pub fn load(dirs: &[PathBuf]) -> Result<SigmaRules> {
         let mut files = Vec::new();
         for d in dirs {
-            rule_files(d, &mut files)?;
+            let mut found = Vec::new();
+            rule_files(d, &mut found)?;
+            files.extend(found.into_iter().map(|f| (d.clone(), f)));
         }
         let mut set = SigmaRules::default();
-        for f in files {
-            let file = f.display().to_string();
+        for (dir, f) in files {
+            // Named within its folder, so the outputs do not depend on where that is.
+            let file = f.strip_prefix(&dir).unwrap_or(&f).display().to_string();
             let text = std::fs::read_to_string(&f)
                 .with_context(|| format!("cannot read {file}"))?;
             let name = f

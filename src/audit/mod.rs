@@ -39,8 +39,8 @@ use findings::Findings;
 use metrics::ChangeMetrics;
 use model::{Finding, Hit};
 use policies::compile;
-use sigma::{SigmaRules, SigmaSummary};
 use policies::engine::{Engine, Rules};
+use sigma::{SigmaRules, SigmaSummary};
 use sources::{
     discover, read_source, EventSink, ReadContext, SkippedFile, SourceFormat, SourceMappings,
     SourceSummary,
@@ -218,7 +218,12 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         engine.gather_people();
     }
     let mut sigma = input.sigma.clone();
-    sigma.bind(&compiled.iter().map(|c| c.policy.id.as_str()).collect::<Vec<_>>());
+    sigma.bind(
+        &compiled
+            .iter()
+            .map(|c| c.policy.id.as_str())
+            .collect::<Vec<_>>(),
+    );
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
@@ -400,7 +405,8 @@ impl AuditSetup {
         folders.extend(sigma_choice.folders.iter().cloned());
         let sigma = SigmaRules::load(&folders)?;
         if sigma.summary.loaded > 0 {
-            let attack = sigma::AttackMap::load(&mappings.join("sigma-attack-to-nist.toml"), &catalogue)?;
+            let attack =
+                sigma::AttackMap::load(&mappings.join("sigma-attack-to-nist.toml"), &catalogue)?;
             policies.extend(sigma.policies(&attack));
         }
         // Check the parameters now, so a bad one is reported as bad input.

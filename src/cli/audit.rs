@@ -146,7 +146,10 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
             eprintln!("{}", render::sigma_line(&report));
         }
         for r in &report.sigma.refused {
-            eprintln!("  sigma rule refused: {} ({}): {}", r.rule, r.file, r.reason);
+            eprintln!(
+                "  sigma rule refused: {} ({}): {}",
+                r.rule, r.file, r.reason
+            );
         }
         for s in report.skipped_files.iter().take(20) {
             eprintln!("  skipped {}: {}", s.file, s.reason);

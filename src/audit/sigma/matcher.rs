@@ -58,9 +58,7 @@ fn pattern_matches(p: &Pattern, values: &[&Value], rec: &Value) -> bool {
             if g.as_slice() == [GlobPiece::AnyString] {
                 return !v.is_null();
             }
-            texts(v)
-                .iter()
-                .any(|t| glob_match(g, &t.to_lowercase()))
+            texts(v).iter().any(|t| glob_match(g, &t.to_lowercase()))
         }),
         Pattern::Re(re) => values
             .iter()

@@ -127,10 +127,7 @@ fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for p in paths {
         if p.is_dir() {
             rule_files(&p, out)?;
-        } else if p
-            .extension()
-            .is_some_and(|e| e == "yml" || e == "yaml")
-        {
+        } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
             out.push(p);
         }
     }
@@ -150,8 +147,8 @@ impl SigmaRules {
         for (dir, f) in files {
             // Named within its folder, so the outputs do not depend on where that is.
             let file = f.strip_prefix(&dir).unwrap_or(&f).display().to_string();
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("cannot read {file}"))?;
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("cannot read {file}"))?;
             let name = f
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -201,7 +198,11 @@ impl SigmaRules {
             .iter()
             .map(|l| {
                 let r = &l.rule;
-                let mut rationale = r.description.split_whitespace().collect::<Vec<_>>().join(" ");
+                let mut rationale = r
+                    .description
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if !r.falsepositives.is_empty() {
                     rationale.push_str(&format!(
                         " False positives: {}.",

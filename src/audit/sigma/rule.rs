@@ -138,8 +138,8 @@ pub fn parse(text: &str) -> Result<Rule, String> {
     }
     let condition = condition.ok_or("no condition")?;
     let names: Vec<&str> = selections.iter().map(|(n, _)| n.as_str()).collect();
-    let condition = parse_condition(&condition, &names)
-        .map_err(|e| format!("condition {condition:?}: {e}"))?;
+    let condition =
+        parse_condition(&condition, &names).map_err(|e| format!("condition {condition:?}: {e}"))?;
     Ok(Rule {
         id,
         title,
@@ -192,9 +192,7 @@ fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, String> {
     for m in parts {
         match m {
             "all" => all = true,
-            "contains" | "startswith" | "endswith" | "re" | "fieldref" if how.is_empty() => {
-                how = m
-            }
+            "contains" | "startswith" | "endswith" | "re" | "fieldref" if how.is_empty() => how = m,
             other => return Err(format!("modifier {other:?} of {field} is not supported")),
         }
     }

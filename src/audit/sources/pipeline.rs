@@ -535,8 +535,7 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                                 Vec::new(),
                             ));
                         }
-                        let mut parsed =
-                            parse_block(block, name, parser, recycle(spare, false));
+                        let mut parsed = parse_block(block, name, parser, recycle(spare, false));
                         let mut hits = checker.check(&parsed.events);
                         hits.append(&mut parsed.raw_hits);
                         Ok((parsed, hits))

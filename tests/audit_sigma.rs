@@ -170,6 +170,9 @@ fn k8s_base(n: usize) -> Value {
     })
 }
 
+/// (rule id, `ct:RECORD` or `k8s:LINE`) pairs.
+type Places = Vec<(String, String)>;
+
 /// Cases of one kind (matching or not), per source, in file order: (rule id, record).
 #[derive(Default)]
 struct Cases {
@@ -187,7 +190,7 @@ impl Cases {
 
     /// Writes the files and runs the audit; the (rule id, place) pairs of every Sigma
     /// finding, and the place of each case.
-    fn run(&self, dir: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    fn run(&self, dir: &Path) -> (Places, Places) {
         let ct_dir = dir.join("AWSLogs/111111111111/CloudTrail/eu-west-2/2026/11/03");
         std::fs::create_dir_all(&ct_dir).unwrap();
         let ct = ct_dir.join("111111111111_CloudTrail_eu-west-2_20261103T1000Z_sigma.json");

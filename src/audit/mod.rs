@@ -114,6 +114,10 @@ pub struct AuditReport {
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
     pub policies: Vec<Policy>,
+    /// Sigma rules that saw no record (no record of their logsource was read): left out
+    /// of the coverage, the counts by policy and the SARIF rules.
+    #[serde(skip)]
+    pub idle_rules: std::collections::BTreeSet<String>,
     /// Identities of people seen (actors and approvers of type human), for `--redact`:
     /// gathered only when [`AuditInput::people`] asks.
     #[serde(skip)]
@@ -156,6 +160,12 @@ impl AuditReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.worst
+    }
+
+    /// Whether a policy is listed by policy (table, monthly report): every guardrail
+    /// policy, and the Sigma rules that found something.
+    pub fn listed(&self, p: &Policy) -> bool {
+        p.source.is_none() || self.findings_by_policy.get(&p.id).is_some_and(|&n| n > 0)
     }
 
     /// The inputs that could not be checked: files rejected whole (or the rest of them),
@@ -296,11 +306,26 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         ("read and check", read_done),
         ("history checks and metrics", started.elapsed() - read_done),
     ];
+    // Sigma rules of a logsource no record of which was read checked nothing.
+    let read_any =
+        |format: SourceFormat| (sources.iter()).any(|s| s.format == Some(format) && s.accepted > 0);
+    let mut idle_rules = std::collections::BTreeSet::new();
+    for (format, source) in [
+        (SourceFormat::Cloudtrail, sigma::Logsource::CloudTrail),
+        (SourceFormat::K8s, sigma::Logsource::Kubernetes),
+    ] {
+        if !read_any(format) {
+            idle_rules.extend(sigma.policy_ids(source));
+        }
+    }
     let mut findings_by_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut findings_by_severity = BTreeMap::new();
     let mut worst = None;
     for (p, &n) in compiled.iter().zip(findings.per_policy()) {
         let p = &p.policy;
+        if idle_rules.contains(&p.id) {
+            continue;
+        }
         *findings_by_policy.entry(p.id.clone()).or_default() += n;
         if n > 0 {
             *findings_by_severity
@@ -313,7 +338,14 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     Ok(AuditReport {
         sources,
         totals,
-        coverage: coverage(input.catalogue, &enabled, &findings_by_policy),
+        coverage: coverage(
+            input.catalogue,
+            &(enabled.iter())
+                .filter(|p| !idle_rules.contains(&p.id))
+                .cloned()
+                .collect::<Vec<_>>(),
+            &findings_by_policy,
+        ),
         findings,
         findings_by_policy,
         findings_by_severity,
@@ -324,6 +356,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         sigma: sigma.summary.clone(),
         rejected,
         policies: enabled,
+        idle_rules,
         people,
         timings,
     })

@@ -176,7 +176,7 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
     }
     writeln!(w)?;
     writeln!(w, "By policy:")?;
-    for p in &report.policies {
+    for p in report.policies.iter().filter(|p| report.listed(p)) {
         let n = report.findings_by_policy.get(&p.id).copied().unwrap_or(0);
         writeln!(w, "  {:<36} {:<8} {n}", p.id, severity_name(p.severity))?;
     }
@@ -561,8 +561,10 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         Severity::Medium => "5.0",
         Severity::Low => "2.0",
     };
-    let rules: Vec<Value> = report
-        .policies
+    let ran: Vec<&Policy> = (report.policies.iter())
+        .filter(|p| !report.idle_rules.contains(&p.id))
+        .collect();
+    let rules: Vec<Value> = ran
         .iter()
         .map(|p| {
             let mut rule = json!({
@@ -589,7 +591,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         .iter()?
         .map(|f| {
             let f = f?;
-            let index = report.policies.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
+            let index = ran.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
             let locations: Vec<Value> = f
                 .events
                 .iter()

@@ -284,6 +284,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
     let by_policy = audit
         .policies
         .iter()
+        .filter(|p| audit.listed(p))
         .map(|p| PolicyCount {
             id: p.id.clone(),
             title: p.title.clone(),

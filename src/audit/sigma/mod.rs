@@ -251,6 +251,14 @@ impl SigmaRules {
         }
     }
 
+    /// The policy ids of the rules of a logsource.
+    pub fn policy_ids(&self, source: Logsource) -> Vec<String> {
+        (self.rules.iter())
+            .filter(|l| l.rule.logsource == source)
+            .map(|l| Self::policy_id(&l.rule))
+            .collect()
+    }
+
     /// Whether any rule reads records of this logsource.
     pub fn wants(&self, source: Logsource) -> bool {
         !self.index(source).is_empty()

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::rule::{Cond, FieldTest, GlobPiece, Pattern, Rule, Selection};
+use super::rule::{glob_match, Cond, FieldTest, GlobPiece, Pattern, Rule, Selection};
 
 /// Whether `rule` matches `rec`.
 pub fn matches(rule: &Rule, rec: &Value) -> bool {
@@ -116,29 +116,6 @@ fn find_anywhere<'v>(v: &'v Value, key: &str, out: &mut Vec<&'v Value>) {
         }
         Value::Array(a) => a.iter().for_each(|e| find_anywhere(e, key, out)),
         _ => {}
-    }
-}
-
-/// Whether lower-cased `text` matches the pattern.
-pub fn glob_match(pieces: &[GlobPiece], text: &str) -> bool {
-    match pieces.split_first() {
-        None => text.is_empty(),
-        Some((GlobPiece::Text(t), rest)) => {
-            text.starts_with(t.as_str()) && glob_match(rest, &text[t.len()..])
-        }
-        Some((GlobPiece::AnyChar, rest)) => {
-            let mut chars = text.chars();
-            chars.next().is_some() && glob_match(rest, chars.as_str())
-        }
-        Some((GlobPiece::AnyString, rest)) => {
-            if rest.is_empty() {
-                return true;
-            }
-            text.char_indices()
-                .map(|(i, _)| i)
-                .chain([text.len()])
-                .any(|i| glob_match(rest, &text[i..]))
-        }
     }
 }
 

@@ -271,6 +271,29 @@ pub fn glob(pattern: &str) -> Vec<GlobPiece> {
     out
 }
 
+/// Whether lower-cased `text` matches the pattern.
+pub fn glob_match(pieces: &[GlobPiece], text: &str) -> bool {
+    match pieces.split_first() {
+        None => text.is_empty(),
+        Some((GlobPiece::Text(t), rest)) => {
+            text.starts_with(t.as_str()) && glob_match(rest, &text[t.len()..])
+        }
+        Some((GlobPiece::AnyChar, rest)) => {
+            let mut chars = text.chars();
+            chars.next().is_some() && glob_match(rest, chars.as_str())
+        }
+        Some((GlobPiece::AnyString, rest)) => {
+            if rest.is_empty() {
+                return true;
+            }
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .any(|i| glob_match(rest, &text[i..]))
+        }
+    }
+}
+
 /// Parses a condition: `and`, `or`, `not`, parentheses, selection names, and
 /// `1 of x*` / `all of x*` / `1 of them` / `all of them`.
 pub fn parse_condition(text: &str, names: &[&str]) -> Result<Cond, String> {
@@ -355,7 +378,7 @@ impl<'a> CondParser<'a> {
                         if what == "them" {
                             !n.starts_with('_')
                         } else {
-                            super::matcher::glob_match(&glob(what), &n.to_lowercase())
+                            glob_match(&glob(what), &n.to_lowercase())
                         }
                     })
                     .collect();

@@ -762,6 +762,17 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     })
 }
 
+/// A coverage row's policies: the guardrail policies by id, the Sigma rules counted.
+fn policies_text(ids: &[String]) -> String {
+    let (sigma, own): (Vec<&String>, Vec<&String>) =
+        ids.iter().partition(|id| id.starts_with("sigma:"));
+    let mut parts: Vec<String> = own.into_iter().cloned().collect();
+    if !sigma.is_empty() {
+        parts.push(format!("{} Sigma rule(s)", sigma.len()));
+    }
+    parts.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,15 +804,4 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;"));
         assert!(svg.contains("limit 72 h"));
     }
-}
-
-/// A coverage row's policies: the guardrail policies by id, the Sigma rules counted.
-fn policies_text(ids: &[String]) -> String {
-    let (sigma, own): (Vec<&String>, Vec<&String>) =
-        ids.iter().partition(|id| id.starts_with("sigma:"));
-    let mut parts: Vec<String> = own.into_iter().cloned().collect();
-    if !sigma.is_empty() {
-        parts.push(format!("{} Sigma rule(s)", sigma.len()));
-    }
-    parts.join(", ")
 }

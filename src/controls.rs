@@ -91,6 +91,19 @@ pub struct Policy {
     pub nist: Vec<String>,
     #[serde(default)]
     pub obligations: Vec<String>,
+    /// Where a rule brought in from elsewhere came from (a Sigma rule's id, author and
+    /// licence); not read from `policies.toml`.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<RuleSource>>,
+}
+
+/// Where a policy that is someone else's rule came from, shown with its findings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleSource {
+    pub rule_id: String,
+    pub author: String,
+    pub licence: String,
+    pub file: String,
 }
 
 fn yes() -> bool {

@@ -44,7 +44,10 @@ fn sample_month_report_matches_golden_and_manifest() {
     assert_eq!(ai["worst"].as_array().unwrap().len(), 5);
     assert_eq!(ai["worst"][0]["severity"], "critical");
     assert_eq!(ai["coverage"].as_array().unwrap().len(), 72);
-    assert_eq!(ai["subcategories_covered"], 16); // MEASURE 2.10: the CloudTrail guardrails (issue 22)
+    // 15 from the first guardrail policies, MEASURE 2.10 from the CloudTrail guardrails
+    // and the Sigma rules, and 3 more from the Sigma rules (GOVERN 4.3, MANAGE 2.3,
+    // MANAGE 3.1).
+    assert_eq!(ai["subcategories_covered"], 19);
     let by_policy = ai["by_policy"].as_array().unwrap();
     let count = |id: &str| {
         by_policy.iter().find(|p| p["id"] == id).unwrap()["count"]
@@ -238,7 +241,7 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     assert!(flat.contains("samples/incidents.csv 25 25 0"), "{flat}");
     assert!(flat.contains("limit 72 h"));
     assert!(
-        flat.contains("16 of 72 subcategories have evidence"),
+        flat.contains("19 of 72 subcategories have evidence"),
         "{flat}"
     );
 

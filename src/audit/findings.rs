@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 
 use super::model::{hash, EventRef, Finding, MAX_REFS};
 use super::spill::{partition_of, Dec, Enc, PartitionFiles, Partitions, PARTITIONS};
-use crate::controls::{Policy, Severity};
+use crate::controls::{Policy, RuleSource, Severity};
 
 /// A finding being gathered.
 pub(crate) struct Gathering {
@@ -363,6 +363,7 @@ struct PolicyText {
     rationale: Arc<str>,
     nist: Arc<[String]>,
     obligations: Arc<[String]>,
+    source: Option<Arc<RuleSource>>,
 }
 
 impl PolicyText {
@@ -375,6 +376,7 @@ impl PolicyText {
             rationale: Arc::from(p.rationale.as_str()),
             nist: Arc::from(p.nist.as_slice()),
             obligations: Arc::from(p.obligations.as_slice()),
+            source: p.source.clone(),
         }
     }
 
@@ -396,6 +398,7 @@ impl PolicyText {
             last_at: g.last_at,
             nist: self.nist.clone(),
             obligations: self.obligations.clone(),
+            source: self.source.clone(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod model;
 pub mod policies;
 pub mod render;
 pub mod scan;
+pub mod sigma;
 pub mod sources;
 pub mod spill;
 
@@ -39,6 +40,7 @@ use metrics::ChangeMetrics;
 use model::{Finding, Hit};
 use policies::compile;
 use policies::engine::{Engine, Rules};
+use sigma::{SigmaRules, SigmaSummary};
 use sources::{
     discover, read_source, EventSink, ReadContext, SkippedFile, SourceFormat, SourceMappings,
     SourceSummary,
@@ -83,6 +85,8 @@ pub struct AuditInput<'a> {
     pub people: bool,
     /// The longest record read; a longer one is rejected.
     pub max_record_bytes: usize,
+    /// Sigma rules (their policies are among `policies`).
+    pub sigma: &'a SigmaRules,
 }
 
 /// Everything an audit found, ready for any output format.
@@ -108,10 +112,16 @@ pub struct AuditReport {
     /// `unknown`, so production policies cannot see them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmapped_accounts: Vec<String>,
+    /// Sigma rules loaded and refused.
+    pub sigma: SigmaSummary,
     #[serde(skip)]
     pub rejected: Vec<Rejection>,
     #[serde(skip)]
     pub policies: Vec<Policy>,
+    /// Sigma rules that saw no record (no record of their logsource was read): left out
+    /// of the coverage, the counts by policy and the SARIF rules.
+    #[serde(skip)]
+    pub idle_rules: std::collections::BTreeSet<String>,
     /// Identities of people seen (actors and approvers of type human), for `--redact`:
     /// gathered only when [`AuditInput::people`] asks.
     #[serde(skip)]
@@ -154,6 +164,12 @@ impl AuditReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.worst
+    }
+
+    /// Whether a policy is listed by policy (table, monthly report): every guardrail
+    /// policy, and the Sigma rules that found something.
+    pub fn listed(&self, p: &Policy) -> bool {
+        p.source.is_none() || self.findings_by_policy.get(&p.id).is_some_and(|&n| n > 0)
     }
 
     /// The inputs that could not be checked: files rejected whole (or the rest of them),
@@ -215,12 +231,20 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     if input.people {
         engine.gather_people();
     }
+    let mut sigma = input.sigma.clone();
+    sigma.bind(
+        &compiled
+            .iter()
+            .map(|c| c.policy.id.as_str())
+            .collect::<Vec<_>>(),
+    );
     let cx = ReadContext {
         input_tz: input.input_tz,
         strict: input.strict,
         mappings: input.mappings,
         environments: input.environments,
         max_record_bytes: input.max_record_bytes,
+        sigma: &sigma,
     };
     let mut sources = Vec::new();
     let mut rejected = Vec::new();
@@ -287,11 +311,26 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         ("read and check", read_done),
         ("history checks and metrics", started.elapsed() - read_done),
     ];
+    // Sigma rules of a logsource no record of which was read checked nothing.
+    let read_any =
+        |format: SourceFormat| (sources.iter()).any(|s| s.format == Some(format) && s.accepted > 0);
+    let mut idle_rules = std::collections::BTreeSet::new();
+    for (format, source) in [
+        (SourceFormat::Cloudtrail, sigma::Logsource::CloudTrail),
+        (SourceFormat::K8s, sigma::Logsource::Kubernetes),
+    ] {
+        if !read_any(format) {
+            idle_rules.extend(sigma.policy_ids(source));
+        }
+    }
     let mut findings_by_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut findings_by_severity = BTreeMap::new();
     let mut worst = None;
     for (p, &n) in compiled.iter().zip(findings.per_policy()) {
         let p = &p.policy;
+        if idle_rules.contains(&p.id) {
+            continue;
+        }
         *findings_by_policy.entry(p.id.clone()).or_default() += n;
         if n > 0 {
             *findings_by_severity
@@ -317,7 +356,15 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     Ok(AuditReport {
         sources,
         totals,
-        coverage: coverage(input.catalogue, &enabled, &findings_by_policy, &unseen),
+        coverage: coverage(
+            input.catalogue,
+            &(enabled.iter())
+                .filter(|p| !idle_rules.contains(&p.id))
+                .cloned()
+                .collect::<Vec<_>>(),
+            &findings_by_policy,
+            &unseen,
+        ),
         unmapped_accounts,
         findings,
         findings_by_policy,
@@ -326,8 +373,10 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
         skipped_files,
+        sigma: sigma.summary.clone(),
         rejected,
         policies: enabled,
+        idle_rules,
         people,
         timings,
     })
@@ -376,6 +425,16 @@ pub struct AuditSetup {
     pub catalogue: Catalogue,
     pub mappings: SourceMappings,
     pub calendar: Calendar,
+    pub sigma: SigmaRules,
+}
+
+/// Which Sigma rules a run loads.
+#[derive(Debug, Clone, Default)]
+pub struct SigmaChoice {
+    /// The rules shipped in the mappings folder's `sigma/` (when it has one).
+    pub shipped: bool,
+    /// More folders of rules (`--sigma DIR`).
+    pub folders: Vec<PathBuf>,
 }
 
 impl AuditSetup {
@@ -385,9 +444,25 @@ impl AuditSetup {
         config: &crate::config::Config,
         mappings: Option<&std::path::Path>,
         policies: Option<&std::path::Path>,
+        sigma_choice: &SigmaChoice,
     ) -> Result<AuditSetup> {
         let catalogue = Catalogue::load(mappings)?;
-        let (policies, origin) = crate::controls::load_policies(policies, mappings, &catalogue)?;
+        let (mut policies, origin) =
+            crate::controls::load_policies(policies, mappings, &catalogue)?;
+        // The shipped rules are built in; a mappings folder with its own `sigma/` folder
+        // replaces them.
+        let own = mappings
+            .map(|m| m.join("sigma"))
+            .filter(|d| sigma_choice.shipped && d.is_dir());
+        let mut folders: Vec<std::path::PathBuf> = own.iter().cloned().collect();
+        folders.extend(sigma_choice.folders.iter().cloned());
+        let sigma = SigmaRules::load(sigma_choice.shipped && own.is_none(), &folders)?;
+        if sigma.summary.loaded > 0 {
+            let (text, from) =
+                crate::util::defaults::read_mapping(mappings, "sigma-attack-to-nist.toml")?;
+            let attack = sigma::AttackMap::parse(&text, &from.label(), &catalogue)?;
+            policies.extend(sigma.policies(&attack));
+        }
         // Check the parameters now, so a bad one is reported as bad input.
         compile(&policies, config.display_tz()?)
             .map_err(|e| crate::error::bad_input(format!("{}: {e:#}", origin.label())))?;
@@ -396,6 +471,7 @@ impl AuditSetup {
             catalogue,
             mappings: SourceMappings::load(mappings)?,
             calendar: config.calendar(mappings)?,
+            sigma,
         })
     }
 }
@@ -415,6 +491,7 @@ pub struct AuditRequest<'a> {
     pub redact: bool,
     /// The longest record read; a longer one is rejected.
     pub max_record_bytes: usize,
+    pub sigma: SigmaChoice,
 }
 
 /// Reads the mappings, then the audit logs, runs every enabled policy and, when asked,
@@ -425,7 +502,7 @@ pub fn run_request(
     incidents: &[Incident],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<AuditReport> {
-    let setup = AuditSetup::load(config, request.mappings, request.policies)?;
+    let setup = AuditSetup::load(config, request.mappings, request.policies, &request.sigma)?;
     let input = AuditInput {
         inputs: request.inputs,
         format: request.format,
@@ -442,6 +519,7 @@ pub fn run_request(
         findings_in_memory: request.findings_in_memory,
         people: request.redact,
         max_record_bytes: request.max_record_bytes,
+        sigma: &setup.sigma,
     };
     let mut report = run(&input, progress)?;
     if request.redact {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustc_hash::FxHasher;
 use serde::Serialize;
 
-use crate::controls::Severity;
+use crate::controls::{RuleSource, Severity};
 
 /// Where an event sits: file (index into the run's file list), line and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,6 +41,10 @@ pub struct Finding {
     pub last_at: i64,
     pub nist: Arc<[String]>,
     pub obligations: Arc<[String]>,
+    /// Where the rule came from, when it is someone else's (a Sigma rule: its id,
+    /// author and licence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Arc<RuleSource>>,
 }
 
 impl Finding {

@@ -67,8 +67,24 @@ pub fn counts_line(report: &AuditReport) -> String {
     s
 }
 
+/// How many Sigma rules were loaded and run, and how many refused.
+pub fn sigma_line(report: &AuditReport) -> String {
+    let s = &report.sigma;
+    format!(
+        "sigma: {} rule(s) loaded and run ({} CloudTrail, {} Kubernetes audit), {} refused",
+        s.loaded,
+        s.cloudtrail,
+        s.kubernetes,
+        s.refused.len()
+    )
+}
+
 pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bool) -> Result<()> {
     writeln!(w, "{}", counts_line(report))?;
+    writeln!(w, "{}", sigma_line(report))?;
+    for r in &report.sigma.refused {
+        writeln!(w, "  refused {} ({}): {}", r.rule, r.file, r.reason)?;
+    }
     for s in &report.sources {
         writeln!(
             w,
@@ -166,7 +182,7 @@ pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bo
     }
     writeln!(w)?;
     writeln!(w, "By policy:")?;
-    for p in &report.policies {
+    for p in report.policies.iter().filter(|p| report.listed(p)) {
         let n = report.findings_by_policy.get(&p.id).copied().unwrap_or(0);
         writeln!(w, "  {:<36} {:<8} {n}", p.id, severity_name(p.severity))?;
     }
@@ -279,6 +295,9 @@ impl PolicyJson {
         struct Tail<'a> {
             nist: &'a [String],
             obligations: &'a [String],
+            /// A Sigma rule's id, author, licence note and file.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: Option<&'a crate::controls::RuleSource>,
         }
         let head = object_body(
             &Head {
@@ -295,6 +314,7 @@ impl PolicyJson {
             &Tail {
                 nist: &p.nist,
                 obligations: &p.obligations,
+                source: p.source.as_deref(),
             },
             true,
         )?);
@@ -419,6 +439,7 @@ struct SummaryJson<'a> {
     skipped_files: &'a [super::sources::SkippedFile],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     unmapped_accounts: &'a [String],
+    sigma: &'a super::sigma::SigmaSummary,
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
@@ -434,6 +455,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         totals: &report.totals,
         skipped_files: &report.skipped_files,
         unmapped_accounts: &report.unmapped_accounts,
+        sigma: &report.sigma,
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,
@@ -564,11 +586,13 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         Severity::Medium => "5.0",
         Severity::Low => "2.0",
     };
-    let rules: Vec<Value> = report
-        .policies
+    let ran: Vec<&Policy> = (report.policies.iter())
+        .filter(|p| !report.idle_rules.contains(&p.id))
+        .collect();
+    let rules: Vec<Value> = ran
         .iter()
         .map(|p| {
-            json!({
+            let mut rule = json!({
                 "id": p.id,
                 "name": p.id,
                 "shortDescription": {"text": p.title},
@@ -580,7 +604,11 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     "security-severity": score(p.severity),
                     "obligations": p.obligations,
                 }
-            })
+            });
+            if let Some(s) = &p.source {
+                rule["properties"]["source"] = json!(s);
+            }
+            rule
         })
         .collect();
     let results: Vec<Value> = report
@@ -588,7 +616,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
         .iter()?
         .map(|f| {
             let f = f?;
-            let index = report.policies.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
+            let index = ran.iter().position(|p| *p.id == *f.policy).unwrap_or(0);
             let locations: Vec<Value> = f
                 .events
                 .iter()
@@ -603,7 +631,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                 })
                 .collect();
             let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
-            Ok(json!({
+            let mut result = json!({
                 "ruleId": f.policy,
                 "ruleIndex": index,
                 "level": level(f.severity),
@@ -619,7 +647,11 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     "first_at": utc_text(millis_to_time(f.first_at)),
                     "nist": f.nist,
                 }
-            }))
+            });
+            if let Some(s) = &f.source {
+                result["properties"]["source"] = json!(s);
+            }
+            Ok(result)
         })
         .collect::<Result<_>>()?;
     let doc = json!({

@@ -78,6 +78,13 @@ pub struct AuditArgs {
     /// and line) without being held whole.
     #[arg(long, value_name = "BYTES", default_value_t = audit::MAX_RECORD_BYTES)]
     max_record_bytes: usize,
+    /// Also run the Sigma rules in this folder (`.yml` files, read recursively) over
+    /// CloudTrail and Kubernetes records; repeatable.
+    #[arg(long, value_name = "DIR")]
+    sigma: Vec<PathBuf>,
+    /// Do not run the Sigma rules shipped in the mappings folder's `sigma/`.
+    #[arg(long)]
+    no_sigma: bool,
 }
 
 pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
@@ -120,6 +127,10 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         findings_in_memory: args.findings_in_memory,
         redact: args.redact,
         max_record_bytes: args.max_record_bytes.max(1),
+        sigma: audit::SigmaChoice {
+            shipped: !args.no_sigma,
+            folders: args.sigma.clone(),
+        },
     };
     let report = audit::run_request(&config, &request, &incidents, &|done| {
         bar.set_position(done)
@@ -131,6 +142,15 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         eprintln!("{}", render::counts_line(&report));
     }
     if !args.quiet {
+        if !table_on_terminal {
+            eprintln!("{}", render::sigma_line(&report));
+        }
+        for r in &report.sigma.refused {
+            eprintln!(
+                "  sigma rule refused: {} ({}): {}",
+                r.rule, r.file, r.reason
+            );
+        }
         for s in report.skipped_files.iter().take(20) {
             eprintln!("  skipped {}: {}", s.file, s.reason);
         }

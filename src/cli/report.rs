@@ -52,6 +52,10 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
             findings_in_memory: audit::FINDINGS_IN_MEMORY,
             redact: args.input.redact,
             max_record_bytes: audit::MAX_RECORD_BYTES,
+            sigma: audit::SigmaChoice {
+                shipped: true,
+                folders: Vec::new(),
+            },
         };
         let report = audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?;
         eprintln!("{}", counts_line(&report));

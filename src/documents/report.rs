@@ -284,6 +284,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
     let by_policy = audit
         .policies
         .iter()
+        .filter(|p| audit.listed(p))
         .map(|p| PolicyCount {
             id: p.id.clone(),
             title: p.title.clone(),
@@ -334,7 +335,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
             CoverageRow {
                 id: c.id.clone(),
                 text: c.text.clone(),
-                policies: c.policies.join(", "),
+                policies: policies_text(&c.policies),
                 passed: c.policies.len() - failed,
                 failed,
                 status: if c.policies.is_empty() {
@@ -759,6 +760,17 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
             })
             .collect(),
     })
+}
+
+/// A coverage row's policies: the guardrail policies by id, the Sigma rules counted.
+fn policies_text(ids: &[String]) -> String {
+    let (sigma, own): (Vec<&String>, Vec<&String>) =
+        ids.iter().partition(|id| id.starts_with("sigma:"));
+    let mut parts: Vec<String> = own.into_iter().cloned().collect();
+    if !sigma.is_empty() {
+        parts.push(format!("{} Sigma rule(s)", sigma.len()));
+    }
+    parts.join(", ")
 }
 
 #[cfg(test)]

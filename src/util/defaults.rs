@@ -52,6 +52,7 @@ const MAPPINGS: &[(&str, &str)] = builtin!(
     "policies.toml",
     "nist-ai-rmf-1.0-core.csv",
     "audit-sources.toml",
+    "sigma-attack-to-nist.toml",
 );
 
 const TEMPLATES: &[(&str, &str)] = builtin!(

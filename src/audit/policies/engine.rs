@@ -100,7 +100,8 @@ impl Rules<'_> {
             Check::BlastRadius(_)
             | Check::RateLimit(_)
             | Check::CrossEnvironment(_)
-            | Check::TimeGap(_) => {}
+            | Check::TimeGap(_)
+            | Check::Sigma => {}
         }
     }
 }

@@ -62,6 +62,8 @@ enum Check {
     TimeGap(TimeGap),
     LoggingTamper(LoggingTamper),
     Condition(Condition),
+    /// A Sigma rule: matched on the raw record by the reader (see `audit::sigma`).
+    Sigma,
 }
 
 /// A policy ready to run.
@@ -120,6 +122,7 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
         "time-gap" => Check::TimeGap(TimeGap::parse(&params)?),
         "logging-tamper" => Check::LoggingTamper(LoggingTamper::parse(&params)?),
         "condition" => Check::Condition(Condition::parse(&p.when)?),
+        "sigma" => Check::Sigma,
         other => bail!("unknown kind {other:?}"),
     };
     Ok(CompiledPolicy {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::cloudtrail_facts;
 use super::intake::{raw_text, rejection, Intake, ReadContext, SourceFile};
 use crate::audit::event::{parse_millis, ActorType, AuditEvent, Operation, RecordError};
+use crate::audit::sigma::Logsource;
 use crate::error::bad_input;
 use crate::incidents::ingest::Location;
 
@@ -47,6 +48,7 @@ pub(super) fn read(
         }
     };
     let mut events = Vec::with_capacity(parsed.records.len());
+    let mut sigma_hits = Vec::new(); // Sigma hook (audit::sigma)
     for (i, rec) in parsed.records.iter().enumerate() {
         let n = i as u64 + 1;
         intake.summary.read += 1;
@@ -66,6 +68,8 @@ pub(super) fn read(
                 intake.summary.accepted += 1;
                 let more = cloudtrail_other_resources(rec);
                 let first = events.len();
+                // Sigma hook (audit::sigma): the rules for CloudTrail read the raw record.
+                (cx.sigma).check_value(Logsource::CloudTrail, rec, &e, &mut sigma_hits);
                 events.push(e);
                 for resource in more {
                     let mut copy = events[first].clone();
@@ -85,7 +89,8 @@ pub(super) fn read(
         }
     }
     // Accepted is counted by record above: one record may stand for several events.
-    let hits = intake.checker.check(&events);
+    let mut hits = intake.checker.check(&events);
+    hits.append(&mut sigma_hits); // Sigma hook (audit::sigma)
     intake.sink.events(&events, hits);
     Ok(())
 }

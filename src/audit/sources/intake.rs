@@ -104,6 +104,8 @@ pub struct ReadContext<'a> {
     pub environments: &'a EnvironmentMap,
     /// The longest record read (a longer one is rejected, not read whole).
     pub max_record_bytes: usize,
+    /// Sigma rules, run by the CloudTrail and Kubernetes readers on each raw record.
+    pub sigma: &'a crate::audit::sigma::SigmaRules,
 }
 
 /// The per-event checks, run in parallel on each block as soon as it is parsed.

@@ -18,6 +18,8 @@ use super::intake::{json_reason, Intake, ReadContext, SourceFile};
 use super::pipeline::{line_text, read_lines, LineParser};
 use crate::audit::event::{opt_text, parse_millis, ActorType, AuditEvent, Operation, RecordError};
 use crate::audit::matching::glob_match;
+use crate::audit::model::Hit;
+use crate::audit::sigma::Logsource;
 use crate::audit::sources::vocabulary::KubernetesMapping;
 
 /// Reads a Kubernetes audit log through the block pipeline; the cluster is the file's name.
@@ -70,6 +72,11 @@ impl LineParser for K8sLines<'_> {
     ) -> Result<bool, RecordError> {
         let event = k8s_event(line_text(line)?, n, self, self.cx)?;
         Ok(event.map(|e| out.push(e)).is_some())
+    }
+
+    // Sigma hook (audit::sigma): the rules for Kubernetes audit read the raw record.
+    fn raw_hits<'b>(&self, line: &'b [u8], event: &AuditEvent<'b>, out: &mut Vec<Hit<'b>>) {
+        (self.cx.sigma).check_line(Logsource::Kubernetes, line, event, out);
     }
 }
 

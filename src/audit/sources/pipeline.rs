@@ -76,6 +76,10 @@ pub(super) trait LineParser: Sync {
     ) -> Option<Result<usize, Box<(usize, RecordError)>>> {
         None
     }
+
+    /// Checks on the raw record of the event `parse_into` just added (Sigma rules, which
+    /// read fields the event does not keep); none by default.
+    fn raw_hits<'b>(&self, _line: &'b [u8], _event: &AuditEvent<'b>, _out: &mut Vec<Hit<'b>>) {}
 }
 
 /// A line's text, or why it is not text. (The fast path for native lines takes ASCII
@@ -531,8 +535,9 @@ impl<P: LineParser> TwoSlots for LinePipeline<'_, '_, P> {
                                 Vec::new(),
                             ));
                         }
-                        let parsed = parse_block(block, name, parser, recycle(spare, false));
-                        let hits = checker.check(&parsed.events);
+                        let mut parsed = parse_block(block, name, parser, recycle(spare, false));
+                        let mut hits = checker.check(&parsed.events);
+                        hits.append(&mut parsed.raw_hits);
                         Ok((parsed, hits))
                     })
                     .collect::<Result<ParsedBatch>>()
@@ -560,6 +565,7 @@ impl<P: LineParser> LinePipeline<'_, '_, P> {
                 newlines,
                 bytes,
                 borrowed_only,
+                raw_hits: _,
             } = parsed;
             // Blocks number their lines from 1 (counted as they are parsed, not before
             // on the reading thread); here they get their place in the file.
@@ -617,6 +623,8 @@ struct Parsed<'b> {
     newlines: u64,
     /// The block's length in bytes.
     bytes: usize,
+    /// What [`LineParser::raw_hits`] found.
+    raw_hits: Vec<Hit<'b>>,
 }
 
 /// A line longer than `max`, as one record rejected (the first of its block).
@@ -638,6 +646,7 @@ fn overlong<'b>(
         skipped: 0,
         newlines: ended as u64,
         bytes: 0,
+        raw_hits: Vec::new(),
     }
 }
 
@@ -660,6 +669,7 @@ fn parse_block<'b, P: LineParser>(
 ) -> Parsed<'b> {
     events.reserve((block.bytes.len() - block.start) / 256);
     let mut rejects = Vec::new();
+    let mut raw_hits = Vec::new();
     let (mut read, mut skipped) = (0u64, 0u64);
     // A byte-order mark at the start of the file is not part of the first record.
     let mut start = block.start;
@@ -709,7 +719,11 @@ fn parse_block<'b, P: LineParser>(
             }
             None => {
                 borrowed_only = false;
-                parser.parse_into(raw, line_no, &mut events)
+                let outcome = parser.parse_into(raw, line_no, &mut events);
+                if let (Ok(true), Some(e)) = (&outcome, events.last()) {
+                    parser.raw_hits(raw, e, &mut raw_hits);
+                }
+                outcome
             }
         };
         read += 1;
@@ -730,6 +744,7 @@ fn parse_block<'b, P: LineParser>(
         skipped,
         newlines,
         bytes: block.bytes.len() - block.start,
+        raw_hits,
     }
 }
 

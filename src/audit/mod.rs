@@ -251,6 +251,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
     let mut done = 0u64;
     for (i, f) in files.iter().enumerate() {
         let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        engine.set_format(f.format);
         let rules = engine.rules();
         let mut feed = Feed {
             engine: &mut engine,

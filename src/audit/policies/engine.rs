@@ -3,6 +3,7 @@
 //! at the end (`ChangeChecks`). Each kind's own logic is in its file; here its `Check`
 //! variant is matched, once per policy per batch of events.
 
+use crate::audit::sources::intake::SourceFormat;
 use anyhow::Result;
 use chrono_tz::Tz;
 use rayon::prelude::*;
@@ -33,10 +34,12 @@ const _: () = assert!(CHECKED_TOGETHER <= 64);
 
 /// The per-event checks: shared by the threads that parse, while the [`Engine`] keeps
 /// the history on one thread.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Rules<'a> {
     policies: &'a [CompiledPolicy],
     calendar: &'a Calendar,
+    /// The policies that read the file being checked (by position).
+    active: Vec<usize>,
 }
 
 impl Rules<'_> {
@@ -67,7 +70,8 @@ impl Rules<'_> {
                     .filter(|(_, e)| list.iter().any(|p| *p == *e.environment))
                     .fold(0, |bits, (k, _)| bits | 1 << k);
             }
-            for (i, p) in self.policies.iter().enumerate() {
+            for &i in &self.active {
+                let p = &self.policies[i];
                 self.policy_checks(i, p, some, in_prod[list_of[i]], &mut out);
             }
         }
@@ -150,6 +154,8 @@ pub struct Engine<'a> {
     /// Identities of people (actors and approvers of type human), for `--redact`; only
     /// gathered when asked for ([`Engine::gather_people`]): two look-ups an event.
     pub people: Option<rustc_hash::FxHashSet<Box<str>>>,
+    /// The format of the file being read (`None`: not said, every policy applies).
+    format: Option<SourceFormat>,
 }
 
 impl<'a> Engine<'a> {
@@ -158,7 +164,17 @@ impl<'a> Engine<'a> {
         Rules {
             policies: self.policies,
             calendar: self.calendar,
+            active: (self.policies.iter().enumerate())
+                .filter(|(_, p)| p.reads(self.format))
+                .map(|(i, _)| i)
+                .collect(),
         }
+    }
+
+    /// The format of the file whose events come next: policies that do not read it are
+    /// skipped for them.
+    pub fn set_format(&mut self, format: SourceFormat) {
+        self.format = Some(format);
     }
 
     /// How many change histories and findings to hold in memory before the rest go to
@@ -219,6 +235,7 @@ impl<'a> Engine<'a> {
             ai_change_events: 0,
             human_change_events: 0,
             people: None,
+            format: None,
         }
     }
 
@@ -312,7 +329,8 @@ impl<'a> Engine<'a> {
             }
             if rate {
                 for (i, counts) in &mut self.rates {
-                    if let Check::RateLimit(limit) = &self.policies[*i].check {
+                    let p = &self.policies[*i];
+                    if let (Check::RateLimit(limit), true) = (&p.check, p.reads(self.format)) {
                         counts.observe(e, limit, changes, r);
                     }
                 }

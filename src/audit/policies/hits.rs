@@ -169,6 +169,7 @@ pub mod testing {
             when: Vec::new(),
             nist: Vec::new(),
             obligations: Vec::new(),
+            sources: Vec::new(),
             source: None,
         }
     }

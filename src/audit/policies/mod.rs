@@ -28,6 +28,7 @@ mod time_fence;
 mod time_gap;
 mod wildcard_permission;
 
+use crate::audit::sources::intake::SourceFormat;
 use anyhow::{bail, Context, Result};
 use chrono_tz::Tz;
 
@@ -72,9 +73,19 @@ pub struct CompiledPolicy {
     pub policy: Policy,
     check: Check,
     production: Vec<String>,
+    /// The sources it reads (`None`: all).
+    sources: Option<Vec<SourceFormat>>,
 }
 
 impl CompiledPolicy {
+    /// Whether events from a file of this format can match the policy.
+    pub fn reads(&self, format: Option<SourceFormat>) -> bool {
+        match (&self.sources, format) {
+            (Some(list), Some(f)) => list.contains(&f),
+            _ => true,
+        }
+    }
+
     /// Whether the policy only looks at production events: with none in the run, its
     /// silence is no evidence (the coverage says so rather than "pass").
     pub fn production_only(&self) -> bool {
@@ -125,9 +136,53 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
         "sigma" => Check::Sigma,
         other => bail!("unknown kind {other:?}"),
     };
+    let sources = if p.sources.is_empty() {
+        None
+    } else {
+        let all = [
+            SourceFormat::Jsonl,
+            SourceFormat::Csv,
+            SourceFormat::Parquet,
+            SourceFormat::Cloudtrail,
+            SourceFormat::K8s,
+        ];
+        let mut list = Vec::new();
+        for name in &p.sources {
+            match all.iter().find(|f| f.as_str() == name) {
+                Some(f) => list.push(*f),
+                None => bail!(
+                    "sources: {name:?} is not an audit source (use {})",
+                    all.map(|f| f.as_str()).join(", ")
+                ),
+            }
+        }
+        Some(list)
+    };
     Ok(CompiledPolicy {
         policy: p.clone(),
         check,
         production: params.strings("production_environments", &["prod", "production"])?,
+        sources,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::policies::hits::testing::policy;
+
+    #[test]
+    fn a_policy_reads_only_its_sources() {
+        let mut p = policy("self-approval", "");
+        let all = compile_one(&p, chrono_tz::Europe::London).unwrap();
+        assert!(all.reads(Some(SourceFormat::Jsonl)) && all.reads(None));
+        p.sources = vec!["cloudtrail".into()];
+        let ct = compile_one(&p, chrono_tz::Europe::London).unwrap();
+        assert!(ct.reads(Some(SourceFormat::Cloudtrail)));
+        assert!(!ct.reads(Some(SourceFormat::Jsonl)));
+        assert!(!ct.reads(Some(SourceFormat::K8s)));
+        p.sources = vec!["syslog".into()];
+        let err = compile_one(&p, chrono_tz::Europe::London).err().unwrap();
+        assert!(format!("{err:#}").contains("\"syslog\""), "{err:#}");
+    }
 }

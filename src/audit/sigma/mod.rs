@@ -230,6 +230,11 @@ impl SigmaRules {
                     when: Vec::new(),
                     nist: attack.nist(&r.tags),
                     obligations: Vec::new(),
+                    // A rule only ever sees its own log source's records.
+                    sources: vec![match r.logsource {
+                        Logsource::CloudTrail => "cloudtrail".into(),
+                        Logsource::Kubernetes => "k8s".into(),
+                    }],
                     source: Some(Arc::new(RuleSource {
                         rule_id: r.id.clone(),
                         author: r.author.clone(),

@@ -286,17 +286,7 @@ pub fn plan_input_problems(
         "items": &items,
         "now_local": local_text(now, tz),
     });
-    let subject = templates
-        .render("input-problems-subject", &data)
-        .map_err(|e| bad_input(format!("template input-problems-subject: {e}")))?;
-    let subject: String = subject
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let body = templates
-        .render("input-problems-body", &data)
-        .map_err(|e| bad_input(format!("template input-problems-body: {e}")))?;
+    let (subject, body) = render_message(templates, "input-problems", &data)?;
     let alert = Alert {
         key: format!("input-problems@{}", utc_text(now)),
         threshold: "input-problems".into(),
@@ -307,6 +297,27 @@ pub fn plan_input_problems(
         items: items.into_iter().map(|i| i.key).collect(),
     };
     Ok((Some(alert), total))
+}
+
+/// Renders `{stem}-subject` and `{stem}-body`; the subject is made one line, whatever an
+/// incident title or a file name in it contains.
+fn render_message<T: Serialize>(
+    templates: &Handlebars,
+    stem: &str,
+    data: &T,
+) -> Result<(String, String)> {
+    let render = |part: &str| {
+        let name = format!("{stem}-{part}");
+        templates
+            .render(&name, data)
+            .map_err(|e| bad_input(format!("template {name}: {e}")))
+    };
+    let subject = render("subject")?
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Ok((subject, render("body")?))
 }
 
 /// Works out which alerts are due at `now` and not yet sent. A deadline's role is looked up
@@ -370,18 +381,7 @@ pub fn plan(
             service_name: d.service.map(|s| s.name.as_str()),
             alert_key: &latest_key,
         };
-        let subject = templates
-            .render("alert-subject", &data)
-            .map_err(|e| bad_input(format!("template alert-subject: {e}")))?;
-        // A subject is one line, whatever an incident title contains.
-        let subject: String = subject
-            .trim()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let body = templates
-            .render("alert-body", &data)
-            .map_err(|e| bad_input(format!("template alert-body: {e}")))?;
+        let (subject, body) = render_message(templates, "alert", &data)?;
         out.push(Alert {
             key: latest_key,
             threshold: latest.to_string(),

@@ -20,6 +20,8 @@ pub enum AuditFormat {
     Json,
     Csv,
     Sarif,
+    /// A spreadsheet for auditors (with -o FILE): findings and NIST AI RMF coverage.
+    Xlsx,
 }
 
 #[derive(Args)]
@@ -88,6 +90,9 @@ pub struct AuditArgs {
 }
 
 pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
+    if matches!(args.format, AuditFormat::Xlsx) {
+        super::inputs::binary_output("xlsx", args.output.as_deref())?;
+    }
     if args.quiet {
         regwatch::util::defaults::quiet();
     }
@@ -172,6 +177,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Json => render::write_json(w, &report, tz),
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),
+        AuditFormat::Xlsx => render::write_xlsx(w, &report, tz),
     })?;
     // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {

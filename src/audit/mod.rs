@@ -14,6 +14,7 @@ pub mod history;
 pub mod matching;
 pub mod metrics;
 pub mod model;
+pub mod ocsf;
 pub mod policies;
 pub mod render;
 pub mod scan;

@@ -680,7 +680,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     }
                 })
                 .collect();
-            let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
+            let fingerprint = f.fingerprint();
             let mut result = json!({
                 "ruleId": f.policy,
                 "ruleIndex": index,

@@ -22,6 +22,8 @@ pub enum AuditFormat {
     Sarif,
     /// A spreadsheet for auditors (with -o FILE): findings and NIST AI RMF coverage.
     Xlsx,
+    /// OCSF 1.8.0 Compliance Finding events (class 2003), one JSON object per line.
+    Ocsf,
 }
 
 #[derive(Args)]
@@ -178,6 +180,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),
         AuditFormat::Xlsx => render::write_xlsx(w, &report, tz),
+        AuditFormat::Ocsf => audit::ocsf::write_ocsf(w, &report, chrono::Utc::now()),
     })?;
     // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {

@@ -68,9 +68,16 @@ pub const NIST_AI_RMF_FRAMEWORK_URN: &str = "urn:intuitem:risk:framework:nist-ai
 /// `urn:intuitem:risk:req_node:nist-ai-rmf-1.0:govern-1.1` (function in lower case, a
 /// dash, the number).
 pub fn nist_urn(id: &str) -> String {
-    let mut urn = String::from("urn:intuitem:risk:req_node:nist-ai-rmf-1.0:");
-    urn.push_str(&id.trim().to_lowercase().replace(' ', "-"));
-    urn
+    format!(
+        "urn:intuitem:risk:req_node:nist-ai-rmf-1.0:{}",
+        nist_control_id(id)
+    )
+}
+
+/// A core entry's id as a token (OSCAL's control ids), the last part of its URN:
+/// `GOVERN 1.1` is `govern-1.1`.
+pub fn nist_control_id(id: &str) -> String {
+    id.trim().to_lowercase().replace(' ', "-")
 }
 
 /// How serious a finding is.

@@ -5,28 +5,19 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{regwatch_in, root};
+use common::{python_support, regwatch_in, root};
 use serde_json::Value;
 
 const CLASS: &str = "events/findings/compliance_finding.json";
 
 /// Runs the validator on a JSON-lines file: (passed, what it said).
 fn validate(events: &Path) -> (bool, String) {
-    let out = Command::new("python3")
-        .arg(root().join("tests/support/ocsf_validate.py"))
-        .arg(root().join("tests/fixtures/ocsf"))
-        .arg(CLASS)
-        .arg(events)
-        .output()
-        .expect("python3");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), said)
+    let schema = root().join("tests/fixtures/ocsf");
+    python_support(
+        "ocsf_validate.py",
+        &[schema.as_os_str(), CLASS.as_ref(), events.as_os_str()],
+    )
 }
 
 /// The samples' findings as OCSF (written with -o) and as regwatch's JSON.

@@ -6,23 +6,14 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{config, regwatch, regwatch_in, root, NOW};
+use common::{config, python_support, regwatch, regwatch_in, root, NOW};
 use serde_json::Value;
 
 /// The workbook as openpyxl sees it.
 fn read_xlsx(path: &Path) -> Value {
-    let out = Command::new("python3")
-        .arg(root().join("tests/support/read_xlsx.py"))
-        .arg(path)
-        .output()
-        .expect("python3 with openpyxl (pip install -r tests/requirements.txt)");
-    assert!(
-        out.status.success(),
-        "openpyxl could not read {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let (ok, said) = python_support("read_xlsx.py", &[path.as_os_str()]);
+    assert!(ok, "openpyxl could not read {}: {said}", path.display());
+    serde_json::from_str(&said).unwrap()
 }
 
 /// Rows of a CSV output, header excluded.

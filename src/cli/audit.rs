@@ -24,6 +24,8 @@ pub enum AuditFormat {
     Xlsx,
     /// OCSF 1.8.0 Compliance Finding events (class 2003), one JSON object per line.
     Ocsf,
+    /// The NIST AI RMF coverage as an OSCAL assessment-results document (JSON).
+    Oscal,
 }
 
 #[derive(Args)]
@@ -43,7 +45,8 @@ pub struct AuditArgs {
     /// Exit 1 when any finding is at least this severe (for CI gates).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<SeverityArg>,
-    /// Add the NIST AI RMF coverage table to the table output (JSON always has it).
+    /// Add the NIST AI RMF coverage table to the table output (JSON, XLSX and OSCAL,
+    /// which is the coverage, always have it).
     #[arg(long)]
     coverage: bool,
     /// Incidents (as for `deadlines`) whose change_id links them to changes, for the
@@ -181,6 +184,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Sarif => render::write_sarif(w, &report),
         AuditFormat::Xlsx => render::write_xlsx(w, &report, tz),
         AuditFormat::Ocsf => audit::ocsf::write_ocsf(w, &report, chrono::Utc::now()),
+        AuditFormat::Oscal => audit::oscal::write_oscal(w, &report, chrono::Utc::now()),
     })?;
     // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {

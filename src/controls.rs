@@ -60,6 +60,26 @@ impl Catalogue {
     }
 }
 
+/// The NIST AI RMF 1.0 framework in CISO Assistant (intuitem's open-source GRC tool).
+pub const NIST_AI_RMF_FRAMEWORK_URN: &str = "urn:intuitem:risk:framework:nist-ai-rmf-1.0";
+
+/// The URN CISO Assistant's NIST AI RMF 1.0 library gives a core entry, so exported
+/// evidence lands on the right requirement when imported there: `GOVERN 1.1` is
+/// `urn:intuitem:risk:req_node:nist-ai-rmf-1.0:govern-1.1` (function in lower case, a
+/// dash, the number).
+pub fn nist_urn(id: &str) -> String {
+    format!(
+        "urn:intuitem:risk:req_node:nist-ai-rmf-1.0:{}",
+        nist_control_id(id)
+    )
+}
+
+/// A core entry's id as a token (OSCAL's control ids), the last part of its URN:
+/// `GOVERN 1.1` is `govern-1.1`.
+pub fn nist_control_id(id: &str) -> String {
+    id.trim().to_lowercase().replace(' ', "-")
+}
+
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -257,5 +277,28 @@ nist = ["GOVERN 9.9"]
             .replace("GOVERN 9.9", "GOVERN 1")
             .replace("self-approval", "magic");
         assert!(parse_policies(&bad, &c).is_err());
+    }
+
+    #[test]
+    fn urns_are_ciso_assistants() {
+        assert_eq!(
+            nist_urn("GOVERN 1.1"),
+            "urn:intuitem:risk:req_node:nist-ai-rmf-1.0:govern-1.1"
+        );
+        assert_eq!(
+            nist_urn("MEASURE 2.7"),
+            "urn:intuitem:risk:req_node:nist-ai-rmf-1.0:measure-2.7"
+        );
+        // Every subcategory of the core has one of the shape the library uses.
+        for sub in catalogue().subcategories() {
+            let urn = nist_urn(&sub.id);
+            let tail = urn.rsplit(':').next().unwrap();
+            let (function, number) = tail.split_once('-').unwrap();
+            assert!(
+                ["govern", "map", "measure", "manage"].contains(&function),
+                "{urn}"
+            );
+            assert!(number.split('.').all(|n| n.parse::<u8>().is_ok()), "{urn}");
+        }
     }
 }

@@ -14,6 +14,8 @@ pub mod history;
 pub mod matching;
 pub mod metrics;
 pub mod model;
+pub mod ocsf;
+pub mod oscal;
 pub mod policies;
 pub mod render;
 pub mod scan;
@@ -122,6 +124,10 @@ pub struct AuditReport {
     /// of the coverage, the counts by policy and the SARIF rules.
     #[serde(skip)]
     pub idle_rules: std::collections::BTreeSet<String>,
+    /// Policies that only look at production, in a run with no production event: they
+    /// have no evidence either way (the coverage counts them as `no_evidence`).
+    #[serde(skip)]
+    pub no_evidence: std::collections::BTreeSet<String>,
     /// Identities of people seen (actors and approvers of type human), for `--redact`:
     /// gathered only when [`AuditInput::people`] asks.
     #[serde(skip)]
@@ -366,6 +372,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
             &findings_by_policy,
             &unseen,
         ),
+        no_evidence: unseen,
         unmapped_accounts,
         findings,
         findings_by_policy,

@@ -48,6 +48,19 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// What tells this finding from any other, the same on every run over the same
+    /// logs: policy, change, first event's time, actors. SARIF's partial fingerprint,
+    /// and the name of the finding's OCSF and OSCAL ids.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.policy,
+            self.change_id,
+            self.first_at,
+            self.actors.join(",")
+        )
+    }
+
     /// The first `n` resources, and how many more there were.
     pub fn resources_text(&self, n: usize) -> String {
         let mut text = self

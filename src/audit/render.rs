@@ -1,5 +1,5 @@
-//! Audit outputs: a table for people, JSON, CSV (formula-safe) and SARIF 2.1.0 for CI and
-//! code-scanning dashboards. Each renders the one [`AuditReport`] it is given.
+//! Audit outputs: a table for people, JSON, CSV (formula-safe), XLSX for auditors and
+//! SARIF 2.1.0 for CI and code-scanning dashboards (OCSF and OSCAL have their own files). Each renders the one [`AuditReport`] it is given.
 
 use std::io::Write;
 
@@ -15,7 +15,8 @@ use super::AuditReport;
 use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
 use crate::controls::Severity;
-use crate::util::text::csv_safe;
+use crate::render::sheet::{self, Cell, RowSink, Table};
+use crate::render::xlsx::{write_xlsx as write_xlsx_sheets, Fill};
 
 fn severity_name(s: Severity) -> &'static str {
     match s {
@@ -526,24 +527,29 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
     Ok(())
 }
 
-pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record([
-        "severity",
-        "policy",
-        "title",
-        "first_at_utc",
-        "first_at_local",
-        "change_id",
-        "actors",
-        "resources",
-        "resource_count",
-        "event_count",
-        "events",
-        "detail",
-        "nist",
-        "obligations",
-    ])?;
+/// The findings as a table: the CSV's columns, and the XLSX sheet's.
+pub const FINDINGS_TABLE: Table = Table {
+    sheet: "Findings",
+    columns: &[
+        sheet::text("severity"),
+        sheet::text("policy"),
+        sheet::text("title"),
+        sheet::time("first_at_utc"),
+        sheet::text("first_at_local"),
+        sheet::text("change_id"),
+        sheet::text("actors"),
+        sheet::text("resources"),
+        sheet::count("resource_count"),
+        sheet::count("event_count"),
+        sheet::text("events"),
+        sheet::text("detail"),
+        sheet::text("nist"),
+        sheet::text("obligations"),
+    ],
+};
+
+/// One row per finding, in [`FINDINGS_TABLE`]'s columns.
+pub fn finding_rows(sink: &mut dyn RowSink, report: &AuditReport, tz: Tz) -> Result<()> {
     for f in report.findings.iter()? {
         let f = f?;
         let events: Vec<String> = f
@@ -551,26 +557,70 @@ pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> 
             .iter()
             .map(|e| place(report, e.source, e.line))
             .collect();
-        let cells = [
-            severity_name(f.severity).to_string(),
-            f.policy.to_string(),
-            f.title.to_string(),
-            utc_text(millis_to_time(f.first_at)),
-            local_rfc3339(millis_to_time(f.first_at), tz),
-            f.change_id.clone(),
-            f.actors.join("; "),
-            f.resources.join("; "),
-            f.resource_count.to_string(),
-            f.event_count.to_string(),
-            events.join("; "),
-            f.detail.clone(),
-            f.nist.join("; "),
-            f.obligations.join("; "),
-        ];
-        out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
+        let first = millis_to_time(f.first_at);
+        sink.row(&[
+            Cell::text(severity_name(f.severity)),
+            Cell::text(&*f.policy),
+            Cell::text(&*f.title),
+            Cell::Time(first),
+            Cell::text(local_rfc3339(first, tz)),
+            Cell::text(&f.change_id),
+            Cell::text(f.actors.join("; ")),
+            Cell::text(f.resources.join("; ")),
+            Cell::Count(f.resource_count),
+            Cell::Count(f.event_count),
+            Cell::text(events.join("; ")),
+            Cell::text(&f.detail),
+            Cell::text(f.nist.join("; ")),
+            Cell::text(f.obligations.join("; ")),
+        ])?;
     }
-    out.flush()?;
     Ok(())
+}
+
+/// The NIST AI RMF coverage as a table (the XLSX's second sheet).
+pub const COVERAGE_TABLE: Table = Table {
+    sheet: "NIST AI RMF coverage",
+    columns: &[
+        sheet::text("subcategory"),
+        sheet::text("text"),
+        sheet::text("policies"),
+        sheet::count("pass"),
+        sheet::count("fail"),
+        sheet::count("no_evidence"),
+        sheet::count("findings"),
+    ],
+};
+
+/// One row per subcategory of the core, all 72, in [`COVERAGE_TABLE`]'s columns.
+pub fn coverage_rows(sink: &mut dyn RowSink, report: &AuditReport) -> Result<()> {
+    for c in &report.coverage {
+        sink.row(&[
+            Cell::text(&c.id),
+            Cell::text(&c.text),
+            Cell::text(c.policies.join("; ")),
+            Cell::Count(c.passed),
+            Cell::Count(c.failed),
+            Cell::Count(c.no_evidence),
+            Cell::Count(c.findings),
+        ])?;
+    }
+    Ok(())
+}
+
+pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
+    sheet::write_csv(w, &FINDINGS_TABLE, |sink| finding_rows(sink, report, tz))
+}
+
+/// XLSX for auditors: the findings sheet (the CSV's rows, with real dates and counts)
+/// and the NIST AI RMF coverage sheet.
+pub fn write_xlsx(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> {
+    let findings: Fill = Box::new(|sink| finding_rows(sink, report, tz));
+    let coverage: Fill = Box::new(|sink| coverage_rows(sink, report));
+    write_xlsx_sheets(
+        w,
+        vec![(&FINDINGS_TABLE, findings), (&COVERAGE_TABLE, coverage)],
+    )
 }
 
 /// SARIF 2.1.0: one rule per policy, one result per finding, located at its events.
@@ -630,7 +680,7 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     }
                 })
                 .collect();
-            let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
+            let fingerprint = f.fingerprint();
             let mut result = json!({
                 "ruleId": f.policy,
                 "ruleIndex": index,

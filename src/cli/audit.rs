@@ -20,6 +20,12 @@ pub enum AuditFormat {
     Json,
     Csv,
     Sarif,
+    /// A spreadsheet for auditors (with -o FILE): findings and NIST AI RMF coverage.
+    Xlsx,
+    /// OCSF 1.8.0 Compliance Finding events (class 2003), one JSON object per line.
+    Ocsf,
+    /// The NIST AI RMF coverage as an OSCAL assessment-results document (JSON).
+    Oscal,
 }
 
 #[derive(Args)]
@@ -39,7 +45,8 @@ pub struct AuditArgs {
     /// Exit 1 when any finding is at least this severe (for CI gates).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<SeverityArg>,
-    /// Add the NIST AI RMF coverage table to the table output (JSON always has it).
+    /// Add the NIST AI RMF coverage table to the table output (JSON, XLSX and OSCAL,
+    /// which is the coverage, always have it).
     #[arg(long)]
     coverage: bool,
     /// Incidents (as for `deadlines`) whose change_id links them to changes, for the
@@ -88,6 +95,9 @@ pub struct AuditArgs {
 }
 
 pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
+    if matches!(args.format, AuditFormat::Xlsx) {
+        super::inputs::binary_output("xlsx", args.output.as_deref())?;
+    }
     if args.quiet {
         regwatch::util::defaults::quiet();
     }
@@ -172,6 +182,9 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         AuditFormat::Json => render::write_json(w, &report, tz),
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),
+        AuditFormat::Xlsx => render::write_xlsx(w, &report, tz),
+        AuditFormat::Ocsf => audit::ocsf::write_ocsf(w, &report, chrono::Utc::now()),
+        AuditFormat::Oscal => audit::oscal::write_oscal(w, &report, chrono::Utc::now()),
     })?;
     // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {

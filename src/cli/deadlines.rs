@@ -1,4 +1,4 @@
-//! `regwatch deadlines`: every clock for every incident, as a table, JSON, CSV or
+//! `regwatch deadlines`: every clock for every incident, as a table, JSON, CSV, XLSX or
 //! iCalendar.
 
 use std::path::PathBuf;
@@ -19,6 +19,8 @@ pub enum OutputFormat {
     Json,
     Csv,
     Ics,
+    /// A spreadsheet for auditors (with -o FILE): typed dates, frozen header, filters.
+    Xlsx,
 }
 
 #[derive(Args)]
@@ -39,6 +41,9 @@ pub struct DeadlinesArgs {
 }
 
 pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
+    if matches!(args.format, OutputFormat::Xlsx) {
+        super::inputs::binary_output("xlsx", args.output.as_deref())?;
+    }
     let now = args.input.now(&config)?;
     let only: Vec<Status> = args.only.iter().map(|&s| s.into()).collect();
     let all = args.all || only.contains(&Status::NotApplicable);
@@ -72,6 +77,7 @@ pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
         ),
         OutputFormat::Csv => render::write_csv(w, &list, now, tz),
         OutputFormat::Ics => render::write_ics(w, &list, now, tz),
+        OutputFormat::Xlsx => render::write_xlsx(w, &list, now, tz),
     })?;
     if let Some(p) = out {
         eprintln!("wrote {}", p.display());

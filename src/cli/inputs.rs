@@ -167,6 +167,18 @@ pub fn emit(path: Option<&Path>, fill: impl FnOnce(&mut dyn Write) -> Result<()>
     }
 }
 
+/// A binary format (XLSX) goes to `-o FILE`, or to standard output only when that is
+/// redirected: bytes of a zip file would garble a terminal. Checked before any work.
+pub fn binary_output(format: &str, path: Option<&Path>) -> Result<()> {
+    use std::io::IsTerminal;
+    if path.is_none() && std::io::stdout().is_terminal() {
+        return Err(bad_input(format!(
+            "--format {format} writes a binary file: give -o FILE.{format} (or redirect standard output)"
+        )));
+    }
+    Ok(())
+}
+
 /// `--transport`: smtp (as configured), stdout, or dir:PATH.
 pub fn parse_delivery(transport: &str, config: &Config) -> Result<Delivery> {
     Ok(match transport {

@@ -15,6 +15,8 @@ use regwatch::documents::report::Month;
 pub enum RegisterFormat {
     Csv,
     Json,
+    /// A spreadsheet for auditors (with -o FILE): typed dates and counts, frozen header.
+    Xlsx,
 }
 
 #[derive(Args)]
@@ -32,6 +34,9 @@ pub struct RegisterArgs {
 }
 
 pub fn exec(config: Config, args: RegisterArgs) -> Result<ExitCode> {
+    if matches!(args.format, RegisterFormat::Xlsx) {
+        super::inputs::binary_output("xlsx", args.output.as_deref())?;
+    }
     let now = args.input.now(&config)?;
     let loaded = args.input.load(config)?;
     let month = match &args.month {
@@ -49,6 +54,7 @@ pub fn exec(config: Config, args: RegisterArgs) -> Result<ExitCode> {
     let out = args.output.as_deref();
     emit(out, |w| match args.format {
         RegisterFormat::Csv => register::write_csv(w, &entries),
+        RegisterFormat::Xlsx => register::write_xlsx(w, &entries),
         RegisterFormat::Json => {
             serde_json::to_writer_pretty(&mut *w, &entries)?;
             writeln!(w)?;

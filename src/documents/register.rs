@@ -15,15 +15,18 @@ use crate::clock::{local_text, utc_text};
 use crate::incidents::record::Incident;
 use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeRole;
-use crate::util::text::csv_safe;
+use crate::render::sheet::{self, Cell, RowSink, Table};
+use crate::render::xlsx::{self as xlsx_out, Fill};
 
 /// One row of the register.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegisterEntry {
     pub id: String,
     pub title: String,
-    pub occurred_at: Option<String>,
-    pub aware_at: String,
+    #[serde(serialize_with = "opt_utc")]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "utc")]
+    pub aware_at: DateTime<Utc>,
     pub aware_at_local: String,
     pub detected_by: Option<String>,
     pub cause: String,
@@ -41,12 +44,27 @@ pub struct RegisterEntry {
     pub ico_decision: String,
     pub ico_status: Status,
     pub ico_deadline: Option<String>,
-    pub ico_notified_at: Option<String>,
+    #[serde(serialize_with = "opt_utc")]
+    pub ico_notified_at: Option<DateTime<Utc>>,
     pub delay_reason: Option<String>,
     pub subjects_decision: String,
     pub subjects_status: Status,
-    pub subjects_notified_at: Option<String>,
-    pub register_recorded_at: Option<String>,
+    #[serde(serialize_with = "opt_utc")]
+    pub subjects_notified_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "opt_utc")]
+    pub register_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// Times in the stored form, `2026-11-02T09:00:00Z`, as everywhere else in the JSON.
+fn utc<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&utc_text(*t))
+}
+
+fn opt_utc<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => utc(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn text(inc: &Incident, field: &str) -> Option<String> {
@@ -97,8 +115,8 @@ pub fn build(incidents: &[&Incident], deadlines: &[&Deadline], tz: Tz) -> Vec<Re
             RegisterEntry {
                 id: inc.id.to_string(),
                 title: inc.title.to_string(),
-                occurred_at: inc.time("occurred_at").map(utc_text),
-                aware_at: utc_text(inc.aware_at),
+                occurred_at: inc.time("occurred_at"),
+                aware_at: inc.aware_at,
                 aware_at_local: local_text(inc.aware_at, tz),
                 detected_by: text(inc, "detected_by"),
                 cause: inc.cause().to_string(),
@@ -116,12 +134,12 @@ pub fn build(incidents: &[&Incident], deadlines: &[&Deadline], tz: Tz) -> Vec<Re
                 ico_decision,
                 ico_status,
                 ico_deadline: ico.and_then(|d| d.due_at).map(|t| local_text(t, tz)),
-                ico_notified_at: inc.time("ico_notified_at").map(utc_text),
+                ico_notified_at: inc.time("ico_notified_at"),
                 delay_reason: text(inc, "delay_reason"),
                 subjects_decision,
                 subjects_status,
-                subjects_notified_at: inc.time("subjects_notified_at").map(utc_text),
-                register_recorded_at: inc.time("register_recorded_at").map(utc_text),
+                subjects_notified_at: inc.time("subjects_notified_at"),
+                register_recorded_at: inc.time("register_recorded_at"),
             }
         })
         .collect()
@@ -132,41 +150,40 @@ pub fn in_period(inc: &Incident, from: DateTime<Utc>, to: DateTime<Utc>) -> bool
     inc.aware_at >= from && inc.aware_at < to
 }
 
-const CSV_HEADER: [&str; 24] = [
-    "id",
-    "title",
-    "occurred_at",
-    "aware_at",
-    "aware_at_local",
-    "detected_by",
-    "cause",
-    "risk_to_individuals",
-    "data_subjects",
-    "records",
-    "data_categories",
-    "facts",
-    "effects",
-    "remedial_action",
-    "ico_decision",
-    "ico_status",
-    "ico_deadline",
-    "ico_notified_at",
-    "delay_reason",
-    "subjects_decision",
-    "subjects_status",
-    "subjects_notified_at",
-    "register_recorded_at",
-    "notes",
-];
+/// The register as a table: the CSV's columns, and the XLSX sheet's.
+pub const TABLE: Table = Table {
+    sheet: "Breach register",
+    columns: &[
+        sheet::text("id"),
+        sheet::text("title"),
+        sheet::time("occurred_at"),
+        sheet::time("aware_at"),
+        sheet::text("aware_at_local"),
+        sheet::text("detected_by"),
+        sheet::text("cause"),
+        sheet::text("risk_to_individuals"),
+        sheet::count("data_subjects"),
+        sheet::count("records"),
+        sheet::text("data_categories"),
+        sheet::text("facts"),
+        sheet::text("effects"),
+        sheet::text("remedial_action"),
+        sheet::text("ico_decision"),
+        sheet::text("ico_status"),
+        sheet::text("ico_deadline"),
+        sheet::time("ico_notified_at"),
+        sheet::text("delay_reason"),
+        sheet::text("subjects_decision"),
+        sheet::text("subjects_status"),
+        sheet::time("subjects_notified_at"),
+        sheet::time("register_recorded_at"),
+        sheet::text("notes"),
+    ],
+};
 
-/// CSV for spreadsheets: every cell that a spreadsheet could read as a formula is
-/// neutralised.
-pub fn write_csv(w: &mut dyn Write, entries: &[RegisterEntry]) -> Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record(CSV_HEADER)?;
+/// One row per entry, in [`TABLE`]'s columns.
+pub fn rows(sink: &mut dyn RowSink, entries: &[RegisterEntry]) -> Result<()> {
     for e in entries {
-        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-        let num = |o: Option<u64>| o.map(|n| n.to_string()).unwrap_or_default();
         let notes = if matches!(e.ico_status, Status::MetLate | Status::Overdue)
             && e.delay_reason.is_none()
         {
@@ -174,34 +191,44 @@ pub fn write_csv(w: &mut dyn Write, entries: &[RegisterEntry]) -> Result<()> {
         } else {
             ""
         };
-        let cells = [
-            e.id.clone(),
-            e.title.clone(),
-            opt(&e.occurred_at),
-            e.aware_at.clone(),
-            e.aware_at_local.clone(),
-            opt(&e.detected_by),
-            e.cause.clone(),
-            e.risk_to_individuals.clone(),
-            num(e.data_subjects),
-            num(e.records),
-            e.data_categories.join("; "),
-            opt(&e.facts),
-            opt(&e.effects),
-            opt(&e.remedial_action),
-            e.ico_decision.clone(),
-            e.ico_status.to_string(),
-            opt(&e.ico_deadline),
-            opt(&e.ico_notified_at),
-            opt(&e.delay_reason),
-            e.subjects_decision.clone(),
-            e.subjects_status.to_string(),
-            opt(&e.subjects_notified_at),
-            opt(&e.register_recorded_at),
-            notes.to_string(),
-        ];
-        out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
+        sink.row(&[
+            Cell::text(&e.id),
+            Cell::text(&e.title),
+            Cell::opt_time(e.occurred_at),
+            Cell::Time(e.aware_at),
+            Cell::text(&e.aware_at_local),
+            Cell::opt_text(e.detected_by.as_deref()),
+            Cell::text(&e.cause),
+            Cell::text(&e.risk_to_individuals),
+            Cell::opt_count(e.data_subjects),
+            Cell::opt_count(e.records),
+            Cell::text(e.data_categories.join("; ")),
+            Cell::opt_text(e.facts.as_deref()),
+            Cell::opt_text(e.effects.as_deref()),
+            Cell::opt_text(e.remedial_action.as_deref()),
+            Cell::text(&e.ico_decision),
+            Cell::text(e.ico_status.as_str()),
+            Cell::opt_text(e.ico_deadline.as_deref()),
+            Cell::opt_time(e.ico_notified_at),
+            Cell::opt_text(e.delay_reason.as_deref()),
+            Cell::text(&e.subjects_decision),
+            Cell::text(e.subjects_status.as_str()),
+            Cell::opt_time(e.subjects_notified_at),
+            Cell::opt_time(e.register_recorded_at),
+            Cell::text(notes),
+        ])?;
     }
-    out.flush()?;
     Ok(())
+}
+
+/// CSV for spreadsheets: every cell that a spreadsheet could read as a formula is
+/// neutralised.
+pub fn write_csv(w: &mut dyn Write, entries: &[RegisterEntry]) -> Result<()> {
+    sheet::write_csv(w, &TABLE, |sink| rows(sink, entries))
+}
+
+/// XLSX for auditors: the register sheet, with real dates and counts.
+pub fn write_xlsx(w: &mut dyn Write, entries: &[RegisterEntry]) -> Result<()> {
+    let fill: Fill = Box::new(|sink| rows(sink, entries));
+    xlsx_out::write_xlsx(w, vec![(&TABLE, fill)])
 }

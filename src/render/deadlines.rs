@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::sheet::{self, Cell, RowSink, Table};
 use crate::clock::{local_rfc3339, local_text, utc_text};
 use crate::incidents::ingest::IngestReport;
 use crate::regimes::deadline::{Deadline, Summary};
-use crate::util::text::csv_safe;
 
 /// One deadline as machines read it. What belongs to the regime rather than the incident
 /// (names, citations) is in the JSON's `regimes` section, once.
@@ -401,52 +401,63 @@ pub fn write_row_json(
     buf.push_str("]}");
 }
 
+/// The deadlines as a table: the CSV's columns, and the XLSX sheet's.
+pub const TABLE: Table = Table {
+    sheet: "Deadlines",
+    columns: &[
+        sheet::text("incident_id"),
+        sheet::text("incident_title"),
+        sheet::text("regime"),
+        sheet::text("clock"),
+        sheet::text("service"),
+        sheet::text("status"),
+        sheet::time("started_at"),
+        sheet::time("due_at"),
+        sheet::text("due_at_local"),
+        sheet::time("done_at"),
+        sheet::text("time"),
+        sheet::text("threshold"),
+        sheet::text("next_action"),
+        sheet::text("reason"),
+        sheet::text("notes"),
+        sheet::text("citation"),
+    ],
+};
+
+/// One row per deadline, in [`TABLE`]'s columns.
+pub fn rows(sink: &mut dyn RowSink, list: &[&Deadline], now: DateTime<Utc>, tz: Tz) -> Result<()> {
+    for d in list {
+        sink.row(&[
+            Cell::text(&*d.incident.id),
+            Cell::text(&*d.incident.title),
+            Cell::text(&*d.regime.id),
+            Cell::text(d.clock.map_or("", |c| c.id.as_str())),
+            Cell::text(d.service.map_or("", |s| s.id.as_str())),
+            Cell::text(d.status.as_str()),
+            Cell::opt_time(d.started_at),
+            Cell::opt_time(d.due_at),
+            Cell::opt_text(d.due_at.map(|t| local_rfc3339(t, tz))),
+            Cell::opt_time(d.done_at),
+            Cell::text(d.time_text(now)),
+            Cell::text(d.threshold.unwrap_or("")),
+            Cell::text(d.next_action(now, tz)),
+            Cell::text(d.reason.as_deref().unwrap_or("")),
+            Cell::text(d.notes.join(" | ")),
+            Cell::text(citation(d)),
+        ])?;
+    }
+    Ok(())
+}
+
 /// `--format csv`: one row per deadline; formula-looking cells are neutralised.
 pub fn write_csv(w: &mut dyn Write, list: &[&Deadline], now: DateTime<Utc>, tz: Tz) -> Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record([
-        "incident_id",
-        "incident_title",
-        "regime",
-        "clock",
-        "service",
-        "status",
-        "started_at",
-        "due_at",
-        "due_at_local",
-        "done_at",
-        "time",
-        "threshold",
-        "next_action",
-        "reason",
-        "notes",
-        "citation",
-    ])?;
-    for d in list {
-        let r = DeadlineRow::new(d, now, tz);
-        let notes = r.notes.join(" | ");
-        let cells = [
-            r.incident_id,
-            r.incident_title,
-            r.regime,
-            r.clock.unwrap_or(""),
-            r.service.unwrap_or(""),
-            r.status.as_str(),
-            r.started_at.as_deref().unwrap_or(""),
-            r.due_at.as_deref().unwrap_or(""),
-            r.due_at_local.as_deref().unwrap_or(""),
-            r.done_at.as_deref().unwrap_or(""),
-            &r.time,
-            r.threshold.unwrap_or(""),
-            &r.next_action,
-            r.reason.unwrap_or(""),
-            &notes,
-            citation(d),
-        ];
-        out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
-    }
-    out.flush()?;
-    Ok(())
+    sheet::write_csv(w, &TABLE, |sink| rows(sink, list, now, tz))
+}
+
+/// `--format xlsx`: the deadlines sheet.
+pub fn write_xlsx(w: &mut dyn Write, list: &[&Deadline], now: DateTime<Utc>, tz: Tz) -> Result<()> {
+    let fill: super::xlsx::Fill = Box::new(|sink| rows(sink, list, now, tz));
+    super::xlsx::write_xlsx(w, vec![(&TABLE, fill)])
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -649,6 +660,7 @@ mod tests {
 
     #[test]
     fn neutralises_formulas() {
+        use crate::util::text::csv_safe;
         assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(csv_safe("+1"), "'+1");
         assert_eq!(csv_safe("-2"), "'-2");

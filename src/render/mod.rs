@@ -1,4 +1,7 @@
-//! Turning results into bytes: deadlines as table, JSON, CSV and iCalendar; PDF layout.
+//! Turning results into bytes: deadlines as table, JSON, CSV, XLSX and iCalendar; the
+//! typed tables CSV and XLSX share; PDF layout.
 
 pub mod deadlines;
 pub mod pdf;
+pub mod sheet;
+pub mod xlsx;

@@ -1,7 +1,9 @@
 //! Small helpers the edges share: atomic file writes, spreadsheet- and Markdown-safe text,
-//! the process's memory settings, and the built-in mappings and templates (defaults.rs).
+//! the process's memory settings, the built-in mappings and templates (defaults.rs), and
+//! ids stable from run to run for exported documents (stable_id.rs).
 
 pub mod atomic;
 pub mod defaults;
 pub mod memory;
+pub mod stable_id;
 pub mod text;

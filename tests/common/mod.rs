@@ -50,6 +50,22 @@ pub fn regwatch(args: &[&str]) -> Run {
     regwatch_in(&root(), args)
 }
 
+/// Runs `python3 tests/support/SCRIPT ARGS` (a checker or reader the tests share):
+/// whether it exited 0, and what it printed (standard output, then standard error).
+pub fn python_support(script: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = Command::new("python3")
+        .arg(root().join("tests/support").join(script))
+        .args(args)
+        .output()
+        .expect("python3 (pip install -r tests/requirements.txt)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
 /// Compares with `tests/golden/NAME`; `REGWATCH_BLESS=1` rewrites the golden file.
 pub fn golden(name: &str, actual: &str) {
     let path = root().join("tests/golden").join(name);

@@ -89,6 +89,12 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start(dir: &Path, port: Option<u16>) -> SmtpServer {
+        SmtpServer::start_refusing(dir, port, &[])
+    }
+
+    /// A server that answers RCPT TO for each of `refused` with 550, as for an unknown
+    /// mailbox, and accepts the other recipients.
+    pub fn start_refusing(dir: &Path, port: Option<u16>, refused: &[&str]) -> SmtpServer {
         std::fs::create_dir_all(dir).unwrap();
         let mut cmd = Command::new("python3");
         cmd.arg(root().join("tests/support/smtp_sink.py"))
@@ -96,6 +102,9 @@ impl SmtpServer {
             .arg(dir);
         if let Some(p) = port {
             cmd.arg("--port").arg(p.to_string());
+        }
+        for r in refused {
+            cmd.arg("--refuse").arg(r);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

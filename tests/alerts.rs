@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A config in `dir` that sends to 127.0.0.1:`port` and keeps its state in `dir`.
 fn write_config(dir: &Path, port: u16) -> PathBuf {
-    let root = root();
-    let text = format!(
-        r#"
-[paths]
-mappings = "{root}/mappings"
-templates = "{root}/templates"
-services = "{root}/tests/fixtures/services.toml"
-
-[regimes]
-rehearse = ["fca-pra-operational-incident"]
-
+    let middle = r#"
 [alerts]
 state = "state.json"
 from = "regwatch <regwatch@test.example>"
@@ -26,36 +16,20 @@ from = "regwatch <regwatch@test.example>"
 dpo = ["dpo@test.example"]
 resilience = ["opres@test.example", "cro@test.example"]
 default = ["compliance@test.example"]
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-timeout_seconds = 5
-"#,
-        root = root.display()
-    );
-    let path = dir.join("regwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+"#;
+    write_alert_config(dir, port, middle)
 }
 
 fn alerts(cfg: &Path, now: &str, extra: &[&str]) -> Run {
     let incidents = fixture("incidents.csv");
-    let mut args = vec![
-        "--config",
-        cfg.to_str().unwrap(),
-        "alerts",
-        incidents.to_str().unwrap(),
-        "--now",
-        now,
-    ];
-    args.extend_from_slice(extra);
-    regwatch_in(cfg.parent().unwrap(), &args)
+    regwatch_in(
+        cfg.parent().unwrap(),
+        &alerts_args(cfg, &incidents, now, extra),
+    )
 }
 
 fn state(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap()
+    alert_state(dir)
 }
 
 #[test]

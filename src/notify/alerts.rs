@@ -522,3 +522,56 @@ fn finish(state: &mut AlertState, alert: &Alert) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy that went out but could not be recorded is named, so the operator knows
+    /// what the next run may send again; the run stops there.
+    #[test]
+    fn a_state_that_cannot_be_saved_after_a_send_names_the_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox_dir = dir.path().join("outbox");
+        // A regular file where the state's folder should be: saving must fail.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("state.json");
+        let to = |a: &str| Destination::Mail(a.to_string());
+        let alert = Alert {
+            key: "F-1/uk-gdpr-art33/notify-ico#overdue".into(),
+            kind: "deadline",
+            threshold: "overdue".into(),
+            covers: vec![],
+            recipients: vec![to("dpo@x.example"), to("cro@x.example")],
+            pending: vec![to("dpo@x.example"), to("cro@x.example")],
+            subject: "H&P".into(),
+            body: "body".into(),
+            items: vec![],
+            details: serde_json::Value::Null,
+        };
+        let delivery = Delivery::Directory(outbox_dir.clone());
+        let cfg = AlertConfig::default();
+        let mut outbox = Outbox::new(&delivery, &cfg, Utc::now());
+        let mut state = AlertState::default();
+        let mut outcome = AlertOutcome::default();
+        let e = deliver_all(
+            std::slice::from_ref(&alert),
+            &mut state,
+            &path,
+            &mut outbox,
+            &mut outcome,
+        )
+        .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("alert F-1/uk-gdpr-art33/notify-ico#overdue was delivered to dpo@x.example"),
+            "{e}"
+        );
+        assert!(e.contains("may send it again"), "{e}");
+        assert!(e.contains(&alert.message_id(&to("dpo@x.example"))), "{e}");
+        // One copy went out, and the run stopped before the second.
+        assert_eq!(std::fs::read_dir(&outbox_dir).unwrap().count(), 1);
+        assert_eq!(outcome.sent.len(), 1);
+    }
+}

@@ -141,7 +141,9 @@ fn run_with(dir: &Path, sink: Option<&HttpSink>, args: &[&str]) -> Run {
         .env_remove(SLACK_ENV)
         .env_remove(TEAMS_ENV)
         .env_remove(HOOK_ENV)
-        .env_remove(SECRET_ENV);
+        .env_remove(SECRET_ENV)
+        // The sink is on loopback: never through a proxy the machine may set.
+        .env("NO_PROXY", "127.0.0.1,localhost");
     if let Some(s) = sink {
         cmd.env(SLACK_ENV, s.url("/slack"))
             .env(TEAMS_ENV, s.url("/teams"))
@@ -582,4 +584,32 @@ fn the_directory_transport_writes_what_would_be_posted() {
     let raw = unfold(&std::fs::read_to_string(out.join(eml)).unwrap());
     assert!(raw.contains("H&P <checkout>"), "{raw}");
     assert!(!raw.contains("&amp;"), "{raw}");
+}
+
+#[test]
+fn rows_that_cannot_be_evaluated_reach_a_channel_once() {
+    let Site { tmp, sink, .. } = site(
+        r#"dpo = ["channel:hook"]
+default = ["channel:hook"]"#,
+    );
+    let incidents = tmp.path().join("bad.csv");
+    std::fs::write(
+        &incidents,
+        "id,title,aware_at,personal_data,risk_to_individuals\nB-1,Bad time,yesterday,true,high\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let run = alerts(tmp.path(), Some(&sink), &incidents, &[]);
+        assert_eq!(run.code, 6, "{}", run.stderr);
+    }
+    let reqs = sink.on("/hook");
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    assert_eq!(reqs[0]["signature"], "valid");
+    let body = &reqs[0]["json"];
+    assert_eq!(body["type"], "regwatch.alert.input-problems");
+    assert_eq!(body["data"]["items"].as_array().unwrap().len(), 1);
+    assert!(body["data"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("(incident B-1), field aware_at: rejected"));
 }

@@ -20,7 +20,8 @@ pub struct AlertsArgs {
     /// Show what would be sent; send nothing, change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// smtp (as configured), stdout, or dir:PATH (one .eml file per message).
+    /// smtp (as configured: SMTP for addresses, HTTPS for channels), stdout, or dir:PATH
+    /// (one .eml file per mail, one .json file per channel message).
     #[arg(long, default_value = "smtp", value_name = "HOW")]
     transport: String,
     /// State file recording alerts sent (default from config).

@@ -175,11 +175,9 @@ impl<'a> Outbox<'a> {
                 match self.delivery {
                     Delivery::Smtp(_) => {
                         let ready = ready(name, channel)?;
-                        let headers = || -> Result<Vec<(&'static str, String)>> {
-                            Ok(match &ready.signer {
-                                Some(s) => s.headers(id, &body),
-                                None => Vec::new(),
-                            })
+                        let headers = || match &ready.signer {
+                            Some(s) => s.headers(id, &body),
+                            None => Vec::new(),
                         };
                         self.http
                             .post(&ready.url, &body, &headers)

@@ -58,12 +58,12 @@ impl HttpPoster {
         &mut self,
         url: &str,
         body: &[u8],
-        headers: &dyn Fn() -> Result<Vec<(&'static str, String)>>,
+        headers: &dyn Fn() -> Vec<(&'static str, String)>,
     ) -> Result<()> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let refusal = match self.attempt(url, body, headers()?) {
+            let refusal = match self.attempt(url, body, headers()) {
                 Ok(()) => return Ok(()),
                 Err(r) => r,
             };

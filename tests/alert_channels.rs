@@ -553,6 +553,20 @@ default = ["compliance@test.example"]"#,
         run.stderr
     );
     assert!(run.stderr.contains("1 problem(s)"), "{}", run.stderr);
+
+    // A sender that is not an address is named too.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "from = \"regwatch <regwatch@test.example>\"",
+        "from = \"regwatch at test\"",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let run = check(Some(&sink));
+    assert!(
+        run.stderr
+            .contains("[alerts] from \"regwatch at test\" is not an address"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -75,11 +75,15 @@ fn check_url(url: &str) -> Result<()> {
     }
 }
 
-/// Every problem with the alert destinations: role entries (in `[alerts.roles]` and the
-/// entities' contacts) naming a channel that is not defined or an address that is not
-/// one, and each channel whose environment variables are missing or wrong.
+/// Every problem with the alert destinations: the sender address, role entries (in
+/// `[alerts.roles]` and the entities' contacts) naming a channel that is not defined or an
+/// address that is not one, and each channel whose environment variables are missing or
+/// wrong.
 pub fn check_destinations(config: &Config) -> Vec<String> {
     let mut problems = Vec::new();
+    if let Err(e) = parse_mailbox(&config.alerts.from, "[alerts] from") {
+        problems.push(format!("{e:#}"));
+    }
     let mut lists: Vec<(String, &Vec<String>)> = config
         .alerts
         .roles

@@ -65,8 +65,16 @@ pub struct AlertConfig {
     /// The record of alerts sent (and the lock beside it).
     pub state: PathBuf,
     pub from: String,
-    /// Role (a regime's `notify`) to addresses; `default` catches the rest.
+    /// Role (a regime's `notify`) to destinations: e-mail addresses and `channel:NAME`
+    /// entries naming a table of `channels`; `default` catches the rest.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// Chat and webhook destinations by name (`[alerts.channels.NAME]`).
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// How long one HTTP request to a channel may take before it counts as failed.
+    pub http_timeout_seconds: u64,
+    /// The most a run waits in all between retries of channels that answered 429 or 5xx
+    /// (or did not answer); what is still refused then stays pending for the next run.
+    pub retry_wait_seconds: u64,
 }
 
 impl Default for AlertConfig {
@@ -75,8 +83,44 @@ impl Default for AlertConfig {
             state: "regwatch-alerts.json".into(),
             from: "regwatch <regwatch@localhost>".into(),
             roles: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            http_timeout_seconds: 10,
+            retry_wait_seconds: 30,
         }
     }
+}
+
+/// What a channel is: a Slack incoming webhook, a Microsoft Teams Workflows webhook, or a
+/// generic webhook signed as Standard Webhooks says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Slack,
+    Teams,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Slack => "slack",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+}
+
+/// One chat or webhook destination. Its URL is a secret (whoever has it can post), so the
+/// config names the environment variable that holds it, as it does the webhook's secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub kind: ChannelKind,
+    /// Name of the environment variable holding the webhook URL.
+    pub url_env: String,
+    /// `kind = "webhook"` only: the variable holding the signing secret (`whsec_...`).
+    #[serde(default)]
+    pub secret_env: Option<String>,
 }
 
 /// How mail leaves: `none` (plain SMTP, for a local relay), `starttls` or `tls`.

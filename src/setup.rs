@@ -45,10 +45,31 @@ address = ""
 [alerts]
 state = "regwatch-alerts.json"
 from = "regwatch <regwatch@example.com>"
+# A channel (below) that answers 429 or 5xx, or not within http_timeout_seconds, is tried
+# again; a run waits at most retry_wait_seconds in all, then leaves it pending for the next.
+http_timeout_seconds = 10
+retry_wait_seconds = 30
 
 [alerts.roles]
+# Each role lists where its alerts go: e-mail addresses, and "channel:NAME" for a channel
+# defined below. Each address and each channel gets each alert once.
 dpo = ["dpo@example.com"]
 default = ["compliance@example.com"]
+# resilience = ["opres@example.com", "channel:ops-slack"]
+
+# Chat and webhook channels. A webhook URL is a secret (whoever has it can post), so
+# url_env names the environment variable that holds it, as secret_env does a signing
+# secret. `regwatch check` says which variable is missing.
+# [alerts.channels.ops-slack]
+# kind = "slack"                       # a Slack incoming webhook
+# url_env = "REGWATCH_SLACK_OPS_URL"
+# [alerts.channels.ops-teams]
+# kind = "teams"                       # a Teams Workflows "when a webhook request is received" URL
+# url_env = "REGWATCH_TEAMS_OPS_URL"
+# [alerts.channels.grc]
+# kind = "webhook"                     # any HTTPS endpoint, signed as Standard Webhooks says
+# url_env = "REGWATCH_GRC_WEBHOOK_URL"
+# secret_env = "REGWATCH_GRC_WEBHOOK_SECRET"   # whsec_ and base64
 
 [smtp]
 host = "localhost"
@@ -157,6 +178,8 @@ pub fn check(config: &Config, mappings: Option<&Path>, templates: Option<&Path>)
     for stem in ["ico-draft", "fca-draft"] {
         note(crate::documents::drafts::DraftTemplates::load(templates, stem).map(drop));
     }
+    // Role entries naming channels and addresses, and each channel's environment.
+    problems.extend(crate::notify::channel::check_destinations(config));
     problems
 }
 

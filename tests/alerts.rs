@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A config in `dir` that sends to 127.0.0.1:`port` and keeps its state in `dir`.
 fn write_config(dir: &Path, port: u16) -> PathBuf {
-    let root = root();
-    let text = format!(
-        r#"
-[paths]
-mappings = "{root}/mappings"
-templates = "{root}/templates"
-services = "{root}/tests/fixtures/services.toml"
-
-[regimes]
-rehearse = ["fca-pra-operational-incident"]
-
+    let middle = r#"
 [alerts]
 state = "state.json"
 from = "regwatch <regwatch@test.example>"
@@ -26,36 +16,20 @@ from = "regwatch <regwatch@test.example>"
 dpo = ["dpo@test.example"]
 resilience = ["opres@test.example", "cro@test.example"]
 default = ["compliance@test.example"]
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-timeout_seconds = 5
-"#,
-        root = root.display()
-    );
-    let path = dir.join("regwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+"#;
+    write_alert_config(dir, port, middle)
 }
 
 fn alerts(cfg: &Path, now: &str, extra: &[&str]) -> Run {
     let incidents = fixture("incidents.csv");
-    let mut args = vec![
-        "--config",
-        cfg.to_str().unwrap(),
-        "alerts",
-        incidents.to_str().unwrap(),
-        "--now",
-        now,
-    ];
-    args.extend_from_slice(extra);
-    regwatch_in(cfg.parent().unwrap(), &args)
+    regwatch_in(
+        cfg.parent().unwrap(),
+        &alerts_args(cfg, &incidents, now, extra),
+    )
 }
 
 fn state(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap()
+    alert_state(dir)
 }
 
 #[test]
@@ -65,11 +39,12 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
     let port = server.port;
     let cfg = write_config(tmp.path(), port);
 
-    // First run: four clocks have crossed a threshold at 12:00.
+    // First run: four clocks have crossed a threshold at 12:00; one message per
+    // recipient (the resilience role has two): seven.
     let run = alerts(&cfg, NOW, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let msgs = server.messages();
-    assert_eq!(msgs.len(), 4, "{:#?}", msgs);
+    assert_eq!(msgs.len(), 7, "{:#?}", msgs);
     let subjects: Vec<String> = msgs.iter().map(|(_, raw)| subject(raw)).collect();
     let find = |needle: &str| {
         msgs.iter()
@@ -84,12 +59,24 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
     );
     assert_eq!(rcpts, &["dpo@test.example"]);
     assert!(raw.contains("internal target"));
-    let ((rcpts, _), s) = find("F-6");
+    let ((_, raw), s) = find("F-6");
     assert!(
         s.contains("OVERDUE") && s.contains("DORA intermediate report"),
         "{s}"
     );
-    assert_eq!(rcpts, &["opres@test.example", "cro@test.example"]);
+    // Each of the role's two addresses gets its own copy (its own envelope); the To:
+    // header names both.
+    assert!(
+        raw.contains("To: opres@test.example, cro@test.example"),
+        "{raw}"
+    );
+    let mut f6: Vec<Vec<String>> = msgs
+        .iter()
+        .filter(|(_, raw)| subject(raw).contains("F-6"))
+        .map(|(r, _)| r.clone())
+        .collect();
+    f6.sort();
+    assert_eq!(f6, [["cro@test.example"], ["opres@test.example"]]);
     let ((_, raw), s) = find("(checkout)");
     assert!(s.starts_with("[regwatch] 1h 00m left: F-3"), "{s}");
     assert!(raw.contains("Online checkout"));
@@ -99,7 +86,7 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
     let run = alerts(&cfg, NOW, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("0 due, 0 sent"), "{}", run.stderr);
-    assert_eq!(server.messages().len(), 4);
+    assert_eq!(server.messages().len(), 7);
 
     // 13:30: the checkout outage has breached its tolerance. The server is down.
     server.stop();
@@ -110,10 +97,9 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
     let key = "F-3/fca-sysc15a-impact-tolerance/tolerance@checkout#overdue";
     let st = state(tmp.path());
     assert_eq!(st["alerts"][key]["status"], "pending", "{st:#}");
-    assert!(st["alerts"][key]["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("SMTP"));
+    let opres = &st["alerts"][key]["deliveries"]["mail:opres@test.example"];
+    assert_eq!(opres["status"], "pending", "{st:#}");
+    assert!(opres["last_error"].as_str().unwrap().contains("SMTP"));
 
     // Server back (same port): the pending alerts go out, exactly once: the tolerance
     // breach, and Principle 11's "immediately" (the firm's 4-hour target) now overdue.
@@ -123,7 +109,7 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
     let msgs = server.messages();
     assert_eq!(
         msgs.len(),
-        6,
+        11,
         "{:#?}",
         msgs.iter().map(|m| subject(&m.1)).collect::<Vec<_>>()
     );
@@ -131,20 +117,29 @@ fn sends_once_per_threshold_and_keeps_alerts_when_the_server_is_down() {
         .iter()
         .filter(|(_, raw)| subject(raw).contains("OVERDUE: F-3"))
         .collect();
-    assert_eq!(overdue.len(), 2);
+    assert_eq!(overdue.len(), 4);
     assert!(overdue
         .iter()
         .any(|(_, raw)| subject(raw).contains("Tell the FCA (immediately)")));
     let st = state(tmp.path());
     assert_eq!(st["alerts"][key]["status"], "sent");
-    assert_eq!(st["alerts"][key]["attempts"], 2);
+    let opres = &st["alerts"][key]["deliveries"]["mail:opres@test.example"];
+    assert_eq!(opres["attempts"], 2);
+    // The Message-ID the server received is the one recorded, the same on both tries.
+    let id = opres["message_id"].as_str().unwrap();
+    assert!(
+        overdue
+            .iter()
+            .any(|(_, raw)| raw.contains(&format!("Message-ID: <{id}@test.example>"))),
+        "{id}"
+    );
     // The earlier 50% threshold was covered by the 75% alert, never sent on its own.
     let k50 = "F-3/fca-sysc15a-impact-tolerance/tolerance@checkout#50%";
     assert_eq!(st["alerts"][k50]["status"], "superseded");
 
     let run = alerts(&cfg, later, &[]);
     assert_eq!(run.code, 0);
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 11);
 }
 
 #[test]
@@ -178,7 +173,7 @@ fn a_second_run_holding_no_lock_sends_nothing() {
     drop(lock);
     let run = alerts(&cfg, NOW, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(server.messages().len(), 4);
+    assert_eq!(server.messages().len(), 7);
 }
 
 #[test]
@@ -194,7 +189,7 @@ fn directory_transport_writes_eml_files() {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .collect();
-    assert_eq!(emls.len(), 4);
+    assert_eq!(emls.len(), 7);
 }
 
 #[test]

@@ -20,7 +20,8 @@ pub struct AlertsArgs {
     /// Show what would be sent; send nothing, change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// smtp (as configured), stdout, or dir:PATH (one .eml file per message).
+    /// smtp (as configured: SMTP for addresses, HTTPS for channels), stdout, or dir:PATH
+    /// (one .eml file per mail, one .json file per channel message).
     #[arg(long, default_value = "smtp", value_name = "HOW")]
     transport: String,
     /// State file recording alerts sent (default from config).
@@ -53,6 +54,7 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         tz: loaded.tz,
         entities: Some(&loaded.entities),
         inputs: &loaded.reports,
+        organisation: &loaded.config.organisation.name,
     };
     let outcome = alerts::run(&list, &run)?;
     if args.dry_run {
@@ -63,7 +65,11 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
                 out,
                 "\n--- {}\nTo: {}\nSubject: {}\n",
                 a.key,
-                a.recipients.join(", "),
+                a.pending
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.subject
             )?;
             if !a.covers.is_empty() {
@@ -78,7 +84,7 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         return Ok(exit_code(0, &loaded));
     }
     eprintln!(
-        "alerts at {}: {} due, {} sent, {} failed, {} already sent earlier (state {})",
+        "alerts at {}: {} due, {} sent, {} failed (one per recipient and channel), {} already sent earlier (state {})",
         local_text(now, loaded.tz),
         outcome.due.len(),
         outcome.sent.len(),
@@ -86,8 +92,8 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
         outcome.already_sent,
         state_path.display()
     );
-    for k in &outcome.sent {
-        eprintln!("  sent: {k}");
+    for c in &outcome.sent {
+        eprintln!("  sent: {} to {}", c.key, c.destination);
     }
     if outcome.input_problems > 0 {
         eprintln!(
@@ -95,13 +101,23 @@ pub fn exec(config: Config, args: AlertsArgs) -> Result<ExitCode> {
             outcome.input_problems, outcome.input_problems_new
         );
     }
-    if let Some((_, first)) = outcome.failed.first() {
-        for (k, e) in &outcome.failed {
-            eprintln!("  FAILED (stays pending): {k}: {e}");
+    if let Some(first) = outcome.failed.first() {
+        for c in &outcome.failed {
+            eprintln!(
+                "  FAILED (stays pending): {} to {}: {}",
+                c.key,
+                c.destination,
+                c.error.as_deref().unwrap_or("")
+            );
         }
         return Err(anyhow::Error::new(DeliveryFailed {
             failed: outcome.failed.len(),
-            first_error: first.clone(),
+            first_error: format!(
+                "{} to {}: {}",
+                first.key,
+                first.destination,
+                first.error.as_deref().unwrap_or("")
+            ),
         }));
     }
     Ok(exit_code(0, &loaded))

@@ -1,156 +1,42 @@
-//! The cron job: e-mail what is due or overdue, exactly once per threshold.
+//! The cron job: tell the right people what is due or overdue, exactly once per threshold
+//! and per destination (each address, each channel).
 //!
-//! The state file records every alert sent (incident, regime, clock, threshold). A run
-//! holds an exclusive lock beside it, so overlapping cron runs cannot double-send; state is
-//! written atomically after every delivery, and an alert is marked sent only once the
-//! transport has accepted it. An alert that fails stays unsent and goes out next run.
+//! The state file (`state`) records every alert and each destination it was delivered to.
+//! A run holds an exclusive lock beside it, so overlapping cron runs cannot double-send;
+//! state is written atomically after every delivery, and a delivery is marked sent only
+//! once the server has accepted it. A destination that failed stays pending and is tried
+//! again next run, while the others are not sent the alert twice.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use handlebars::Handlebars;
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
-use lettre::{Message, Transport as _};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::channel::{destination, Outbox};
+pub use super::email::{send_one, smtp_transport};
+pub use super::message::{Alert, Delivery, Destination};
+pub use super::state::{AlertLock, AlertState};
+use super::state::{AlertRecord, AlertStatus, DeliveryRecord, DeliveryStatus};
 use crate::clock::{local_text, utc_text};
-use crate::config::{AlertConfig, SmtpConfig, SmtpSecurity};
-use crate::error::{bad_input, Busy};
+use crate::config::AlertConfig;
+use crate::error::bad_input;
 use crate::incidents::ingest::IngestReport;
 use crate::regimes::deadline::{crossed_thresholds, Deadline};
 use crate::regimes::entity::Entities;
 use crate::render::deadlines::DeadlineRow;
-use crate::util::atomic::write_bytes_atomic;
 
-/// Where alert e-mails go.
-#[derive(Debug, Clone)]
-pub enum Delivery {
-    /// Real SMTP, as configured in `[smtp]`.
-    Smtp(SmtpConfig),
-    /// One `.eml` file per message in a folder (a pickup folder, or for trying it out).
-    Directory(PathBuf),
-    /// The whole message on standard output.
-    Stdout,
-}
-
-/// What the state file says about one alert.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub enum AlertStatus {
-    Sent,
-    /// A later threshold was crossed before this one was sent; that alert covered it.
-    Superseded,
-    /// Tried and failed; will be tried again.
-    Pending,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AlertRecord {
-    pub status: AlertStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub covered_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recipients: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-/// The record of alerts, keyed `incident/regime/clock[@service]#threshold`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct AlertState {
-    pub version: u32,
-    pub alerts: BTreeMap<String, AlertRecord>,
-}
-
-impl AlertState {
-    pub fn load(path: &Path) -> Result<AlertState> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                // Never start afresh over a damaged state: that would resend everything.
-                bad_input(format!(
-                    "alert state {} is damaged ({e}); fix or move it aside, nothing was sent",
-                    path.display()
-                ))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AlertState {
-                version: 1,
-                ..AlertState::default()
-            }),
-            Err(e) => Err(e).with_context(|| format!("cannot read alert state {}", path.display())),
-        }
-    }
-
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self)?;
-        write_bytes_atomic(path, &bytes)
-            .with_context(|| format!("cannot save alert state {}", path.display()))
-    }
-
-    fn is_done(&self, key: &str) -> bool {
-        self.alerts
-            .get(key)
-            .is_some_and(|r| matches!(r.status, AlertStatus::Sent | AlertStatus::Superseded))
-    }
-}
-
-/// Holds the exclusive alert lock until dropped.
-pub struct AlertLock {
-    _file: File,
-}
-
-impl AlertLock {
-    /// Takes `<state>.lock`, or fails at once with `Busy` if another run holds it.
-    pub fn acquire(state: &Path) -> Result<AlertLock> {
-        let mut name = state.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open lock {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(AlertLock { _file: file }),
-            Err(TryLockError::WouldBlock) => {
-                Err(anyhow::Error::new(Busy(path.display().to_string())))
-            }
-            Err(TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}", path.display()))
-            }
-        }
-    }
-}
-
-/// One e-mail to send for one threshold of one clock.
+/// One copy of an alert: the alert's key and where it went (or did not).
 #[derive(Debug, Clone, Serialize)]
-pub struct Alert {
+pub struct AlertCopy {
     pub key: String,
-    pub threshold: String,
-    /// Earlier thresholds of the same clock this alert also covers.
-    pub covers: Vec<String>,
-    pub recipients: Vec<String>,
-    pub subject: String,
-    pub body: String,
-    /// For the input-problems message: the state key of each row problem it reports
-    /// (recorded one by one, so each is sent once).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<String>,
+    pub destination: Destination,
+    /// Why it was not delivered (it stays pending).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What a run did.
@@ -158,8 +44,9 @@ pub struct Alert {
 pub struct AlertOutcome {
     /// Alerts due this run (sent or not).
     pub due: Vec<Alert>,
-    pub sent: Vec<String>,
-    pub failed: Vec<(String, String)>,
+    /// Copies delivered, and those that failed and stay pending.
+    pub sent: Vec<AlertCopy>,
+    pub failed: Vec<AlertCopy>,
     /// Thresholds already alerted in an earlier run.
     pub already_sent: usize,
     /// Row problems in the inputs (rejected rows and fields not used), and how many of
@@ -184,6 +71,7 @@ struct TemplateData<'a> {
     now_local: String,
     service_name: Option<&'a str>,
     alert_key: &'a str,
+    organisation: &'a str,
 }
 
 /// Loads the alert e-mail templates (`alert-subject.hbs`, `alert-body.hbs`,
@@ -191,7 +79,8 @@ struct TemplateData<'a> {
 pub fn load_templates(dir: Option<&Path>) -> Result<Handlebars<'static>> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
-    // Plain-text mail: HTML escaping would print &amp; at the reader.
+    // Plain text (mail, and the chat messages, which escape for their own format): HTML
+    // escaping would print &amp; at the reader.
     hb.register_escape_fn(handlebars::no_escape);
     for name in [
         "alert-subject",
@@ -227,8 +116,23 @@ fn input_key(file: &str, location: &str, id: &str, field: &str, reason: &str) ->
     format!("input:{file}:{row}:{field}#{short}")
 }
 
-/// One message for the DPO role (else `default`) listing every row problem not reported
-/// before: rejected rows and fields of kept rows that could not be used.
+/// The destinations of a role's entries, each once, in order; an unknown channel or a
+/// malformed address is an error naming it.
+fn destinations(entries: &[String], cfg: &AlertConfig) -> Result<Vec<Destination>> {
+    let mut out: Vec<Destination> = Vec::new();
+    for e in entries {
+        let d = destination(e, cfg)?;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Messages for the DPO role (else `default`) listing the row problems not yet reported
+/// to them: rejected rows and fields of kept rows that could not be used. Usually one;
+/// a destination that missed some earlier (it was down) gets its own with just those.
+/// Returns the messages, the problems in the input and how many are reported now.
 pub fn plan_input_problems(
     inputs: &[IngestReport],
     state: &AlertState,
@@ -236,7 +140,8 @@ pub fn plan_input_problems(
     templates: &Handlebars,
     now: DateTime<Utc>,
     tz: Tz,
-) -> Result<(Option<Alert>, usize)> {
+    organisation: &str,
+) -> Result<(Vec<Alert>, usize, usize)> {
     let mut items = Vec::new();
     let mut total = 0;
     for report in inputs {
@@ -265,38 +170,63 @@ pub fn plan_input_problems(
         }
     }
     if items.is_empty() {
-        return Ok((None, total));
+        return Ok((Vec::new(), total, 0));
     }
-    let recipients = cfg
+    let entries = cfg
         .roles
         .get("dpo")
         .or_else(|| cfg.roles.get("default"))
         .cloned()
         .unwrap_or_default();
+    let recipients = destinations(&entries, cfg)?;
     if recipients.is_empty() {
         return Err(bad_input(
             "no recipients for the input problems: set [alerts.roles] dpo = [\"...\"] or default",
         ));
     }
-    let rejected = items.iter().filter(|i| i.outcome == "rejected").count();
-    let data = serde_json::json!({
-        "count": items.len(),
-        "rejected": rejected,
-        "kept": items.len() - rejected,
-        "items": &items,
-        "now_local": local_text(now, tz),
-    });
-    let (subject, body) = render_message(templates, "input-problems", &data)?;
-    let alert = Alert {
-        key: format!("input-problems@{}", utc_text(now)),
-        threshold: "input-problems".into(),
-        covers: Vec::new(),
-        recipients,
-        subject,
-        body,
-        items: items.into_iter().map(|i| i.key).collect(),
-    };
-    Ok((Some(alert), total))
+    // Destinations grouped by the problems each still lacks.
+    let mut groups: BTreeMap<Vec<usize>, Vec<Destination>> = BTreeMap::new();
+    for d in &recipients {
+        let lacking: Vec<usize> = (0..items.len())
+            .filter(|&i| !state.is_delivered(&items[i].key, &d.key()))
+            .collect();
+        if !lacking.is_empty() {
+            groups.entry(lacking).or_default().push(d.clone());
+        }
+    }
+    let reported: std::collections::BTreeSet<usize> = groups.keys().flatten().copied().collect();
+    let mut alerts = Vec::new();
+    for (n, (lacking, pending)) in groups.into_iter().enumerate() {
+        let chosen: Vec<&InputItem> = lacking.iter().map(|&i| &items[i]).collect();
+        let rejected = chosen.iter().filter(|i| i.outcome == "rejected").count();
+        let data = serde_json::json!({
+            "count": chosen.len(),
+            "rejected": rejected,
+            "kept": chosen.len() - rejected,
+            "items": &chosen,
+            "now_local": local_text(now, tz),
+            "organisation": organisation,
+        });
+        let (subject, body) = render_message(templates, "input-problems", &data)?;
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("#{}", n + 1)
+        };
+        alerts.push(Alert {
+            key: format!("input-problems@{}{suffix}", utc_text(now)),
+            kind: "input-problems",
+            threshold: "input-problems".into(),
+            covers: Vec::new(),
+            recipients: recipients.clone(),
+            pending,
+            subject,
+            body,
+            items: chosen.iter().map(|i| i.key.clone()).collect(),
+            details: data,
+        });
+    }
+    Ok((alerts, total, reported.len()))
 }
 
 /// Renders `{stem}-subject` and `{stem}-body`; the subject is made one line, whatever an
@@ -320,17 +250,25 @@ fn render_message<T: Serialize>(
     Ok((subject, render("body")?))
 }
 
-/// Works out which alerts are due at `now` and not yet sent. A deadline's role is looked up
-/// first in its entity's contacts (`[[entities]] contacts`), then in `[alerts.roles]`.
+/// What `plan` needs besides the deadlines and the state.
+pub struct PlanContext<'a> {
+    pub config: &'a AlertConfig,
+    pub entities: Option<&'a Entities>,
+    pub templates: &'a Handlebars<'static>,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub organisation: &'a str,
+}
+
+/// Works out which alerts are due at `now` and, for each, the destinations that do not
+/// have it yet. A deadline's role is looked up first in its entity's contacts
+/// (`[[entities]] contacts`), then in `[alerts.roles]`.
 pub fn plan(
     deadlines: &[&Deadline],
     state: &AlertState,
-    cfg: &AlertConfig,
-    entities: Option<&Entities>,
-    templates: &Handlebars,
-    now: DateTime<Utc>,
-    tz: Tz,
+    cx: &PlanContext,
 ) -> Result<(Vec<Alert>, usize)> {
+    let (cfg, now, tz) = (cx.config, cx.now, cx.tz);
     let mut out = Vec::new();
     let mut already = 0;
     for d in deadlines {
@@ -350,21 +288,27 @@ pub fn plan(
             .map(|(l, _)| l.to_string())
             .filter(|l| !state.is_done(&key_of(l)))
             .collect();
-        let contacts = entities.map(|e| &e.of(d.incident).entity.contacts);
+        let contacts = cx.entities.map(|e| &e.of(d.incident).entity.contacts);
         let role = &d.regime.notify;
-        let recipients = contacts
+        let entries = contacts
             .and_then(|c| c.get(role))
             .or_else(|| cfg.roles.get(role))
             .or_else(|| contacts.and_then(|c| c.get("default")))
             .or_else(|| cfg.roles.get("default"))
             .cloned()
             .unwrap_or_default();
+        let recipients = destinations(&entries, cfg)?;
         if recipients.is_empty() {
             return Err(bad_input(format!(
                 "no recipients for role {:?} (regime {}): set [alerts.roles] {} = [\"...\"] or default",
                 d.regime.notify, d.regime.id, d.regime.notify
             )));
         }
+        let pending = recipients
+            .iter()
+            .filter(|r| !state.is_delivered(&latest_key, &r.key()))
+            .cloned()
+            .collect();
         let due = d.due_at.unwrap_or(now);
         let data = TemplateData {
             row: DeadlineRow::new(d, now, tz),
@@ -380,100 +324,23 @@ pub fn plan(
             now_local: local_text(now, tz),
             service_name: d.service.map(|s| s.name.as_str()),
             alert_key: &latest_key,
+            organisation: cx.organisation,
         };
-        let (subject, body) = render_message(templates, "alert", &data)?;
+        let (subject, body) = render_message(cx.templates, "alert", &data)?;
         out.push(Alert {
-            key: latest_key,
+            key: latest_key.clone(),
+            kind: "deadline",
             threshold: latest.to_string(),
             covers,
             recipients,
+            pending,
             subject,
             body,
             items: Vec::new(),
+            details: serde_json::to_value(&data)?,
         });
     }
     Ok((out, already))
-}
-
-fn build_message(alert: &Alert, from: &str) -> Result<Message> {
-    let from: Mailbox = from
-        .parse()
-        .map_err(|e| bad_input(format!("alerts.from {from:?} is not an address: {e}")))?;
-    let mut b = Message::builder().from(from).subject(alert.subject.clone());
-    for r in &alert.recipients {
-        let to: Mailbox = r
-            .parse()
-            .map_err(|e| bad_input(format!("recipient {r:?} is not an address: {e}")))?;
-        b = b.to(to);
-    }
-    b.header(ContentType::TEXT_PLAIN)
-        .body(alert.body.clone())
-        .context("cannot build the alert message")
-}
-
-/// Something that delivers messages.
-enum Sender {
-    Smtp(lettre::SmtpTransport),
-    File(lettre::FileTransport),
-    Stdout,
-}
-
-impl Sender {
-    fn new(d: &Delivery) -> Result<Sender> {
-        Ok(match d {
-            Delivery::Smtp(cfg) => Sender::Smtp(smtp_transport(cfg)?),
-            Delivery::Directory(dir) => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                Sender::File(lettre::FileTransport::new(dir))
-            }
-            Delivery::Stdout => Sender::Stdout,
-        })
-    }
-
-    fn send(&self, msg: &Message) -> Result<()> {
-        match self {
-            Sender::Smtp(t) => {
-                t.send(msg).map_err(|e| anyhow::anyhow!("SMTP: {e}"))?;
-            }
-            Sender::File(t) => {
-                t.send(msg)
-                    .map_err(|e| anyhow::anyhow!("file delivery: {e}"))?;
-            }
-            Sender::Stdout => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                out.write_all(&msg.formatted())?;
-                out.write_all(b"\n")?;
-                out.flush()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Builds the SMTP transport; credentials come from the environment variables named in
-/// the config, and are used only if both are set.
-pub fn smtp_transport(cfg: &SmtpConfig) -> Result<lettre::SmtpTransport> {
-    use lettre::transport::smtp::authentication::Credentials;
-    let mut b = match cfg.security {
-        SmtpSecurity::None => lettre::SmtpTransport::builder_dangerous(&cfg.host),
-        SmtpSecurity::Starttls => lettre::SmtpTransport::starttls_relay(&cfg.host)
-            .with_context(|| format!("SMTP host {:?}", cfg.host))?,
-        SmtpSecurity::Tls => lettre::SmtpTransport::relay(&cfg.host)
-            .with_context(|| format!("SMTP host {:?}", cfg.host))?,
-    };
-    if let Some(port) = cfg.port {
-        b = b.port(port);
-    }
-    b = b.timeout(Some(std::time::Duration::from_secs(cfg.timeout_seconds)));
-    if let (Ok(user), Ok(pass)) = (
-        std::env::var(&cfg.username_env),
-        std::env::var(&cfg.password_env),
-    ) {
-        b = b.credentials(Credentials::new(user, pass));
-    }
-    Ok(b.build())
 }
 
 /// Options for one alerts run.
@@ -490,6 +357,8 @@ pub struct AlertRun<'a> {
     pub inputs: &'a [IngestReport],
     /// The reporting entities, whose contacts come before `[alerts.roles]`.
     pub entities: Option<&'a Entities>,
+    /// The organisation's name, for the messages (`[organisation] name`).
+    pub organisation: &'a str,
 }
 
 /// Sends what is due. In a dry run nothing is sent and the state is not touched.
@@ -500,139 +369,209 @@ pub fn run(deadlines: &[&Deadline], opts: &AlertRun) -> Result<AlertOutcome> {
         Some(AlertLock::acquire(opts.state_path)?)
     };
     let mut state = AlertState::load(opts.state_path)?;
-    let (mut due, already_sent) = plan(
-        deadlines,
-        &state,
-        opts.config,
-        opts.entities,
-        opts.templates,
-        opts.now,
-        opts.tz,
-    )?;
-    let (input_alert, input_problems) = plan_input_problems(
+    let cx = PlanContext {
+        config: opts.config,
+        entities: opts.entities,
+        templates: opts.templates,
+        now: opts.now,
+        tz: opts.tz,
+        organisation: opts.organisation,
+    };
+    let (mut due, already_sent) = plan(deadlines, &state, &cx)?;
+    let (input_alerts, input_problems, input_problems_new) = plan_input_problems(
         opts.inputs,
         &state,
         opts.config,
         opts.templates,
         opts.now,
         opts.tz,
+        opts.organisation,
     )?;
-    let input_problems_new = input_alert.as_ref().map_or(0, |a| a.items.len());
     // First: a row that could not be evaluated may hide a clock more urgent than any.
-    if let Some(a) = input_alert {
-        due.insert(0, a);
-    }
+    due.splice(0..0, input_alerts);
     let mut outcome = AlertOutcome {
-        due: due.clone(),
+        due,
         already_sent,
         input_problems,
         input_problems_new,
         ..AlertOutcome::default()
     };
-    if opts.dry_run || due.is_empty() {
+    if opts.dry_run || outcome.due.is_empty() {
         return Ok(outcome);
     }
-    let messages = due
-        .iter()
-        .map(|a| build_message(a, &opts.config.from))
-        .collect::<Result<Vec<_>>>()?;
-    let sender = match Sender::new(opts.delivery) {
-        Ok(s) => s,
-        Err(e) => {
-            let msg = format!("{e:#}");
-            for a in &due {
-                record_failure(&mut state, a, &msg);
-                outcome.failed.push((a.key.clone(), msg.clone()));
-            }
-            state.save(opts.state_path)?;
-            return Ok(outcome);
+    let mut outbox = Outbox::new(opts.delivery, opts.config, opts.now);
+    let due = std::mem::take(&mut outcome.due);
+    let result = deliver_all(&due, &mut state, opts.state_path, &mut outbox, &mut outcome);
+    outcome.due = due;
+    result.map(|()| outcome)
+}
+
+/// Delivers each pending copy of each alert, recording each in the state and saving it
+/// after every one, so a crash later in the run loses nothing that was sent. If saving
+/// fails the run stops, and the error names the copy that went out unrecorded.
+fn deliver_all(
+    due: &[Alert],
+    state: &mut AlertState,
+    path: &Path,
+    outbox: &mut Outbox,
+    outcome: &mut AlertOutcome,
+) -> Result<()> {
+    for alert in due {
+        if alert.pending.is_empty() {
+            // Every destination has it already (the role lost the one that failed).
+            finish(state, alert);
+            state.save(path)?;
+            continue;
         }
-    };
-    for (alert, msg) in due.iter().zip(&messages) {
-        match sender.send(msg) {
-            Ok(()) => {
-                let sent_at = utc_text(Utc::now());
-                for key in record_keys(alert) {
-                    let prev = state.alerts.get(key).map_or(0, |r| r.attempts);
-                    state.alerts.insert(
-                        key.clone(),
-                        AlertRecord {
-                            status: AlertStatus::Sent,
-                            sent_at: Some(sent_at.clone()),
-                            covered_by: None,
-                            recipients: alert.recipients.clone(),
-                            subject: Some(alert.subject.clone()),
-                            attempts: prev + 1,
-                            last_error: None,
-                        },
-                    );
-                }
-                let base = alert.key.rsplit_once('#').map_or("", |(b, _)| b);
-                for c in &alert.covers {
-                    state.alerts.insert(
-                        format!("{base}#{c}"),
-                        AlertRecord {
-                            status: AlertStatus::Superseded,
-                            sent_at: None,
-                            covered_by: Some(alert.key.clone()),
-                            recipients: Vec::new(),
-                            subject: None,
-                            attempts: 0,
-                            last_error: None,
-                        },
-                    );
-                }
-                outcome.sent.push(alert.key.clone());
+        for dest in &alert.pending {
+            let id = alert.message_id(dest);
+            let result = outbox.deliver(alert, dest, &id);
+            let error = result.as_ref().err().map(|e| format!("{e:#}"));
+            record(state, alert, dest, &id, error.as_deref());
+            finish(state, alert);
+            let copy = AlertCopy {
+                key: alert.key.clone(),
+                destination: dest.clone(),
+                error: error.clone(),
+            };
+            if error.is_none() {
+                outcome.sent.push(copy);
+            } else {
+                outcome.failed.push(copy);
             }
-            Err(e) => {
-                let msg = format!("{e:#}");
-                record_failure(&mut state, alert, &msg);
-                outcome.failed.push((alert.key.clone(), msg));
+            if let Err(e) = state.save(path) {
+                return Err(match error {
+                    None => e.context(format!(
+                        "alert {} was delivered to {dest} but could not be recorded: the next run may send it again (with the same id {id}, so the receiver can drop the repeat); stopped before sending more",
+                        alert.key
+                    )),
+                    Some(_) => e,
+                });
             }
         }
-        // Saved after every message: a crash later in the run cannot lose what was sent.
-        state.save(opts.state_path)?;
     }
-    Ok(outcome)
+    Ok(())
 }
 
-/// Sends one message now (a draft for review), failing with `DeliveryFailed`.
-pub fn send_one(delivery: &Delivery, msg: &Message) -> Result<()> {
-    Sender::new(delivery)
-        .and_then(|s| s.send(msg))
-        .map_err(|e| {
-            anyhow::Error::new(crate::error::DeliveryFailed {
-                failed: 1,
-                first_error: format!("{e:#}"),
-            })
-        })
-}
-
-/// The state keys an alert is recorded under: its own, or for the input-problems message
-/// one per row problem it reports.
-fn record_keys(alert: &Alert) -> &[String] {
-    if alert.items.is_empty() {
-        std::slice::from_ref(&alert.key)
-    } else {
-        &alert.items
-    }
-}
-
-fn record_failure(state: &mut AlertState, alert: &Alert, err: &str) {
-    for key in record_keys(alert) {
-        let rec = state
-            .alerts
-            .entry(key.clone())
-            .or_insert_with(|| AlertRecord {
-                status: AlertStatus::Pending,
+/// Records one copy's outcome under each of the alert's state keys.
+fn record(
+    state: &mut AlertState,
+    alert: &Alert,
+    dest: &Destination,
+    id: &str,
+    error: Option<&str>,
+) {
+    let now = utc_text(Utc::now());
+    for key in alert.record_keys() {
+        let rec = state.record_mut(key, &alert.subject);
+        let d = rec
+            .deliveries
+            .entry(dest.key())
+            .or_insert_with(|| DeliveryRecord {
+                status: DeliveryStatus::Pending,
                 sent_at: None,
-                covered_by: None,
-                recipients: alert.recipients.clone(),
-                subject: Some(alert.subject.clone()),
+                message_id: None,
                 attempts: 0,
                 last_error: None,
             });
-        rec.attempts += 1;
-        rec.last_error = Some(err.to_string());
+        d.attempts += 1;
+        d.message_id = Some(id.to_string());
+        match error {
+            None => {
+                d.status = DeliveryStatus::Sent;
+                d.sent_at = Some(now.clone());
+                d.last_error = None;
+            }
+            Some(e) => d.last_error = Some(e.to_string()),
+        }
+    }
+}
+
+/// Marks each of the alert's records sent once every destination of its role has it
+/// (and the earlier thresholds it covers as superseded); until then it stays pending.
+fn finish(state: &mut AlertState, alert: &Alert) {
+    let now = utc_text(Utc::now());
+    let mut all_sent = true;
+    for key in alert.record_keys() {
+        let rec = state.record_mut(key, &alert.subject);
+        let sent = alert.recipients.iter().all(|d| {
+            rec.deliveries
+                .get(&d.key())
+                .is_some_and(|r| r.status == DeliveryStatus::Sent)
+        });
+        if sent && rec.status != AlertStatus::Sent {
+            rec.status = AlertStatus::Sent;
+            rec.sent_at = Some(now.clone());
+        }
+        all_sent &= sent;
+    }
+    if !all_sent || !alert.items.is_empty() {
+        return;
+    }
+    let base = alert.key.rsplit_once('#').map_or("", |(b, _)| b);
+    for c in &alert.covers {
+        state.alerts.insert(
+            format!("{base}#{c}"),
+            AlertRecord {
+                status: AlertStatus::Superseded,
+                sent_at: None,
+                covered_by: Some(alert.key.clone()),
+                subject: None,
+                deliveries: BTreeMap::new(),
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy that went out but could not be recorded is named, so the operator knows
+    /// what the next run may send again; the run stops there.
+    #[test]
+    fn a_state_that_cannot_be_saved_after_a_send_names_the_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox_dir = dir.path().join("outbox");
+        // A regular file where the state's folder should be: saving must fail.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("state.json");
+        let to = |a: &str| Destination::Mail(a.to_string());
+        let alert = Alert {
+            key: "F-1/uk-gdpr-art33/notify-ico#overdue".into(),
+            kind: "deadline",
+            threshold: "overdue".into(),
+            covers: vec![],
+            recipients: vec![to("dpo@x.example"), to("cro@x.example")],
+            pending: vec![to("dpo@x.example"), to("cro@x.example")],
+            subject: "H&P".into(),
+            body: "body".into(),
+            items: vec![],
+            details: serde_json::Value::Null,
+        };
+        let delivery = Delivery::Directory(outbox_dir.clone());
+        let cfg = AlertConfig::default();
+        let mut outbox = Outbox::new(&delivery, &cfg, Utc::now());
+        let mut state = AlertState::default();
+        let mut outcome = AlertOutcome::default();
+        let e = deliver_all(
+            std::slice::from_ref(&alert),
+            &mut state,
+            &path,
+            &mut outbox,
+            &mut outcome,
+        )
+        .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("alert F-1/uk-gdpr-art33/notify-ico#overdue was delivered to dpo@x.example"),
+            "{e}"
+        );
+        assert!(e.contains("may send it again"), "{e}");
+        assert!(e.contains(&alert.message_id(&to("dpo@x.example"))), "{e}");
+        // One copy went out, and the run stopped before the second.
+        assert_eq!(std::fs::read_dir(&outbox_dir).unwrap().count(), 1);
+        assert_eq!(outcome.sent.len(), 1);
     }
 }

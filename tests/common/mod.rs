@@ -95,6 +95,57 @@ pub fn golden(name: &str, actual: &str) {
     }
 }
 
+/// Writes `dir/regwatch.toml` for an alerts test: the shipped mappings and templates, the
+/// fixture services, the FCA/PRA regime rehearsed, `middle` (the alert tables), and mail
+/// to the SMTP server on 127.0.0.1:`smtp_port`.
+pub fn write_alert_config(dir: &Path, smtp_port: u16, middle: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[paths]
+mappings = "{root}/mappings"
+templates = "{root}/templates"
+services = "{root}/tests/fixtures/services.toml"
+
+[regimes]
+rehearse = ["fca-pra-operational-incident"]
+{middle}
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+timeout_seconds = 5
+"#,
+        root = root().display()
+    );
+    let path = dir.join("regwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The arguments `--config CFG alerts INCIDENTS --now NOW EXTRA...`.
+pub fn alerts_args<'a>(
+    cfg: &'a Path,
+    incidents: &'a Path,
+    now: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "alerts",
+        incidents.to_str().unwrap(),
+        "--now",
+        now,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The alert state an alerts test config keeps in `dir/state.json`.
+pub fn alert_state(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap()
+}
+
 /// A real SMTP server (Python's aiosmtpd) on 127.0.0.1, writing each message it accepts
 /// as a JSON file into a folder. Killed when dropped.
 pub struct SmtpServer {
@@ -105,6 +156,12 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start(dir: &Path, port: Option<u16>) -> SmtpServer {
+        SmtpServer::start_refusing(dir, port, &[])
+    }
+
+    /// A server that answers RCPT TO for each of `refused` with 550, as for an unknown
+    /// mailbox, and accepts the other recipients.
+    pub fn start_refusing(dir: &Path, port: Option<u16>, refused: &[&str]) -> SmtpServer {
         std::fs::create_dir_all(dir).unwrap();
         let mut cmd = Command::new("python3");
         cmd.arg(root().join("tests/support/smtp_sink.py"))
@@ -112,6 +169,9 @@ impl SmtpServer {
             .arg(dir);
         if let Some(p) = port {
             cmd.arg("--port").arg(p.to_string());
+        }
+        for r in refused {
+            cmd.arg("--refuse").arg(r);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

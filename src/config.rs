@@ -44,19 +44,13 @@ pub struct PathConfig {
     pub services: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IncidentConfig {
-    /// Jurisdictions assumed for an incident whose `jurisdictions` is empty.
-    pub default_jurisdictions: Vec<String>,
-}
-
-impl Default for IncidentConfig {
-    fn default() -> Self {
-        IncidentConfig {
-            default_jurisdictions: vec!["uk".into()],
-        }
-    }
+    /// Jurisdictions assumed for an incident whose `jurisdictions` is empty. Unset: where
+    /// the incident's entity is established (GB: `uk`, an EU Member State: `eu`), `uk`
+    /// without `[[entities]]`.
+    pub default_jurisdictions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -346,3 +346,51 @@ fn the_report_lists_rejected_rows_and_problems() {
     assert!(pdf.contains("With problems"), "{pdf}");
     assert!(pdf.contains("teleporter"), "{pdf}");
 }
+
+/// A file saved by Excel or on Windows ends its lines with CR LF: a problem, a rejected
+/// row and a stray quote name the same lines as in the same file with LF.
+#[test]
+fn crlf_files_name_the_same_lines_as_lf_files() {
+    let rows = [
+        HEAD,
+        "C-1,First,2026-11-28T09:00:00Z,true,high,,,many,,",
+        "C-2,Second,not a time,true,high,,,,,",
+        "C-3,\"Stray quote,2026-11-28T09:00:00Z,true,high,,,,,",
+        "C-4,Fourth,2026-11-28T09:00:00Z,true,high,,,,,",
+    ];
+    let locations = |o: &Outcome| -> Vec<String> {
+        let mut v: Vec<String> = o
+            .quarantine
+            .lines()
+            .chain(o.problems.lines())
+            .skip_while(|l| l.starts_with("file,"))
+            .filter(|l| !l.starts_with("file,"))
+            .map(|l| {
+                let mut cells: Vec<&str> = l.split(',').take(4).collect();
+                cells[0] = cells[0].rsplit('/').next().unwrap_or(cells[0]);
+                cells.join(",")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let lf = deadlines("lf.csv", &(rows.join("\n") + "\n"), &[]);
+    let crlf = deadlines("crlf.csv", &(rows.join("\r\n") + "\r\n"), &[]);
+    let want = [
+        "lf.csv,line 2,C-1,records",
+        "lf.csv,line 3,C-2,aware_at",
+        "lf.csv,line 4,C-3,title",
+    ];
+    assert_eq!(locations(&lf), want, "{}", lf.run.stderr);
+    let crlf_want: Vec<String> = want.iter().map(|w| format!("cr{w}")).collect();
+    assert_eq!(locations(&crlf), crlf_want, "{}", crlf.run.stderr);
+    assert!(
+        crlf.quarantine.contains("lines 5 to 5"),
+        "{}",
+        crlf.quarantine
+    );
+    assert_eq!(
+        crlf.json["inputs"][0]["accepted"],
+        lf.json["inputs"][0]["accepted"]
+    );
+}

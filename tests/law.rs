@@ -411,3 +411,95 @@ fn unknown_entities_lose_no_clock_and_unknown_kinds_are_refused() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("\"bank\""), "{}", run.stderr);
 }
+
+/// UK GDPR Art. 33 and EU GDPR Art. 33 both bind a controller: which one applies follows
+/// where the people affected are (`jurisdictions`), written as people write it (`GB`,
+/// `IE`), and, when the incident does not say, where its entity is established. A French
+/// entity's breach gets the EU clock, not only the ICO's; `GB` is the UK.
+#[test]
+fn jurisdictions_as_written_and_the_entitys_home_decide_uk_or_eu_gdpr() {
+    let entities = r#"
+[[entities]]
+id = "acme-uk"
+name = "Acme UK Ltd"
+country = "GB"
+
+[[entities]]
+id = "acme-fr"
+name = "Acme France SAS"
+country = "FR"
+"#;
+    let incidents = format!(
+        "{HEADER}\
+         G-1,acme-uk,Breach,2026-11-23T10:00:00Z,true,,,GB,,\n\
+         F-1,acme-fr,Breach,2026-11-23T10:00:00Z,true,,,,,\n\
+         F-2,acme-fr,Breach,2026-11-23T10:00:00Z,true,,,UK;IE,,\n"
+    );
+    let dir = setup(entities, "", &incidents);
+    let (_, json) = deadlines(&dir, "2026-11-24T12:00:00Z");
+    assert_eq!(status(&json, "G-1", "eu-gdpr-art33"), "not-applicable");
+    assert_eq!(
+        due(&json, "G-1", "uk-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+    assert_eq!(
+        due(&json, "F-1", "eu-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+    assert_eq!(status(&json, "F-1", "uk-gdpr-art33"), "not-applicable");
+    assert_eq!(
+        due(&json, "F-2", "uk-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+    assert_eq!(
+        due(&json, "F-2", "eu-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+    // A value that names neither is a problem on the row (exit 6), and the entity's home
+    // still applies.
+    let dir = setup(
+        entities,
+        "",
+        &format!("{HEADER}X-1,acme-uk,Breach,2026-11-23T10:00:00Z,true,,,US,,\n"),
+    );
+    let run = regwatch_in(
+        dir.path(),
+        &[
+            "deadlines",
+            "incidents.csv",
+            "--all",
+            "--format",
+            "json",
+            "--now",
+            "2026-11-24T12:00:00Z",
+        ],
+    );
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("field jurisdictions: \"US\" is neither uk nor eu"),
+        "{}",
+        run.stderr
+    );
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        due(&json, "X-1", "uk-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+
+    // A default set in the config wins over the entity's home.
+    let dir = setup(
+        entities,
+        "[incidents]\ndefault_jurisdictions = [\"GB\", \"EU\"]",
+        &incidents,
+    );
+    let (_, json) = deadlines(&dir, "2026-11-24T12:00:00Z");
+    assert_eq!(
+        due(&json, "F-1", "uk-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+    assert_eq!(
+        due(&json, "F-1", "eu-gdpr-art33", ""),
+        "2026-11-26T10:00:00Z"
+    );
+}

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -371,6 +372,51 @@ fn runaway(
     })
 }
 
+/// Watches the bytes the CSV reader takes for the file's first line break. When lines end
+/// with CR LF (Windows, Excel), the reader stops each record at the CR and starts the next
+/// on the LF, one line early: each record's position is moved past that LF, so a problem
+/// names the line the row is on.
+struct LineEndProbe<'a, R> {
+    inner: R,
+    last: u8,
+    crlf: &'a AtomicU8,
+}
+
+const LINE_END_UNKNOWN: u8 = 0;
+const LINE_END_LF: u8 = 1;
+const LINE_END_CRLF: u8 = 2;
+
+impl<R: std::io::Read> std::io::Read for LineEndProbe<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 && self.crlf.load(Ordering::Relaxed) == LINE_END_UNKNOWN {
+            match memchr::memchr(b'\n', &buf[..n]) {
+                Some(i) => {
+                    let before = if i > 0 { buf[i - 1] } else { self.last };
+                    let kind = if before == b'\r' {
+                        LINE_END_CRLF
+                    } else {
+                        LINE_END_LF
+                    };
+                    self.crlf.store(kind, Ordering::Relaxed);
+                }
+                None => self.last = buf[n - 1],
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Moves a record read from a CR LF file past the LF it starts on (see `LineEndProbe`).
+fn past_line_feed(record: &mut csv::StringRecord) {
+    if let Some(p) = record.position() {
+        let mut p = p.clone();
+        let (line, byte) = (p.line(), p.byte());
+        p.set_line(line + 1).set_byte(byte + 1);
+        record.set_position(Some(p));
+    }
+}
+
 fn read_csv(
     input: impl std::io::Read + Send,
     size: u64,
@@ -379,11 +425,17 @@ fn read_csv(
     empty: &dyn Fn() -> anyhow::Error,
 ) -> Result<()> {
     let file = sink.file.clone();
+    let line_end = AtomicU8::new(LINE_END_UNKNOWN);
+    let crlf = || line_end.load(Ordering::Relaxed) == LINE_END_CRLF;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
         .buffer_capacity(1 << 16)
-        .from_reader(input);
+        .from_reader(LineEndProbe {
+            inner: input,
+            last: 0,
+            crlf: &line_end,
+        });
     let headers = rdr
         .headers()
         .map_err(|e| bad_input(format!("{file} line 1: the header row cannot be read: {e}")))?
@@ -449,13 +501,16 @@ fn read_csv(
                     if records.len() == filled {
                         records.push(csv::StringRecord::new());
                     }
-                    let line = rdr.position().line();
+                    let line = rdr.position().line() + u64::from(crlf());
                     match rdr.read_record(&mut records[filled]) {
                         Ok(false) => {
                             last = true;
                             break;
                         }
                         Ok(true) => {
+                            if crlf() {
+                                past_line_feed(&mut records[filled]);
+                            }
                             let r = &records[filled];
                             // A blank line between records is not a record.
                             if r.len() == 1 && r.get(0).is_some_and(|f| f.trim().is_empty()) {
@@ -546,7 +601,9 @@ fn read_csv(
             }
             if let Some((line, e)) = batch.failure {
                 // Bad UTF-8 is one rejected row and reading goes on; a broken quote ends it.
-                let line = e.position().map_or(line + 1, |p| p.line());
+                let line = e
+                    .position()
+                    .map_or(line + 1, |p| p.line() + u64::from(crlf()));
                 let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
                 let reason = if utf8 {
                     "is not valid UTF-8".to_string()

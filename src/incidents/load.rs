@@ -19,6 +19,7 @@ use crate::regimes::entity::Entities;
 use crate::regimes::evaluate::{evaluate, EvalContext, Evaluation};
 use crate::regimes::model::{load_regimes, Regime};
 use crate::regimes::services::ServiceCatalogue;
+use crate::util::countries;
 use crate::util::defaults::{read_mapping, Origin};
 
 /// Options that decide how incidents are read.
@@ -98,7 +99,14 @@ impl Loaded {
             input_tz,
             check: &check,
         };
-        let default_jurisdictions = List::from_items(&config.incidents.default_jurisdictions);
+        // The config's default, written as people write it (`GB`, `EU`...), when it is set.
+        let default_jurisdictions = config.incidents.default_jurisdictions.as_ref().map(|d| {
+            let items: Vec<String> = d
+                .iter()
+                .map(|j| countries::jurisdiction(j).map_or_else(|| j.clone(), String::from))
+                .collect();
+            List::from_items(&items)
+        });
         let mut incidents = Vec::new();
         let mut reports = Vec::new();
         // Ids must be unique across files too (within a file the reader checks).
@@ -139,7 +147,14 @@ impl Loaded {
             }
             for inc in &mut incs {
                 if inc.jurisdictions.is_empty() {
-                    inc.jurisdictions = default_jurisdictions.clone();
+                    inc.jurisdictions = match &default_jurisdictions {
+                        Some(d) => d.clone(),
+                        None => {
+                            let country = &entities.of(inc).entity.country;
+                            let home = countries::home_jurisdiction(country).unwrap_or("uk");
+                            List::from_items(&[home.to_string()])
+                        }
+                    };
                 }
             }
             incidents.extend(incs);

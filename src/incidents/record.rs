@@ -275,6 +275,26 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// `jurisdictions` as the regimes test it (`uk`, `eu`), from what people write (`GB`,
+/// `United Kingdom`, `IE`, `EEA`...). A value that names neither is a problem on the row,
+/// never silently a missing UK or EU clock.
+fn jurisdictions(written: List, problems: &mut Vec<FieldError>) -> List {
+    let mut found: Vec<String> = Vec::new();
+    for item in written.items() {
+        match crate::util::countries::jurisdiction(item) {
+            Some(j) if found.iter().any(|f| f == j) => {}
+            Some(j) => found.push(j.to_string()),
+            None => problems.push(FieldError::new(
+                "jurisdictions",
+                format!(
+                    "{item:?} is neither uk nor eu (UK, GB, EU, EEA and EU Member State codes are understood); ignored"
+                ),
+            )),
+        }
+    }
+    List::from_items(&found)
+}
+
 fn parse_bool(field: &str, v: &str) -> Result<bool, FieldError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" => Ok(true),
@@ -419,7 +439,7 @@ where
                     "data_categories" => inc.data_categories = items,
                     "affected_services" => inc.affected_services = items,
                     "sectors" => inc.sectors = items,
-                    _ => inc.jurisdictions = items,
+                    _ => inc.jurisdictions = jurisdictions(items, &mut problems),
                 }
             }
             Column::Time(name) => {

@@ -76,10 +76,7 @@ const COUNTRY_ZONES: &[(&str, &str)] = &[
 ];
 
 /// The Member States of the European Union.
-pub const EU_MEMBER_STATES: &[&str] = &[
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
-    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-];
+pub use crate::util::countries::EU_MEMBER_STATES;
 
 const UK_DIVISIONS: &[&str] = &["england-and-wales", "scotland", "northern-ireland"];
 

@@ -112,12 +112,14 @@ fn ico_draft_is_written_escaped_and_complete() {
     let md = std::fs::read_to_string(dir.path().join("ico-X-1.md")).unwrap();
     let html = std::fs::read_to_string(dir.path().join("ico-X-1.html")).unwrap();
     let eml = std::fs::read_to_string(dir.path().join("ico-X-1.eml")).unwrap();
-    // Hostile input is inert in every format.
-    for text in [&md, &html] {
-        assert!(!text.contains("<script>"), "{text}");
-        assert!(!text.contains("<img"), "{text}");
-        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    }
+    // Hostile input is inert in every format: escaped for HTML in HTML, for Markdown
+    // (a backslash before every `<`) in Markdown, where it reads as written.
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(md.matches('<').count(), md.matches("\\<").count(), "{md}");
+    assert!(md.contains("\\<script>alert(1)\\</script>"), "{md}");
+    assert!(!md.contains("&lt;"), "Markdown is not HTML-escaped: {md}");
     assert!(!md.contains("[phish](http"), "a link must not form: {md}");
     // The clock at the top: aware 20 Nov 09:00, 72 hours, not notified: overdue.
     assert!(
@@ -482,7 +484,7 @@ fn drafts_come_as_pdf_with_real_text() {
     for needle in [
         "DRAFT: personal data breach report to the ICO",
         "Clock (UK GDPR Art. 33(1)): overdue, late by 5d 03h 00m",
-        "[ ] Reasons for the delay (notification after 72 hours)",
+        "Reasons for the delay (notification after 72 hours)",
         "7. Reasons for the delay (Art. 33(1))",
         "Page 1 of",
     ] {
@@ -616,7 +618,7 @@ fn ico_draft_asks_every_question_of_the_ico_form() {
         "{md}"
     );
     assert!(
-        pdf.contains("[ ] Risk to individuals assessed: not yet assessed"),
+        pdf.contains("Risk to individuals assessed: not yet assessed"),
         "{pdf}"
     );
     // The count on the command line is the checklist's unticked items.
@@ -745,7 +747,7 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
             "Third parties involved: Mail host *Example Cloud*",
         ),
         (
-            "**Threshold:** &lt;b&gt;Consumer harm&lt;/b&gt;: a large number of customers",
+            "**Threshold:** \\<b>Consumer harm\\</b>: a large number of customers",
             "Threshold: <b>Consumer harm</b>: a large number of customers",
         ),
         (
@@ -754,8 +756,8 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
         ),
         // Customers (1,250) apart from the data subjects (900).
         (
-            "**Customers affected (approximately):** 1250",
-            "Customers affected: 1250",
+            "**Customers affected (approximately):** 1,250",
+            "Customers affected: 1,250",
         ),
         (
             "people whose personal data was affected (data subjects): 900",
@@ -826,7 +828,7 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
         "{pdf}"
     );
     assert!(
-        pdf.contains("People whose personal data was affected (data subjects): 5000"),
+        pdf.contains("People whose personal data was affected (data subjects): 5,000"),
         "{pdf}"
     );
     let missing = md.matches("- [ ] ").count();

@@ -582,42 +582,75 @@ pub fn render_blocks(
 mod tests {
     use super::*;
 
-    /// Whether the last thing drawn on any page but the last is heading text: the text ops
-    /// of each page, in order, with their font size.
-    fn last_text_sizes(l: &Layout) -> Vec<f32> {
-        l.pages
-            .iter()
-            .map(|ops| {
-                ops.iter()
-                    .rev()
-                    .find_map(|op| match op {
-                        Op::SetFont { size, .. } => Some(size.0),
+    /// Pages (but the last) where nothing in the regular font follows the last heading:
+    /// a heading alone at the foot, or with only a table's header row after it.
+    fn headings_left_alone(l: &Layout) -> Vec<usize> {
+        let pages = &l.pages[..l.pages.len() - 1];
+        (0..pages.len())
+            .filter(|&i| {
+                let fonts: Vec<(BuiltinFont, f32)> = pages[i]
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::SetFont {
+                            font: PdfFontHandle::Builtin(f),
+                            size,
+                        } => Some((*f, size.0)),
                         _ => None,
                     })
-                    .unwrap_or(0.0)
+                    .collect();
+                let last_heading = fonts.iter().rposition(|(_, size)| *size >= 11.0);
+                last_heading
+                    .is_some_and(|h| !fonts[h..].iter().any(|(f, _)| *f == BuiltinFont::Helvetica))
             })
             .collect()
     }
 
+    /// The lowest baseline of any text on any page.
+    fn lowest_text(l: &Layout) -> f32 {
+        l.pages
+            .iter()
+            .flatten()
+            .filter_map(|op| match op {
+                Op::SetTextCursor { pos } => Some(pos.y.0),
+                _ => None,
+            })
+            .fold(f32::MAX, f32::min)
+    }
+
     #[test]
     fn a_heading_never_ends_a_page() {
-        // Push the heading down a point at a time through the foot of the first page.
-        for filler in 0..70 {
-            let mut l = Layout::new();
-            for _ in 0..filler {
-                l.paragraph("filler", 9.0);
+        // Push the headings down a line at a time through the foot of the first page,
+        // before each kind of content.
+        for kind in 0..4 {
+            for filler in 0..70 {
+                let mut l = Layout::new();
+                for _ in 0..filler {
+                    l.paragraph("filler", 9.0);
+                }
+                l.heading("A section", 13.0);
+                l.heading("Its first subsection", 11.0);
+                match kind {
+                    0 => l.table(
+                        &["a", "b"],
+                        &[1.0, 1.0],
+                        &[vec!["1".into(), "2".into()], vec!["3".into(), "4".into()]],
+                    ),
+                    1 => l.paragraph("after", 9.0),
+                    2 => l.bullet("a list item", 9.0),
+                    _ => l.bar_chart("chart", "h", &[Bar::done("x", 1.0)], Some(2.0), None),
+                }
+                l.paragraph("the end", 9.0);
+                let alone = headings_left_alone(&l);
+                assert!(
+                    alone.is_empty(),
+                    "kind {kind}, filler {filler}: heading alone on page(s) {alone:?} of {}",
+                    l.page_count()
+                );
+                assert!(
+                    lowest_text(&l) >= BOTTOM - 12.0,
+                    "kind {kind}, filler {filler}"
+                );
             }
-            l.heading("A section", 13.0);
-            l.heading("Its first subsection", 11.0);
-            l.table(&["a", "b"], &[1.0, 1.0], &[vec!["1".into(), "2".into()]]);
-            l.paragraph("after", 9.0);
-            l.bullet("a list item", 9.0);
-            let sizes = last_text_sizes(&l);
-            assert!(
-                sizes[..sizes.len() - 1].iter().all(|s| *s < 11.0),
-                "filler {filler}: a page ends with a heading ({sizes:?}, {} pages)",
-                l.page_count()
-            );
         }
     }
 

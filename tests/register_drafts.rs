@@ -839,3 +839,70 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
         run.stdout
     );
 }
+
+#[test]
+fn draft_pdfs_read_as_documents_not_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, id, pdf_name) in [
+        ("ico", "HP-2026-1101", "ico-HP-2026-1101.pdf"),
+        ("fca", "HP-2026-1101", "fca-HP-2026-1101-final.pdf"),
+    ] {
+        let run = draft(kind, None, "samples/incidents.csv", id, dir.path(), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let pdf = dir.path().join(pdf_name);
+        let text = pdftotext(&pdf, &["-layout"]);
+        // No Markdown syntax: no "- [x]" check boxes, "**" bold, "_missing_", "## ",
+        // backslash escapes or code ticks; list items are bullets.
+        for syntax in ["[x]", "[ ]", "**", "_missing_", "## ", "\\", "`"] {
+            assert!(
+                !text.contains(syntax),
+                "{pdf_name} prints {syntax:?}: {text}"
+            );
+        }
+        for line in text.lines().map(str::trim_start) {
+            assert!(
+                !line.starts_with("- ") && !line.starts_with("* ") && !line.starts_with('#'),
+                "{pdf_name}: a Markdown line: {line:?}"
+            );
+        }
+        assert!(text.contains("\u{2022} "), "{pdf_name} has bullets: {text}");
+        // Headings are set larger than the text, and none ends a page; nothing passes
+        // the margins.
+        let pages = pdf::pages(&pdf);
+        let heading = pages
+            .iter()
+            .flat_map(|p| &p.lines)
+            .find(|l| l.text() == "1. About the breach" || l.text() == "1. The incident")
+            .unwrap_or_else(|| panic!("{pdf_name}: no first section heading"));
+        assert!(heading.height() >= pdf::HEADING_HEIGHT, "{heading:?}");
+        assert!(pdf::headings_ending_a_page(&pages).is_empty());
+        assert!(pdf::outside_margins(&pages).is_empty());
+        // The creation date is the generation time (--now).
+        let meta = pdftotext(&pdf, &["-bbox-layout"]);
+        assert!(meta.contains(r#"<meta name="CreationDate" content="2026-11-28T12:00:00Z"/>"#));
+    }
+    // The ICO checklist's items all print (as check boxes drawn beside them), and counts
+    // carry thousands separators.
+    let md = std::fs::read_to_string(dir.path().join("ico-HP-2026-1101.md")).unwrap();
+    let flat = pdf_flat(&dir.path().join("ico-HP-2026-1101.pdf"));
+    let items: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("- [x] ").or(l.strip_prefix("- [ ] ")))
+        .collect();
+    assert!(items.len() > 10);
+    for item in items {
+        let words = item.split(" (").next().unwrap().replace('\\', "");
+        assert!(
+            flat.contains(&words),
+            "PDF lacks the checklist item {words:?}"
+        );
+    }
+    assert!(
+        md.contains("**Approximate number of people:** 2,400,000"),
+        "{md}"
+    );
+    assert!(
+        flat.contains("Approximate number of people: 2,400,000"),
+        "{flat}"
+    );
+}

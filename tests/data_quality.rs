@@ -331,7 +331,8 @@ fn the_report_lists_rejected_rows_and_problems() {
     );
     assert_eq!(run.code, 6, "{}", run.stderr);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| 2 | 1 | 1 | 1 |"), "{md}");
+    // Read 2, accepted 1, rejected 1, skipped 0, accepted with problems 1.
+    assert!(md.contains("| incidents | 2 | 1 | 1 | 0 | 1 |"), "{md}");
     assert!(
         md.contains("| line 2 | P-1 | affected\\_services | kept |"),
         "{md}"
@@ -343,7 +344,11 @@ fn the_report_lists_rejected_rows_and_problems() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("teleporter"));
     let pdf = pdftotext(&out.join("report.pdf"), &[]);
-    assert!(pdf.contains("With problems"), "{pdf}");
+    let headers = ["Records read", "Rejected", "Accepted with problems"].map(String::from);
+    assert!(
+        pdf::has_header_row(&pdf::pages(&out.join("report.pdf")), &headers, 40.0),
+        "{pdf}"
+    );
     assert!(pdf.contains("teleporter"), "{pdf}");
 }
 

@@ -112,12 +112,14 @@ fn ico_draft_is_written_escaped_and_complete() {
     let md = std::fs::read_to_string(dir.path().join("ico-X-1.md")).unwrap();
     let html = std::fs::read_to_string(dir.path().join("ico-X-1.html")).unwrap();
     let eml = std::fs::read_to_string(dir.path().join("ico-X-1.eml")).unwrap();
-    // Hostile input is inert in every format.
-    for text in [&md, &html] {
-        assert!(!text.contains("<script>"), "{text}");
-        assert!(!text.contains("<img"), "{text}");
-        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    }
+    // Hostile input is inert in every format: escaped for HTML in HTML, for Markdown
+    // (a backslash before every `<`) in Markdown, where it reads as written.
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(md.matches('<').count(), md.matches("\\<").count(), "{md}");
+    assert!(md.contains("\\<script>alert(1)\\</script>"), "{md}");
+    assert!(!md.contains("&lt;"), "Markdown is not HTML-escaped: {md}");
     assert!(!md.contains("[phish](http"), "a link must not form: {md}");
     // The clock at the top: aware 20 Nov 09:00, 72 hours, not notified: overdue.
     assert!(
@@ -482,7 +484,7 @@ fn drafts_come_as_pdf_with_real_text() {
     for needle in [
         "DRAFT: personal data breach report to the ICO",
         "Clock (UK GDPR Art. 33(1)): overdue, late by 5d 03h 00m",
-        "[ ] Reasons for the delay (notification after 72 hours)",
+        "Reasons for the delay (notification after 72 hours)",
         "7. Reasons for the delay (Art. 33(1))",
         "Page 1 of",
     ] {
@@ -616,7 +618,7 @@ fn ico_draft_asks_every_question_of_the_ico_form() {
         "{md}"
     );
     assert!(
-        pdf.contains("[ ] Risk to individuals assessed: not yet assessed"),
+        pdf.contains("Risk to individuals assessed: not yet assessed"),
         "{pdf}"
     );
     // The count on the command line is the checklist's unticked items.
@@ -745,7 +747,7 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
             "Third parties involved: Mail host *Example Cloud*",
         ),
         (
-            "**Threshold:** &lt;b&gt;Consumer harm&lt;/b&gt;: a large number of customers",
+            "**Threshold:** \\<b>Consumer harm\\</b>: a large number of customers",
             "Threshold: <b>Consumer harm</b>: a large number of customers",
         ),
         (
@@ -754,8 +756,8 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
         ),
         // Customers (1,250) apart from the data subjects (900).
         (
-            "**Customers affected (approximately):** 1250",
-            "Customers affected: 1250",
+            "**Customers affected (approximately):** 1,250",
+            "Customers affected: 1,250",
         ),
         (
             "people whose personal data was affected (data subjects): 900",
@@ -826,7 +828,7 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
         "{pdf}"
     );
     assert!(
-        pdf.contains("People whose personal data was affected (data subjects): 5000"),
+        pdf.contains("People whose personal data was affected (data subjects): 5,000"),
         "{pdf}"
     );
     let missing = md.matches("- [ ] ").count();
@@ -835,5 +837,72 @@ fn fca_draft_carries_the_entitys_identifiers_threshold_and_customers() {
             .contains(&format!("checklist: {missing} item(s) missing")),
         "{} vs {missing}",
         run.stdout
+    );
+}
+
+#[test]
+fn draft_pdfs_read_as_documents_not_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, id, pdf_name) in [
+        ("ico", "HP-2026-1101", "ico-HP-2026-1101.pdf"),
+        ("fca", "HP-2026-1101", "fca-HP-2026-1101-final.pdf"),
+    ] {
+        let run = draft(kind, None, "samples/incidents.csv", id, dir.path(), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let pdf = dir.path().join(pdf_name);
+        let text = pdftotext(&pdf, &["-layout"]);
+        // No Markdown syntax: no "- [x]" check boxes, "**" bold, "_missing_", "## ",
+        // backslash escapes or code ticks; list items are bullets.
+        for syntax in ["[x]", "[ ]", "**", "_missing_", "## ", "\\", "`"] {
+            assert!(
+                !text.contains(syntax),
+                "{pdf_name} prints {syntax:?}: {text}"
+            );
+        }
+        for line in text.lines().map(str::trim_start) {
+            assert!(
+                !line.starts_with("- ") && !line.starts_with("* ") && !line.starts_with('#'),
+                "{pdf_name}: a Markdown line: {line:?}"
+            );
+        }
+        assert!(text.contains("\u{2022} "), "{pdf_name} has bullets: {text}");
+        // Headings are set larger than the text, and none ends a page; nothing passes
+        // the margins.
+        let pages = pdf::pages(&pdf);
+        let heading = pages
+            .iter()
+            .flat_map(|p| &p.lines)
+            .find(|l| l.text() == "1. About the breach" || l.text() == "1. The incident")
+            .unwrap_or_else(|| panic!("{pdf_name}: no first section heading"));
+        assert!(heading.height() >= pdf::HEADING_HEIGHT, "{heading:?}");
+        assert!(pdf::headings_ending_a_page(&pages).is_empty());
+        assert!(pdf::outside_margins(&pages).is_empty());
+        // The creation date is the generation time (--now).
+        let meta = pdftotext(&pdf, &["-bbox-layout"]);
+        assert!(meta.contains(r#"<meta name="CreationDate" content="2026-11-28T12:00:00Z"/>"#));
+    }
+    // The ICO checklist's items all print (as check boxes drawn beside them), and counts
+    // carry thousands separators.
+    let md = std::fs::read_to_string(dir.path().join("ico-HP-2026-1101.md")).unwrap();
+    let flat = pdf_flat(&dir.path().join("ico-HP-2026-1101.pdf"));
+    let items: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("- [x] ").or(l.strip_prefix("- [ ] ")))
+        .collect();
+    assert!(items.len() > 10);
+    for item in items {
+        let words = item.split(" (").next().unwrap().replace('\\', "");
+        assert!(
+            flat.contains(&words),
+            "PDF lacks the checklist item {words:?}"
+        );
+    }
+    assert!(
+        md.contains("**Approximate number of people:** 2,400,000"),
+        "{md}"
+    );
+    assert!(
+        flat.contains("Approximate number of people: 2,400,000"),
+        "{flat}"
     );
 }

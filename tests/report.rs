@@ -7,7 +7,16 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 fn report(args: &[&str], out: &Path) -> Run {
-    let mut all = vec![
+    report_in(None, args, out)
+}
+
+/// `regwatch [--config CFG] report ARGS --month 2026-11 --now NOW --out OUT`.
+fn report_in(cfg: Option<&str>, args: &[&str], out: &Path) -> Run {
+    let mut all = match cfg {
+        Some(cfg) => vec!["--config", cfg],
+        None => Vec::new(),
+    };
+    all.extend_from_slice(&[
         "report",
         "--month",
         "2026-11",
@@ -15,7 +24,7 @@ fn report(args: &[&str], out: &Path) -> Run {
         NOW,
         "--out",
         out.to_str().unwrap(),
-    ];
+    ]);
     all.extend_from_slice(args);
     regwatch(&all)
 }
@@ -153,11 +162,14 @@ fn hostile_input_is_inert_in_every_report_format() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let html = read(&out.join("report.html"));
     let md = read(&out.join("report.md"));
-    for text in [&html, &md] {
-        assert!(!text.contains("<script>"), "raw script tag");
-        assert!(!text.contains("<img"), "raw img tag");
-        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    }
+    assert!(!html.contains("<script>"), "raw script tag");
+    assert!(!html.contains("<img"), "raw img tag");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // Markdown is escaped for Markdown: every `<` has a backslash, so no tag forms when
+    // it is rendered, and the text reads as written.
+    assert_eq!(md.matches('<').count(), md.matches("\\<").count(), "{md}");
+    assert!(md.contains("\\<script>alert(1)\\</script>"), "{md}");
+    assert!(!md.contains("&lt;"), "{md}");
     assert!(!md.contains("[phish](http"));
     assert!(
         html.contains("[phish](http://evil.example)"),
@@ -227,7 +239,7 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
         "The worst five",
         "NIST AI RMF 1.0 coverage",
         "Change metrics: AI-driven against human changes",
-        "Change failure rate (%)",
+        "Change failure rate (% of production changes",
         "5. Breach register (UK GDPR Art. 33(5))",
         "6. Data quality",
     ] {
@@ -238,7 +250,10 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
     let flat = squash(&text);
     assert!(flat.contains("Incidents 23 2 +21"), "{flat}");
     assert!(flat.contains("Impact tolerance breaches 3 0 +3"));
-    assert!(flat.contains("samples/incidents.csv 25 25 0"), "{flat}");
+    assert!(
+        flat.contains("samples/incidents.csv incidents 25 25 0 0 0"),
+        "{flat}"
+    );
     assert!(flat.contains("limit 72 h"));
     assert!(
         flat.contains("19 of 72 subcategories have evidence"),
@@ -272,4 +287,323 @@ fn pdf_report_has_real_text_sections_page_numbers_and_repeated_headers() {
         })
         .count();
     assert!(repeats >= 2, "header row on {repeats} page(s)");
+}
+
+fn select<'a>(doc: &'a scraper::Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    let sel = scraper::Selector::parse(css).unwrap();
+    doc.select(&sel).collect()
+}
+
+fn text_of(e: &scraper::ElementRef) -> String {
+    e.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The column headings of every table in the HTML, but the folded one (a list in the PDF).
+fn html_table_headers(html: &str) -> Vec<Vec<String>> {
+    let doc = scraper::Html::parse_document(html);
+    let folded = select(&doc, "details table");
+    select(&doc, "table")
+        .into_iter()
+        .filter(|t| !folded.contains(t))
+        .map(|t| {
+            let th = scraper::Selector::parse("th").unwrap();
+            t.select(&th).map(|h| text_of(&h)).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn pdf_report_keeps_to_its_margins_keeps_headings_with_content_and_has_every_html_column() {
+    let cfg = config();
+    // The sample month, and a month of incidents and audit logs with very long ARNs, S3
+    // paths and evidence paths (tests/fixtures/long-tokens).
+    let long_arn = "arn:aws:s3:::hp-prod-customer-exports-eu-west-2-0123456789abcdef0123456789abcdef/exports/2026/11/10/full/customers-full-export-000000000000000000000001.csv.gz";
+    for (cfg, args, must_hold) in [
+        (
+            None,
+            vec!["samples/incidents.csv", "--audit", "samples/audit"],
+            None,
+        ),
+        (
+            Some(cfg.as_str()),
+            vec![
+                "tests/fixtures/long-tokens/incidents.csv",
+                "--audit",
+                "tests/fixtures/long-tokens/audit",
+            ],
+            Some(long_arn),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report");
+        let run = report_in(cfg, &args, &out);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let pdf = out.join("report.pdf");
+        let pages = pdf::pages(&pdf);
+        assert!(pages.len() >= 2, "{args:?}");
+        let outside = pdf::outside_margins(&pages);
+        assert!(
+            outside.is_empty(),
+            "{args:?}: words past the margins: {outside:?}"
+        );
+        let alone = pdf::headings_ending_a_page(&pages);
+        assert!(
+            alone.is_empty(),
+            "{args:?}: headings at the foot of a page: {alone:?}"
+        );
+        if let Some(token) = must_hold {
+            // The long tokens are all there, broken across lines, not cut off.
+            let joined: String = pages
+                .iter()
+                .flat_map(|p| p.body().into_iter().map(|l| l.text().replace(' ', "")))
+                .collect();
+            assert!(joined.contains(&format!("Resources:{token}")), "{joined}");
+        }
+        // Every table of the HTML is in the PDF with all its column headings.
+        let html = read(&out.join("report.html"));
+        let tables = html_table_headers(&html);
+        assert!(tables
+            .iter()
+            .any(|t| t.contains(&"People affected".to_string())));
+        for headers in &tables {
+            assert!(
+                pdf::has_header_row(&pages, headers, 40.0),
+                "{args:?}: the PDF has no table with the columns {headers:?}"
+            );
+        }
+        // The document's creation date is the generation time (--now).
+        let meta = pdftotext(&pdf, &["-bbox-layout"]);
+        assert!(
+            meta.contains(r#"<meta name="CreationDate" content="2026-11-28T12:00:00Z"/>"#),
+            "{}",
+            &meta[..meta.len().min(800)]
+        );
+    }
+}
+
+#[test]
+fn report_opens_with_a_verdict_and_sorts_clocks_by_urgency() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report(&["samples/incidents.csv", "--audit", "samples/audit"], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = "3 overdue and 6 due within 24 hours";
+    let html = read(&out.join("report.html"));
+    let doc = scraper::Html::parse_document(&html);
+    // The verdict comes before section 1, highlighted, with the nine clocks.
+    let verdict = select(&doc, "section.verdict.urgent");
+    assert_eq!(verdict.len(), 1);
+    assert!(html.find("id=\"verdict\"").unwrap() < html.find("1. Executive summary").unwrap());
+    assert!(text_of(&verdict[0]).contains(summary));
+    let rows = select(&doc, "section.verdict tbody tr");
+    assert_eq!(rows.len(), 9);
+    let md = read(&out.join("report.md"));
+    assert!(md.find(summary).unwrap() < md.find("## 1. Executive summary").unwrap());
+    let flat = pdftotext(&out.join("report.pdf"), &[])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.find(summary).unwrap() < flat.find("1. Executive summary").unwrap());
+
+    // Section 2: overdue first, then the open clocks by due time; the urgent ones marked.
+    let json: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let clocks = json["clocks"].as_array().unwrap();
+    let rank = |s: &str| match s {
+        "overdue" => 0,
+        "due-soon" | "due" => 1,
+        "not-started" => 2,
+        _ => 3,
+    };
+    let ranks: Vec<i32> = clocks
+        .iter()
+        .map(|c| rank(c["status"].as_str().unwrap()))
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    let open: Vec<&str> = clocks
+        .iter()
+        .filter(|c| rank(c["status"].as_str().unwrap()) == 1)
+        .map(|c| c["deadline"].as_str().unwrap())
+        .collect();
+    assert!(
+        open.len() > 5 && open.windows(2).all(|w| w[0] <= w[1]),
+        "{open:?}"
+    );
+    let urgent_rows = select(&doc, "h2 ~ table tbody tr.urgent").len();
+    assert_eq!(urgent_rows, 9, "the same nine, highlighted in section 2");
+    let first_rows: Vec<String> = select(&doc, "table")[2]
+        .select(&scraper::Selector::parse("tbody tr").unwrap())
+        .take(9)
+        .map(|r| r.value().attr("class").unwrap_or("").to_string())
+        .collect();
+    assert!(first_rows.iter().all(|c| c == "urgent"), "{first_rows:?}");
+
+    // A month with nothing pressing says so, in every format.
+    let quiet = dir.path().join("quiet.csv");
+    std::fs::write(
+        &quiet,
+        "id,title,aware_at,personal_data\nQ-1,Quiet,2026-11-02T09:00:00Z,false\n",
+    )
+    .unwrap();
+    let out = dir.path().join("quiet");
+    let run = report(&[quiet.to_str().unwrap()], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let clear = "Nothing overdue or due within 24 hours";
+    let doc = scraper::Html::parse_document(&read(&out.join("report.html")));
+    assert!(text_of(&select(&doc, "section.verdict.clear")[0]).contains(clear));
+    assert!(read(&out.join("report.md")).contains(&format!("> **{clear}**")));
+    assert!(pdftotext(&out.join("report.pdf"), &[]).contains(clear));
+}
+
+#[test]
+fn report_keys_its_charts_folds_coverage_and_accounts_for_every_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report(&["samples/incidents.csv", "--audit", "samples/audit"], &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = read(&out.join("report.html"));
+    let md = read(&out.join("report.md"));
+    let flat = pdftotext(&out.join("report.pdf"), &["-layout"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rows_printed = pdf::visual_lines(&pdf::pages(&out.join("report.pdf")));
+    let printed = |needle: &str| rows_printed.iter().any(|l| l.contains(needle));
+    let doc = scraper::Html::parse_document(&html);
+
+    // The ICO chart tells notified from not yet notified, in its key and its bars.
+    let ico = text_of(&select(&doc, "svg")[0]);
+    for key in [
+        "notified within the limit",
+        "notified over the limit",
+        "not yet notified (hours so far)",
+    ] {
+        assert!(ico.contains(key), "{ico}");
+        assert!(flat.contains(key), "PDF key lacks {key:?}");
+    }
+    assert!(
+        html.contains(r#"class="over open""#),
+        "HP-2026-1115 is late and not notified"
+    );
+    assert!(
+        md.contains("| HP-2026-1115 | 192.8 | not yet (hours so far) |"),
+        "{md}"
+    );
+    assert!(md.contains("| HP-2026-1101 | 32.2 | notified |"));
+
+    // NIST AI RMF coverage: 19 rows with evidence, the other 53 folded.
+    let rows = select(&doc, "h3 + p + table tbody tr")
+        .into_iter()
+        .filter(|r| {
+            text_of(r).starts_with("GOVERN")
+                || text_of(r).starts_with("MAP")
+                || text_of(r).starts_with("MEASURE")
+                || text_of(r).starts_with("MANAGE")
+        })
+        .count();
+    assert_eq!(rows, 19);
+    let folded = select(&doc, "details.no-evidence");
+    assert_eq!(folded.len(), 1);
+    assert!(
+        text_of(&select(&doc, "details.no-evidence summary")[0]).starts_with("53 subcategories")
+    );
+    assert_eq!(select(&doc, "details.no-evidence tbody tr").len(), 53);
+    let listed = "No evidence from any policy for 53 subcategories: GOVERN 1.1, GOVERN 1.2,";
+    assert!(md.contains(listed), "{md}");
+    assert!(flat.contains(listed), "{flat}");
+    assert!(
+        !md.contains("| none |"),
+        "no row for a subcategory without evidence"
+    );
+
+    // Data quality: every input file, the audit logs with records read, accepted,
+    // rejected and skipped, summing to what the audit read; files not read, with why.
+    let json: serde_json::Value = serde_json::from_str(&read(&out.join("report.json"))).unwrap();
+    let inputs = json["inputs"].as_array().unwrap();
+    let audit: Vec<&serde_json::Value> = inputs
+        .iter()
+        .filter(|i| i["kind"].as_str().unwrap().starts_with("audit"))
+        .collect();
+    let read_sum: u64 = audit.iter().map(|i| i["read"].as_u64().unwrap()).sum();
+    assert_eq!(read_sum, 6588);
+    for i in &audit {
+        let n = |k: &str| i[k].as_u64().unwrap();
+        assert_eq!(
+            n("read"),
+            n("accepted") + n("rejected") + n("skipped"),
+            "{i}"
+        );
+    }
+    assert!(audit.iter().any(|i| i["file"] == "samples/audit/README.md"
+        && i["note"].as_str().unwrap().starts_with("not read:")));
+    let html_inputs: Vec<String> = select(&doc, "h2 ~ table tbody tr td:first-child")
+        .iter()
+        .map(text_of)
+        .collect();
+    for i in inputs {
+        assert!(
+            html_inputs.contains(&i["file"].as_str().unwrap().to_string()),
+            "{i}"
+        );
+    }
+    assert!(
+        md.contains(
+            "| samples/audit/k8s/audit-prod-cluster.jsonl | audit: k8s | 941 | 938 | 1 | 2 | 0 |"
+        ),
+        "{md}"
+    );
+    assert!(md
+        .contains("| samples/audit/native/changes-2026-11.jsonl | audit: jsonl | 5,579 | 5,579 |"));
+    assert!(printed("audit: k8s 941 938 1 2 0"), "{rows_printed:#?}");
+
+    // October had no audit logs: "no logs", not 0.
+    let row = "High and critical audit findings | 25 | no logs | not comparable |";
+    assert!(md.contains(row), "{md}");
+    assert!(printed(
+        "High and critical audit findings 25 no logs not comparable"
+    ));
+    let html_row = select(&doc, "tbody tr")
+        .into_iter()
+        .map(|r| text_of(&r))
+        .find(|t| t.starts_with("High and critical audit findings"))
+        .unwrap();
+    assert_eq!(
+        html_row,
+        "High and critical audit findings 25 no logs not comparable"
+    );
+
+    // Counts carry thousands separators (2,400,000 people in HP-2026-1101).
+    assert!(md.contains("people: 2,400,000; records: 3,150"));
+    assert!(html.contains("people: 2,400,000"));
+    assert!(printed("2,400,000;"), "{rows_printed:#?}");
+    assert!(printed("3,150)"), "{rows_printed:#?}");
+    assert!(flat.contains("6,588 record(s) read"));
+}
+
+#[test]
+fn markdown_is_escaped_for_markdown_not_html() {
+    let cfg = fixture("regwatch-special-name.toml").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let run = report_in(
+        Some(&cfg),
+        &["tests/fixtures/long-tokens/incidents.csv"],
+        &out,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = read(&out.join("report.md"));
+    // The organisation "H&P <x> Ltd" reads as written; only the `<` a Markdown renderer
+    // would take for a tag has a backslash. (The sample's "H&P Pay": the golden report.md.)
+    assert!(md.contains("H&P \\<x> Ltd. Period"), "{md}");
+    assert!(!md.contains("&amp;") && !md.contains("&lt;"), "{md}");
+    // HTML stays escaped.
+    let html = read(&out.join("report.html"));
+    assert!(html.contains("H&amp;P &lt;x&gt; Ltd"));
+    assert!(!html.contains("<x>"));
+    // And the PDF prints it as it is.
+    assert!(pdftotext(&out.join("report.pdf"), &[]).contains("H&P <x> Ltd"));
 }

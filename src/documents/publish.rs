@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::utc_text;
 use crate::documents::report::MonthlyReport;
-use crate::error::bad_input;
 use crate::util::defaults::Origin;
 use crate::util::text::escape_markdown;
 
@@ -24,14 +23,8 @@ pub struct ReportTemplates {
 impl ReportTemplates {
     /// From the templates folder `dir`, else built in, file by file.
     pub fn load(dir: Option<&Path>) -> Result<ReportTemplates> {
-        let load = |name: &str, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
-            let mut hb = Handlebars::new();
-            hb.set_strict_mode(true);
-            hb.register_escape_fn(escape);
-            let (text, origin) = crate::util::defaults::read_template(dir, name)?;
-            hb.register_template_string("report", text)
-                .map_err(|e| bad_input(format!("template {}: {e}", origin.label())))?;
-            Ok(hb)
+        let load = |name: &str, escape: fn(&str) -> String| {
+            crate::documents::load_template(dir, name, "report", escape)
         };
         Ok(ReportTemplates {
             html: load("report.html.hbs", handlebars::html_escape)?,

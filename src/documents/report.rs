@@ -20,6 +20,8 @@ use crate::incidents::record::Incident;
 use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeKind;
 use crate::regimes::model::RegimeRole;
+use crate::render::chart::{svg_bar_chart, Bar, DISRUPTED, NOTIFIED};
+use crate::util::text::thousands;
 
 /// A calendar month in the report's time zone: `[start, end)`.
 #[derive(Debug, Clone, Copy)]
@@ -93,13 +95,28 @@ pub struct Headline {
     pub high_severity_findings: usize,
 }
 
-/// A headline figure with last month's, for the comparison table.
+/// A headline figure with last month's, for the comparison table. A figure is `None`
+/// (shown as "no logs") when it rests on audit logs and none covered that month.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub label: &'static str,
-    pub this_month: usize,
-    pub last_month: usize,
+    pub this_month: Option<usize>,
+    pub last_month: Option<usize>,
+    /// The figures as shown: with thousands separators, or "no logs".
+    pub this_month_text: String,
+    pub last_month_text: String,
     pub change: String,
+}
+
+/// The report's first words: what is overdue or due within 24 hours when it was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub overdue: usize,
+    pub due_within_24h: usize,
+    /// "2 overdue and 1 due within 24 hours", or "Nothing overdue or due within 24 hours".
+    pub summary: String,
+    /// Those clocks, most urgent first.
+    pub clocks: Vec<ClockRow>,
 }
 
 /// Section 2: one clock that ran in the month.
@@ -114,6 +131,8 @@ pub struct ClockRow {
     pub status: Status,
     pub deadline: String,
     pub time: String,
+    /// Overdue, or open and due within 24 hours of the report's generation time.
+    pub urgent: bool,
     pub internal_target: bool,
     pub rehearsal: bool,
 }
@@ -136,8 +155,8 @@ pub struct ServiceSection {
     pub disruptions: usize,
     pub longest: String,
     pub breaches: usize,
-    /// Hours of disruption per incident, for the charts.
-    pub bars: Vec<(String, f64)>,
+    /// Hours of disruption per incident, for the charts; an open bar is still disrupted.
+    pub bars: Vec<Bar>,
     pub tolerance_hours: f64,
     pub chart_svg: String,
 }
@@ -146,11 +165,17 @@ pub struct ServiceSection {
 #[derive(Debug, Clone, Serialize)]
 pub struct InputQuality {
     pub file: String,
+    /// `incidents`, or the audit log's format (`audit: cloudtrail`, ...).
+    pub kind: String,
     pub read: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// Records that are not events to check (other stages of a Kubernetes request).
+    pub skipped: u64,
     /// Accepted rows with a field that could not be used.
     pub with_problems: u64,
+    /// Why the file, or the rest of it, was not read (rejected whole, or skipped).
+    pub note: Option<String>,
 }
 
 /// A row rejected, or a field of a kept row that could not be used: what the numbers in
@@ -175,12 +200,18 @@ pub struct MonthlyReport {
     pub period_start: String,
     pub period_end: String,
     pub generated_at: String,
+    /// The generation time (the run's `--now`, else the clock): also the PDF's creation date.
+    pub generated_at_utc: DateTime<Utc>,
+    /// Section 1 opens with it.
+    pub verdict: Verdict,
     pub headline: Headline,
     pub previous_month_label: String,
     pub comparison: Vec<Comparison>,
+    /// Most urgent first: overdue, then open by due time, not started, then done.
     pub clocks: Vec<ClockRow>,
     pub ico_chart_svg: String,
-    pub ico_times: Vec<(String, f64)>,
+    /// Hours from awareness to ICO notification; an open bar is not yet notified (to now).
+    pub ico_times: Vec<Bar>,
     /// The ICO clock's period in hours (72), from the mappings.
     pub ico_limit_hours: Option<f64>,
     pub late_reasons: Vec<LateReason>,
@@ -205,13 +236,15 @@ pub struct AiOperations {
     /// The five most severe findings of the month, in detail.
     pub worst: Vec<WorstFinding>,
     pub coverage: Vec<CoverageRow>,
+    /// The subcategories no policy gives evidence for, folded away in the report.
+    pub without_evidence: Vec<String>,
     pub subcategories_covered: usize,
     pub subcategories: usize,
     /// The month's change metrics, AI-driven against human.
     pub metrics: Vec<crate::audit::metrics::ChangeMetrics>,
-    pub failure_rate_bars: Vec<(String, f64)>,
+    pub failure_rate_bars: Vec<Bar>,
     pub failure_rate_svg: String,
-    pub lead_time_bars: Vec<(String, f64)>,
+    pub lead_time_bars: Vec<Bar>,
     pub lead_time_svg: String,
 }
 
@@ -359,34 +392,41 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
         "human" => "People".to_string(),
         other => format!("{other}s"),
     };
-    let failure_rate_bars: Vec<(String, f64)> = metrics
+    let failure_rate_bars: Vec<Bar> = metrics
         .iter()
-        .map(|m| (who(&m.driven_by), m.change_failure_rate * 100.0))
+        .map(|m| Bar::done(who(&m.driven_by), m.change_failure_rate * 100.0))
         .collect();
-    let lead_time_bars: Vec<(String, f64)> = metrics
+    let lead_time_bars: Vec<Bar> = metrics
         .iter()
-        .filter_map(|m| Some((who(&m.driven_by), m.lead_time_hours?)))
+        .filter_map(|m| Some(Bar::done(who(&m.driven_by), m.lead_time_hours?)))
         .collect();
     Ok(AiOperations {
-        read: crate::audit::render::counts_line(audit),
+        read: audit_read_line(audit),
         findings: in_month.len(),
         by_severity,
         by_policy,
         worst,
         subcategories_covered: coverage.iter().filter(|c| c.status != "none").count(),
+        without_evidence: coverage
+            .iter()
+            .filter(|c| c.status == "none")
+            .map(|c| c.id.clone())
+            .collect(),
         subcategories: coverage.len(),
         coverage,
-        failure_rate_svg: bar_chart(
+        failure_rate_svg: svg_bar_chart(
             "Change failure rate (% of production changes that failed or caused an incident)",
             "%",
             &failure_rate_bars,
             None,
+            None,
         ),
         failure_rate_bars,
-        lead_time_svg: bar_chart(
+        lead_time_svg: svg_bar_chart(
             "Median lead time from first event to production (hours)",
             "h",
             &lead_time_bars,
+            None,
             None,
         ),
         lead_time_bars,
@@ -423,17 +463,30 @@ fn headline(month: &Month, incidents: &[&Incident], deadlines: &[&Deadline]) -> 
     h
 }
 
-fn compare(this: &Headline, last: &Headline, audited: bool) -> Vec<Comparison> {
-    let row = |label, a: usize, b: usize| Comparison {
+/// The figures that rest on audit logs, for months the logs covered or not.
+struct AuditCoverage {
+    this_month: bool,
+    last_month: bool,
+}
+
+fn compare(this: &Headline, last: &Headline, audit: Option<AuditCoverage>) -> Vec<Comparison> {
+    let figure = |n: Option<usize>| n.map_or("no logs".to_string(), |n| thousands(n as u64));
+    let compared = |label, a: Option<usize>, b: Option<usize>| Comparison {
         label,
         this_month: a,
         last_month: b,
-        change: match a as i64 - b as i64 {
-            0 => "no change".into(),
-            d if d > 0 => format!("+{d}"),
-            d => d.to_string(),
+        this_month_text: figure(a),
+        last_month_text: figure(b),
+        change: match (a, b) {
+            (Some(a), Some(b)) => match a as i64 - b as i64 {
+                0 => "no change".into(),
+                d if d > 0 => format!("+{}", thousands(d as u64)),
+                d => format!("-{}", thousands(d.unsigned_abs())),
+            },
+            _ => "not comparable".into(),
         },
     };
+    let row = |label, a: usize, b: usize| compared(label, Some(a), Some(b));
     let mut rows = vec![
         row("Incidents", this.incidents, last.incidents),
         row(
@@ -467,14 +520,50 @@ fn compare(this: &Headline, last: &Headline, audited: bool) -> Vec<Comparison> {
             last.tolerance_breaches,
         ),
     ];
-    if audited {
-        rows.push(row(
+    if let Some(covered) = audit {
+        rows.push(compared(
             "High and critical audit findings",
-            this.high_severity_findings,
-            last.high_severity_findings,
+            covered.this_month.then_some(this.high_severity_findings),
+            covered.last_month.then_some(last.high_severity_findings),
         ));
     }
     rows
+}
+
+/// Whether any audit event fell in `month`: the logs run from the first event to the last.
+fn audit_covers(audit: &AuditReport, month: Option<&Month>) -> bool {
+    let at = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    match (
+        month,
+        at(&audit.totals.first_event),
+        at(&audit.totals.last_event),
+    ) {
+        (Some(m), Some(first), Some(last)) => first < m.end && last >= m.start,
+        _ => false,
+    }
+}
+
+/// What the audit read, counts with thousands separators, for section 4.
+fn audit_read_line(audit: &AuditReport) -> String {
+    let t = &audit.totals;
+    let mut s = format!(
+        "{} file(s), {} record(s) read: {} accepted, {} rejected",
+        thousands(t.files),
+        thousands(t.read),
+        thousands(t.accepted),
+        thousands(t.rejected)
+    );
+    if t.skipped > 0 {
+        s.push_str(&format!(
+            ", {} skipped (other stages of Kubernetes requests counted once)",
+            thousands(t.skipped)
+        ));
+    }
+    s
 }
 
 fn high_findings(month: &Month, audit: Option<&AuditReport>) -> Result<usize> {
@@ -493,63 +582,6 @@ fn high_findings(month: &Month, audit: Option<&AuditReport>) -> Result<usize> {
     Ok(n)
 }
 
-/// Escapes text for SVG/HTML.
-fn xml(s: &str) -> String {
-    handlebars::html_escape(s)
-}
-
-/// A horizontal bar chart as inline SVG: one bar per (label, value), with a dashed line
-/// at `limit` (the 72 hours, or the impact tolerance). Labels are escaped.
-pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)], limit: Option<f64>) -> String {
-    let row_h = 22.0;
-    let left = 130.0;
-    let width = 640.0;
-    let plot_w = width - left - 60.0;
-    let height = 40.0 + row_h * bars.len().max(1) as f64 + 24.0;
-    let max = bars
-        .iter()
-        .map(|b| b.1)
-        .chain(limit)
-        .fold(1.0_f64, f64::max);
-    let x = |v: f64| left + plot_w * (v.max(0.0) / max);
-    let mut s = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{t}"><title>{t}</title><style>text{{font:12px sans-serif;fill:#1b1b1b}}.over{{fill:#b00020}}.ok{{fill:#2e6f40}}</style>"##,
-        t = xml(title)
-    );
-    s.push_str(&format!(
-        r##"<text x="0" y="16" style="font-weight:600">{}</text>"##,
-        xml(title)
-    ));
-    for (i, (label, v)) in bars.iter().enumerate() {
-        let y = 30.0 + row_h * i as f64;
-        let over = limit.is_some_and(|l| *v > l);
-        s.push_str(&format!(
-            r##"<text x="{tx}" y="{ty}" text-anchor="end">{l}</text><rect x="{left}" y="{y}" width="{w:.1}" height="14" class="{c}"/><text x="{vx:.1}" y="{ty}">{v:.1} {u}</text>"##,
-            tx = left - 6.0,
-            ty = y + 11.0,
-            l = xml(label),
-            w = x(*v) - left,
-            c = if over { "over" } else { "ok" },
-            vx = x(*v) + 4.0,
-            u = xml(unit),
-        ));
-    }
-    if bars.is_empty() {
-        s.push_str(r##"<text x="130" y="42">nothing this month</text>"##);
-    }
-    if let Some(l) = limit {
-        let lx = x(l);
-        s.push_str(&format!(
-            r##"<line x1="{lx:.1}" y1="24" x2="{lx:.1}" y2="{y2:.1}" stroke="#555" stroke-dasharray="4 3"/><text x="{lx:.1}" y="{ly:.1}" text-anchor="middle">limit {l} {u}</text>"##,
-            y2 = height - 20.0,
-            ly = height - 6.0,
-            u = xml(unit),
-        ));
-    }
-    s.push_str("</svg>");
-    s
-}
-
 fn clock_row(d: &Deadline, now: DateTime<Utc>, tz: Tz) -> ClockRow {
     ClockRow {
         incident_id: d.incident.id.to_string(),
@@ -561,8 +593,56 @@ fn clock_row(d: &Deadline, now: DateTime<Utc>, tz: Tz) -> ClockRow {
         status: d.status,
         deadline: d.due_at.map(|t| local_text(t, tz)).unwrap_or_default(),
         time: d.time_text(now),
+        urgent: is_urgent(d, now),
         internal_target: d.clock.is_some_and(|c| c.internal_target),
         rehearsal: d.regime.rehearsal,
+    }
+}
+
+/// Overdue, or open and due within 24 hours of `now`.
+fn is_urgent(d: &Deadline, now: DateTime<Utc>) -> bool {
+    d.status == Status::Overdue
+        || (d.status.is_open() && d.due_at.is_some_and(|t| t - now <= Duration::hours(24)))
+}
+
+/// Section 2's order, most urgent first: overdue, then the open clocks, the ones not
+/// started and the finished ones, each by due time (none last), then as listed.
+fn urgency(d: &Deadline) -> (u8, bool, Option<DateTime<Utc>>, u64) {
+    let group = match d.status {
+        Status::Overdue => 0,
+        Status::DueSoon | Status::Due => 1,
+        Status::NotStarted => 2,
+        _ => 3,
+    };
+    (group, d.due_at.is_none(), d.due_at, d.order)
+}
+
+fn verdict(ran: &[&&Deadline], now: DateTime<Utc>, tz: Tz) -> Verdict {
+    let clocks: Vec<ClockRow> = ran
+        .iter()
+        .filter(|d| is_urgent(d, now))
+        .map(|d| clock_row(d, now, tz))
+        .collect();
+    let overdue = clocks
+        .iter()
+        .filter(|c| c.status == Status::Overdue)
+        .count();
+    let due_within_24h = clocks.len() - overdue;
+    let summary = match (overdue, due_within_24h) {
+        (0, 0) => "Nothing overdue or due within 24 hours".to_string(),
+        (o, 0) => format!("{} overdue", thousands(o as u64)),
+        (0, d) => format!("{} due within 24 hours", thousands(d as u64)),
+        (o, d) => format!(
+            "{} overdue and {} due within 24 hours",
+            thousands(o as u64),
+            thousands(d as u64)
+        ),
+    };
+    Verdict {
+        overdue,
+        due_within_24h,
+        summary,
+        clocks,
     }
 }
 
@@ -606,32 +686,28 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
     // In file order of incidents, then regimes and clocks as mappings/ lists them.
     let mut ran_here: Vec<&&Deadline> = r.deadlines.iter().filter(|d| ran(d)).collect();
     ran_here.sort_by_key(|d| d.order);
-    let clocks: Vec<ClockRow> = ran_here.iter().map(|d| clock_row(d, now, tz)).collect();
-    let mut ico_times: Vec<(String, f64)> = r
+    let mut by_urgency = ran_here.clone();
+    by_urgency.sort_by_key(|d| urgency(d));
+    let clocks: Vec<ClockRow> = by_urgency.iter().map(|d| clock_row(d, now, tz)).collect();
+    let mut ico_times: Vec<Bar> = r
         .deadlines
         .iter()
         .filter(|d| d.regime.role == Some(RegimeRole::IcoBreachNotice) && ran(d))
-        .filter_map(|d| {
-            let start = d.started_at?;
-            let end = d.done_at.unwrap_or(now);
-            Some((
-                d.incident.id.to_string(),
-                (end - start).num_minutes() as f64 / 60.0,
-            ))
-        })
+        .filter_map(|d| hours_bar(d, now))
         .collect();
-    ico_times.sort_by(|a, b| a.0.cmp(&b.0));
+    ico_times.sort_by(|a, b| a.label.cmp(&b.label));
     let ico_limit = r
         .deadlines
         .iter()
         .find(|d| d.regime.role == Some(RegimeRole::IcoBreachNotice) && d.period.is_some())
         .and_then(|d| d.period)
         .map(|p| p.nominal().num_minutes() as f64 / 60.0);
-    let ico_chart_svg = bar_chart(
+    let ico_chart_svg = svg_bar_chart(
         "Hours from awareness to ICO notification (or to now, if not yet notified)",
         "h",
         &ico_times,
         ico_limit,
+        Some(&NOTIFIED),
     );
     let late_reasons = r
         .deadlines
@@ -660,17 +736,7 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
                 .iter()
                 .filter(|d| d.service.is_some_and(|s| s.id == svc.id) && ran(d))
                 .collect();
-            let bars: Vec<(String, f64)> = rows
-                .iter()
-                .filter_map(|d| {
-                    let start = d.started_at?;
-                    let end = d.done_at.unwrap_or(now);
-                    Some((
-                        d.incident.id.to_string(),
-                        (end - start).num_minutes() as f64 / 60.0,
-                    ))
-                })
-                .collect();
+            let bars: Vec<Bar> = rows.iter().filter_map(|d| hours_bar(d, now)).collect();
             let longest = rows
                 .iter()
                 .filter_map(|d| Some(d.done_at.unwrap_or(now) - d.started_at?))
@@ -691,11 +757,12 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
                     .iter()
                     .filter(|d| matches!(d.status, Status::Overdue | Status::MetLate))
                     .count(),
-                chart_svg: bar_chart(
+                chart_svg: svg_bar_chart(
                     &format!("{}: hours of disruption per incident", svc.name),
                     "h",
                     &bars,
                     Some(tolerance_h),
+                    Some(&DISRUPTED),
                 ),
                 bars,
                 tolerance_hours: tolerance_h,
@@ -719,7 +786,16 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
         period_start: local_text(month.start, tz),
         period_end: local_text(month.end, tz),
         generated_at: local_text(now, tz),
-        comparison: compare(&this, &last, r.audit.is_some()),
+        generated_at_utc: now,
+        verdict: verdict(&by_urgency, now, tz),
+        comparison: compare(
+            &this,
+            &last,
+            r.audit.map(|a| AuditCoverage {
+                this_month: audit_covers(a, Some(&month)),
+                last_month: audit_covers(a, prev.as_ref()),
+            }),
+        ),
         headline: this,
         previous_month_label: prev.map(|p| p.label()).unwrap_or_default(),
         clocks,
@@ -731,17 +807,7 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
         ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)).transpose()?,
         ai_caused,
         register: crate::documents::register::build(&in_month, r.deadlines, tz),
-        inputs: r
-            .inputs
-            .iter()
-            .map(|i| InputQuality {
-                file: i.file.clone(),
-                read: i.read,
-                accepted: i.accepted,
-                rejected: i.rejected_count(),
-                with_problems: i.with_problems(),
-            })
-            .collect(),
+        inputs: input_quality(r.inputs, r.audit),
         input_issues: r
             .inputs
             .iter()
@@ -760,6 +826,65 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
             })
             .collect(),
     })
+}
+
+/// The hours a clock ran, from its start to when it was done, or to now (an open bar).
+fn hours_bar(d: &Deadline, now: DateTime<Utc>) -> Option<Bar> {
+    let start = d.started_at?;
+    let end = d.done_at.unwrap_or(now);
+    Some(Bar {
+        label: d.incident.id.to_string(),
+        // To a tenth of an hour (six minutes), as the charts print it.
+        value: ((end - start).num_minutes() as f64 / 6.0).round() / 10.0,
+        open: d.done_at.is_none(),
+    })
+}
+
+/// Every input file: the incident files, then each audit log read, rejected whole or found
+/// and skipped, with why.
+fn input_quality(incidents: &[IngestReport], audit: Option<&AuditReport>) -> Vec<InputQuality> {
+    let mut rows: Vec<InputQuality> = incidents
+        .iter()
+        .map(|i| InputQuality {
+            file: i.file.clone(),
+            kind: "incidents".into(),
+            read: i.read,
+            accepted: i.accepted,
+            rejected: i.rejected_count(),
+            skipped: 0,
+            with_problems: i.with_problems(),
+            note: None,
+        })
+        .collect();
+    let Some(a) = audit else {
+        return rows;
+    };
+    rows.extend(a.sources.iter().map(|s| {
+        InputQuality {
+            file: s.file.clone(),
+            kind: format!("audit: {}", s.format.map_or("unknown", |f| f.as_str())),
+            read: s.read,
+            accepted: s.accepted,
+            rejected: s.rejected,
+            skipped: s.skipped,
+            with_problems: 0,
+            note: s
+                .file_rejected
+                .as_ref()
+                .map(|r| format!("rejected whole: {r}")),
+        }
+    }));
+    rows.extend(a.skipped_files.iter().map(|s| InputQuality {
+        file: s.file.clone(),
+        kind: "audit".into(),
+        read: 0,
+        accepted: 0,
+        rejected: 0,
+        skipped: 0,
+        with_problems: 0,
+        note: Some(format!("not read: {}", s.reason)),
+    }));
+    rows
 }
 
 /// A coverage row's policies: the guardrail policies by id, the Sigma rules counted.
@@ -795,13 +920,5 @@ mod tests {
             "2026-12"
         );
         assert!(Month::parse("2026-13", tz).is_err());
-    }
-
-    #[test]
-    fn chart_labels_are_escaped() {
-        let svg = bar_chart("t<>", "h", &[("<script>".into(), 3.0)], Some(72.0));
-        assert!(!svg.contains("<script>"));
-        assert!(svg.contains("&lt;script&gt;"));
-        assert!(svg.contains("limit 72 h"));
     }
 }

@@ -1,6 +1,7 @@
 //! Turning results into bytes: deadlines as table, JSON, CSV, XLSX and iCalendar; the
 //! typed tables CSV and XLSX share; PDF layout.
 
+pub mod chart;
 pub mod deadlines;
 pub mod pdf;
 pub mod sheet;

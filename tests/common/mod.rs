@@ -2,6 +2,8 @@
 //! and a real SMTP server on loopback.
 #![allow(dead_code)]
 
+pub mod pdf;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

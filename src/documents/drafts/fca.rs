@@ -14,6 +14,7 @@ use crate::error::bad_input;
 use crate::incidents::record::Incident;
 use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeRole;
+use crate::util::text::thousands;
 
 /// One affected important business service in an FCA/PRA report.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +47,8 @@ pub struct FcaDraft {
     /// The firm: the entity's name, FRN and LEI (entity values win), the address.
     pub reporter: Reporter,
     pub generated_at: String,
+    /// The generation time (the run's `--now`, else the clock): the PDF's creation date.
+    pub generated_at_utc: chrono::DateTime<chrono::Utc>,
     pub id: String,
     pub title: String,
     pub stage: String,
@@ -288,6 +291,7 @@ pub fn fca_draft(
         organisation: org.clone(),
         reporter,
         generated_at: local_text(now, tz),
+        generated_at_utc: now,
         id: inc.id.to_string(),
         title: inc.title.to_string(),
         stage_name: current
@@ -441,7 +445,7 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
     b.push(Bullet(format!(
         "Customers affected: {}",
         match (&d.customers_affected, &d.customers_affected_text) {
-            (Some(n), _) => n.to_string(),
+            (Some(n), _) => thousands(*n),
             (None, Some(t)) => format!("MISSING (not a whole number: {t})"),
             (None, None) => "MISSING".into(),
         }
@@ -449,8 +453,7 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
     b.push(Bullet(format!(
         "People whose personal data was affected (data subjects): {}",
         if d.personal_data {
-            d.data_subjects
-                .map_or("not recorded".into(), |n| n.to_string())
+            d.data_subjects.map_or("not recorded".into(), thousands)
         } else {
             "none (no personal data)".into()
         }
@@ -492,6 +495,7 @@ pub fn fca_pdf(d: &FcaDraft) -> Vec<u8> {
             d.id, d.stage
         ),
         &d.generated_at,
+        d.generated_at_utc,
         &b,
     )
 }

@@ -15,6 +15,7 @@ use crate::config::Organisation;
 use crate::incidents::record::{split_list, Incident};
 use crate::regimes::deadline::{Deadline, Status};
 use crate::regimes::model::RegimeRole;
+use crate::util::text::thousands;
 
 /// The clock at the top of the draft.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +41,8 @@ pub struct IcoDraft {
     pub report_type_basis: String,
     pub ico_case_reference: Option<String>,
     pub generated_at: String,
+    /// The generation time (the run's `--now`, else the clock): the PDF's creation date.
+    pub generated_at_utc: chrono::DateTime<chrono::Utc>,
     pub id: String,
     pub title: String,
     pub clock: Option<ClockSummary>,
@@ -371,6 +374,7 @@ pub fn ico_draft(
         report_type_basis,
         ico_case_reference: text("ico_case_reference"),
         generated_at: local_text(now, tz),
+        generated_at_utc: now,
         id: inc.id.to_string(),
         title: inc.title.to_string(),
         not_notifiable: ico
@@ -546,11 +550,11 @@ pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
     }
     b.push(Bullet(format!(
         "Approximate number of people: {}",
-        d.data_subjects.map_or("MISSING".into(), |n| n.to_string())
+        d.data_subjects.map_or("MISSING".into(), thousands)
     )));
     b.push(Bullet(format!(
         "Approximate number of records: {}",
-        d.records.map_or("MISSING".into(), |n| n.to_string())
+        d.records.map_or("MISSING".into(), thousands)
     )));
     b.push(Heading("4. Consequences".into()));
     b.push(Bullet(format!(
@@ -604,6 +608,7 @@ pub fn ico_pdf(d: &IcoDraft) -> Vec<u8> {
         "DRAFT: personal data breach report to the ICO",
         &format!("DRAFT ICO breach report | incident {}", d.id),
         &d.generated_at,
+        d.generated_at_utc,
         &b,
     )
 }

@@ -172,13 +172,10 @@ pub(crate) fn checklist_blocks(items: &[ChecklistItem]) -> Vec<crate::render::pd
     items
         .iter()
         .map(|c| {
-            crate::render::pdf::layout::Block::Bullet(format!(
-                "[{}] {} ({}; field {})",
-                if c.done { "x" } else { " " },
-                c.item,
-                c.source,
-                c.field
-            ))
+            crate::render::pdf::layout::Block::Check(
+                c.done,
+                format!("{} ({}; field {})", c.item, c.source, c.field),
+            )
         })
         .collect()
 }
@@ -205,14 +202,8 @@ pub struct DraftTemplates {
 impl DraftTemplates {
     /// From the templates folder `dir`, else built in, file by file.
     pub fn load(dir: Option<&Path>, stem: &str) -> Result<DraftTemplates> {
-        let load = |name: String, escape: fn(&str) -> String| -> Result<Handlebars<'static>> {
-            let mut hb = Handlebars::new();
-            hb.set_strict_mode(true);
-            hb.register_escape_fn(escape);
-            let (text, origin) = crate::util::defaults::read_template(dir, &name)?;
-            hb.register_template_string("draft", text)
-                .map_err(|e| bad_input(format!("template {}: {e}", origin.label())))?;
-            Ok(hb)
+        let load = |name: String, escape: fn(&str) -> String| {
+            crate::documents::load_template(dir, &name, "draft", escape)
         };
         Ok(DraftTemplates {
             markdown: load(format!("{stem}.md.hbs"), escape_markdown)?,
@@ -275,8 +266,9 @@ mod tests {
     #[test]
     fn markdown_escaping_makes_html_and_links_inert() {
         let e = escape_markdown("<script>alert(1)</script> [x](http://evil) *b*");
-        assert!(!e.contains('<'));
-        assert!(e.contains("&lt;script&gt;"));
+        // Every `<` is backslash-escaped, so no tag survives a Markdown renderer.
+        assert_eq!(e.matches('<').count(), e.matches("\\<").count());
+        assert!(e.contains("\\<script>alert(1)\\</script>"));
         assert!(e.contains("\\[x\\](http://evil)"));
         assert_eq!(escape_markdown("- item"), "\\- item");
         assert_eq!(escape_markdown("2026-11-30 (GMT)"), "2026-11-30 (GMT)");

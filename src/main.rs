@@ -34,6 +34,17 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Colour the tables' status and severity: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    color: cli::values::ColorArg,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -81,13 +92,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::discover(cli.config.as_deref())?;
+    let color = cli.color.into();
     match cli.command {
-        Command::Deadlines(args) => cli::deadlines::exec(config, args),
+        Command::Deadlines(args) => cli::deadlines::exec(config, args, color),
         Command::Alerts(args) => cli::alerts::exec(config, args),
         Command::Register(args) => cli::register::exec(config, args),
         Command::Draft(kind) => cli::draft::exec(config, kind),
         Command::Report(args) => cli::report::exec(config, args),
-        Command::Audit(args) => cli::audit::exec(config, args),
+        Command::Audit(args) => cli::audit::exec(config, args, color),
         Command::Init(args) => cli::init::exec(config, args),
         Command::Check(args) => cli::check::exec(config, args),
     }

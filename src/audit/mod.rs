@@ -20,6 +20,7 @@ pub mod scan;
 pub mod sigma;
 pub mod sources;
 pub mod spill;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

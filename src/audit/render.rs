@@ -1,5 +1,6 @@
-//! Audit outputs: a table for people, JSON, CSV (formula-safe) and SARIF 2.1.0 for CI and
-//! code-scanning dashboards. Each renders the one [`AuditReport`] it is given.
+//! Audit outputs: JSON, CSV (formula-safe) and SARIF 2.1.0 for CI and code-scanning
+//! dashboards (the table for people is in `table.rs`). Each renders the one
+//! [`AuditReport`] it is given.
 
 use std::io::Write;
 
@@ -12,12 +13,12 @@ use super::event::millis_to_time;
 use super::model::Finding;
 use super::sources::SourceFormat;
 use super::AuditReport;
-use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};
+use crate::clock::{local_rfc3339, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
 use crate::controls::Severity;
 use crate::util::text::csv_safe;
 
-fn severity_name(s: Severity) -> &'static str {
+pub(crate) fn severity_name(s: Severity) -> &'static str {
     match s {
         Severity::Low => "low",
         Severity::Medium => "medium",
@@ -77,187 +78,6 @@ pub fn sigma_line(report: &AuditReport) -> String {
         s.kubernetes,
         s.refused.len()
     )
-}
-
-pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bool) -> Result<()> {
-    writeln!(w, "{}", counts_line(report))?;
-    writeln!(w, "{}", sigma_line(report))?;
-    for r in &report.sigma.refused {
-        writeln!(w, "  refused {} ({}): {}", r.rule, r.file, r.reason)?;
-    }
-    for s in &report.sources {
-        writeln!(
-            w,
-            "  {}  {}  read {}, accepted {}, rejected {}{}",
-            s.file,
-            s.format.map_or("?", SourceFormat::as_str),
-            s.read,
-            s.accepted,
-            s.rejected,
-            if s.skipped > 0 {
-                format!(", skipped {}", s.skipped)
-            } else {
-                String::new()
-            }
-        )?;
-        if let Some(reason) = &s.file_rejected {
-            writeln!(w, "    rejected whole: {reason}")?;
-        }
-    }
-    for s in &report.skipped_files {
-        writeln!(w, "  {}  skipped: {}", s.file, s.reason)?;
-    }
-    for a in &report.unmapped_accounts {
-        writeln!(
-            w,
-            "  account {a} is not in [audit] accounts: its events' environment is unknown"
-        )?;
-    }
-    let sev: Vec<String> = ["critical", "high", "medium", "low"]
-        .iter()
-        .filter_map(|s| {
-            report
-                .findings_by_severity
-                .get(*s)
-                .map(|n| format!("{s} {n}"))
-        })
-        .collect();
-    writeln!(w)?;
-    writeln!(
-        w,
-        "Findings: {}{}",
-        report.findings.len(),
-        if sev.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", sev.join(", "))
-        }
-    )?;
-    for f in report.findings.iter()? {
-        let f = f?;
-        writeln!(w)?;
-        writeln!(
-            w,
-            "{:<8}  {}  {}",
-            severity_name(f.severity).to_uppercase(),
-            f.policy,
-            local_text(millis_to_time(f.first_at), tz)
-        )?;
-        writeln!(w, "  {}", f.detail)?;
-        let mut who = Vec::new();
-        if !f.change_id.is_empty() {
-            who.push(format!("change {}", f.change_id));
-        }
-        if !f.actors.is_empty() {
-            who.push(format!("actors: {}", f.actors.join(", ")));
-        }
-        if !f.resources.is_empty() {
-            let r = f.resources_text(5);
-            who.push(format!("resources: {r}"));
-        }
-        if !who.is_empty() {
-            writeln!(w, "  {}", who.join(" · "))?;
-        }
-        if !f.events.is_empty() {
-            let places: Vec<String> = f
-                .events
-                .iter()
-                .take(5)
-                .map(|e| place(report, e.source, e.line))
-                .collect();
-            let all = f.event_count.max(f.events.len() as u64);
-            let tail = if all > places.len() as u64 {
-                format!(" ({all} events in all)")
-            } else {
-                String::new()
-            };
-            writeln!(w, "  events: {}{tail}", places.join(", "))?;
-        }
-        writeln!(w, "  why: {}", f.rationale)?;
-        let mut maps = format!("  NIST AI RMF: {}", f.nist.join(", "));
-        if !f.obligations.is_empty() {
-            maps.push_str(&format!("; {}", f.obligations.join("; ")));
-        }
-        writeln!(w, "{maps}")?;
-    }
-    writeln!(w)?;
-    writeln!(w, "By policy:")?;
-    for p in report.policies.iter().filter(|p| report.listed(p)) {
-        let n = report.findings_by_policy.get(&p.id).copied().unwrap_or(0);
-        writeln!(w, "  {:<36} {:<8} {n}", p.id, severity_name(p.severity))?;
-    }
-    if !report.metrics.is_empty() {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "Change metrics (production deployments by who applied them):"
-        )?;
-        writeln!(w, "  month    driven by  deploys  lead time (median h)  failure rate  time to restore (median h)")?;
-        for m in &report.metrics {
-            let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
-            writeln!(
-                w,
-                "  {}  {:<9}  {:>7}  {:>20}  {:>11.0}%  {:>26}",
-                m.month,
-                m.driven_by,
-                m.deployments,
-                opt(m.lead_time_hours),
-                m.change_failure_rate * 100.0,
-                opt(m.time_to_restore_hours)
-            )?;
-        }
-    }
-    if coverage {
-        writeln!(w)?;
-        write_coverage(w, report)?;
-    }
-    Ok(())
-}
-
-/// The NIST AI RMF coverage table: every subcategory, its policies, pass and fail.
-pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
-    let covered = report.coverage.iter().filter(|c| c.covered()).count();
-    writeln!(
-        w,
-        "NIST AI RMF 1.0 coverage: {covered} of {} subcategories have evidence from the policies",
-        report.coverage.len()
-    )?;
-    let unseen = report.coverage.iter().any(|c| c.no_evidence > 0);
-    if unseen {
-        writeln!(
-            w,
-            "  subcategory  pass  fail  no evidence  findings  policies"
-        )?;
-    } else {
-        writeln!(w, "  subcategory  pass  fail  findings  policies")?;
-    }
-    for c in report.coverage.iter().filter(|c| c.covered()) {
-        let (id, pass, fail, n) = (&c.id, c.passed, c.failed, c.findings);
-        let policies = c.policies.join(", ");
-        if unseen {
-            let none = c.no_evidence;
-            writeln!(
-                w,
-                "  {id:<11}  {pass:>4}  {fail:>4}  {none:>11}  {n:>8}  {policies}"
-            )?;
-        } else {
-            writeln!(w, "  {id:<11}  {pass:>4}  {fail:>4}  {n:>8}  {policies}")?;
-        }
-    }
-    if unseen {
-        writeln!(
-            w,
-            "  no evidence: policies that only look at production, and no event was in production"
-        )?;
-    }
-    let none: Vec<&str> = report
-        .coverage
-        .iter()
-        .filter(|c| !c.covered())
-        .map(|c| c.id.as_str())
-        .collect();
-    writeln!(w, "  no evidence ({}): {}", none.len(), none.join(", "))?;
-    Ok(())
 }
 
 /// A policy's part of its findings' JSON, serialised once: a run can have hundreds of

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::inputs::emit;
+use super::inputs::{emit, terminal};
 use super::values::{SeverityArg, SourceFormatArg};
 use regwatch::audit::{self, render, AuditReport, AuditRequest};
 use regwatch::config::Config;
 use regwatch::controls::Severity;
 use regwatch::incidents::load::{LoadOptions, Loaded};
+use regwatch::render::terminal::ColorChoice;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum AuditFormat {
@@ -87,7 +88,7 @@ pub struct AuditArgs {
     no_sigma: bool,
 }
 
-pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
+pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitCode> {
     if args.quiet {
         regwatch::util::defaults::quiet();
     }
@@ -167,8 +168,9 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         }
     }
     write_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
+    let term = terminal(args.output.as_deref(), color);
     emit(args.output.as_deref(), |w| match args.format {
-        AuditFormat::Table => render::write_table(w, &report, tz, args.coverage),
+        AuditFormat::Table => audit::table::write_table(w, &report, tz, args.coverage, term),
         AuditFormat::Json => render::write_json(w, &report, tz),
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::inputs::{emit, InputArgs};
+use super::inputs::{emit, terminal, InputArgs};
 use super::values::StatusArg;
 use regwatch::config::Config;
 use regwatch::regimes::deadline::Status;
 use regwatch::render::deadlines as render;
+use regwatch::render::terminal::ColorChoice;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum OutputFormat {
@@ -38,7 +39,7 @@ pub struct DeadlinesArgs {
     output: Option<PathBuf>,
 }
 
-pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
+pub fn exec(config: Config, args: DeadlinesArgs, color: ColorChoice) -> Result<ExitCode> {
     let now = args.input.now(&config)?;
     let only: Vec<Status> = args.only.iter().map(|&s| s.into()).collect();
     let all = args.all || only.contains(&Status::NotApplicable);
@@ -59,8 +60,9 @@ pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     let t2 = t0.elapsed();
     let hidden = if all { 0 } else { summary.not_applicable };
     let out = args.output.as_deref();
+    let term = terminal(out, color);
     emit(out, |w| match args.format {
-        OutputFormat::Table => render::write_table(w, &list, &summary, hidden, now, tz),
+        OutputFormat::Table => render::write_table(w, &list, &summary, hidden, now, tz, term),
         OutputFormat::Json => render::write_json(
             w,
             &list,

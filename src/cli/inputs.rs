@@ -16,6 +16,7 @@ use regwatch::error::bad_input;
 use regwatch::incidents::ingest::{default_quarantine_path, problems_path, write_quarantine};
 use regwatch::incidents::load::{LoadOptions, Loaded};
 use regwatch::notify::alerts::Delivery;
+use regwatch::render::terminal::{ColorChoice, Terminal};
 
 #[derive(Args)]
 pub struct InputArgs {
@@ -164,6 +165,14 @@ pub fn emit(path: Option<&Path>, fill: impl FnOnce(&mut dyn Write) -> Result<()>
             fill(&mut w)?;
             w.flush().context("cannot write to standard output")
         }
+    }
+}
+
+/// Where a table goes: a file as given, or standard output as it is.
+pub fn terminal(output: Option<&Path>, color: ColorChoice) -> Terminal {
+    match output {
+        Some(_) => Terminal::file(color),
+        None => Terminal::stdout(color),
     }
 }
 

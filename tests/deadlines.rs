@@ -216,6 +216,64 @@ fn help_wraps_to_the_terminal() {
     assert!(run.stdout.contains("--fail-on"));
 }
 
+/// One breach the ICO must hear of within 72 hours of `aware_at`, evaluated at [`NOW`].
+fn one_breach(dir: &std::path::Path, aware_at: &str) -> String {
+    let path = dir.join(format!("breach-{}.csv", aware_at.replace(':', "")));
+    std::fs::write(
+        &path,
+        format!("id,title,aware_at,personal_data,risk_to_individuals,jurisdictions\nB-1,Breach,{aware_at},true,risk,uk\n"),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn fail_on_trips_as_audit_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |file: &str, gate: &[&str]| {
+        let mut args = vec![
+            "--config",
+            "tests/fixtures/regwatch.toml",
+            "deadlines",
+            file,
+        ];
+        args.extend_from_slice(&["--now", NOW, "--format", "json"]);
+        args.extend_from_slice(gate);
+        let run = regwatch(&args);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let art33 = rows(&json)
+            .iter()
+            .find(|r| r["regime"] == "uk-gdpr-art33")
+            .map_or(serde_json::Value::Null, |r| r["status"].clone());
+        (run.code, art33)
+    };
+    // 62 hours in: 10 hours left, past the "24h left" warning: due soon, none overdue.
+    let soon = one_breach(dir.path(), "2026-11-25T22:00:00Z");
+    assert_eq!(
+        at(&soon, &[]),
+        (0, "due-soon".into()),
+        "overdue is the default gate"
+    );
+    assert_eq!(at(&soon, &["--fail-on", "overdue"]).0, 0);
+    assert_eq!(at(&soon, &["--fail-on", "due-soon"]).0, 1);
+    // Near miss: 40 hours in, 32 left, no warning yet.
+    let early = one_breach(dir.path(), "2026-11-26T20:00:00Z");
+    assert_eq!(at(&early, &["--fail-on", "due-soon"]), (0, "due".into()));
+    // Overdue trips both gates; never trips neither.
+    let late = one_breach(dir.path(), "2026-11-24T09:00:00Z");
+    assert_eq!(at(&late, &["--fail-on", "due-soon"]), (1, "overdue".into()));
+    assert_eq!(at(&late, &["--fail-on", "overdue"]).0, 1);
+    assert_eq!(at(&late, &["--fail-on", "never"]).0, 0);
+    // The gate reads every clock, not only those --only lists.
+    assert_eq!(at(&late, &["--only", "met"]), (1, serde_json::Value::Null));
+    // A usage error is 2, as for every command.
+    assert_eq!(at_usage(&["deadlines", &late, "--fail-on", "soonish"]), 2);
+}
+
+fn at_usage(args: &[&str]) -> i32 {
+    regwatch(args).code
+}
+
 #[test]
 fn only_filters_statuses() {
     let run = deadlines(&["--format", "json", "--only", "overdue,due-soon"]);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::inputs::{emit, terminal};
+use super::inputs::{emit, terminal, GATE_TRIPPED};
 use super::values::{SeverityArg, SourceFormatArg};
 use regwatch::audit::{self, render, AuditReport, AuditRequest};
 use regwatch::config::Config;
@@ -201,7 +201,7 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         }
     }
     Ok(match (gate, report.worst()) {
-        (Some(g), Some(w)) if w >= g => ExitCode::from(1),
+        (Some(g), Some(w)) if w >= g => ExitCode::from(GATE_TRIPPED),
         _ if !unread.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,
     })

@@ -136,6 +136,9 @@ pub fn exit_code(code: u8, loaded: &Loaded) -> ExitCode {
     }
 }
 
+/// The exit status when `--fail-on` trips (`deadlines`, `audit`).
+pub const GATE_TRIPPED: u8 = 1;
+
 /// The exit status for rows rejected or kept with problems.
 pub const INPUT_PROBLEMS: u8 = 6;
 

@@ -2,11 +2,11 @@
 //! outcome to an exit code.
 //!
 //! Exit codes (GUIDE.md, "Exit codes"): 0 all clear; 1 a `--fail-on` gate tripped
-//! (`deadlines`: by default a clock overdue or an impact tolerance breached; `audit`: a
-//! finding at least that severe); 2 bad input (files, mappings, config, arguments); 3 an
-//! alert could not be delivered (it stays pending); 4 another alerts run holds the lock;
-//! 5 any other failure; 6 the work is done but an incident row was rejected or kept with
-//! a problem (`cli::inputs::exit_code`).
+//! (`deadlines`: by default a clock overdue or an impact tolerance breached; `audit`: an
+//! unwaived finding at least that severe); 2 bad input (files, mappings, config,
+//! arguments); 3 an alert could not be delivered (it stays pending); 4 another alerts run
+//! holds the lock; 5 any other failure; 6 the work is done but an incident row was
+//! rejected or kept with a problem (`cli::inputs::exit_code`).
 
 mod cli;
 

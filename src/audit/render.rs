@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::event::millis_to_time;
 use super::model::Finding;
 use super::sources::SourceFormat;
+use super::waivers::{Waiver, Waivers, EXPIRED_POLICY};
 use super::AuditReport;
 use crate::clock::{local_rfc3339, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
@@ -197,13 +198,15 @@ fn push_json_time(
 /// Appends one finding as a compact JSON object, its keys in this order: policy, title,
 /// severity, detail, why, change_id, actors, resources, resource_count, events
 /// (`file`, `line` or `record`, `at`), event_count, first_at, first_at_local, last_at,
-/// nist, obligations. Written field by field: a big run writes hundreds of thousands,
-/// and the policy's and the files' parts are escaped once, not for every finding.
+/// (for a waived finding) waived_by, waiver_reason, waiver_expires, nist, obligations.
+/// Written field by field: a big run writes hundreds of thousands, and the policy's and
+/// the files' parts are escaped once, not for every finding.
 fn push_finding_json(
     out: &mut Vec<u8>,
     sources: &[SourceJson],
     f: &Finding,
     policy: &PolicyJson,
+    waiver: Option<&Waiver>,
     tz: Tz,
 ) -> Result<()> {
     let mut time = String::with_capacity(32);
@@ -247,6 +250,16 @@ fn push_finding_json(
         push_local_rfc3339(t, first, tz)
     });
     push_json_time(out, &mut time, b",\"last_at\":", |t| push_utc(t, last));
+    if let Some(w) = waiver {
+        out.extend_from_slice(b",\"waived_by\":");
+        push_json_str(out, &w.id)?;
+        out.extend_from_slice(b",\"waiver_reason\":");
+        push_json_str(out, &w.reason)?;
+        out.extend_from_slice(b",\"waiver_approver\":");
+        push_json_str(out, &w.approver)?;
+        out.extend_from_slice(b",\"waiver_expires\":");
+        push_json_str(out, &w.expires.to_string())?;
+    }
     out.extend_from_slice(&policy.tail);
     Ok(())
 }
@@ -263,6 +276,9 @@ struct SummaryJson<'a> {
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
+    /// The waivers file: each waiver, whether it expired, and how many findings it waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waivers: Option<&'a Waivers>,
 }
 
 /// The whole report as one JSON document: `summary`, `findings` (one compact object per
@@ -279,6 +295,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,
+        waivers: report.waivers.as_ref(),
     };
     // By a finding's place in the run's list of policies (the report's list).
     let policies: Vec<(&str, PolicyJson)> = (report.policies.iter())
@@ -326,7 +343,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
                         .filter(|(id, _)| **id == *f.policy)
                         .map(|(_, json)| json)
                         .ok_or_else(|| anyhow::anyhow!("no JSON for policy {}", f.policy))?;
-                    push_finding_json(&mut out, &sources, f, policy, tz)?;
+                    push_finding_json(&mut out, &sources, f, policy, report.waiver_of(f), tz)?;
                 }
                 Ok(out)
             })
@@ -363,9 +380,14 @@ pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> 
         "detail",
         "nist",
         "obligations",
+        "waived_by",
+        "waiver_reason",
+        "waiver_expires",
     ])?;
     for f in report.findings.iter()? {
         let f = f?;
+        let waiver = report.waiver_of(&f);
+        let of_waiver = |part: fn(&Waiver) -> String| waiver.map(part).unwrap_or_default();
         let events: Vec<String> = f
             .events
             .iter()
@@ -386,11 +408,43 @@ pub fn write_csv(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()> 
             f.detail.clone(),
             f.nist.join("; "),
             f.obligations.join("; "),
+            of_waiver(|w| w.id.clone()),
+            of_waiver(|w| w.reason.clone()),
+            of_waiver(|w| w.expires.to_string()),
         ];
         out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// What the waivers did, for a person: how many findings they waived, which expired
+/// (each now a finding) and which matched nothing. Empty without a waivers file.
+pub fn waiver_lines(report: &AuditReport) -> Vec<String> {
+    let Some(set) = &report.waivers else {
+        return Vec::new();
+    };
+    let expired = set.waivers.iter().filter(|w| w.expired).count();
+    let mut lines = vec![format!(
+        "waivers: {} in {}; {} finding(s) waived (listed, not counted by --fail-on); {expired} expired",
+        set.waivers.len(),
+        set.file,
+        set.waived
+    )];
+    for w in set.waivers.iter().filter(|w| w.expired) {
+        lines.push(format!(
+            "  waiver {} expired on {}: it waives nothing (a {} finding)",
+            w.id, w.expires, EXPIRED_POLICY
+        ));
+    }
+    for w in set.unused() {
+        lines.push(format!(
+            "  waiver {} ({}) matched no finding",
+            w.id,
+            w.scope()
+        ));
+    }
+    lines
 }
 
 /// SARIF 2.1.0: one rule per policy, one result per finding, located at its events.
@@ -450,6 +504,13 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     }
                 })
                 .collect();
+            // An expired waiver's finding is located in the waivers file.
+            let locations = match &report.waivers {
+                Some(set) if locations.is_empty() && *f.policy == *EXPIRED_POLICY => {
+                    vec![json!({"physicalLocation": {"artifactLocation": {"uri": set.file}}})]
+                }
+                _ => locations,
+            };
             let fingerprint = format!("{}/{}/{}/{}", f.policy, f.change_id, f.first_at, f.actors.join(","));
             let mut result = json!({
                 "ruleId": f.policy,
@@ -470,6 +531,16 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
             });
             if let Some(s) = &f.source {
                 result["properties"]["source"] = json!(s);
+            }
+            // SARIF 2.1.0 section 3.35: a suppression decided outside the code (a
+            // waivers file), accepted; code-scanning tools then show it as dismissed.
+            if let Some(w) = report.waiver_of(&f) {
+                result["suppressions"] = json!([{
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": w.justification(),
+                    "properties": {"waiver": w.id, "approver": w.approver, "expires": w.expires.to_string()},
+                }]);
             }
             Ok(result)
         })

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use comfy_table::{Cell, CellAlignment};
 
 use super::event::millis_to_time;
-use super::render::{counts_line, place, severity_name, sigma_line};
+use super::render::{counts_line, place, severity_name, sigma_line, waiver_lines};
 use super::sources::SourceFormat;
 use super::AuditReport;
 use crate::clock::local_text;
@@ -63,6 +63,10 @@ pub fn write_table(
     for s in &report.skipped_files {
         term.paragraph(w, 2, &format!("{}  skipped: {}", s.file, s.reason))?;
     }
+    for line in waiver_lines(report) {
+        let text = line.trim_start();
+        term.paragraph(w, line.len() - text.len(), text)?;
+    }
     for a in &report.unmapped_accounts {
         term.paragraph(
             w,
@@ -80,9 +84,13 @@ pub fn write_table(
         })
         .collect();
     writeln!(w)?;
+    let waived = report
+        .waivers
+        .as_ref()
+        .map_or(String::new(), |s| format!("; {} waived", s.waived));
     writeln!(
         w,
-        "Findings: {}{}",
+        "Findings: {}{}{waived}",
         report.findings.len(),
         if sev.is_empty() {
             String::new()
@@ -93,16 +101,24 @@ pub fn write_table(
     for f in report.findings.iter()? {
         let f = f?;
         writeln!(w)?;
+        let waiver = report.waiver_of(&f);
         let mut head = term.table(&[]);
-        head.add_row(vec![
+        let mut cells = vec![
             term.cell(
                 format!("{:<8}", severity_name(f.severity).to_uppercase()),
                 severity_tone(f.severity),
             ),
             Cell::new(&*f.policy),
             Cell::new(local_text(millis_to_time(f.first_at), tz)),
-        ]);
+        ];
+        if let Some(waiver) = waiver {
+            cells.push(term.cell(format!("WAIVED ({})", waiver.id), Tone::Good));
+        }
+        head.add_row(cells);
         term.write(w, &mut head)?;
+        if let Some(waiver) = waiver {
+            term.paragraph(w, 2, &waiver.justification())?;
+        }
         term.paragraph(w, 2, &f.detail)?;
         let mut who = Vec::new();
         if !f.change_id.is_empty() {

@@ -86,6 +86,29 @@ pub struct AuditArgs {
     /// Do not run the Sigma rules shipped in the mappings folder's `sigma/`.
     #[arg(long)]
     no_sigma: bool,
+    #[command(flatten)]
+    waivers: WaiverArgs,
+}
+
+/// `--waivers`, shared by `audit` and `report`.
+#[derive(Args)]
+pub struct WaiverArgs {
+    /// Findings people have accepted (TOML `[[waiver]]` entries; default from config
+    /// `[audit] waivers`): still listed, marked, and not counted by --fail-on.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+}
+
+impl WaiverArgs {
+    /// The file: `--waivers`, else the config's.
+    pub fn file(&self, config: &Config) -> Option<PathBuf> {
+        self.waivers.clone().or_else(|| config.waivers_file())
+    }
+}
+
+/// The day in the display time zone that decides which waivers have expired.
+pub fn today(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> chrono::NaiveDate {
+    now.with_timezone(&tz).date_naive()
 }
 
 pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitCode> {
@@ -118,6 +141,7 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         bar
     };
     let t0 = std::time::Instant::now();
+    let waivers = args.waivers.file(&config);
     let request = AuditRequest {
         mappings: mappings.as_deref(),
         policies: args.policies.as_deref(),
@@ -132,6 +156,8 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
             shipped: !args.no_sigma,
             folders: args.sigma.clone(),
         },
+        waivers: waivers.as_deref(),
+        today: today(chrono::Utc::now(), tz),
     };
     let report = audit::run_request(&config, &request, &incidents, &|done| {
         bar.set_position(done)
@@ -188,6 +214,11 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
             t0.elapsed()
         );
     }
+    if !args.quiet {
+        for line in render::waiver_lines(&report) {
+            eprintln!("{line}");
+        }
+    }
     let gate: Option<Severity> = args.fail_on.map(Into::into);
     // An input that could not be checked (a file rejected whole, or every record of it
     // rejected) is never all clear: 6, after a finding past the gate (1).
@@ -200,7 +231,8 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
             }
         }
     }
-    Ok(match (gate, report.worst()) {
+    // A waived finding does not trip the gate; an expired waiver's finding can.
+    Ok(match (gate, report.worst_unwaived()) {
         (Some(g), Some(w)) if w >= g => ExitCode::from(GATE_TRIPPED),
         _ if !unread.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,

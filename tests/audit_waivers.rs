@@ -153,6 +153,20 @@ fn another_actor_is_not_waived() {
     };
     assert_eq!(by("h.jones")["waived_by"], "W-1");
     assert!(by("j.okafor").get("waived_by").is_none());
+    // The same when findings are gathered on disk: marks are made as they are read.
+    let spilled = audit(
+        dir.path(),
+        &log,
+        &file,
+        "json",
+        &["--findings-in-memory", "1"],
+    );
+    let v: Value = serde_json::from_str(&spilled.stdout).unwrap();
+    assert!(
+        v["summary"]["totals"]["spilled_findings"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert_eq!(v["findings"], Value::Array(all.clone()));
 }
 
 #[test]
@@ -279,4 +293,48 @@ fn the_config_names_the_waivers_file() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(findings(&run).iter().any(|f| f["waived_by"] == "W-1"));
     assert_ne!(root(), dir.path());
+}
+
+#[test]
+fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[waiver]]\nid = \"W-DB\"\npolicy = \"destructive-prod-without-approval\"\nactor = \"dbkeeper\"\nchange = \"CHG-48301\"\nreason = \"Nightly archive purge, runbook RB-7\"\napprover = \"Data Platform lead\"\nexpires = 2027-03-31\n";
+    let file = write(dir.path(), "waivers.toml", text);
+    let out = dir.path().join("report");
+    let run = regwatch(&[
+        "report",
+        "samples/incidents.csv",
+        "--audit",
+        "samples/audit",
+        "--month",
+        "2026-11",
+        "--now",
+        common::NOW,
+        "--out",
+        out.to_str().unwrap(),
+        "--waivers",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let listed = "- `W-DB` (policy destructive-prod-without-approval, actor dbkeeper, change CHG-48301): 1 finding(s). Nightly archive purge, runbook RB-7. Approved by Data Platform lead; expires 2027-03-31.";
+    assert!(md.contains("### Waivers used"), "{md}");
+    assert!(md.contains(listed), "{md}");
+    // The waived finding is still among the worst five, marked.
+    assert!(
+        md.contains("- Waived: waiver W-DB: Nightly archive purge"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h3>Waivers used</h3>") && html.contains("expires 2027-03-31"));
+    let pdf = common::pdftotext(&out.join("report.pdf"), &[]);
+    let words = pdf.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("Waivers used"), "{words}");
+    assert!(words.contains("expires 2027-03-31"), "{words}");
+    // The waivers file is an input of the report: in its manifest.
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("waivers.toml"), "{manifest}");
+    // Without the option, no such section.
+    let plain = std::fs::read_to_string(root().join("tests/golden/report-2026-11.md")).unwrap();
+    assert!(!plain.contains("Waivers used"));
 }

@@ -282,6 +282,21 @@ fn ai_operations(l: &mut Layout, ai: &AiOperations) {
             ),
             8.5,
         );
+        if !w.waiver.is_empty() {
+            l.paragraph(&format!("Waived: {}", w.waiver), 8.5);
+        }
+    }
+    if !ai.waivers.is_empty() {
+        l.heading("Waivers used", 11.0);
+        for w in &ai.waivers {
+            l.paragraph(
+                &format!(
+                    "{} ({}): {} finding(s). {}. Approved by {}; expires {}.",
+                    w.id, w.scope, w.findings, w.reason, w.approver, w.expires
+                ),
+                8.5,
+            );
+        }
     }
     l.heading("NIST AI RMF 1.0 coverage", 11.0);
     l.paragraph(

@@ -297,9 +297,9 @@ fn the_config_names_the_waivers_file() {
 
 #[test]
 fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
+    // The sample waivers file the README's tour uses.
     let dir = tempfile::tempdir().unwrap();
-    let text = "[[waiver]]\nid = \"W-DB\"\npolicy = \"destructive-prod-without-approval\"\nactor = \"dbkeeper\"\nchange = \"CHG-48301\"\nreason = \"Nightly archive purge, runbook RB-7\"\napprover = \"Data Platform lead\"\nexpires = 2027-03-31\n";
-    let file = write(dir.path(), "waivers.toml", text);
+    let file = root().join("samples/waivers.toml");
     let out = dir.path().join("report");
     let run = regwatch(&[
         "report",
@@ -317,12 +317,12 @@ fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
     ]);
     assert_eq!(run.code, 0, "{run:?}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    let listed = "- `W-DB` (policy destructive-prod-without-approval, actor dbkeeper, change CHG-48301): 1 finding(s). Nightly archive purge, runbook RB-7. Approved by Data Platform lead; expires 2027-03-31.";
+    let listed = "- `W-2026-014` (policy destructive-prod-without-approval, actor dbkeeper, change CHG-48301): 1 finding(s). Nightly purge of the archive schema, run from runbook RB-7; approved standing change. Approved by Data Platform lead; expires 2027-03-31.";
     assert!(md.contains("### Waivers used"), "{md}");
     assert!(md.contains(listed), "{md}");
     // The waived finding is still among the worst five, marked.
     assert!(
-        md.contains("- Waived: waiver W-DB: Nightly archive purge"),
+        md.contains("- Waived: waiver W-2026-014: Nightly purge of the archive schema"),
         "{md}"
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();

@@ -295,13 +295,9 @@ fn the_config_names_the_waivers_file() {
     assert_ne!(root(), dir.path());
 }
 
-#[test]
-fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
-    // The sample waivers file the README's tour uses.
-    let dir = tempfile::tempdir().unwrap();
-    let file = root().join("samples/waivers.toml");
-    let out = dir.path().join("report");
-    let run = regwatch(&[
+/// The sample month's report with the audit logs and a waivers file, into `out`.
+fn sample_report(out: &Path, waivers: &Path) -> common::Run {
+    regwatch(&[
         "report",
         "samples/incidents.csv",
         "--audit",
@@ -313,8 +309,17 @@ fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
         "--out",
         out.to_str().unwrap(),
         "--waivers",
-        file.to_str().unwrap(),
-    ]);
+        waivers.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
+    // The sample waivers file the README's tour uses.
+    let dir = tempfile::tempdir().unwrap();
+    let file = root().join("samples/waivers.toml");
+    let out = dir.path().join("report");
+    let run = sample_report(&out, &file);
     assert_eq!(run.code, 0, "{run:?}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     let listed = "- `W-2026-014` (policy destructive-prod-without-approval, actor dbkeeper, change CHG-48301): 1 finding(s). Nightly purge of the archive schema, run from runbook RB-7; approved standing change. Approved by Data Platform lead; expires 2027-03-31.";
@@ -334,6 +339,25 @@ fn the_monthly_report_lists_the_waivers_used_with_their_expiry() {
     // The waivers file is an input of the report: in its manifest.
     let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     assert!(manifest.contains("waivers.toml"), "{manifest}");
+    // An expired waiver is listed too, whenever it lapsed: its finding may be dated in
+    // an earlier month.
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&file).unwrap(),
+        waiver("W-OLD", "h.jones", "2026-06-30")
+    );
+    let both = write(dir.path(), "waivers.toml", &text);
+    let out2 = dir.path().join("report2");
+    let run = sample_report(&out2, &both);
+    assert_eq!(run.code, 0, "{run:?}");
+    let md = std::fs::read_to_string(out2.join("report.md")).unwrap();
+    assert!(
+        md.contains(
+            "- `W-OLD` (policy self-\\*, actor h.jones): **expired 2026-06-30: waives nothing**"
+        ),
+        "{md}"
+    );
+    assert!(md.contains(listed), "{md}");
     // Without the option, no such section.
     let plain = std::fs::read_to_string(root().join("tests/golden/report-2026-11.md")).unwrap();
     assert!(!plain.contains("Waivers used"));

@@ -204,7 +204,8 @@ pub struct AiOperations {
     pub by_policy: Vec<PolicyCount>,
     /// The five most severe findings of the month, in detail.
     pub worst: Vec<WorstFinding>,
-    /// Waivers that accepted a finding first seen this month, with their expiry.
+    /// Waivers that accepted a finding first seen this month, and expired ones, with
+    /// their expiry.
     pub waivers: Vec<WaiverUsed>,
     pub coverage: Vec<CoverageRow>,
     pub subcategories_covered: usize,
@@ -248,7 +249,9 @@ pub struct WorstFinding {
     pub waiver: String,
 }
 
-/// A waiver that accepted findings this month.
+/// A waiver that accepted findings this month, or one that has expired (it waives
+/// nothing, and its `waiver-expired` finding is dated the day it lapsed, perhaps in an
+/// earlier month).
 #[derive(Debug, Clone, Serialize)]
 pub struct WaiverUsed {
     pub id: String,
@@ -257,6 +260,7 @@ pub struct WaiverUsed {
     pub reason: String,
     pub approver: String,
     pub expires: String,
+    pub expired: bool,
     /// Findings first seen this month that it waived.
     pub findings: usize,
 }
@@ -348,12 +352,13 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
             let n = (in_month.iter())
                 .filter(|f| f.waiver == Some(i as u32))
                 .count();
-            (n > 0).then(|| WaiverUsed {
+            (n > 0 || w.expired).then(|| WaiverUsed {
                 id: w.id.clone(),
                 scope: w.scope(),
                 reason: w.reason.clone(),
                 approver: w.approver.clone(),
                 expires: w.expires.to_string(),
+                expired: w.expired,
                 findings: n,
             })
         })

@@ -289,10 +289,21 @@ fn ai_operations(l: &mut Layout, ai: &AiOperations) {
     if !ai.waivers.is_empty() {
         l.heading("Waivers used", 11.0);
         for w in &ai.waivers {
+            let (used, until) = if w.expired {
+                (
+                    format!(
+                        "expired {}: waives nothing (a waiver-expired finding)",
+                        w.expires
+                    ),
+                    "expired",
+                )
+            } else {
+                (format!("{} finding(s)", w.findings), "expires")
+            };
             l.paragraph(
                 &format!(
-                    "{} ({}): {} finding(s). {}. Approved by {}; expires {}.",
-                    w.id, w.scope, w.findings, w.reason, w.approver, w.expires
+                    "{} ({}): {used}. {}. Approved by {}; {until} {}.",
+                    w.id, w.scope, w.reason, w.approver, w.expires
                 ),
                 8.5,
             );

@@ -228,6 +228,11 @@ impl Config {
         parse_tz(name).map_err(|e| bad_input(format!("config: {e:#}")))
     }
 
+    /// The config's waivers file (`[audit] waivers`), if any.
+    pub fn waivers_file(&self) -> Option<PathBuf> {
+        self.audit.waivers.as_deref().map(|p| self.resolve(p))
+    }
+
     /// The config's mappings folder (`[paths] mappings`), if any; none means built in.
     pub fn mappings_dir(&self) -> Option<PathBuf> {
         self.paths.mappings.as_ref().map(|p| self.resolve(p))
@@ -280,6 +285,8 @@ pub struct EnvironmentMap {
     /// Kubernetes cluster (the audit file's name without extensions) → environment, for
     /// cluster-scoped objects and unmapped namespaces.
     pub clusters: BTreeMap<String, String>,
+    /// The waivers file (`--waivers` overrides it); relative to the config's folder.
+    pub waivers: Option<PathBuf>,
 }
 
 /// One legal entity of the group, as `[[entities]]` states it: who reports, from where,

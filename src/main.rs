@@ -1,11 +1,12 @@
 //! The `regwatch` command: parses arguments, runs one command from `cli/`, and maps the
 //! outcome to an exit code.
 //!
-//! Exit codes: 0 all clear; 1 something is overdue or an impact tolerance is breached (or,
-//! for `audit --fail-on`, a finding is at least that severe);
-//! 2 bad input (files, mappings, config, arguments); 3 an alert could not be delivered (it
-//! stays pending); 4 another alerts run holds the lock; 5 any other failure; 6 the work is
-//! done but an incident row was rejected or kept with a problem (`cli::inputs::exit_code`).
+//! Exit codes (GUIDE.md, "Exit codes"): 0 all clear; 1 a `--fail-on` gate tripped
+//! (`deadlines`: by default a clock overdue or an impact tolerance breached; `audit`: an
+//! unwaived finding at least that severe); 2 bad input (files, mappings, config,
+//! arguments); 3 an alert could not be delivered (it stays pending); 4 another alerts run
+//! holds the lock; 5 any other failure; 6 the work is done but an incident row was
+//! rejected or kept with a problem (`cli::inputs::exit_code`).
 
 mod cli;
 
@@ -33,6 +34,17 @@ struct Cli {
     /// Config file (default: $REGWATCH_CONFIG, else ./regwatch.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Colour the tables' status and severity: auto (on a terminal, unless NO_COLOR is
+    /// set), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    color: cli::values::ColorArg,
 
     #[command(subcommand)]
     command: Command,
@@ -81,13 +93,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::discover(cli.config.as_deref())?;
+    let color = cli.color.into();
     match cli.command {
-        Command::Deadlines(args) => cli::deadlines::exec(config, args),
+        Command::Deadlines(args) => cli::deadlines::exec(config, args, color),
         Command::Alerts(args) => cli::alerts::exec(config, args),
         Command::Register(args) => cli::register::exec(config, args),
         Command::Draft(kind) => cli::draft::exec(config, kind),
         Command::Report(args) => cli::report::exec(config, args),
-        Command::Audit(args) => cli::audit::exec(config, args),
+        Command::Audit(args) => cli::audit::exec(config, args, color),
         Command::Init(args) => cli::init::exec(config, args),
         Command::Check(args) => cli::check::exec(config, args),
     }

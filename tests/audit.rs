@@ -158,6 +158,39 @@ fn the_table_is_what_a_person_reads() {
 }
 
 #[test]
+fn the_table_fits_80_columns_with_every_finding_and_severities_in_colour() {
+    let args = ["audit", "tests/fixtures/audit/policies.jsonl", "--coverage"];
+    let run = common::regwatch_env(&root(), &args, &[("COLUMNS", "80")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    common::assert_fits(&run.stdout, 80);
+    assert!(!run.stdout.contains('\x1b'), "no colour into a pipe");
+    // Every finding is there: its policy and change (or actor), and the totals.
+    let (report, _) = audit_json(&["tests/fixtures/audit/policies.jsonl"]);
+    let findings = report["findings"].as_array().unwrap();
+    let heads = run
+        .stdout
+        .lines()
+        .filter(|l| ["CRITICAL", "HIGH", "MEDIUM", "LOW"].contains(&l.split(' ').next().unwrap()))
+        .count();
+    assert_eq!(heads, findings.len(), "{}", run.stdout);
+    for (policy, key) in keys(&report) {
+        assert!(
+            run.stdout.contains(&policy) && run.stdout.contains(&key),
+            "{policy} {key}"
+        );
+    }
+    assert!(run.stdout.contains("NIST AI RMF 1.0 coverage"));
+    // --color always: critical and high in red, even into a pipe.
+    let mut always = args.to_vec();
+    always.push("--color=always");
+    let coloured = common::regwatch_env(&root(), &always, &[("COLUMNS", "80")]);
+    assert!(coloured.stdout.contains("\x1b["), "{}", coloured.stdout);
+    let never = common::regwatch_on_terminal(&args, &[("NO_COLOR", "1"), ("COLUMNS", "80")]);
+    assert!(!never.stdout.contains('\x1b'), "{}", never.stdout);
+    assert!(never.stdout.contains("CRITICAL"));
+}
+
+#[test]
 fn malformed_records_are_quarantined_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixture("audit/bad.jsonl");

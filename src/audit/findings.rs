@@ -284,7 +284,7 @@ impl FindingStore {
             runs,
             texts,
             _files: files,
-            scrub: None,
+            scrubs: Vec::new(),
         })
     }
 }
@@ -399,6 +399,7 @@ impl PolicyText {
             nist: self.nist.clone(),
             obligations: self.obligations.clone(),
             source: self.source.clone(),
+            waiver: None,
         }
     }
 }
@@ -454,7 +455,7 @@ fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
     }
 }
 
-/// A change applied to every finding as it is read (redaction).
+/// A change applied to every finding as it is read (waiver marks, redaction).
 pub type Scrub = Box<dyn Fn(&mut Finding) + Send + Sync>;
 
 /// Every finding of a run, in the report's order: those held in memory, and sorted runs
@@ -468,7 +469,7 @@ pub struct Findings {
     texts: Vec<PolicyText>,
     /// Keeps the temporary folder (and so the runs) until the report is written.
     _files: Option<Partitions>,
-    scrub: Option<Scrub>,
+    scrubs: Vec<Scrub>,
 }
 
 impl std::fmt::Debug for Findings {
@@ -506,14 +507,27 @@ impl Findings {
     }
 
     /// Applies `scrub` to every finding: at once to those in memory, and to the others as
-    /// they are read.
+    /// they are read, after any scrub given before it.
     pub fn scrub(&mut self, scrub: Scrub) {
         for f in &mut self.memory {
             scrub(f);
         }
         if self.spilled() {
-            self.scrub = Some(scrub);
+            self.scrubs.push(scrub);
         }
+    }
+
+    /// Adds a finding made after the run (an expired waiver's) in its place in the
+    /// report's order, counted for its policy.
+    pub fn insert(&mut self, f: Finding) {
+        if self.per_policy.len() <= f.policy_index {
+            self.per_policy.resize(f.policy_index + 1, 0);
+        }
+        self.per_policy[f.policy_index] += 1;
+        let at = self
+            .memory
+            .partition_point(|m| finding_order(m, &f) != Ordering::Greater);
+        self.memory.insert(at, f);
     }
 
     /// Reads every finding, in order.
@@ -693,7 +707,7 @@ impl<'a> Iterator for FindingIter<'a> {
                     }
                 }
                 sift_down(&mut self.heap, &self.runs, 0);
-                if let Some(scrub) = &self.findings.scrub {
+                for scrub in &self.findings.scrubs {
                     scrub(&mut f);
                 }
                 Some(Ok(Cow::Owned(f)))

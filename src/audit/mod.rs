@@ -22,6 +22,8 @@ pub mod scan;
 pub mod sigma;
 pub mod sources;
 pub mod spill;
+pub mod table;
+pub mod waivers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -103,6 +105,12 @@ pub struct AuditReport {
     pub findings_by_severity: BTreeMap<String, u64>,
     #[serde(skip)]
     worst: Option<Severity>,
+    /// The most severe finding no waiver accepts: what `--fail-on` reads.
+    #[serde(skip)]
+    worst_unwaived: Option<Severity>,
+    /// The waivers file of the run, each waiver with the findings it waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<waivers::Waivers>,
     pub coverage: Vec<SubcategoryCoverage>,
     pub metrics: Vec<ChangeMetrics>,
     /// The files, in the order `source` numbers in event references point into.
@@ -170,6 +178,61 @@ impl AuditReport {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.worst
+    }
+
+    /// The most severe finding that no waiver accepts, if any (for gates).
+    pub fn worst_unwaived(&self) -> Option<Severity> {
+        self.worst_unwaived
+    }
+
+    /// The waiver that accepts a finding, if one does.
+    pub fn waiver_of(&self, f: &Finding) -> Option<&waivers::Waiver> {
+        self.waivers.as_ref()?.get(f.waiver)
+    }
+
+    /// Marks every finding a waiver accepts (as findings are read: some may be on
+    /// disk), adds a `waiver-expired` finding for each expired waiver, and counts what
+    /// each waiver waived. Before [`AuditReport::redact`]: waivers name people as the
+    /// logs do.
+    pub fn apply_waivers(&mut self, mut set: waivers::Waivers) -> Result<()> {
+        let expired: Vec<&waivers::Waiver> = set.waivers.iter().filter(|w| w.expired).collect();
+        if !expired.is_empty() {
+            let policy = waivers::Waivers::expired_policy();
+            let index = self.policies.len();
+            for w in &expired {
+                self.findings.insert(set.expired_finding(w, &policy, index));
+            }
+            let n = expired.len() as u64;
+            self.findings_by_policy.insert(policy.id.clone(), n);
+            *self
+                .findings_by_severity
+                .entry(format!("{:?}", policy.severity).to_lowercase())
+                .or_default() += n;
+            self.worst = self.worst.max(Some(policy.severity));
+            coverage::add_policy(&mut self.coverage, &policy, n);
+            self.policies.push(policy);
+        }
+        let marks = std::sync::Arc::new(set.clone());
+        self.findings.scrub(Box::new(move |f: &mut Finding| {
+            f.waiver = marks.find(f);
+        }));
+        let mut worst = None;
+        for f in self.findings.iter()? {
+            let f = f?;
+            match set
+                .waivers
+                .get_mut(f.waiver.map_or(usize::MAX, |i| i as usize))
+            {
+                Some(w) => {
+                    w.findings += 1;
+                    set.waived += 1;
+                }
+                None => worst = worst.max(Some(f.severity)),
+            }
+        }
+        self.worst_unwaived = worst;
+        self.waivers = Some(set);
+        Ok(())
     }
 
     /// Whether a policy is listed by policy (table, monthly report): every guardrail
@@ -378,6 +441,8 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         findings_by_policy,
         findings_by_severity,
         worst,
+        worst_unwaived: worst,
+        waivers: None,
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
         skipped_files,
@@ -404,6 +469,15 @@ impl AuditReport {
             .collect();
         people.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         let pseudonyms: Vec<String> = people.iter().map(|(_, p)| p.clone()).collect();
+        // Waivers name approvers, and may name actors, as the logs do.
+        for w in self.waivers.iter_mut().flat_map(|s| s.waivers.iter_mut()) {
+            w.approver = r.person(&w.approver);
+            if let Some(a) = &mut w.actor {
+                if let Some((_, pseudonym)) = people.iter().find(|(name, _)| name == a) {
+                    *a = pseudonym.clone();
+                }
+            }
+        }
         let r = r.clone();
         let scrub = std::sync::Arc::new(move |text: &str| -> String {
             let mut t = text.to_string();
@@ -500,6 +574,9 @@ pub struct AuditRequest<'a> {
     /// The longest record read; a longer one is rejected.
     pub max_record_bytes: usize,
     pub sigma: SigmaChoice,
+    /// A waivers file, and the day that decides which of its waivers have expired.
+    pub waivers: Option<&'a std::path::Path>,
+    pub today: chrono::NaiveDate,
 }
 
 /// Reads the mappings, then the audit logs, runs every enabled policy and, when asked,
@@ -529,7 +606,14 @@ pub fn run_request(
         max_record_bytes: request.max_record_bytes,
         sigma: &setup.sigma,
     };
+    // Read before the logs: a bad waivers file fails the run at once.
+    let waivers = (request.waivers)
+        .map(|p| waivers::Waivers::load(p, request.today))
+        .transpose()?;
     let mut report = run(&input, progress)?;
+    if let Some(set) = waivers {
+        report.apply_waivers(set)?;
+    }
     if request.redact {
         report.redact(&crate::incidents::redact::Redactor::new(&config.redaction));
     }

@@ -45,6 +45,10 @@ pub struct Finding {
     /// author and licence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Arc<RuleSource>>,
+    /// The waiver that accepts it (its place in the run's waivers file), if one does;
+    /// set as findings are read (see `Findings::scrub`).
+    #[serde(skip)]
+    pub waiver: Option<u32>,
 }
 
 impl Finding {

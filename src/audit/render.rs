@@ -1,5 +1,6 @@
-//! Audit outputs: a table for people, JSON, CSV (formula-safe), XLSX for auditors and
-//! SARIF 2.1.0 for CI and code-scanning dashboards (OCSF and OSCAL have their own files). Each renders the one [`AuditReport`] it is given.
+//! Audit outputs: JSON, CSV (formula-safe), XLSX for auditors and SARIF 2.1.0 for CI and
+//! code-scanning dashboards (the table for people is in `table.rs`; OCSF and OSCAL have
+//! their own files). Each renders the one [`AuditReport`] it is given.
 
 use std::io::Write;
 
@@ -11,14 +12,15 @@ use serde_json::{json, Value};
 use super::event::millis_to_time;
 use super::model::Finding;
 use super::sources::SourceFormat;
+use super::waivers::{Waiver, Waivers, EXPIRED_POLICY};
 use super::AuditReport;
-use crate::clock::{local_rfc3339, local_text, push_local_rfc3339, push_utc, utc_text};
+use crate::clock::{local_rfc3339, push_local_rfc3339, push_utc, utc_text};
 use crate::controls::Policy;
 use crate::controls::Severity;
 use crate::render::sheet::{self, Cell, RowSink, Table};
 use crate::render::xlsx::{write_xlsx as write_xlsx_sheets, Fill};
 
-fn severity_name(s: Severity) -> &'static str {
+pub(crate) fn severity_name(s: Severity) -> &'static str {
     match s {
         Severity::Low => "low",
         Severity::Medium => "medium",
@@ -78,187 +80,6 @@ pub fn sigma_line(report: &AuditReport) -> String {
         s.kubernetes,
         s.refused.len()
     )
-}
-
-pub fn write_table(w: &mut dyn Write, report: &AuditReport, tz: Tz, coverage: bool) -> Result<()> {
-    writeln!(w, "{}", counts_line(report))?;
-    writeln!(w, "{}", sigma_line(report))?;
-    for r in &report.sigma.refused {
-        writeln!(w, "  refused {} ({}): {}", r.rule, r.file, r.reason)?;
-    }
-    for s in &report.sources {
-        writeln!(
-            w,
-            "  {}  {}  read {}, accepted {}, rejected {}{}",
-            s.file,
-            s.format.map_or("?", SourceFormat::as_str),
-            s.read,
-            s.accepted,
-            s.rejected,
-            if s.skipped > 0 {
-                format!(", skipped {}", s.skipped)
-            } else {
-                String::new()
-            }
-        )?;
-        if let Some(reason) = &s.file_rejected {
-            writeln!(w, "    rejected whole: {reason}")?;
-        }
-    }
-    for s in &report.skipped_files {
-        writeln!(w, "  {}  skipped: {}", s.file, s.reason)?;
-    }
-    for a in &report.unmapped_accounts {
-        writeln!(
-            w,
-            "  account {a} is not in [audit] accounts: its events' environment is unknown"
-        )?;
-    }
-    let sev: Vec<String> = ["critical", "high", "medium", "low"]
-        .iter()
-        .filter_map(|s| {
-            report
-                .findings_by_severity
-                .get(*s)
-                .map(|n| format!("{s} {n}"))
-        })
-        .collect();
-    writeln!(w)?;
-    writeln!(
-        w,
-        "Findings: {}{}",
-        report.findings.len(),
-        if sev.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", sev.join(", "))
-        }
-    )?;
-    for f in report.findings.iter()? {
-        let f = f?;
-        writeln!(w)?;
-        writeln!(
-            w,
-            "{:<8}  {}  {}",
-            severity_name(f.severity).to_uppercase(),
-            f.policy,
-            local_text(millis_to_time(f.first_at), tz)
-        )?;
-        writeln!(w, "  {}", f.detail)?;
-        let mut who = Vec::new();
-        if !f.change_id.is_empty() {
-            who.push(format!("change {}", f.change_id));
-        }
-        if !f.actors.is_empty() {
-            who.push(format!("actors: {}", f.actors.join(", ")));
-        }
-        if !f.resources.is_empty() {
-            let r = f.resources_text(5);
-            who.push(format!("resources: {r}"));
-        }
-        if !who.is_empty() {
-            writeln!(w, "  {}", who.join(" · "))?;
-        }
-        if !f.events.is_empty() {
-            let places: Vec<String> = f
-                .events
-                .iter()
-                .take(5)
-                .map(|e| place(report, e.source, e.line))
-                .collect();
-            let all = f.event_count.max(f.events.len() as u64);
-            let tail = if all > places.len() as u64 {
-                format!(" ({all} events in all)")
-            } else {
-                String::new()
-            };
-            writeln!(w, "  events: {}{tail}", places.join(", "))?;
-        }
-        writeln!(w, "  why: {}", f.rationale)?;
-        let mut maps = format!("  NIST AI RMF: {}", f.nist.join(", "));
-        if !f.obligations.is_empty() {
-            maps.push_str(&format!("; {}", f.obligations.join("; ")));
-        }
-        writeln!(w, "{maps}")?;
-    }
-    writeln!(w)?;
-    writeln!(w, "By policy:")?;
-    for p in report.policies.iter().filter(|p| report.listed(p)) {
-        let n = report.findings_by_policy.get(&p.id).copied().unwrap_or(0);
-        writeln!(w, "  {:<36} {:<8} {n}", p.id, severity_name(p.severity))?;
-    }
-    if !report.metrics.is_empty() {
-        writeln!(w)?;
-        writeln!(
-            w,
-            "Change metrics (production deployments by who applied them):"
-        )?;
-        writeln!(w, "  month    driven by  deploys  lead time (median h)  failure rate  time to restore (median h)")?;
-        for m in &report.metrics {
-            let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
-            writeln!(
-                w,
-                "  {}  {:<9}  {:>7}  {:>20}  {:>11.0}%  {:>26}",
-                m.month,
-                m.driven_by,
-                m.deployments,
-                opt(m.lead_time_hours),
-                m.change_failure_rate * 100.0,
-                opt(m.time_to_restore_hours)
-            )?;
-        }
-    }
-    if coverage {
-        writeln!(w)?;
-        write_coverage(w, report)?;
-    }
-    Ok(())
-}
-
-/// The NIST AI RMF coverage table: every subcategory, its policies, pass and fail.
-pub fn write_coverage(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
-    let covered = report.coverage.iter().filter(|c| c.covered()).count();
-    writeln!(
-        w,
-        "NIST AI RMF 1.0 coverage: {covered} of {} subcategories have evidence from the policies",
-        report.coverage.len()
-    )?;
-    let unseen = report.coverage.iter().any(|c| c.no_evidence > 0);
-    if unseen {
-        writeln!(
-            w,
-            "  subcategory  pass  fail  no evidence  findings  policies"
-        )?;
-    } else {
-        writeln!(w, "  subcategory  pass  fail  findings  policies")?;
-    }
-    for c in report.coverage.iter().filter(|c| c.covered()) {
-        let (id, pass, fail, n) = (&c.id, c.passed, c.failed, c.findings);
-        let policies = c.policies.join(", ");
-        if unseen {
-            let none = c.no_evidence;
-            writeln!(
-                w,
-                "  {id:<11}  {pass:>4}  {fail:>4}  {none:>11}  {n:>8}  {policies}"
-            )?;
-        } else {
-            writeln!(w, "  {id:<11}  {pass:>4}  {fail:>4}  {n:>8}  {policies}")?;
-        }
-    }
-    if unseen {
-        writeln!(
-            w,
-            "  no evidence: policies that only look at production, and no event was in production"
-        )?;
-    }
-    let none: Vec<&str> = report
-        .coverage
-        .iter()
-        .filter(|c| !c.covered())
-        .map(|c| c.id.as_str())
-        .collect();
-    writeln!(w, "  no evidence ({}): {}", none.len(), none.join(", "))?;
-    Ok(())
 }
 
 /// A policy's part of its findings' JSON, serialised once: a run can have hundreds of
@@ -378,13 +199,15 @@ fn push_json_time(
 /// Appends one finding as a compact JSON object, its keys in this order: policy, title,
 /// severity, detail, why, change_id, actors, resources, resource_count, events
 /// (`file`, `line` or `record`, `at`), event_count, first_at, first_at_local, last_at,
-/// nist, obligations. Written field by field: a big run writes hundreds of thousands,
-/// and the policy's and the files' parts are escaped once, not for every finding.
+/// (for a waived finding) waived_by, waiver_reason, waiver_expires, nist, obligations.
+/// Written field by field: a big run writes hundreds of thousands, and the policy's and
+/// the files' parts are escaped once, not for every finding.
 fn push_finding_json(
     out: &mut Vec<u8>,
     sources: &[SourceJson],
     f: &Finding,
     policy: &PolicyJson,
+    waiver: Option<&Waiver>,
     tz: Tz,
 ) -> Result<()> {
     let mut time = String::with_capacity(32);
@@ -428,6 +251,16 @@ fn push_finding_json(
         push_local_rfc3339(t, first, tz)
     });
     push_json_time(out, &mut time, b",\"last_at\":", |t| push_utc(t, last));
+    if let Some(w) = waiver {
+        out.extend_from_slice(b",\"waived_by\":");
+        push_json_str(out, &w.id)?;
+        out.extend_from_slice(b",\"waiver_reason\":");
+        push_json_str(out, &w.reason)?;
+        out.extend_from_slice(b",\"waiver_approver\":");
+        push_json_str(out, &w.approver)?;
+        out.extend_from_slice(b",\"waiver_expires\":");
+        push_json_str(out, &w.expires.to_string())?;
+    }
     out.extend_from_slice(&policy.tail);
     Ok(())
 }
@@ -444,6 +277,9 @@ struct SummaryJson<'a> {
     findings: usize,
     findings_by_policy: &'a std::collections::BTreeMap<String, u64>,
     findings_by_severity: &'a std::collections::BTreeMap<String, u64>,
+    /// The waivers file: each waiver, whether it expired, and how many findings it waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waivers: Option<&'a Waivers>,
 }
 
 /// The whole report as one JSON document: `summary`, `findings` (one compact object per
@@ -460,6 +296,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         findings: report.findings.len(),
         findings_by_policy: &report.findings_by_policy,
         findings_by_severity: &report.findings_by_severity,
+        waivers: report.waivers.as_ref(),
     };
     // By a finding's place in the run's list of policies (the report's list).
     let policies: Vec<(&str, PolicyJson)> = (report.policies.iter())
@@ -507,7 +344,7 @@ pub fn write_json(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
                         .filter(|(id, _)| **id == *f.policy)
                         .map(|(_, json)| json)
                         .ok_or_else(|| anyhow::anyhow!("no JSON for policy {}", f.policy))?;
-                    push_finding_json(&mut out, &sources, f, policy, tz)?;
+                    push_finding_json(&mut out, &sources, f, policy, report.waiver_of(f), tz)?;
                 }
                 Ok(out)
             })
@@ -545,6 +382,9 @@ pub const FINDINGS_TABLE: Table = Table {
         sheet::text("detail"),
         sheet::text("nist"),
         sheet::text("obligations"),
+        sheet::text("waived_by"),
+        sheet::text("waiver_reason"),
+        sheet::text("waiver_expires"),
     ],
 };
 
@@ -552,6 +392,8 @@ pub const FINDINGS_TABLE: Table = Table {
 pub fn finding_rows(sink: &mut dyn RowSink, report: &AuditReport, tz: Tz) -> Result<()> {
     for f in report.findings.iter()? {
         let f = f?;
+        let waiver = report.waiver_of(&f);
+        let of_waiver = |part: fn(&Waiver) -> String| waiver.map(part).unwrap_or_default();
         let events: Vec<String> = f
             .events
             .iter()
@@ -573,6 +415,9 @@ pub fn finding_rows(sink: &mut dyn RowSink, report: &AuditReport, tz: Tz) -> Res
             Cell::text(&f.detail),
             Cell::text(f.nist.join("; ")),
             Cell::text(f.obligations.join("; ")),
+            Cell::text(of_waiver(|w| w.id.clone())),
+            Cell::text(of_waiver(|w| w.reason.clone())),
+            Cell::text(of_waiver(|w| w.expires.to_string())),
         ])?;
     }
     Ok(())
@@ -621,6 +466,35 @@ pub fn write_xlsx(w: &mut dyn Write, report: &AuditReport, tz: Tz) -> Result<()>
         w,
         vec![(&FINDINGS_TABLE, findings), (&COVERAGE_TABLE, coverage)],
     )
+}
+
+/// What the waivers did, for a person: how many findings they waived, which expired
+/// (each now a finding) and which matched nothing. Empty without a waivers file.
+pub fn waiver_lines(report: &AuditReport) -> Vec<String> {
+    let Some(set) = &report.waivers else {
+        return Vec::new();
+    };
+    let expired = set.waivers.iter().filter(|w| w.expired).count();
+    let mut lines = vec![format!(
+        "waivers: {} in {}; {} finding(s) waived (listed, not counted by --fail-on); {expired} expired",
+        set.waivers.len(),
+        set.file,
+        set.waived
+    )];
+    for w in set.waivers.iter().filter(|w| w.expired) {
+        lines.push(format!(
+            "  waiver {} expired on {}: it waives nothing (a {} finding)",
+            w.id, w.expires, EXPIRED_POLICY
+        ));
+    }
+    for w in set.unused() {
+        lines.push(format!(
+            "  waiver {} ({}) matched no finding",
+            w.id,
+            w.scope()
+        ));
+    }
+    lines
 }
 
 /// SARIF 2.1.0: one rule per policy, one result per finding, located at its events.
@@ -680,6 +554,13 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
                     }
                 })
                 .collect();
+            // An expired waiver's finding is located in the waivers file.
+            let locations = match &report.waivers {
+                Some(set) if locations.is_empty() && *f.policy == *EXPIRED_POLICY => {
+                    vec![json!({"physicalLocation": {"artifactLocation": {"uri": set.file}}})]
+                }
+                _ => locations,
+            };
             let fingerprint = f.fingerprint();
             let mut result = json!({
                 "ruleId": f.policy,
@@ -700,6 +581,16 @@ pub fn write_sarif(w: &mut dyn Write, report: &AuditReport) -> Result<()> {
             });
             if let Some(s) = &f.source {
                 result["properties"]["source"] = json!(s);
+            }
+            // SARIF 2.1.0 section 3.35: a suppression decided outside the code (a
+            // waivers file), accepted; code-scanning tools then show it as dismissed.
+            if let Some(w) = report.waiver_of(&f) {
+                result["suppressions"] = json!([{
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": w.justification(),
+                    "properties": {"waiver": w.id, "approver": w.approver, "expires": w.expires.to_string()},
+                }]);
             }
             Ok(result)
         })

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::inputs::emit;
+use super::inputs::{emit, terminal, GATE_TRIPPED};
 use super::values::{SeverityArg, SourceFormatArg};
 use regwatch::audit::{self, render, AuditReport, AuditRequest};
 use regwatch::config::Config;
 use regwatch::controls::Severity;
 use regwatch::incidents::load::{LoadOptions, Loaded};
+use regwatch::render::terminal::ColorChoice;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum AuditFormat {
@@ -92,9 +93,32 @@ pub struct AuditArgs {
     /// Do not run the Sigma rules shipped in the mappings folder's `sigma/`.
     #[arg(long)]
     no_sigma: bool,
+    #[command(flatten)]
+    waivers: WaiverArgs,
 }
 
-pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
+/// `--waivers`, shared by `audit` and `report`.
+#[derive(Args)]
+pub struct WaiverArgs {
+    /// Findings people have accepted (TOML `[[waiver]]` entries; default from config
+    /// `[audit] waivers`): still listed, marked, and not counted by --fail-on.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+}
+
+impl WaiverArgs {
+    /// The file: `--waivers`, else the config's.
+    pub fn file(&self, config: &Config) -> Option<PathBuf> {
+        self.waivers.clone().or_else(|| config.waivers_file())
+    }
+}
+
+/// The day in the display time zone that decides which waivers have expired.
+pub fn today(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> chrono::NaiveDate {
+    now.with_timezone(&tz).date_naive()
+}
+
+pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitCode> {
     if matches!(args.format, AuditFormat::Xlsx) {
         super::inputs::binary_output("xlsx", args.output.as_deref())?;
     }
@@ -127,6 +151,7 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         bar
     };
     let t0 = std::time::Instant::now();
+    let waivers = args.waivers.file(&config);
     let request = AuditRequest {
         mappings: mappings.as_deref(),
         policies: args.policies.as_deref(),
@@ -141,6 +166,8 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
             shipped: !args.no_sigma,
             folders: args.sigma.clone(),
         },
+        waivers: waivers.as_deref(),
+        today: today(chrono::Utc::now(), tz),
     };
     let report = audit::run_request(&config, &request, &incidents, &|done| {
         bar.set_position(done)
@@ -177,8 +204,9 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
         }
     }
     write_quarantine(&report, args.quarantine.as_deref(), args.quiet)?;
+    let term = terminal(args.output.as_deref(), color);
     emit(args.output.as_deref(), |w| match args.format {
-        AuditFormat::Table => render::write_table(w, &report, tz, args.coverage),
+        AuditFormat::Table => audit::table::write_table(w, &report, tz, args.coverage, term),
         AuditFormat::Json => render::write_json(w, &report, tz),
         AuditFormat::Csv => render::write_csv(w, &report, tz),
         AuditFormat::Sarif => render::write_sarif(w, &report),
@@ -199,6 +227,11 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
             t0.elapsed()
         );
     }
+    if !args.quiet {
+        for line in render::waiver_lines(&report) {
+            eprintln!("{line}");
+        }
+    }
     let gate: Option<Severity> = args.fail_on.map(Into::into);
     // An input that could not be checked (a file rejected whole, or every record of it
     // rejected) is never all clear: 6, after a finding past the gate (1).
@@ -211,8 +244,9 @@ pub fn exec(config: Config, args: AuditArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(match (gate, report.worst()) {
-        (Some(g), Some(w)) if w >= g => ExitCode::from(1),
+    // A waived finding does not trip the gate; an expired waiver's finding can.
+    Ok(match (gate, report.worst_unwaived()) {
+        (Some(g), Some(w)) if w >= g => ExitCode::from(GATE_TRIPPED),
         _ if !unread.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,
     })

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::inputs::{emit, InputArgs};
+use super::inputs::{emit, terminal, InputArgs, GATE_TRIPPED};
 use super::values::StatusArg;
 use regwatch::config::Config;
 use regwatch::regimes::deadline::Status;
 use regwatch::render::deadlines as render;
+use regwatch::render::terminal::ColorChoice;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum OutputFormat {
@@ -21,6 +22,17 @@ pub enum OutputFormat {
     Ics,
     /// A spreadsheet for auditors (with -o FILE): typed dates, frozen header, filters.
     Xlsx,
+}
+
+/// `--fail-on`: which clocks make the run exit 1 (as `audit --fail-on` does for findings).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// A clock past its deadline, or an impact tolerance breached now (the default).
+    Overdue,
+    /// That, or a clock whose first warning threshold has passed (status due-soon).
+    DueSoon,
+    /// Never: exit 0 whatever the clocks say (input problems still give 6).
+    Never,
 }
 
 #[derive(Args)]
@@ -38,9 +50,12 @@ pub struct DeadlinesArgs {
     /// Write here (atomically) instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Exit 1 when any clock (listed or not) is this urgent: overdue, due-soon, never.
+    #[arg(long, value_enum, value_name = "STATUS", default_value = "overdue")]
+    fail_on: FailOn,
 }
 
-pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
+pub fn exec(config: Config, args: DeadlinesArgs, color: ColorChoice) -> Result<ExitCode> {
     if matches!(args.format, OutputFormat::Xlsx) {
         super::inputs::binary_output("xlsx", args.output.as_deref())?;
     }
@@ -64,8 +79,9 @@ pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
     let t2 = t0.elapsed();
     let hidden = if all { 0 } else { summary.not_applicable };
     let out = args.output.as_deref();
+    let term = terminal(out, color);
     emit(out, |w| match args.format {
-        OutputFormat::Table => render::write_table(w, &list, &summary, hidden, now, tz),
+        OutputFormat::Table => render::write_table(w, &list, &summary, hidden, now, tz, term),
         OutputFormat::Json => render::write_json(
             w,
             &list,
@@ -90,8 +106,12 @@ pub fn exec(config: Config, args: DeadlinesArgs) -> Result<ExitCode> {
             t0.elapsed() - t2
         );
     }
-    let attention = summary.needs_attention();
-    let code = super::inputs::exit_code(u8::from(attention), &loaded);
+    let tripped = match args.fail_on {
+        FailOn::Overdue => summary.needs_attention(),
+        FailOn::DueSoon => summary.needs_attention() || summary.due_soon > 0,
+        FailOn::Never => false,
+    };
+    let code = super::inputs::exit_code(if tripped { GATE_TRIPPED } else { 0 }, &loaded);
     // The process ends here: handing a million incidents back to the allocator one by one
     // would only make the run slower.
     std::mem::forget(list);

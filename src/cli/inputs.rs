@@ -16,6 +16,7 @@ use regwatch::error::bad_input;
 use regwatch::incidents::ingest::{default_quarantine_path, problems_path, write_quarantine};
 use regwatch::incidents::load::{LoadOptions, Loaded};
 use regwatch::notify::alerts::Delivery;
+use regwatch::render::terminal::{ColorChoice, Terminal};
 
 #[derive(Args)]
 pub struct InputArgs {
@@ -135,6 +136,9 @@ pub fn exit_code(code: u8, loaded: &Loaded) -> ExitCode {
     }
 }
 
+/// The exit status when `--fail-on` trips (`deadlines`, `audit`).
+pub const GATE_TRIPPED: u8 = 1;
+
 /// The exit status for rows rejected or kept with problems.
 pub const INPUT_PROBLEMS: u8 = 6;
 
@@ -177,6 +181,14 @@ pub fn binary_output(format: &str, path: Option<&Path>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Where a table goes: a file as given, or standard output as it is.
+pub fn terminal(output: Option<&Path>, color: ColorChoice) -> Terminal {
+    match output {
+        Some(_) => Terminal::file(color),
+        None => Terminal::stdout(color),
+    }
 }
 
 /// `--transport`: smtp (as configured), stdout, or dir:PATH.

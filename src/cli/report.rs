@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::audit::write_quarantine;
+use super::audit::{today, write_quarantine, WaiverArgs};
 use super::inputs::{templates, InputArgs};
-use regwatch::audit::{self, render::counts_line, AuditRequest};
+use regwatch::audit::{self, render, render::counts_line, AuditRequest};
 use regwatch::config::Config;
 use regwatch::documents::{publish, report};
 use regwatch::util::defaults::Origin;
@@ -30,6 +30,8 @@ pub struct ReportArgs {
     /// findings, NIST AI RMF coverage and AI-versus-human change metrics.
     #[arg(long, value_name = "PATH")]
     audit: Vec<PathBuf>,
+    #[command(flatten)]
+    waivers: WaiverArgs,
 }
 
 pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
@@ -42,6 +44,7 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
     let audit = if args.audit.is_empty() {
         None
     } else {
+        let waivers = args.waivers.file(&loaded.config);
         let request = AuditRequest {
             mappings: loaded.mappings.as_deref(),
             policies: None,
@@ -56,9 +59,15 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
                 shipped: true,
                 folders: Vec::new(),
             },
+            waivers: waivers.as_deref(),
+            today: today(now, loaded.tz),
         };
         let report = audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?;
         eprintln!("{}", counts_line(&report));
+        for line in render::waiver_lines(&report) {
+            eprintln!("{line}");
+        }
+        sources.extend(waivers.map(Origin::File));
         write_quarantine(&report, None, false)?;
         sources.extend(report.files.iter().map(|f| Origin::File(PathBuf::from(f))));
         Some(report)

@@ -88,3 +88,15 @@ mirror!(
         Critical,
     }
 );
+
+mirror!(
+    /// When tables are coloured (`--color`).
+    ColorArg => regwatch::render::terminal::ColorChoice {
+        /// On a terminal, unless NO_COLOR is set.
+        Auto,
+        /// Always, even into a pipe or file.
+        Always,
+        /// Never.
+        Never,
+    }
+);

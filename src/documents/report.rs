@@ -235,6 +235,9 @@ pub struct AiOperations {
     pub by_policy: Vec<PolicyCount>,
     /// The five most severe findings of the month, in detail.
     pub worst: Vec<WorstFinding>,
+    /// Waivers that accepted a finding first seen this month, and expired ones, with
+    /// their expiry.
+    pub waivers: Vec<WaiverUsed>,
     pub coverage: Vec<CoverageRow>,
     /// The subcategories no policy gives evidence for, folded away in the report.
     pub without_evidence: Vec<String>,
@@ -275,6 +278,24 @@ pub struct WorstFinding {
     pub events: String,
     pub why: String,
     pub nist: String,
+    /// The waiver that accepts it (its justification), empty when none does.
+    pub waiver: String,
+}
+
+/// A waiver that accepted findings this month, or one that has expired (it waives
+/// nothing, and its `waiver-expired` finding is dated the day it lapsed, perhaps in an
+/// earlier month).
+#[derive(Debug, Clone, Serialize)]
+pub struct WaiverUsed {
+    pub id: String,
+    /// What it waives: `policy self-approval, actor h.jones`.
+    pub scope: String,
+    pub reason: String,
+    pub approver: String,
+    pub expires: String,
+    pub expired: bool,
+    /// Findings first seen this month that it waived.
+    pub findings: usize,
 }
 
 /// One NIST AI RMF subcategory: which policies give evidence, and how they came out.
@@ -353,6 +374,26 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
             },
             why: f.rationale.to_string(),
             nist: f.nist.join(", "),
+            waiver: audit
+                .waiver_of(f)
+                .map_or(String::new(), |w| w.justification()),
+        })
+        .collect();
+    let waivers = (audit.waivers.iter())
+        .flat_map(|set| set.waivers.iter().enumerate())
+        .filter_map(|(i, w)| {
+            let n = (in_month.iter())
+                .filter(|f| f.waiver == Some(i as u32))
+                .count();
+            (n > 0 || w.expired).then(|| WaiverUsed {
+                id: w.id.clone(),
+                scope: w.scope(),
+                reason: w.reason.clone(),
+                approver: w.approver.clone(),
+                expires: w.expires.to_string(),
+                expired: w.expired,
+                findings: n,
+            })
         })
         .collect();
     let coverage: Vec<CoverageRow> = audit
@@ -406,6 +447,7 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
         by_severity,
         by_policy,
         worst,
+        waivers,
         subcategories_covered: coverage.iter().filter(|c| c.status != "none").count(),
         without_evidence: coverage
             .iter()

@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::sheet::{self, Cell, RowSink, Table};
 use crate::clock::{local_rfc3339, local_text, utc_text};
 use crate::incidents::ingest::IngestReport;
-use crate::regimes::deadline::{Deadline, Summary};
+use crate::regimes::deadline::{Deadline, Status, Summary};
+use crate::render::terminal::{Terminal, Tone};
+use comfy_table::{Cell as TableCell, ColumnConstraint, Width};
 
 /// One deadline as machines read it. What belongs to the regime rather than the incident
 /// (names, citations) is in the JSON's `regimes` section, once.
@@ -470,7 +472,10 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// `--format table`: for people at a terminal.
+/// `--format table`: for people at a terminal. Six columns when they fit (the next
+/// action wrapping within its own), else two: status and time beside the rest, one line
+/// each. With no width limit (a pipe or file) long titles and actions are shortened, as
+/// one row per line is what `grep` wants; JSON and CSV have them whole.
 pub fn write_table(
     w: &mut dyn Write,
     list: &[&Deadline],
@@ -478,6 +483,7 @@ pub fn write_table(
     hidden_not_applicable: usize,
     now: DateTime<Utc>,
     tz: Tz,
+    term: Terminal,
 ) -> Result<()> {
     writeln!(
         w,
@@ -486,15 +492,11 @@ pub fn write_table(
         utc_text(now)
     )?;
     writeln!(w)?;
-    let header = [
-        "STATUS",
-        "INCIDENT",
-        "REGIME / CLOCK",
-        "DEADLINE (local)",
-        "TIME",
-        "NEXT ACTION",
-    ];
-    let rows: Vec<[String; 6]> = list
+    let shorten = |s: &str, max: usize| match term.width {
+        None => truncate(s, max),
+        Some(_) => s.to_string(),
+    };
+    let rows: Vec<(Status, [String; 6])> = list
         .iter()
         .map(|d| {
             let mut clock = format!("{}/{}", d.regime.id, d.clock_id());
@@ -508,48 +510,75 @@ pub fn write_table(
                 clock.push_str(" (rehearsal)");
             }
             let action = match d.status {
-                crate::regimes::deadline::Status::NotApplicable => {
+                Status::NotApplicable => {
                     format!("n/a: {}", d.reason.as_deref().unwrap_or(""))
                 }
                 _ => d.next_action(now, tz),
             };
-            [
+            let cells = [
                 d.status.as_str().to_string(),
-                format!("{} {}", d.incident.id, truncate(&d.incident.title, 28)),
+                format!("{} {}", d.incident.id, shorten(&d.incident.title, 28)),
                 clock,
                 d.due_at
                     .map(|t| local_text(t, tz))
                     .unwrap_or_else(|| "-".into()),
                 d.time_text(now),
-                truncate(&action, 110),
-            ]
+                shorten(&action, 110),
+            ];
+            (d.status, cells)
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for r in &rows {
-        for (i, c) in r.iter().enumerate().take(5) {
-            widths[i] = widths[i].max(c.chars().count());
-        }
+    let mut table = term.table(&[
+        "STATUS",
+        "INCIDENT",
+        "REGIME / CLOCK",
+        "DEADLINE (local)",
+        "TIME",
+        "NEXT ACTION",
+    ]);
+    for (status, [st, incident, clock, due, time, action]) in &rows {
+        table.add_row(vec![
+            term.cell(st, status_tone(*status)),
+            TableCell::new(incident),
+            TableCell::new(clock),
+            TableCell::new(due),
+            TableCell::new(time),
+            TableCell::new(action),
+        ]);
     }
-    let line = |w: &mut dyn Write, cells: [&str; 6]| -> Result<()> {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i < 5 {
-                s.push_str(&format!("{:<width$}  ", c, width = widths[i]));
-            } else {
-                s.push_str(c);
+    // Status, clock, deadline and time whole, with room beside them for the incident
+    // (30) and the action (40) to wrap in.
+    let widths = table.column_max_content_widths();
+    let fixed: usize = [0, 2, 3, 4]
+        .iter()
+        .map(|&i| usize::from(widths[i]) + 2)
+        .sum();
+    if term
+        .width
+        .is_some_and(|width| fixed + 32 + 40 <= usize::from(width))
+    {
+        for i in [0, 2, 3, 4] {
+            let whole = Width::Fixed(widths[i] + 2);
+            if let Some(c) = table.column_mut(i) {
+                c.set_constraint(ColumnConstraint::Absolute(whole));
             }
         }
-        writeln!(w, "{}", s.trim_end())?;
-        Ok(())
-    };
-    line(w, header)?;
-    for r in &rows {
-        line(w, [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]])?;
+    } else if term.width.is_some() {
+        table = term.spaced_table(&["STATUS", "INCIDENT, CLOCK, DEADLINE (local), NEXT ACTION"]);
+        for (status, [st, incident, clock, due, time, action]) in &rows {
+            table.add_row(vec![
+                term.cell(format!("{st}\n{time}"), status_tone(*status)),
+                TableCell::new(format!("{incident}\n{clock}\n{due}\n{action}")),
+            ]);
+        }
+        // "done with 6d 19h 35m to spare" may wrap; the text beside it should not.
+        if let Some(c) = table.column_mut(0) {
+            c.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(20)));
+        }
     }
+    term.write(w, &mut table)?;
     writeln!(w)?;
-    writeln!(
-        w,
+    let totals = format!(
         "{} incidents, {} clocks: {} overdue, {} due soon, {} due, {} not started, {} met late, {} met; {} tolerance breach(es); {} late without reasons on file",
         summary.incidents,
         summary.clocks,
@@ -561,14 +590,25 @@ pub fn write_table(
         summary.met,
         summary.tolerance_breaches,
         summary.late_reasons_missing,
-    )?;
+    );
+    term.paragraph(w, 0, &totals)?;
     if hidden_not_applicable > 0 {
-        writeln!(
-            w,
+        term.paragraph(w, 0, &format!(
             "{hidden_not_applicable} regime(s) not applicable to some incident are hidden (--all shows them with the reason)"
-        )?;
+        ))?;
     }
     Ok(())
+}
+
+/// The colour a status shows in: red for what is late, yellow for what is close, green
+/// for what was done in time.
+pub fn status_tone(s: Status) -> Tone {
+    match s {
+        Status::Overdue => Tone::Bad,
+        Status::DueSoon | Status::MetLate => Tone::Warn,
+        Status::Met => Tone::Good,
+        Status::Due | Status::NotStarted | Status::NotApplicable => Tone::Plain,
+    }
 }
 
 /// `--format ics`: one all-day-free timed event per deadline, for a DPO's calendar.

@@ -32,14 +32,25 @@ pub struct Run {
 
 /// Runs `regwatch ARGS` in `cwd`.
 pub fn regwatch_in(cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_regwatch"))
-        .args(args)
+    regwatch_env(cwd, args, &[])
+}
+
+/// Runs `regwatch ARGS` in `cwd` with these environment variables set. The terminal's
+/// (`COLUMNS`, `NO_COLOR`) are cleared unless given, so tables do not depend on the shell
+/// the tests run from.
+pub fn regwatch_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regwatch"));
+    cmd.args(args)
         .current_dir(cwd)
         .env_remove("REGWATCH_CONFIG")
         .env_remove("REGWATCH_SMTP_USERNAME")
         .env_remove("REGWATCH_SMTP_PASSWORD")
-        .output()
-        .expect("run regwatch");
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run regwatch");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -297,4 +308,39 @@ pub fn subject(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Runs `regwatch ARGS` from the repository root with standard output on a real
+/// pseudo-terminal (tests/support/pty_run.py), as a person at a terminal would; `env` as
+/// for [`regwatch_env`]. The terminal's `\r\n` line ends are turned back into `\n`.
+pub fn regwatch_on_terminal(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("tests/support/pty_run.py"))
+        .arg(env!("CARGO_BIN_EXE_regwatch"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("REGWATCH_CONFIG")
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("python3 is needed for the terminal tests");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Fails unless no line of `text` is wider than `width` characters.
+pub fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= width,
+            "a line is wider than {width}: {line:?}\n{text}"
+        );
+    }
 }

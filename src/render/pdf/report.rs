@@ -391,6 +391,32 @@ fn ai_operations(l: &mut Layout, ai: &AiOperations) {
         ] {
             l.bullet(&item, 8.5);
         }
+        if !w.waiver.is_empty() {
+            l.bullet(&format!("Waived: {}", w.waiver), 8.5);
+        }
+    }
+    if !ai.waivers.is_empty() {
+        l.heading("Waivers used", 11.0);
+        for w in &ai.waivers {
+            let (used, until) = if w.expired {
+                (
+                    format!(
+                        "expired {}: waives nothing (a waiver-expired finding)",
+                        w.expires
+                    ),
+                    "expired",
+                )
+            } else {
+                (format!("{} finding(s)", w.findings), "expires")
+            };
+            l.paragraph(
+                &format!(
+                    "{} ({}): {used}. {}. Approved by {}; {until} {}.",
+                    w.id, w.scope, w.reason, w.approver, w.expires
+                ),
+                8.5,
+            );
+        }
     }
     l.heading("NIST AI RMF 1.0 coverage", 11.0);
     l.paragraph(

@@ -71,6 +71,16 @@ default = ["compliance@example.com"]
 # url_env = "REGWATCH_GRC_WEBHOOK_URL"
 # secret_env = "REGWATCH_GRC_WEBHOOK_SECRET"   # whsec_ and base64
 
+# Audit logs: which environment each AWS account, Kubernetes namespace or cluster is, so
+# the production-only guardrails know what production is; and the findings people have
+# accepted (see GUIDE.md "Waivers").
+# [audit]
+# waivers = "waivers.toml"
+# [audit.accounts]
+# "111122223333" = "production"
+# [audit.namespaces]
+# "payments-*" = "production"
+
 [smtp]
 host = "localhost"
 port = 587
@@ -172,6 +182,10 @@ pub fn check(config: &Config, mappings: Option<&Path>, templates: Option<&Path>)
     note(crate::documents::drafts::SpecialCategories::load(mappings).map(drop));
     if let Some(p) = &config.paths.services {
         note(crate::regimes::services::ServiceCatalogue::load(&config.resolve(p)).map(drop));
+    }
+    if let Some(p) = config.waivers_file() {
+        let today = chrono::Utc::now().date_naive();
+        note(crate::audit::waivers::Waivers::load(&p, today).map(drop));
     }
     note(crate::notify::alerts::load_templates(templates).map(drop));
     note(crate::documents::publish::ReportTemplates::load(templates).map(drop));

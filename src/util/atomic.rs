@@ -30,9 +30,17 @@ where
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".regwatch-")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".regwatch-").suffix(".tmp");
+    // The file gets the mode a plain create would give it (0666 less the umask) or, when
+    // it replaces a file, that file's: a temp file's private 0600 would hide a report
+    // from the people it is written for.
+    #[cfg(unix)]
+    builder.permissions(match std::fs::metadata(path) {
+        Ok(m) => m.permissions(),
+        Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    });
+    let tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     {
@@ -64,6 +72,22 @@ mod tests {
         write_atomic(null, |w| Ok(w.write_all(b"gone")?)).unwrap();
         let meta = std::fs::metadata(null).unwrap();
         assert!(!meta.is_file(), "/dev/null was replaced by a file");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_the_usual_mode_and_keep_the_one_they_had() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("report.md");
+        write_bytes_atomic(&p, b"one").unwrap();
+        let plain = dir.path().join("plain.md");
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), mode(&plain), "as a plain create would make it");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_bytes_atomic(&p, b"two").unwrap();
+        assert_eq!(mode(&p), 0o640, "a replaced file keeps its mode");
     }
 
     #[test]

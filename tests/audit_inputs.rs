@@ -180,6 +180,26 @@ fn fail_on_fails_when_every_record_of_an_input_was_rejected() {
 }
 
 #[test]
+fn a_damaged_parquet_file_the_decoder_panics_on_is_rejected_whole() {
+    // One byte of the fixture's first page header overwritten (found by the property
+    // tests): polars panics decoding it. The file is rejected whole, with why; the other
+    // input is still read, and the exit status says one was not.
+    let d = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(fixture("audit/formats.parquet")).unwrap();
+    bytes[28] = 0xff;
+    std::fs::write(d.path().join("damaged.parquet"), bytes).unwrap();
+    write(&d.path().join("good.jsonl"), &format!("{GOOD}\n"));
+    let (run, v) = audit_in(d.path(), &["damaged.parquet", "good.jsonl"]);
+    assert_eq!(run.code, 6, "{run:?}");
+    let damaged = &v["sources"][0];
+    assert_eq!(damaged["file"], "damaged.parquet", "{v}");
+    let why = damaged["file_rejected"].as_str().unwrap_or("");
+    assert!(why.contains("not a readable Parquet file"), "{v}");
+    assert_eq!(v["sources"][1]["accepted"], 1, "{v}");
+    reconciles(&v);
+}
+
+#[test]
 fn a_parquet_file_missing_required_columns_fails_the_gate() {
     use polars::prelude::*;
     let d = tempfile::tempdir().unwrap();

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark: `regwatch audit` against a floor (cat) and a DuckDB baseline, on N generated
-# audit events (default 10,000,000) as JSON lines and as Parquet. Each command runs once to
-# warm the page cache, then RUNS times (default 5), the three commands taking turns; prints
-# the median wall time, the median peak memory (max RSS) and the ratio to the DuckDB median
-# on the same file, as Markdown.
+# Benchmark: `regwatch audit` (with the shipped Sigma rules, the default, and with
+# --no-sigma) against a floor (cat) and a DuckDB baseline, on N generated audit events
+# (default 10,000,000) as JSON lines in two shapes (the generator's compact one, and a
+# second with spaces, explicit nulls, missing optional fields and keys in another order:
+# gen_audit.py --shape spaced) and as Parquet. Each command runs once to warm the page
+# cache, then RUNS times (default 5), the commands taking turns; prints the median wall
+# time, the median peak memory (max RSS) and the ratio to the DuckDB median on the same
+# file, as Markdown.
 # Not a test: timings depend on the machine; nothing here asserts a number.
 #
 #   benches/audit.sh [N] [RUNS]          (data cached in ${BENCH_DIR:-/tmp/regwatch-bench})
@@ -18,6 +21,7 @@ runs=${2:-5}
 work=${BENCH_DIR:-/tmp/regwatch-bench}
 mkdir -p "$work"
 jsonl="$work/audit-$n.jsonl"
+spaced="$work/audit-$n-spaced.jsonl"
 parquet="$work/audit-$n.parquet"
 bin=target/release/regwatch
 
@@ -37,7 +41,11 @@ if [ ! -s "$jsonl" ] || [ ! -s "$parquet" ]; then
   echo "generating $n events into $jsonl and $parquet" >&2
   python3 benches/gen_audit.py "$n" "$jsonl" --parquet "$parquet"
 fi
-echo "input: $jsonl $(wc -c < "$jsonl") bytes; $parquet $(wc -c < "$parquet") bytes; $n events" >&2
+if [ ! -s "$spaced" ]; then
+  echo "generating $n events in the second shape into $spaced" >&2
+  python3 benches/gen_audit.py "$n" "$spaced" --shape spaced
+fi
+echo "input: $jsonl $(wc -c < "$jsonl") bytes; $spaced $(wc -c < "$spaced") bytes; $parquet $(wc -c < "$parquet") bytes; $n events" >&2
 
 results=()   # "label|file kind|median s|median KB"
 
@@ -60,9 +68,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The three commands take turns, round by round (each run once first to warm the page
 # cache, not timed), so that a change in the shared machine's speed during the run falls
 # on all three alike rather than on whichever ran last.
-for kind in jsonl parquet; do
-  if [ "$kind" = jsonl ]; then file=$jsonl; else file=$parquet; fi
-  labels=("floor: cat" "regwatch audit" "duckdb (3 policies)")
+for kind in jsonl spaced parquet; do
+  case $kind in jsonl) file=$jsonl ;; spaced) file=$spaced ;; *) file=$parquet ;; esac
+  labels=("floor: cat" "regwatch audit" "regwatch audit --no-sigma" "duckdb (3 policies)")
   declare -A walls=() rss=()
   for i in $(seq 0 "$runs"); do
     for label in "${labels[@]}"; do
@@ -70,6 +78,8 @@ for kind in jsonl parquet; do
         "floor: cat") t=$(once "$label" 0 /dev/null cat "$file") ;;
         "regwatch audit") t=$(once "$label" 1 "$work/regwatch-stdout.txt" \
           "$bin" --config regwatch.toml audit "$file" --format json --output /dev/null --quiet) ;;
+        "regwatch audit --no-sigma") t=$(once "$label" 1 "$work/regwatch-stdout.txt" \
+          "$bin" --config regwatch.toml audit "$file" --no-sigma --format json --output /dev/null --quiet) ;;
         *) t=$(once "$label" 0 "$work/duckdb-$kind.txt" python3 benches/duckdb_policies.py "$file") ;;
       esac
       if [ "$i" -gt 0 ]; then
@@ -105,4 +115,4 @@ for r in "${results[@]}"; do
     printf "| %s | %s | %.2f | %.0f | %s |\n", l, k, w, kb / 1024, ratio }'
 done
 echo
-echo "DuckDB counts: jsonl $(cat "$work/duckdb-jsonl.txt"); parquet $(cat "$work/duckdb-parquet.txt")"
+echo "DuckDB counts: jsonl $(cat "$work/duckdb-jsonl.txt"); spaced $(cat "$work/duckdb-spaced.txt"); parquet $(cat "$work/duckdb-parquet.txt")"

@@ -11,6 +11,12 @@ Lines are built with string formatting (every value is a plain ASCII token witho
 or backslashes), not json.dumps, so 10 million lines take about a minute or two.
 
     python3 benches/gen_audit.py 1000000 /tmp/audit-1m.jsonl [--parquet /tmp/audit-1m.parquet]
+    python3 benches/gen_audit.py 1000000 /tmp/audit-1m-spaced.jsonl --shape spaced
+
+`--shape spaced` writes the same events in a second shape, as other producers write JSON:
+a space after every `:` and `,`, the keys in another order (the operation and the actor
+first, the time last), and every optional field either written as an explicit `null` or
+left out (about half each), so that no reader can rely on one byte layout.
 
 Parquet needs the duckdb Python package (python3 -m pip install duckdb); `timestamp` and
 `approved_at` stay VARCHAR (RFC 3339 strings), dry_run is BOOLEAN.
@@ -48,16 +54,58 @@ GRANTS = ["s3:GetObject", "rds:DescribeDBInstances", "sqs:SendMessage", "*", "ec
 def main():
     args = sys.argv[1:]
     parquet = None
+    shape = "compact"
     if "--parquet" in args:
         i = args.index("--parquet")
         parquet = args[i + 1]
         del args[i:i + 2]
-    if len(args) != 2:
-        sys.exit("usage: gen_audit.py N OUT.jsonl [--parquet OUT.parquet]")
+    if "--shape" in args:
+        i = args.index("--shape")
+        shape = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 2 or shape not in ("compact", "spaced"):
+        sys.exit("usage: gen_audit.py N OUT.jsonl [--parquet OUT.parquet] [--shape compact|spaced]")
     n, out = int(args[0]), args[1]
-    write_jsonl(n, out)
+    if shape == "spaced":
+        write_jsonl(n, out + ".compact")
+        respace(out + ".compact", out)
+        os.remove(out + ".compact")
+    else:
+        write_jsonl(n, out)
     if parquet:
         to_parquet(out, parquet)
+
+
+# The second shape's key order, and the optional fields it writes as null or leaves out.
+SPACED_ORDER = ["operation", "actor", "actor_type", "agent", "environment", "account", "region",
+                "resource", "resource_type", "action", "change_id", "dry_run", "outcome",
+                "approved_by", "approver_type", "approved_at", "grants", "prompt_ref",
+                "tool_call_ref", "timestamp"]
+OPTIONAL = ["agent", "account", "region", "resource_type", "change_id", "dry_run", "outcome",
+            "approved_by", "approver_type", "approved_at", "grants", "prompt_ref", "tool_call_ref"]
+
+
+def respace(src, out):
+    """The events of `src` in the second shape (see the module's doc)."""
+    import json
+    R = random.Random(20261102)
+    with open(src) as f, open(out + ".tmp", "w", buffering=1 << 20) as g:
+        buf = []
+        for line in f:
+            e = json.loads(line)
+            rec = {}
+            for k in SPACED_ORDER:
+                if k in e:
+                    rec[k] = e[k]
+                elif k in OPTIONAL and R.random() < 0.5:
+                    rec[k] = None
+            buf.append(json.dumps(rec))  # separators ", " and ": "
+            if len(buf) >= 50000:
+                g.write("\n".join(buf) + "\n")
+                buf.clear()
+        if buf:
+            g.write("\n".join(buf) + "\n")
+    os.replace(out + ".tmp", out)
 
 
 def write_jsonl(n, out):

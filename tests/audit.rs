@@ -314,14 +314,15 @@ fn gzipped_files_in_a_folder_tree_are_found() {
 fn cloudtrail_as_aws_delivers_it() {
     let (r, _) = audit_json(&["--config", "regwatch.toml", "samples/audit/cloudtrail"]);
     let t = &r["summary"]["totals"];
-    assert_eq!(t["files"], 6);
+    // 6 files up to 16 Nov, and 17 of 24 Nov (the CloudTrail guardrails' story).
+    assert_eq!(t["files"], 23);
     assert_eq!(
         (
             t["read"].as_u64(),
             t["accepted"].as_u64(),
             t["rejected"].as_u64()
         ),
-        (Some(48), Some(47), Some(1))
+        (Some(117), Some(116), Some(1))
     );
     let findings = r["findings"].as_array().unwrap();
     let details: Vec<&str> = findings
@@ -394,19 +395,22 @@ fn kubernetes_audit_logs() {
     );
 }
 
-#[test]
-fn the_sample_month_matches_an_independent_reading_of_the_policies() {
-    // samples/audit/generate.py checks its own events against policies.toml in Python;
-    // every change it expects a policy to catch, regwatch must catch too.
+/// samples/audit/expected-findings.json, and the audit of `paths` with the sample config.
+fn sample_audit(paths: &[&str]) -> (Value, Value) {
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("samples/audit/expected-findings.json")).unwrap(),
     )
     .unwrap();
-    let (r, _) = audit_json(&[
-        "--config",
-        "regwatch.toml",
-        "samples/audit/native/changes-2026-11.jsonl",
-    ]);
+    let mut args = vec!["--config", "regwatch.toml"];
+    args.extend_from_slice(paths);
+    (expected, audit_json(&args).0)
+}
+
+#[test]
+fn the_sample_month_matches_an_independent_reading_of_the_policies() {
+    // samples/audit/generate.py checks its own events against policies.toml in Python;
+    // every change it expects a policy to catch, regwatch must catch too.
+    let (expected, r) = sample_audit(&["samples/audit/native/changes-2026-11.jsonl"]);
     let got = keys(&r);
     let mut checked = 0;
     for (policy, changes) in expected["findings"].as_object().unwrap() {
@@ -430,6 +434,59 @@ fn the_sample_month_matches_an_independent_reading_of_the_policies() {
             "{near_miss} flagged: {got:#?}"
         );
     }
+}
+
+#[test]
+fn the_sample_clouds_guardrails_fire_on_their_triggers_and_not_on_their_near_misses() {
+    // samples/audit/generate.py lists, in expected-findings.json's `guardrails`, the
+    // CloudTrail records and Kubernetes lines that its story makes a trigger of each ct-*,
+    // k8s-* and wildcard-permission policy, and its near misses (a failed attempt, a
+    // read-only grant, a detach, staging, a service).
+    let (expected, r) = sample_audit(&["samples/audit/cloudtrail", "samples/audit/k8s"]);
+    // Every event of every finding, by (file under samples/audit, record or line).
+    let mut policies_of: std::collections::BTreeMap<(String, u64), BTreeSet<String>> =
+        Default::default();
+    for f in r["findings"].as_array().unwrap() {
+        for e in f["events"].as_array().unwrap() {
+            let file = e["file"].as_str().unwrap();
+            let file = file.strip_prefix("samples/audit/").unwrap_or(file);
+            let at = e["record"].as_u64().or(e["line"].as_u64()).unwrap();
+            (policies_of.entry((file.to_string(), at)).or_default())
+                .insert(f["policy"].as_str().unwrap().to_string());
+        }
+    }
+    let guarded =
+        |p: &String| p.starts_with("ct-") || p.starts_with("k8s-") || p == "wildcard-permission";
+    let mut triggers = BTreeSet::new();
+    let mut near_misses = 0;
+    for source in ["cloudtrail", "k8s"] {
+        for x in expected["guardrails"][source].as_array().unwrap() {
+            let at = x["record"].as_u64().or(x["line"].as_u64()).unwrap();
+            let key = (x["file"].as_str().unwrap().to_string(), at);
+            let got = policies_of.get(&key).cloned().unwrap_or_default();
+            match x["policy"].as_str() {
+                Some(policy) => {
+                    assert!(got.contains(policy), "{policy} missing on {x}: {got:?}");
+                    triggers.insert(policy.to_string());
+                }
+                None => {
+                    assert!(!got.iter().any(guarded), "near miss flagged: {x}: {got:?}");
+                    near_misses += 1;
+                }
+            }
+        }
+    }
+    // Each new guardrail has its trigger in the samples.
+    let policies = std::fs::read_to_string(root().join("mappings/policies.toml")).unwrap();
+    for line in policies.lines() {
+        if let Some(id) = line.strip_prefix("id = \"") {
+            let id = id.trim_end_matches('"');
+            if id.starts_with("ct-") || id.starts_with("k8s-") {
+                assert!(triggers.contains(id), "{id} has no trigger in the samples");
+            }
+        }
+    }
+    assert!(near_misses >= 20, "{near_misses}");
 }
 
 #[test]

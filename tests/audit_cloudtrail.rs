@@ -163,3 +163,157 @@ fn an_unmapped_account_is_said_once_in_the_table_and_on_standard_error() {
     assert_eq!(run.stderr.matches(line).count(), 1, "{}", run.stderr);
     assert_eq!(run.stdout.matches(line).count(), 1, "{}", run.stdout);
 }
+
+/// A CloudTrail record shaped as AWS writes it, in account 111111111111 (prod).
+fn ct_record(second: u32, who: &str, source: &str, name: &str, params: Value) -> Value {
+    let role = who.contains('/');
+    let identity = if role {
+        serde_json::json!({"type": "AssumedRole", "principalId": format!("AROAEXAMPLE:{who}"),
+            "arn": format!("arn:aws:sts::111111111111:assumed-role/{who}"),
+            "accountId": "111111111111", "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": format!("arn:aws:iam::111111111111:role/{}", who.split('/').next().unwrap()),
+                "accountId": "111111111111", "userName": who.split('/').next().unwrap()},
+                "attributes": {"creationDate": "2026-11-05T09:00:00Z", "mfaAuthenticated": "false"}}})
+    } else {
+        serde_json::json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE",
+            "arn": format!("arn:aws:iam::111111111111:user/{who}"), "accountId": "111111111111",
+            "accessKeyId": "AKIAEXAMPLE", "userName": who})
+    };
+    serde_json::json!({"eventVersion": "1.09", "userIdentity": identity,
+        "eventTime": format!("2026-11-05T10:20:{second:02}Z"), "eventSource": source,
+        "eventName": name, "awsRegion": "eu-west-2", "sourceIPAddress": "203.0.113.7",
+        "userAgent": if role { "claude-code/1.0.30" } else { "aws-cli/2.15.0" },
+        "requestParameters": params, "responseElements": null,
+        "requestID": format!("req-{second}"), "eventID": format!("evt-{second}"),
+        "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true,
+        "recipientAccountId": "111111111111", "eventCategory": "Management"})
+}
+
+#[test]
+fn deleting_a_role_or_its_policy_is_a_delete_and_a_permission_change() {
+    // A copy of the mappings with one more policy: any permission change that succeeded.
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path().join("mappings");
+    std::fs::create_dir(&mappings).unwrap();
+    for f in std::fs::read_dir(common::root().join("mappings")).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), mappings.join(f.file_name())).unwrap();
+        }
+    }
+    let mut policies = std::fs::read_to_string(mappings.join("policies.toml")).unwrap();
+    policies.push_str(
+        r#"
+[[policy]]
+id = "permission-changed"
+title = "A permission granted or taken away"
+severity = "low"
+kind = "condition"
+checks = "A successful permission change."
+rationale = "Who can do what changed."
+when = [{ field = "operation", is = "permission_change" }, { field = "outcome", is = "success" }]
+nist = ["MEASURE 2.7"]
+"#,
+    );
+    std::fs::write(mappings.join("policies.toml"), policies).unwrap();
+    let trail = dir
+        .path()
+        .join("AWSLogs/111111111111/CloudTrail/eu-west-2/2026/11/05");
+    std::fs::create_dir_all(&trail).unwrap();
+    let iam = "iam.amazonaws.com";
+    let agent = "opsbot-agent-role/claude-session";
+    let mut denied = ct_record(
+        4,
+        "dana",
+        iam,
+        "DeleteUser",
+        serde_json::json!({"userName": "erin"}),
+    );
+    denied["errorCode"] = "AccessDenied".into();
+    let records = [
+        // Triggers: the agent deletes an inline policy, a person a role.
+        ct_record(
+            1,
+            agent,
+            iam,
+            "DeleteRolePolicy",
+            serde_json::json!({"roleName": "billing-role", "policyName": "billing-admin"}),
+        ),
+        ct_record(
+            2,
+            "dana",
+            iam,
+            "DeleteRole",
+            serde_json::json!({"roleName": "old-ci-role"}),
+        ),
+        // Near misses: a database delete (no permission), a denied DeleteUser (an
+        // attempt), a detach (a permission change, not a delete).
+        ct_record(
+            3,
+            "dana",
+            "rds.amazonaws.com",
+            "DeleteDBInstance",
+            serde_json::json!({"dBInstanceIdentifier": "scratch-db"}),
+        ),
+        denied,
+        ct_record(
+            5,
+            agent,
+            iam,
+            "DetachRolePolicy",
+            serde_json::json!({"roleName": "ci-role",
+            "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        ),
+    ];
+    std::fs::write(
+        trail.join("111111111111_CloudTrail_eu-west-2_20261105T1025Z_deletes.json"),
+        serde_json::json!({ "Records": records }).to_string(),
+    )
+    .unwrap();
+    // The Kubernetes side, from the fixture cluster: opsbot deletes a Role in shop-prod
+    // (a delete, and a permission change), the 404 delete of a binding already gone.
+    let run = regwatch(&[
+        "audit",
+        "--config",
+        "regwatch.toml",
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--no-sigma",
+        dir.path().join("AWSLogs").to_str().unwrap(),
+        "tests/fixtures/audit/k8s-real/kube-apiserver-audit.log",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let actions = |policy: &str| -> BTreeSet<String> {
+        (r["findings"].as_array().unwrap().iter())
+            .filter(|f| f["policy"] == policy)
+            .flat_map(|f| f["resources"].as_array().unwrap().iter())
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let set = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    // The fixture cluster's other permission changes are patches and updates of
+    // ClusterRoles (system:node, admin).
+    assert_eq!(
+        actions("permission-changed"),
+        set(&[
+            "billing-role",
+            "old-ci-role",
+            "ci-role",
+            "shop-prod/roles/deployer",
+            "clusterroles/system:node",
+            "clusterroles/admin",
+        ]),
+        "{}",
+        run.stdout
+    );
+    // The agent's deletes in production are destructive; its detach is not.
+    assert_eq!(
+        actions("destructive-prod-without-approval"),
+        set(&["billing-role", "shop-prod/roles/deployer"])
+    );
+}

@@ -172,13 +172,24 @@ fn the_sample_clusters_guardrail_findings() {
         ),
         ("k8s-privileged-workload-in-prod", "shop-prod/pods/netdebug"),
         (
+            "k8s-privileged-workload-in-prod",
+            "shop-prod/daemonsets/node-debug",
+        ),
+        (
             "k8s-system-clusterrole-changed",
             "clusterroles/system:aggregate-to-view",
         ),
     ] {
-        assert_eq!(resources(&r, policy), [resource], "{policy}");
+        assert!(
+            resources(&r, policy).contains(&resource.to_string()),
+            "{policy}"
+        );
     }
-    // The exec's three stages are one session; the binding to `view` and the ReplicaSet
-    // controller's pod are no findings.
-    assert_eq!(r["summary"]["totals"]["skipped"], 2);
+    // One session each: the shell in shop-prod, the shell in staging (not production) and
+    // the contractor's refused exec (403: an attempt, no session) skip the stages around
+    // the one counted; the binding to `view`, the ReplicaSet controller's pod and the
+    // staging DaemonSet are no findings.
+    assert_eq!(r["summary"]["totals"]["skipped"], 5);
+    assert_eq!(resources(&r, "k8s-interactive-access-in-prod").len(), 1);
+    assert_eq!(resources(&r, "k8s-privileged-workload-in-prod").len(), 2);
 }

@@ -231,9 +231,13 @@ impl Cases {
             .unwrap()
             .iter()
             .filter_map(|f| {
+                // A rule's matches by one actor are one finding: every event is listed.
                 let id = f["policy"].as_str()?.strip_prefix("sigma:")?.to_string();
-                Some((id, place(&f["events"][0])))
+                let events = f["events"].as_array().unwrap();
+                assert_eq!(f["event_count"].as_u64(), Some(events.len() as u64), "{f}");
+                Some(events.iter().map(move |e| (id.clone(), place(e))))
             })
+            .flatten()
             .collect();
         let cases = (self.cloudtrail.iter().enumerate())
             .map(|(i, (id, _))| (id.clone(), format!("ct:{}", i + 1)))
@@ -503,4 +507,64 @@ fn a_sigma_finding_names_its_rule_author_licence_and_nist_subcategories() {
         );
         assert!(!finding["nist"].as_array().unwrap().is_empty());
     }
+}
+
+#[test]
+fn a_rules_matches_by_one_actor_are_one_finding_with_their_events() {
+    // On the samples, AWS STS AssumeRole Misuse matches every call made with an assumed
+    // role and Potential Sidecar Injection every deployment patch (by design: see their
+    // falsepositives); each actor's matches are one finding, its events listed.
+    let run = regwatch(&[
+        "audit",
+        "--config",
+        "regwatch.toml",
+        "samples/audit/cloudtrail",
+        "samples/audit/k8s",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let sigma: Vec<&Value> = (v["findings"].as_array().unwrap().iter())
+        .filter(|f| f["policy"].as_str().unwrap().starts_with("sigma:"))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &sigma {
+        assert_eq!(f["actors"].as_array().unwrap().len(), 1, "{f}");
+        let key = (f["policy"].to_string(), f["actors"][0].to_string());
+        assert!(seen.insert(key), "two findings for one rule and actor: {f}");
+    }
+    let one = |title: &str, actor: &str| {
+        let f = (sigma.iter())
+            .find(|f| f["title"] == format!("Sigma: {title}") && f["actors"][0] == actor)
+            .unwrap_or_else(|| panic!("{title} {actor}"));
+        (
+            f["event_count"].as_u64().unwrap(),
+            f["events"].as_array().unwrap().len(),
+        )
+    };
+    // Argo CD's 39 syncs: one finding, the first 20 events listed.
+    assert_eq!(
+        one(
+            "Potential Sidecar Injection Into Running Deployment",
+            "system:serviceaccount:argocd:argocd-application-controller"
+        ),
+        (39, 20)
+    );
+    let (n, listed) = one(
+        "AWS STS AssumeRole Misuse",
+        "arn:aws:sts::111111111111:assumed-role/opsbot-agent-role/opsbot-claude-session-1762160400",
+    );
+    assert_eq!((n, listed), (4, 4));
+    // d.hughes (an IAM user, not an assumed role) is not an AssumeRole match; his trail
+    // changes of 8 Nov are one CloudTrail Important Change finding with both events.
+    assert_eq!(
+        one(
+            "AWS CloudTrail Important Change",
+            "arn:aws:iam::111111111111:user/d.hughes"
+        ),
+        (2, 2)
+    );
+    assert!(sigma.len() < 40, "{}", sigma.len());
 }

@@ -5,7 +5,7 @@ Deterministic (fixed seed, stdlib only). Writes next to this script:
 
   native/changes-2026-11.jsonl   native schema, ~5,000 events, sorted by timestamp
   native/changes-2026-11.csv     20 rows from a second team (2 of them malformed)
-  cloudtrail/AWSLogs/...         6 gzipped CloudTrail log files (1 malformed record)
+  cloudtrail/AWSLogs/...         23 gzipped CloudTrail log files (1 malformed record)
   k8s/audit-prod-cluster.jsonl   Kubernetes audit events (1 malformed line)
   expected-findings.json         what a reference reading of mappings/policies.toml finds
                                  in native/changes-2026-11.jsonl (see check() below)
@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import urllib.parse
 import uuid
 from collections import defaultdict
 
@@ -606,7 +607,7 @@ def iam_user(name):
 
 
 def record(t, ident, source, name, params, response, ip, ua, read_only, resources=None,
-           error=None, data_event=False):
+           error=None, data_event=False, event_type="AwsApiCall", extra=None):
     r = {
         "eventVersion": "1.09" if not data_event else "1.10",
         "userIdentity": ident,
@@ -621,12 +622,14 @@ def record(t, ident, source, name, params, response, ip, ua, read_only, resource
         r["errorCode"], r["errorMessage"] = error
     r["requestParameters"] = params
     r["responseElements"] = response
+    if extra:
+        r.update(extra)  # additionalEventData, as AWS puts it after the response
     r["requestID"] = uid() if not source.startswith("s3") else "".join(R.choice("0123456789ABCDEF") for _ in range(16))
     r["eventID"] = uid()
     r["readOnly"] = read_only
     if resources:
         r["resources"] = resources
-    r["eventType"] = "AwsApiCall"
+    r["eventType"] = event_type
     r["managementEvent"] = not data_event
     r["recipientAccountId"] = ACCT
     r["eventCategory"] = "Data" if data_event else "Management"
@@ -744,6 +747,12 @@ def cloudtrail():
     recs.sort(key=lambda r: r.get("eventTime", ""))
     files[T("2026-11-16T10:35:00Z")] = recs
 
+    return write_cloudtrail(files)
+
+
+def write_cloudtrail(files):
+    """Writes each (delivery time -> records) as CloudTrail names and gzips its files;
+    returns (path, number of records) for each."""
     base = os.path.join(HERE, "cloudtrail", "AWSLogs", ACCT, "CloudTrail", "eu-west-2")
     written = []
     for ft, recs in sorted(files.items()):
@@ -755,6 +764,278 @@ def cloudtrail():
         with open(os.path.join(d, name), "wb") as f:
             f.write(gzip.compress(body, mtime=0))
         written.append((os.path.relpath(os.path.join(d, name), HERE), len(recs)))
+    return written
+
+
+# --------------------------------------------------------------------------------------
+# 6b. CloudTrail guardrails (issue 22): 24 Nov, the legacy IAM user d.hughes (who stopped
+# the trail on 8 Nov) signs in without MFA and opens the account up; a leaked key probes
+# it; opsbot harvests secrets; j.okafor opens a shell on a production host; r.patel
+# cleans up. Each record is a trigger or a near miss; EXPECTED_CT says which.
+EXPECTED_CT = []  # {policy (None: a near miss), file, record, what}
+EXPECTED_K8S = []  # {policy (None: a near miss), auditID, stage, line, what}
+ATTACKER_IP = "192.0.2.201"
+LEAKED_IP = "198.51.100.233"
+TF_UA = ("APN/1.0 HashiCorp/1.0 Terraform/1.9.8 (+https://www.terraform.io) terraform-provider-aws/5.72.1 "
+         "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.32.2 ua/2.1 "
+         "os/linux lang/go#1.23.2 md/GOOS#linux md/GOARCH#amd64 api/%s")
+OLD_CLI = "aws-cli/1.29.62 Python/3.8.10 Linux/5.15.0-91-generic botocore/1.31.62"
+BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/130.0.0.0 Safari/537.36")
+
+
+def policy_doc(statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
+
+
+def cloudtrail_guardrails():
+    recs = []
+
+    def add(policy, what, t, ident, source, name, params, response, ip, ua, read_only=False, **kw):
+        r = record(t, ident, source, name, params, response, ip, ua, read_only, **kw)
+        recs.append((r, policy, what))
+        return r
+
+    du = iam_user("d.hughes")
+    leaked = iam_user("svc-reporting-legacy")
+    arn = lambda kind, name: "arn:aws:iam::%s:%s/%s" % (ACCT, kind, name)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    day = "2026-11-24T"
+
+    def login(person_ident, t, mfa, ok):
+        r = add(None, None, t, person_ident, "signin.amazonaws.com", "ConsoleLogin", None,
+                {"ConsoleLogin": "Success" if ok else "Failure"}, ATTACKER_IP, BROWSER,
+                event_type="AwsConsoleSignIn",
+                extra={"additionalEventData": {"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23",
+                                               "MobileVersion": "No", "MFAUsed": mfa}})
+        if not ok:
+            r["errorMessage"] = "Failed authentication"
+        return r
+
+    # Console sign-ins: a failed one without MFA (near miss), then the real one.
+    login(du, T(day + "12:58:41Z"), "No", False)
+    recs[-1] = (recs[-1][0], None, "failed console sign-in without MFA (an attempt)")
+    login(du, T(day + "13:01:07Z"), "No", True)
+    recs[-1] = (recs[-1][0], "ct-console-login-without-mfa", "d.hughes signs in with a password alone")
+    bg = iam_user("break-glass-admin")
+    login(bg, T(day + "09:12:30Z"), "Yes", True)
+    recs[-1] = (recs[-1][0], None, "break-glass sign-in with MFA (quarterly test)")
+
+    # A leaked key probes the account: 14 denied calls in 4 minutes (a burst).
+    probes = [("iam.amazonaws.com", "ListUsers", "iam:ListUsers", None),
+              ("iam.amazonaws.com", "ListRoles", "iam:ListRoles", None),
+              ("secretsmanager.amazonaws.com", "ListSecrets", "secretsmanager:ListSecrets", None),
+              ("ec2.amazonaws.com", "DescribeInstances", None, "Client.UnauthorizedOperation"),
+              ("s3.amazonaws.com", "ListBuckets", "s3:ListAllMyBuckets", None),
+              ("iam.amazonaws.com", "CreateUser", "iam:CreateUser", None),
+              ("lambda.amazonaws.com", "ListFunctions20150331", "lambda:ListFunctions", None)]
+    t = T(day + "13:03:10Z")
+    for i in range(14):
+        src, name, action, code = probes[i % len(probes)]
+        if code:
+            err = (code, "You are not authorized to perform this operation.")
+        else:
+            err = ("AccessDenied", "User: %s is not authorized to perform: %s on resource: * because no "
+                   "identity-based policy allows the %s action" % (leaked["arn"], action, action))
+        params = {"userName": "backup-%d" % i} if name == "CreateUser" else None
+        add("ct-denied-attempts" if i == 0 else None, "a leaked key probing: 14 denied calls in 4 minutes" if i == 0 else None,
+            t, leaked, src, name, params, None, LEAKED_IP, "python-requests/2.31.0 botocore/1.34.2",
+            read_only=name not in ("CreateUser",), error=err)
+        if i:
+            recs[-1] = (recs[-1][0], "", "")  # part of the burst above
+        t += dt.timedelta(seconds=R.randint(8, 22))
+    # Two denied reads by an engineer in the wrong account profile (not a burst).
+    for k in range(2):
+        tt = T(day + "10:20:00Z") + dt.timedelta(seconds=35 * k)
+        add(None, "two denied reads by an engineer (not a burst)", tt, human_sso("a.mensah", tt),
+            "rds.amazonaws.com", "DescribeDBSnapshots", {"dBInstanceIdentifier": "customers-db"}, None,
+            R.choice(OFFICE_IPS), CLI_UA % "rds.describe-db-snapshots", read_only=True,
+            error=("AccessDenied", "User: arn:aws:sts::%s:assumed-role/%s/a.mensah@hartwell-pike.co.uk is not "
+                   "authorized to perform: rds:DescribeDBSnapshots" % (ACCT, SSO_ROLE)))
+
+    # Credentials for another user; an engineer's own key rotation (near miss).
+    t = T(day + "13:09:52Z")
+    add("ct-credentials-for-other-user", "d.hughes makes an access key for svc-backup", t, du,
+        "iam.amazonaws.com", "CreateAccessKey", {"userName": "svc-backup"},
+        {"accessKey": {"accessKeyId": akid("AKIA"), "status": "Active", "userName": "svc-backup",
+                       "createDate": "Nov 24, 2026, 1:09:52 PM"}}, ATTACKER_IP, OLD_CLI)
+    own = iam_user("ci-artifact-uploader")
+    t = T(day + "09:30:04Z")
+    add(None, "a user rotating its own access key", t, own, "iam.amazonaws.com", "CreateAccessKey",
+        {"userName": "ci-artifact-uploader"},
+        {"accessKey": {"accessKeyId": akid("AKIA"), "status": "Active", "userName": "ci-artifact-uploader",
+                       "createDate": "Nov 24, 2026, 9:30:04 AM"}}, "10.20.4.11", CLI_UA % "iam.create-access-key")
+
+    # Admin to the new credentials; a read-only grant and detaches (near misses).
+    t = T(day + "13:11:15Z")
+    add("wildcard-permission", "d.hughes attaches AdministratorAccess to svc-backup", t, du,
+        "iam.amazonaws.com", "AttachUserPolicy", {"userName": "svc-backup", "policyArn": admin}, None,
+        ATTACKER_IP, OLD_CLI)
+    t = T(day + "11:05:00Z")
+    add(None, "a read-only grant (ec2:Describe* on *)", t, human_sso("r.patel", t), "iam.amazonaws.com",
+        "PutRolePolicy", {"roleName": "hp-cost-explorer", "policyName": "describe-only",
+                          "policyDocument": policy_doc([{"Effect": "Allow", "Action": ["ec2:Describe*", "rds:Describe*"],
+                                                         "Resource": "*"}])}, None, R.choice(OFFICE_IPS), TF_UA % "iam#1.37.2")
+
+    # Trust policy opened to another account; a role trusting its own account (near miss).
+    trust = lambda principal: policy_doc([{"Effect": "Allow", "Principal": {"AWS": principal},
+                                           "Action": "sts:AssumeRole"}])
+    t = T(day + "13:13:40Z")
+    add("ct-trust-policy-opened", "hp-backup-role trusts account 444455556666", t, du, "iam.amazonaws.com",
+        "UpdateAssumeRolePolicy", {"roleName": "hp-backup-role", "policyDocument": trust("arn:aws:iam::444455556666:root")},
+        None, ATTACKER_IP, OLD_CLI)
+    t = T(day + "11:06:10Z")
+    add(None, "a new role trusting its own account", t, human_sso("r.patel", t), "iam.amazonaws.com", "CreateRole",
+        {"roleName": "hp-reports-reader", "assumeRolePolicyDocument": trust("arn:aws:iam::%s:root" % ACCT)},
+        {"role": {"path": "/", "roleName": "hp-reports-reader", "roleId": principal_id(),
+                  "arn": arn("role", "hp-reports-reader"), "createDate": "Nov 24, 2026, 11:06:10 AM",
+                  "assumeRolePolicyDocument": urllib.parse.quote(trust("arn:aws:iam::%s:root" % ACCT))}},
+        R.choice(OFFICE_IPS), TF_UA % "iam#1.37.2")
+
+    # Bucket made public; a failed public ACL and an in-account bucket policy (near misses).
+    bucket = "hp-prod-reports"
+    bucket_res = [{"accountId": ACCT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::" + bucket}]
+    t = T(day + "13:16:02Z")
+    add("ct-bucket-shared", "hp-prod-reports opened to everyone", t, du, "s3.amazonaws.com", "PutBucketPolicy",
+        {"bucketName": bucket, "Host": "%s.s3.eu-west-2.amazonaws.com" % bucket, "policy": [""],
+         "bucketPolicy": {"Version": "2012-10-17", "Statement": [
+             {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::%s/*" % bucket}]}},
+        None, ATTACKER_IP, OLD_CLI, resources=bucket_res,
+        extra={"additionalEventData": {"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                                       "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
+                                       "x-amz-id-2": "Zx1N2cWlE7", "bytesTransferredOut": 0}})
+    t = T(day + "13:15:20Z")
+    add(None, "a public ACL that failed (AccessDenied: Block Public Access)", t, du, "s3.amazonaws.com", "PutBucketAcl",
+        {"bucketName": bucket, "Host": "%s.s3.eu-west-2.amazonaws.com" % bucket, "acl": [""],
+         "AccessControlPolicy": {"AccessControlList": {"Grant": [
+             {"Grantee": {"xsi:type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+              "Permission": "READ"}]}}},
+        None, ATTACKER_IP, OLD_CLI, resources=bucket_res, error=("AccessDenied", "Access Denied"))
+    t = T(day + "11:08:30Z")
+    add(None, "a bucket policy for a role of the same account", t, human_sso("r.patel", t), "s3.amazonaws.com",
+        "PutBucketPolicy", {"bucketName": "hp-app-logs", "Host": "hp-app-logs.s3.eu-west-2.amazonaws.com", "policy": [""],
+                            "bucketPolicy": {"Version": "2012-10-17", "Statement": [
+                                {"Effect": "Allow", "Principal": {"AWS": arn("role", "hp-log-writer")},
+                                 "Action": "s3:PutObject", "Resource": "arn:aws:s3:::hp-app-logs/*"}]}},
+        None, R.choice(OFFICE_IPS), TF_UA % "s3#1.66.0",
+        resources=[{"accountId": ACCT, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::hp-app-logs"}])
+
+    # Database snapshot shared with another account; unshared later (near miss).
+    snap = "customers-db-nightly-2026-11-24"
+    snap_res = [{"accountId": ACCT, "type": "AWS::RDS::DBSnapshot",
+                 "ARN": "arn:aws:rds:eu-west-2:%s:snapshot:%s" % (ACCT, snap)}]
+    t = T(day + "13:18:33Z")
+    add("ct-snapshot-shared", "customers-db snapshot shared with 444455556666", t, du, "rds.amazonaws.com",
+        "ModifyDBSnapshotAttribute", {"dBSnapshotIdentifier": snap, "attributeName": "restore",
+                                      "valuesToAdd": ["444455556666"]},
+        {"dBSnapshotIdentifier": snap, "dBSnapshotAttributes": [{"attributeName": "restore",
+                                                                 "attributeValues": ["444455556666"]}]},
+        ATTACKER_IP, OLD_CLI, resources=snap_res)
+
+    # SSH open to the internet; HTTPS for the load balancer, a failed duplicate (near misses).
+    def ingress(group, port, cidr):
+        return {"groupId": group, "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {}, "ipRanges": {"items": [{"cidrIp": cidr}]},
+             "ipv6Ranges": {}, "prefixListIds": {}}]}}
+
+    sg_resp = lambda: {"requestId": uid(), "_return": True, "securityGroupRuleSet": {"items": [
+        {"groupOwnerId": ACCT, "isEgress": False, "securityGroupRuleId": "sgr-0" + uid().replace("-", "")[:16]}]}}
+    t = T(day + "13:20:05Z")
+    add("ct-admin-port-open-to-world", "SSH (22) open to 0.0.0.0/0", t, du, "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress", ingress("sg-0c1f4e2a7b9d30561", 22, "0.0.0.0/0"), sg_resp(),
+        ATTACKER_IP, OLD_CLI)
+    t = T(day + "11:10:12Z")
+    add(None, "HTTPS (443) open to 0.0.0.0/0 for the load balancer", t, human_sso("r.patel", t), "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress", ingress("sg-0a9e8d7c6b5a40312", 443, "0.0.0.0/0"), sg_resp(),
+        R.choice(OFFICE_IPS), TF_UA % "ec2#1.187.0")
+    t = T(day + "13:20:40Z")
+    add(None, "RDP (3389) to 0.0.0.0/0 that failed (duplicate rule)", t, du, "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress", ingress("sg-0c1f4e2a7b9d30561", 3389, "0.0.0.0/0"), None,
+        ATTACKER_IP, OLD_CLI, error=("Client.InvalidPermission.Duplicate",
+                                     "the specified rule \"peer: 0.0.0.0/0, TCP, from port: 3389, to port: 3389, ALLOW\" already exists"))
+
+    # A Lambda function anyone can invoke; one S3 of this account may invoke (near miss).
+    fn = lambda name: "arn:aws:lambda:eu-west-2:%s:function:%s" % (ACCT, name)
+    t = T(day + "13:22:18Z")
+    add("ct-lambda-public-permission", "invoice-render invocable by anyone", t, du, "lambda.amazonaws.com",
+        "AddPermission20150331v2", {"functionName": "invoice-render", "statementId": "public-invoke",
+                                    "action": "lambda:InvokeFunction", "principal": "*"},
+        {"statement": json.dumps({"Sid": "public-invoke", "Effect": "Allow", "Principal": "*",
+                                  "Action": "lambda:InvokeFunction", "Resource": fn("invoice-render")})},
+        ATTACKER_IP, OLD_CLI)
+    t = T(day + "11:12:40Z")
+    add(None, "S3 of the same account may invoke the thumbnailer", t, human_sso("r.patel", t), "lambda.amazonaws.com",
+        "AddPermission20150331v2", {"functionName": "thumbnailer", "statementId": "s3-invoke",
+                                    "action": "lambda:InvokeFunction", "principal": "s3.amazonaws.com",
+                                    "sourceAccount": ACCT, "sourceArn": "arn:aws:s3:::hp-product-images"},
+        {"statement": "{\"Sid\":\"s3-invoke\"}"}, R.choice(OFFICE_IPS), TF_UA % "lambda#1.64.0")
+
+    # opsbot reads 24 secrets in about three minutes; the checkout service reads its 6 at start.
+    sess = "opsbot-claude-session-1763990100"
+    t = T(day + "13:40:02Z")
+    for i, name in enumerate(["prod/%s/%s" % (app, kind) for app in APPS[:8] for kind in ("db", "api-key", "jwt")]):
+        sid = "arn:aws:secretsmanager:eu-west-2:%s:secret:%s-%s" % (ACCT, name, "".join(R.choice("abcdefABCDEF0123456789") for _ in range(6)))
+        add("ct-secret-read-burst" if i == 0 else "", "opsbot reads 24 production secrets in 3 minutes" if i == 0 else "",
+            t, assumed("opsbot-agent-role", sess, t), "secretsmanager.amazonaws.com", "GetSecretValue",
+            {"secretId": sid}, None, AGENT_IP, AGENT_UA % "secretsmanager.get-secret-value", read_only=True,
+            resources=[{"accountId": ACCT, "type": "AWS::SecretsManager::Secret", "ARN": sid}])
+        t += dt.timedelta(seconds=R.randint(4, 11))
+    t = T(day + "08:00:31Z")
+    for i in range(6):
+        sid = "arn:aws:secretsmanager:eu-west-2:%s:secret:prod/checkout-api/k%d-Q1w2E3" % (ACCT, i)
+        add(None if i == 0 else "", "the checkout service reads its 6 secrets at start (not a burst)" if i == 0 else "",
+            t, assumed("checkout-api-task-role", "3f9a1c2e8b7d4f60a1b2c3d4e5f60718", t),
+            "secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": sid}, None, "10.20.7.45",
+            "aws-sdk-java/2.28.16 Linux/5.10.227-219.884.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/21.0.5+11-LTS "
+            "Java/21.0.5 vendor/Amazon.com_Inc. md/internal exec-env/AWS_ECS_FARGATE",
+            read_only=True, resources=[{"accountId": ACCT, "type": "AWS::SecretsManager::Secret", "ARN": sid}])
+        t += dt.timedelta(milliseconds=R.randint(40, 300))
+
+    # j.okafor opens a shell on a production host to investigate; a failed attempt (near miss).
+    inst = "i-0a7c3e91f2b4d5603"
+    t = T(day + "14:05:27Z")
+    add(None, "a session that failed (TargetNotConnected)", t, human_sso("t.nakamura", t), "ssm.amazonaws.com",
+        "StartSession", {"target": inst}, None, R.choice(OFFICE_IPS), CLI_UA % "ssm.start-session",
+        error=("TargetNotConnected", "%s is not connected." % inst))
+    t = T(day + "14:10:44Z")
+    add("ct-interactive-session-in-production", "j.okafor opens a shell on a production host", t,
+        human_sso("j.okafor", t), "ssm.amazonaws.com", "StartSession", {"target": inst},
+        {"sessionId": "j.okafor@hartwell-pike.co.uk-0f3a8c1d2e4b56789",
+         "tokenValue": "Value hidden due to security reasons.",
+         "streamUrl": "wss://ssmmessages.eu-west-2.amazonaws.com/v1/data-channel/j.okafor@hartwell-pike.co.uk-0f3a8c1d2e4b56789?role=publish_subscribe&cell-number=AAEAAQ"},
+        R.choice(OFFICE_IPS), CLI_UA % "ssm.start-session",
+        resources=[{"accountId": ACCT, "type": "AWS::EC2::Instance",
+                    "ARN": "arn:aws:ec2:eu-west-2:%s:instance/%s" % (ACCT, inst)}])
+
+    # r.patel cleans up: detaches, removes the wildcard policy of 16 Nov, unshares.
+    t = T(day + "16:02:10Z")
+    add(None, "AdministratorAccess detached (a detach grants nothing)", t, human_sso("r.patel", t),
+        "iam.amazonaws.com", "DetachUserPolicy", {"userName": "svc-backup", "policyArn": admin}, None,
+        R.choice(OFFICE_IPS), CLI_UA % "iam.detach-user-policy")
+    t = T(day + "16:03:55Z")
+    add(None, "opsbot's wildcard inline policy deleted (grants nothing)", t, human_sso("r.patel", t),
+        "iam.amazonaws.com", "DeleteRolePolicy", {"roleName": "opsbot-agent-role", "policyName": "opsbot-full-access"},
+        None, R.choice(OFFICE_IPS), CLI_UA % "iam.delete-role-policy")
+    t = T(day + "16:05:31Z")
+    add(None, "the snapshot unshared", t, human_sso("r.patel", t), "rds.amazonaws.com", "ModifyDBSnapshotAttribute",
+        {"dBSnapshotIdentifier": snap, "attributeName": "restore", "valuesToRemove": ["444455556666"]},
+        {"dBSnapshotIdentifier": snap, "dBSnapshotAttributes": [{"attributeName": "restore", "attributeValues": []}]},
+        R.choice(OFFICE_IPS), CLI_UA % "rds.modify-db-snapshot-attribute", resources=snap_res)
+
+    # Delivered as CloudTrail does: a file per five minutes with records, in time order.
+    files = defaultdict(list)
+    expected = []
+    for r, policy, what in sorted(recs, key=lambda x: x[0]["eventTime"]):
+        t = T(r["eventTime"])
+        ft = t.replace(minute=t.minute - t.minute % 5, second=0) + dt.timedelta(minutes=5)
+        files[ft].append(r)
+        if policy != "":
+            expected.append((ft, len(files[ft]), policy, what))
+    written = write_cloudtrail(files)
+    paths = {ft: path for ft, (path, _) in zip(sorted(files), written)}
+    for ft, rec_no, policy, what in expected:
+        EXPECTED_CT.append({"policy": policy, "file": paths[ft], "record": rec_no, "what": what})
     return written
 
 
@@ -888,11 +1169,22 @@ def k8s():
     bad_at = out.index(middle)
     truncated = out[bad_at][: len(out[bad_at]) // 2]  # cut off mid-object: invalid JSON
     out.insert(bad_at, truncated)
+    for x in EXPECTED_K8S:
+        x["line"] = next(i + 1 for i, l in enumerate(out) if '"auditID":"%s"' % x["auditID"] in l
+                         and '"stage":"%s"' % x["stage"] in l and is_json(l))
     path = os.path.join(HERE, "k8s", "audit-prod-cluster.jsonl")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
     return len(out), bad_at + 1
+
+
+def is_json(text):
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
 
 
 def k8s_guardrails(lines, us, human):
@@ -933,7 +1225,17 @@ def k8s_guardrails(lines, us, human):
             del e["responseStatus"]
         if body:
             e["requestObject"] = body
+        if code >= 400 and "responseStatus" in e:
+            e["responseStatus"].update({"status": "Failure", "reason": {403: "Forbidden", 404: "NotFound"}[code]})
+        if code >= 400:
+            e["annotations"]["authorization.k8s.io/decision"] = "forbid" if code == 403 else "allow"
+            if code == 403:
+                e["annotations"]["authorization.k8s.io/reason"] = ""
         lines.append((t, json.dumps(e, separators=(",", ":"))))
+        return e["auditID"]
+
+    def expect(policy, audit_id, stage, what):
+        EXPECTED_K8S.append({"policy": policy, "auditID": audit_id, "stage": stage, "what": what})
 
     session = uid()
     t = T("2026-11-18T11:20:00Z") + dt.timedelta(microseconds=R.randint(0, 999999))
@@ -941,25 +1243,81 @@ def k8s_guardrails(lines, us, human):
         add(t, human, ua, "create", "pods", "", "shop-prod", "checkout-api-7d9f8-x2lqp",
             code=101, stage=stage, sub="exec", audit_id=session,
             query="command=sh&container=checkout-api&stdin=true&tty=true")
+    expect("k8s-interactive-access-in-prod", session, "ResponseStarted", "j.okafor's shell in a shop-prod pod")
     ref = lambda name: {"apiGroup": rbac, "kind": "ClusterRole", "name": name}
     subject = [{"kind": "User", "apiGroup": rbac, "name": "contractor@hartwell-pike.co.uk"}]
-    add(T("2026-11-18T11:41:12Z"), human, ua, "create", "clusterrolebindings", rbac, None, "contractor-admin",
+    expect("wildcard-permission", add(T("2026-11-18T11:41:12Z"), human, ua, "create", "clusterrolebindings", rbac, None, "contractor-admin",
         code=201, body={"kind": "ClusterRoleBinding", "apiVersion": rbac + "/v1",
-                        "metadata": {"name": "contractor-admin"}, "roleRef": ref("cluster-admin"), "subjects": subject})
-    add(T("2026-11-18T11:43:30Z"), human, ua, "create", "rolebindings", rbac, "shop-prod", "contractor-view",
+                        "metadata": {"name": "contractor-admin"}, "roleRef": ref("cluster-admin"), "subjects": subject}),
+           "ResponseComplete", "a contractor bound to cluster-admin")
+    expect(None, add(T("2026-11-18T11:43:30Z"), human, ua, "create", "rolebindings", rbac, "shop-prod", "contractor-view",
         code=201, body={"kind": "RoleBinding", "apiVersion": rbac + "/v1",
                         "metadata": {"name": "contractor-view", "namespace": "shop-prod"},
-                        "roleRef": ref("view"), "subjects": subject})
-    add(T("2026-11-18T11:52:04Z"), human, ua, "create", "pods", "", "shop-prod", "netdebug",
+                        "roleRef": ref("view"), "subjects": subject}),
+           "ResponseComplete", "a read-only grant (view in shop-prod)")
+    expect("k8s-privileged-workload-in-prod", add(T("2026-11-18T11:52:04Z"), human, ua, "create", "pods", "", "shop-prod", "netdebug",
         code=201, body={"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "netdebug", "namespace": "shop-prod"},
                         "spec": {"hostNetwork": True, "containers": [{"name": "netshoot", "image": "nicolaka/netshoot:v0.13",
-                                                                      "securityContext": {"privileged": True}}]}})
-    add(T("2026-11-18T12:05:40Z"), human, ua, "patch", "clusterroles", rbac, None, "system:aggregate-to-view",
-        body={"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]},
-        query="fieldManager=kubectl-edit")
-    add(T("2026-11-18T12:10:02Z"), rs, rs_ua, "create", "pods", "", "shop-prod", "checkout-api-7d9f8-q8wzn",
+                                                                      "securityContext": {"privileged": True}}]}}),
+           "ResponseComplete", "a privileged pod with hostNetwork in shop-prod")
+    expect("k8s-system-clusterrole-changed",
+           add(T("2026-11-18T12:05:40Z"), human, ua, "patch", "clusterroles", rbac, None, "system:aggregate-to-view",
+               body={"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]},
+               query="fieldManager=kubectl-edit"),
+           "ResponseComplete", "the system ClusterRole system:aggregate-to-view patched")
+    expect(None, add(T("2026-11-18T12:10:02Z"), rs, rs_ua, "create", "pods", "", "shop-prod", "checkout-api-7d9f8-q8wzn",
         code=201, body={"kind": "Pod", "apiVersion": "v1",
-                        "spec": {"containers": [{"name": "checkout-api", "image": "checkout-api:4.18.2", "securityContext": None}]}})
+                        "spec": {"containers": [{"name": "checkout-api", "image": "checkout-api:4.18.2", "securityContext": None}]}}),
+           "ResponseComplete", "the ReplicaSet controller creates a plain pod (a service)")
+
+    # 23-25 Nov: more of what reviewers look for, and near misses.
+    contractor = {"username": "contractor@hartwell-pike.co.uk", "groups": ["oidc:contractors", "system:authenticated"]}
+    opsbot = {"username": "system:serviceaccount:agents:opsbot", "uid": "0c9e8d7f-6a5b-4c3d-2e1f-a0b9c8d7e6f5",
+              "groups": ["system:serviceaccounts", "system:serviceaccounts:agents", "system:authenticated"]}
+    bot_ua = "claude-code/1.0.71 kubectl/v1.31.0 (linux/amd64) kubernetes/9edcffc"
+    # A shell the contractor was refused (403: an attempt, no session), logged at
+    # RequestReceived and ResponseComplete.
+    denied = uid()
+    t = T("2026-11-23T09:12:00Z") + dt.timedelta(microseconds=R.randint(0, 999999))
+    for stage in ("RequestReceived", "ResponseComplete"):
+        add(t, contractor, ua, "create", "pods", "", "shop-prod", "payments-gw-5c8d7-lm2vb", code=403,
+            stage=stage, sub="exec", audit_id=denied, query="command=bash&container=payments-gw&stdin=true&tty=true")
+    expect(None, denied, "ResponseComplete", "an exec refused with 403 (an attempt, not a session)")
+    # A shell in staging (not production).
+    staging = uid()
+    t = T("2026-11-23T10:40:00Z") + dt.timedelta(microseconds=R.randint(0, 999999))
+    for stage in ("RequestReceived", "ResponseStarted", "ResponseComplete"):
+        add(t, human, ua, "create", "pods", "", "shop-staging", "search-svc-6b7c9-pp4kd", code=101,
+            stage=stage, sub="exec", audit_id=staging, query="command=sh&container=search-svc&stdin=true&tty=true")
+    expect(None, staging, "ResponseStarted", "a shell in shop-staging (not production)")
+    # opsbot creates a DaemonSet that mounts the node's root and sees its processes, in prod.
+    ds = lambda name, ns, path: {"kind": "DaemonSet", "apiVersion": "apps/v1",
+                                 "metadata": {"name": name, "namespace": ns},
+                                 "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+                                     "metadata": {"labels": {"app": name}},
+                                     "spec": {"hostPID": path == "/", "containers": [
+                                         {"name": name, "image": "busybox:1.37", "command": ["sleep", "infinity"],
+                                          "volumeMounts": [{"name": "host", "mountPath": "/host"}]}],
+                                         "volumes": [{"name": "host", "hostPath": {"path": path, "type": "Directory"}}]}}}}
+    expect("k8s-privileged-workload-in-prod",
+           add(T("2026-11-24T15:31:09Z"), opsbot, bot_ua, "create", "daemonsets", "apps", "shop-prod", "node-debug",
+               code=201, body=ds("node-debug", "shop-prod", "/")),
+           "ResponseComplete", "opsbot's DaemonSet with hostPath / and hostPID in shop-prod")
+    expect(None, add(T("2026-11-24T15:33:40Z"), opsbot, bot_ua, "create", "daemonsets", "apps", "shop-staging",
+                     "node-debug", code=201, body=ds("node-debug", "shop-staging", "/var/log")),
+           "ResponseComplete", "the same DaemonSet (hostPath /var/log) in shop-staging (not production)")
+    # opsbot's attempt to bind itself to cluster-admin, refused (403): grants nothing.
+    expect(None, add(T("2026-11-24T15:36:02Z"), opsbot, bot_ua, "create", "clusterrolebindings", rbac, None,
+                     "opsbot-admin", code=403,
+                     body={"kind": "ClusterRoleBinding", "apiVersion": rbac + "/v1", "metadata": {"name": "opsbot-admin"},
+                           "roleRef": ref("cluster-admin"),
+                           "subjects": [{"kind": "ServiceAccount", "name": "opsbot", "namespace": "agents"}]}),
+           "ResponseComplete", "a cluster-admin binding refused with 403 (an attempt)")
+    # j.okafor removes the contractor's cluster-admin binding (a detach: grants nothing).
+    expect(None, add(T("2026-11-25T09:05:17Z"), human, ua, "delete", "clusterrolebindings", rbac, None,
+                     "contractor-admin", body={"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1",
+                                               "propagationPolicy": "Background"}),
+           "ResponseComplete", "the cluster-admin binding deleted (a detach grants nothing)")
 
 
 def main():
@@ -980,12 +1338,6 @@ def main():
         else:
             assert got == keys, (pol, got, keys)
     assert set(found) == set(EXPECTED_KEYS), set(found) ^ set(EXPECTED_KEYS)
-    with open(os.path.join(HERE, "expected-findings.json"), "w") as f:
-        json.dump({"source": "native/changes-2026-11.jsonl",
-                   "note": "policy id -> change_id (or actor, or source) -> number of events; "
-                           "reference reading of mappings/policies.toml made by generate.py check()",
-                   "findings": found}, f, indent=2)
-        f.write("\n")
 
     rows = csv_rows()
     with open(os.path.join(HERE, "native", "changes-2026-11.csv"), "w", newline="") as f:
@@ -999,6 +1351,22 @@ def main():
 
     ct = cloudtrail()
     k8s_lines, k8s_bad = k8s()
+    ct += cloudtrail_guardrails()  # last: the files above keep their random draws
+    with open(os.path.join(HERE, "expected-findings.json"), "w") as f:
+        json.dump({"source": "native/changes-2026-11.jsonl",
+                   "note": "policy id -> change_id (or actor, or source) -> number of events; "
+                           "reference reading of mappings/policies.toml made by generate.py check()",
+                   "findings": found,
+                   "guardrails": {
+                       "note": "issue 22: CloudTrail records (file, 1-based record) and Kubernetes lines "
+                               "the story makes a trigger of a policy (the first event of a burst), or a "
+                               "near miss (policy null) that no ct-*, k8s-* or wildcard-permission "
+                               "finding may hold",
+                       "cloudtrail": EXPECTED_CT,
+                       "k8s": [{"policy": x["policy"], "file": "k8s/audit-prod-cluster.jsonl",
+                                "line": x["line"], "what": x["what"]} for x in EXPECTED_K8S],
+                   }}, f, indent=2)
+        f.write("\n")
     print("native jsonl: %d events" % len(EVENTS))
     print("native csv: %d data rows, malformed at file lines %s" % (len(rows), bad_csv))
     for path, n in ct:

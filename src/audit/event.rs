@@ -105,6 +105,9 @@ pub struct AuditEvent<'a> {
     pub agent: Cow<'a, str>,
     pub action: Cow<'a, str>,
     pub operation: Operation,
+    /// A delete of a role, policy, binding, user or key: a delete that is also a
+    /// permission change (what it granted is gone), seen by policies of either.
+    pub also_permission_change: bool,
     pub resource: Cow<'a, str>,
     pub resource_type: Cow<'a, str>,
     pub environment: Cow<'a, str>,
@@ -129,6 +132,21 @@ pub struct AuditEvent<'a> {
 }
 
 impl AuditEvent<'_> {
+    /// Whether the event is an `op`: its operation, or a permission change that a delete
+    /// also is.
+    pub fn is(&self, op: Operation) -> bool {
+        self.operation == op || (op == Operation::PermissionChange && self.also_permission_change)
+    }
+
+    /// The names of what the event is: its operation, then `permission_change` for a
+    /// delete that is also one.
+    pub fn operation_names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.operation.as_str()).chain(
+            self.also_permission_change
+                .then_some(Operation::PermissionChange.as_str()),
+        )
+    }
+
     /// The text of a field by its native name, for field-condition policies.
     pub fn field(&self, name: &str) -> Option<&str> {
         let b = |v: bool| if v { "true" } else { "false" };
@@ -655,6 +673,7 @@ pub fn build_with<'a, T>(
         agent: text(r, Text::Agent),
         action,
         operation,
+        also_permission_change: false,
         resource,
         resource_type: text(r, Text::ResourceType),
         environment,

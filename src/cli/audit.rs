@@ -32,7 +32,7 @@ pub enum AuditFormat {
 #[derive(Args)]
 pub struct AuditArgs {
     /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
-    /// Kubernetes audit logs; .gz too).
+    /// Kubernetes audit logs; .gz too); `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
     inputs: Vec<PathBuf>,
     /// Read every input as this format instead of telling it from the file.

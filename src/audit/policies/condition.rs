@@ -29,7 +29,19 @@ struct FieldCondition {
 
 impl FieldCondition {
     fn holds(&self, e: &AuditEvent) -> bool {
-        let v = e.field(&self.field).unwrap_or_default();
+        if self.field == "operation" {
+            // A delete that is also a permission change is either: a test that looks for
+            // an operation finds it under either name; one that excludes, under neither.
+            let mut names = e.operation_names();
+            return match &self.test {
+                FieldTest::NotIn(_) | FieldTest::NotMatches(_) => names.all(|v| self.test_text(v)),
+                _ => names.any(|v| self.test_text(v)),
+            };
+        }
+        self.test_text(e.field(&self.field).unwrap_or_default())
+    }
+
+    fn test_text(&self, v: &str) -> bool {
         match &self.test {
             FieldTest::Is(x) => v == x,
             FieldTest::In(xs) => xs.iter().any(|x| x == v),
@@ -205,5 +217,26 @@ mod tests {
         assert!(out.is_empty());
         assert!(condition(r#"when = [{ field = "timestamp", is = "x" }]"#).is_err());
         assert!(condition(r#"when = [{ field = "actor", is = "x", or = "y" }]"#).is_err());
+    }
+
+    #[test]
+    fn a_delete_of_a_permission_is_a_delete_and_a_permission_change() {
+        let holds = |when: &str, e: &AuditEvent| condition(when).expect("conditions").holds(e);
+        let mut role_delete = event();
+        role_delete.also_permission_change = true;
+        let plain_delete = event();
+        for (test, role, plain) in [
+            (r#"is = "permission_change""#, true, false),
+            (r#"is = "delete""#, true, true),
+            (r#"in = ["permission_change"]"#, true, false),
+            (r#"matches = "perm*""#, true, false),
+            (r#"not_in = ["permission_change"]"#, false, true),
+            (r#"not_matches = "perm*""#, false, true),
+        ] {
+            let when = format!(r#"when = [{{ field = "operation", {test} }}]"#);
+            let when = when.as_str();
+            assert_eq!(holds(when, &role_delete), role, "{when}");
+            assert_eq!(holds(when, &plain_delete), plain, "{when}");
+        }
     }
 }

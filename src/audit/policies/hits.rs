@@ -136,6 +136,7 @@ pub mod testing {
             agent: Cow::Borrowed("coder"),
             action: Cow::Borrowed("DeleteDBInstance"),
             operation: Operation::Delete,
+            also_permission_change: false,
             resource: Cow::Borrowed("db/orders"),
             resource_type: Cow::Borrowed("database"),
             environment: Cow::Borrowed("prod"),

@@ -44,7 +44,7 @@ pub fn check<'b>(
             && e.actor_type == ActorType::AiAgent
             && is_prod(in_prod, k)
             && !e.dry_run
-            && no_plan.applying.contains(&e.operation)
+            && no_plan.applying.iter().any(|&op| e.is(op))
         {
             let day = itoa::Buffer::new()
                 .format(e.at.div_euclid(86_400_000))

@@ -19,7 +19,7 @@ impl Destructive {
         if e.dry_run {
             return false;
         }
-        if self.operations.contains(&e.operation) {
+        if self.operations.iter().any(|&op| e.is(op)) {
             return true;
         }
         if !e.operation.changes() {

@@ -35,7 +35,7 @@ pub fn check<'b>(
     out: &mut Vec<Hit<'b>>,
 ) {
     for e in events {
-        if e.operation == Operation::PermissionChange && !e.grants.is_empty() {
+        if e.is(Operation::PermissionChange) && !e.grants.is_empty() {
             let wild = e
                 .grants
                 .split([',', ';', ' '])

@@ -279,7 +279,11 @@ impl SigmaRules {
     }
 
     /// Runs the rules of `source` on a raw record already parsed; a hit per rule that
-    /// matches, on event `e` (the record's first event).
+    /// matches, on event `e` (the record's first event). A rule's matches by one actor
+    /// are one finding, with their events listed: several shipped rules match routine
+    /// work by design (AWS STS AssumeRole Misuse matches every call made with an assumed
+    /// role, Potential Sidecar Injection every deployment patch; their `falsepositives`
+    /// say so), and one finding per call would bury the rest of the report.
     pub fn check_value<'b>(
         &self,
         source: Logsource,
@@ -292,10 +296,10 @@ impl SigmaRules {
             if matcher::matches(&l.rule, rec) {
                 out.push(Hit {
                     policy: l.policy,
-                    group: std::borrow::Cow::Borrowed(""),
+                    group: e.actor.clone(),
                     detail: format!(
-                        "Sigma rule \"{}\" ({}, {}) matched {:?} by {}",
-                        l.rule.title, l.rule.level, l.rule.id, e.action, e.actor
+                        "Sigma rule \"{}\" ({}, {}) matched what {} did (first {:?})",
+                        l.rule.title, l.rule.level, l.rule.id, e.actor, e.action
                     ),
                     event: EventRef {
                         source: e.source,

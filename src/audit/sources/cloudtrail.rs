@@ -206,6 +206,8 @@ fn cloudtrail_event(
         agent: owned((actor_type == ActorType::AiAgent).then_some(user_agent)),
         action: owned(Some(event_name)),
         operation,
+        also_permission_change: operation == Operation::Delete
+            && m.is_permission_delete(s("/eventSource").unwrap_or(""), event_name),
         resource: Cow::Owned(resource),
         resource_type: owned(s("/resources/0/type").or_else(|| s("/eventSource"))),
         environment: owned(Some(environment.unwrap_or("unknown"))),

@@ -34,6 +34,13 @@ pub struct Discovered {
 /// Bytes read to tell a file's format.
 const SNIFF: usize = 4096;
 
+/// Raw bytes read from a gzipped stream to tell its format: its first 4 KB decompressed
+/// may need more than 4 KB of it.
+const SNIFF_GZIP: usize = 64 << 10;
+
+/// The input that names standard input (a file named `-` is given as `./-`).
+pub const STDIN: &str = "-";
+
 /// Why a JSON file that is not audit events is not read.
 const NOT_EVENTS: &str =
     "not audit events: no apiVersion/kind (Kubernetes), not {\"Records\": [...]} (CloudTrail), no native timestamp/actor fields";
@@ -64,7 +71,16 @@ pub fn discover(inputs: &[PathBuf], forced: Option<SourceFormat>) -> Result<Disc
         seen: HashMap::new(),
         out: Discovered::default(),
     };
+    let mut stdin_read = false;
     for input in inputs {
+        if input.as_os_str() == STDIN {
+            if std::mem::replace(&mut stdin_read, true) {
+                w.skip(input, "standard input given again: read once");
+            } else {
+                w.out.files.push(from_stdin(forced));
+            }
+            continue;
+        }
         let meta = std::fs::metadata(input)
             .map_err(|e| bad_input(format!("cannot read {}: {e}", input.display())))?;
         if w.again(input, &meta) {
@@ -221,17 +237,27 @@ fn sniff(
 ) -> std::result::Result<(Vec<u8>, Option<super::intake::Pending>), String> {
     let cannot = |e: std::io::Error| format!("cannot read: {e}");
     let mut file = std::fs::File::open(path).map_err(cannot)?;
-    let mut raw = Vec::with_capacity(SNIFF);
-    // A compressed stream's first 4 KB decompressed may need more than 4 KB of it; a
-    // stream's raw bytes are kept whole, so read enough of them.
-    let raw_limit = if gzip { 64 << 10 } else { SNIFF };
-    (&mut file)
-        .take(raw_limit as u64)
+    // A stream's raw bytes are kept whole, so read enough of them.
+    let raw = read_head(&mut file, if gzip { SNIFF_GZIP } else { SNIFF })?;
+    let head = unzip_head(&raw, gzip)?;
+    let pending = (!meta.is_file()).then(|| Arc::new(Mutex::new(Some((raw, file)))));
+    Ok((head, pending))
+}
+
+/// Up to `limit` bytes from the start of `file`.
+fn read_head(file: &mut std::fs::File, limit: usize) -> std::result::Result<Vec<u8>, String> {
+    let mut raw = Vec::with_capacity(limit.min(SNIFF_GZIP));
+    file.take(limit as u64)
         .read_to_end(&mut raw)
-        .map_err(cannot)?;
-    let head = if gzip {
+        .map_err(|e| format!("cannot read: {e}"))?;
+    Ok(raw)
+}
+
+/// The first 4 KB of what `raw` holds: itself, or decompressed when gzipped.
+fn unzip_head(raw: &[u8], gzip: bool) -> std::result::Result<Vec<u8>, String> {
+    Ok(if gzip {
         let mut head = Vec::with_capacity(SNIFF);
-        let mut d = flate2::read::MultiGzDecoder::new(&raw[..]).take(SNIFF as u64);
+        let mut d = flate2::read::MultiGzDecoder::new(raw).take(SNIFF as u64);
         if let Err(e) = d.read_to_end(&mut head) {
             // A short piece of a longer stream ends early; anything else is not gzip.
             if e.kind() != std::io::ErrorKind::UnexpectedEof || head.is_empty() {
@@ -240,10 +266,79 @@ fn sniff(
         }
         head
     } else {
-        raw.clone()
+        raw[..raw.len().min(SNIFF)].to_vec()
+    })
+}
+
+/// Standard input, its format told from its first bytes (gzip by its magic number) or
+/// forced, with the bytes read to tell it kept for the reader (see [`sniff`]).
+fn from_stdin(forced: Option<SourceFormat>) -> SourceFile {
+    let path = Path::new(STDIN);
+    let read = || -> std::result::Result<SourceFile, String> {
+        let mut file = stdin_file().map_err(|e| format!("cannot read: {e}"))?;
+        let raw = read_head(&mut file, SNIFF_GZIP)?;
+        let gzip = raw.starts_with(&[0x1f, 0x8b]);
+        if raw.starts_with(b"PAR1") {
+            return Err("Parquet cannot be read from standard input (it is read from its end): give the file by path".into());
+        }
+        let head = unzip_head(&raw, gzip)?;
+        let format = match forced {
+            Some(SourceFormat::Parquet) => {
+                return Err("Parquet cannot be read from standard input: give the file by path".into())
+            }
+            Some(f) => f,
+            None => content_format(&String::from_utf8_lossy(&head)).ok_or(
+                "cannot tell the format of standard input from its first bytes (use --input-format)",
+            )?,
+        };
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            format,
+            gzip,
+            refused: None,
+            pending: Some(Arc::new(Mutex::new(Some((raw, file))))),
+        })
     };
-    let pending = (!meta.is_file()).then(|| Arc::new(Mutex::new(Some((raw, file)))));
-    Ok((head, pending))
+    read().unwrap_or_else(|reason| SourceFile::refused(path, &reason))
+}
+
+/// A format told from a stream's first bytes alone (no name to go by): CloudTrail,
+/// Kubernetes or native JSON lines, or CSV with the native columns in its header.
+fn content_format(head: &str) -> Option<SourceFormat> {
+    let first_line = head
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('\u{feff}');
+    if head.contains("\"Records\"") {
+        Some(SourceFormat::Cloudtrail)
+    } else if head.contains("audit.k8s.io/") {
+        Some(SourceFormat::K8s)
+    } else if first_line.trim_start().starts_with('{') && looks_native(head) {
+        Some(SourceFormat::Jsonl)
+    } else if first_line.contains(',')
+        && ["timestamp", "actor", "operation"]
+            .iter()
+            .all(|c| first_line.to_ascii_lowercase().contains(c))
+    {
+        Some(SourceFormat::Csv)
+    } else {
+        None
+    }
+}
+
+/// Standard input as a file of its own (a duplicate of its descriptor), so that it is
+/// read like a FIFO.
+#[cfg(unix)]
+fn stdin_file() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    Ok(std::io::stdin().as_fd().try_clone_to_owned()?.into())
+}
+
+#[cfg(windows)]
+fn stdin_file() -> std::io::Result<std::fs::File> {
+    use std::os::windows::io::AsHandle;
+    Ok(std::io::stdin().as_handle().try_clone_to_owned()?.into())
 }
 
 /// Decides a file's format from its name and, for JSON, its first bytes.

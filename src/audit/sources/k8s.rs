@@ -288,6 +288,7 @@ fn k8s_event<'b>(
         },
         action: Cow::Owned(action),
         operation,
+        also_permission_change: operation == Operation::Delete && permission,
         resource: Cow::Owned(resource),
         resource_type: Cow::Owned(kind.to_string()),
         environment: Cow::Owned(environment.to_string()),

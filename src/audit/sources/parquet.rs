@@ -31,14 +31,16 @@ pub(super) fn read(
             File::open(&file.path).map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
         Ok(ParquetReader::new(f))
     };
-    let mut probe = open()?;
-    let schema = probe
-        .schema()
-        .map_err(|e| bad_input(format!("{name}: not a Parquet file: {e}")))?;
-    let rows = probe
-        .num_rows()
-        .map_err(|e| bad_input(format!("{name}: {e}")))?;
-    let metadata = probe.get_metadata()?.clone();
+    let (schema, rows, metadata) = decoder_guard(&name, || {
+        let mut probe = open()?;
+        let schema = probe
+            .schema()
+            .map_err(|e| bad_input(format!("{name}: not a Parquet file: {e}")))?;
+        let rows = probe
+            .num_rows()
+            .map_err(|e| bad_input(format!("{name}: {e}")))?;
+        Ok((schema, rows, probe.get_metadata()?.clone()))
+    })?;
     let columns: Vec<String> = NATIVE_FIELDS
         .iter()
         .filter(|f| schema.contains(f))
@@ -68,13 +70,15 @@ pub(super) fn read(
         PART,
     );
     let decode = |offset: usize, len: usize| -> Result<DataFrame> {
-        let mut reader = open()?;
-        reader.set_metadata(metadata.clone());
-        reader
-            .with_columns(Some(columns.clone()))
-            .with_slice(Some((offset, len)))
-            .finish()
-            .map_err(|e| bad_input(format!("{name}: {e}")))
+        decoder_guard(&name, || {
+            let mut reader = open()?;
+            reader.set_metadata(metadata.clone());
+            reader
+                .with_columns(Some(columns.clone()))
+                .with_slice(Some((offset, len)))
+                .finish()
+                .map_err(|e| bad_input(format!("{name}: {e}")))
+        })
     };
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, DataFrame)>>(0);
@@ -97,6 +101,20 @@ pub(super) fn read(
             tz: cx.input_tz,
         };
         in_two_slots(&mut slices, intake)
+    })
+}
+
+/// Runs a step of the Parquet decoder, a panic in it (polars panics on some damaged
+/// files, e.g. a page offset past the end of a truncated file) made the file's error:
+/// the file is rejected whole and the run goes on.
+fn decoder_guard<T>(name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let why = (panic.downcast_ref::<String>().map(String::as_str))
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the decoder failed");
+        Err(bad_input(format!(
+            "{name}: not a readable Parquet file (damaged or cut short: {why})"
+        )))
     })
 }
 

@@ -84,6 +84,21 @@ pub struct CloudTrailMapping {
     /// Ports an ingress rule must not open to the world (`open:<port>` in `grants`).
     #[serde(default)]
     pub admin_ports: Vec<u16>,
+    /// Deletes that are also permission changes, as `service:EventName` globs (the
+    /// service is `eventSource` without `.amazonaws.com`): `iam:Delete*`, ...
+    #[serde(default)]
+    pub permission_deletes: Vec<String>,
+}
+
+impl CloudTrailMapping {
+    /// Whether deleting with `event_name` at `event_source` also takes a permission away.
+    pub fn is_permission_delete(&self, event_source: &str, event_name: &str) -> bool {
+        let service = event_source
+            .strip_suffix(".amazonaws.com")
+            .unwrap_or(event_source);
+        let call = format!("{service}:{event_name}");
+        (self.permission_deletes.iter()).any(|p| glob_match(p, &call))
+    }
 }
 
 /// The `[kubernetes]` table of the source mappings.

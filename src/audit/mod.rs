@@ -382,8 +382,10 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         ("history checks and metrics", started.elapsed() - read_done),
     ];
     // Sigma rules of a logsource no record of which was read checked nothing.
-    let read_any =
-        |format: SourceFormat| (sources.iter()).any(|s| s.format == Some(format) && s.accepted > 0);
+    let read_any = |format: SourceFormat| {
+        (sources.iter())
+            .any(|s| s.format.map(SourceFormat::vocabulary) == Some(format) && s.accepted > 0)
+    };
     let mut idle_rules = std::collections::BTreeSet::new();
     for (format, source) in [
         (SourceFormat::Cloudtrail, sigma::Logsource::CloudTrail),

@@ -43,6 +43,9 @@ pub fn place(report: &AuditReport, source: u32, line: u64) -> String {
 }
 
 fn by_record(report: &AuditReport, source: u32) -> bool {
+    if let Some(&by_record) = report.evidence_by_record.get(source as usize) {
+        return by_record;
+    }
     matches!(
         report.sources.get(source as usize).and_then(|s| s.format),
         Some(SourceFormat::Cloudtrail | SourceFormat::Parquet | SourceFormat::Ocsf)

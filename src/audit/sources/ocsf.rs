@@ -20,8 +20,8 @@ use crate::incidents::ingest::{Location, Rejection};
 
 /// OCSF API Activity: the one class read.
 const API_ACTIVITY: i64 = 6003;
-/// Rows of a Parquet file decoded at a time (bounded memory).
-const PARQUET_SLICE: usize = 1 << 14;
+/// Events of a JSON-lines file checked at a time (bounded memory).
+const BATCH: usize = 1 << 14;
 
 /// Reads an OCSF file: Parquet by its name (`.parquet`), else JSON lines.
 pub(super) fn read(
@@ -156,7 +156,7 @@ fn read_json_lines(
                 ));
             }
         }
-        if batch.events.len() >= PARQUET_SLICE {
+        if batch.events.len() >= BATCH {
             batch.deliver(intake)?;
         }
     }
@@ -164,96 +164,23 @@ fn read_json_lines(
 }
 
 fn read_parquet(file: &SourceFile, cx: &Cx, intake: &mut Intake, batch: &mut Batch) -> Result<()> {
-    use polars::prelude::*;
-    let name = file.name();
-    let open = || -> Result<ParquetReader<std::fs::File>> {
-        let f = std::fs::File::open(&file.path)
-            .map_err(|e| bad_input(format!("cannot read {name}: {e}")))?;
-        Ok(ParquetReader::new(f))
-    };
-    let mut probe = open()?;
-    let not_parquet = |e: PolarsError| bad_input(format!("{name}: not a Parquet file: {e}"));
-    let rows = probe.num_rows().map_err(not_parquet)?;
-    // Every column but those holding a Parquet MAP (Security Lake's `unmapped`), which
-    // this polars cannot read from a file without an Arrow schema (DuckDB's, Spark's):
+    // A Parquet MAP column (Security Lake's `unmapped`) is not read (see `read_rows`):
     // what regwatch takes from `unmapped` (additionalEventData) is then not there.
-    let columns: Vec<String> = (probe.schema().map_err(not_parquet)?.iter())
-        .filter(|(_, field)| !holds_map(field.dtype()))
-        .map(|(column, _)| column.to_string())
-        .collect();
-    for offset in (0..rows).step_by(PARQUET_SLICE) {
-        let len = PARQUET_SLICE.min(rows - offset);
-        let df = open()?
-            .with_columns(Some(columns.clone()))
-            .with_slice(Some((offset, len)))
-            .finish()
-            .map_err(|e| bad_input(format!("{name}: {e}")))?;
-        for row in 0..df.height() {
-            let mut o = Map::new();
-            for c in df.columns() {
-                let v = c.get(row).map_err(|e| bad_input(format!("{name}: {e}")))?;
-                o.insert(c.name().to_string(), json_of(&v));
-            }
-            let n = (offset + row + 1) as u64;
-            let place = (name.as_str(), Location::Record(n), n);
-            batch.add(&Value::Object(o), place, cx, intake);
-        }
-        batch.deliver(intake)?;
-    }
-    Ok(())
-}
-
-/// Whether a Parquet column's type is or holds a MAP.
-fn holds_map(dtype: &polars::prelude::ArrowDataType) -> bool {
-    use polars::prelude::ArrowDataType as D;
-    match dtype {
-        D::Map(..) => true,
-        D::List(f) | D::LargeList(f) | D::FixedSizeList(f, _) => holds_map(f.dtype()),
-        D::Struct(fields) => fields.iter().any(|f| holds_map(f.dtype())),
-        _ => false,
-    }
-}
-
-/// A Parquet value as the JSON an OCSF JSON record would hold: structs as objects, lists
-/// as arrays, timestamps as epoch milliseconds (OCSF's `timestamp_t`).
-fn json_of(v: &polars::prelude::AnyValue) -> Value {
-    use polars::prelude::{AnyValue as A, TimeUnit};
-    match v {
-        A::Null => Value::Null,
-        A::Boolean(b) => json!(b),
-        A::String(s) => json!(s),
-        A::StringOwned(s) => json!(s.as_str()),
-        A::Int8(n) => json!(n),
-        A::Int16(n) => json!(n),
-        A::Int32(n) => json!(n),
-        A::Int64(n) => json!(n),
-        A::UInt8(n) => json!(n),
-        A::UInt16(n) => json!(n),
-        A::UInt32(n) => json!(n),
-        A::UInt64(n) => json!(n),
-        A::Float32(n) => json!(n),
-        A::Float64(n) => json!(n),
-        A::Datetime(t, unit, _) => json!(match unit {
-            TimeUnit::Nanoseconds => t / 1_000_000,
-            TimeUnit::Microseconds => t / 1_000,
-            TimeUnit::Milliseconds => *t,
-        }),
-        A::List(s) => Value::Array(s.iter().map(|x| json_of(&x)).collect()),
-        A::Struct(_, _, fields) => Value::Object(
-            fields
-                .iter()
-                .zip(v._iter_struct_av())
-                .map(|(f, x)| (f.name().to_string(), json_of(&x)))
-                .collect(),
-        ),
-        A::StructOwned(payload) => Value::Object(
-            (payload.1.iter())
-                .zip(payload.0.iter())
-                .map(|(f, x)| (f.name().to_string(), json_of(x)))
-                .collect(),
-        ),
-        other => json!(other.str_value()),
-    }
+    let name = file.name();
+    let shared = std::cell::RefCell::new((intake, batch));
+    crate::util::parquet_rows::read_rows(
+        &file.path,
+        &name,
+        &mut |n, o| {
+            let (intake, batch) = &mut *shared.borrow_mut();
+            batch.add(&o, (&name, Location::Record(n), n), cx, intake);
+            Ok(())
+        },
+        &mut || {
+            let (intake, batch) = &mut *shared.borrow_mut();
+            batch.deliver(intake)
+        },
+    )
 }
 
 /// A number that may be written as text (an OCSF id, a time).

@@ -35,7 +35,7 @@ pub enum AuditFormat {
 #[derive(Args)]
 pub struct AuditArgs {
     /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
-    /// Kubernetes audit logs; .gz too).
+    /// Kubernetes audit logs, OCSF API Activity as Security Lake stores it; .gz too).
     #[arg(required_unless_present = "findings", value_name = "PATH")]
     inputs: Vec<PathBuf>,
     /// Read findings another engine made (Spark, Trino/Athena, DuckDB) from this file in

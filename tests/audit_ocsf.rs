@@ -140,3 +140,53 @@ fn the_table_says_why_ocsf_records_were_skipped() {
         run.stdout
     );
 }
+
+/// Records as Security Lake may write them beyond what the converter makes: a principal
+/// id for an actor (no ARN) whose session issuer is an agent's role (so an AI agent), a
+/// short service name, a failure said only by `status_id` (no change), a record that is
+/// not OCSF (rejected), another class (skipped).
+#[test]
+fn the_session_issuer_and_status_id_are_read_and_other_records_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let record = |status: u8, operation: &str| {
+        serde_json::json!({
+            "class_uid": 6003, "activity_id": 4, "time": 1_793_779_200_000_i64,
+            "status_id": status, "metadata": {"uid": format!("evt-{operation}-{status}")},
+            "api": {"operation": operation, "service": {"name": "s3"}},
+            "actor": {"user": {"type": "AssumedRole", "uid": "AROAEXAMPLE:session-1"},
+                      "session": {"issuer": "arn:aws:iam::111111111111:role/opsbot-agent-role"}},
+            "cloud": {"account": {"uid": "111111111111"}, "region": "eu-west-2"},
+            "resources": [{"uid": "arn:aws:s3:::b1", "type": "AWS::S3::Bucket"}]
+        })
+        .to_string()
+    };
+    let lines = [
+        record(1, "DeleteBucket"),
+        // Failed, though no error text says so: an attempt, not a change.
+        record(2, "DeleteBucket"),
+        r#"{"time": 1793779200000, "api": {"operation": "DeleteBucket"}}"#.to_string(),
+        r#"{"class_uid": 2004, "class_name": "Detection Finding", "time": 1793779200000}"#
+            .to_string(),
+    ];
+    let file = tmp.path().join("lake.ocsf.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let r = audit(file.to_str().unwrap(), tmp.path());
+    assert_eq!(totals(&r), (4, 2, 1, 1), "{}", r["summary"]);
+    assert_eq!(
+        r["summary"]["totals"]["ai_change_events"], 1,
+        "{}",
+        r["summary"]
+    );
+    let destructive: Vec<&Value> = (r["findings"].as_array().unwrap().iter())
+        .filter(|f| f["policy"] == "destructive-prod-without-approval")
+        .collect();
+    assert_eq!(destructive.len(), 1, "{}", r["findings"]);
+    assert_eq!(destructive[0]["actors"][0], "AROAEXAMPLE:session-1");
+    assert_eq!(destructive[0]["resources"][0], "arn:aws:s3:::b1");
+    assert_eq!(destructive[0]["events"][0]["record"], 1);
+    let quarantine = std::fs::read_to_string(tmp.path().join("quarantine.csv")).unwrap();
+    assert!(
+        quarantine.contains("class_uid,is missing (not an OCSF event)"),
+        "{quarantine}"
+    );
+}

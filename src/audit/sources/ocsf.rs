@@ -131,11 +131,15 @@ fn read_json_lines(
         if got == 0 {
             break;
         }
-        let text = line.trim_ascii();
-        if text.is_empty() || (n == 1 && text == b"\xEF\xBB\xBF") {
+        // A byte-order mark at the start of the file is not part of the first record.
+        let text = match line.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) if n == 1 => rest,
+            _ => &line[..],
+        };
+        let text = text.trim_ascii();
+        if text.is_empty() {
             continue;
         }
-        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
         let parsed = if text.len() > cx.1.max_record_bytes {
             Err(format!(
                 "the record is longer than {} bytes",

@@ -112,8 +112,9 @@ pub struct Policy {
     #[serde(default)]
     pub obligations: Vec<String>,
     /// The audit sources whose events the policy can match (`jsonl`, `csv`, `parquet`,
-    /// `cloudtrail`, `k8s`); empty means all. Events from other sources skip it, so a
-    /// CloudTrail-only guardrail costs native logs nothing.
+    /// `cloudtrail`, `k8s`, `ocsf`; `cloudtrail` includes `ocsf`); empty means all.
+    /// Events from other sources skip it, so a CloudTrail-only guardrail costs native
+    /// logs nothing.
     #[serde(default)]
     pub sources: Vec<String>,
     /// Where a rule brought in from elsewhere came from (a Sigma rule's id, author and

@@ -517,6 +517,26 @@ impl Findings {
         }
     }
 
+    /// Findings made elsewhere (read back from the findings schema), all in memory:
+    /// sorted into the report's order and counted for the `policies` (the run's list,
+    /// which each finding's `policy_index` points into).
+    pub fn from_list(policies: usize, mut memory: Vec<Finding>) -> Findings {
+        let mut per_policy = vec![0u64; policies];
+        for f in &memory {
+            per_policy[f.policy_index] += 1;
+        }
+        sort(&mut memory);
+        Findings {
+            on_disk: 0,
+            per_policy,
+            memory,
+            runs: Vec::new(),
+            texts: Vec::new(),
+            _files: None,
+            scrubs: Vec::new(),
+        }
+    }
+
     /// Adds a finding made after the run (an expired waiver's) in its place in the
     /// report's order, counted for its policy.
     pub fn insert(&mut self, f: Finding) {

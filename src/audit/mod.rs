@@ -10,6 +10,7 @@ pub mod change_map;
 pub mod coverage;
 pub mod event;
 pub mod findings;
+pub mod findings_io;
 pub mod history;
 pub mod matching;
 pub mod metrics;
@@ -115,6 +116,10 @@ pub struct AuditReport {
     pub metrics: Vec<ChangeMetrics>,
     /// The files, in the order `source` numbers in event references point into.
     pub files: Vec<String>,
+    /// For findings read back (`--findings`), whether each of `files` places its events
+    /// by record (else by line); empty for a run, where each file's format says.
+    #[serde(skip)]
+    pub evidence_by_record: Vec<bool>,
     /// Files found under the inputs and not read, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<SkippedFile>,
@@ -382,8 +387,10 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         ("history checks and metrics", started.elapsed() - read_done),
     ];
     // Sigma rules of a logsource no record of which was read checked nothing.
-    let read_any =
-        |format: SourceFormat| (sources.iter()).any(|s| s.format == Some(format) && s.accepted > 0);
+    let read_any = |format: SourceFormat| {
+        (sources.iter())
+            .any(|s| s.format.map(SourceFormat::vocabulary) == Some(format) && s.accepted > 0)
+    };
     let mut idle_rules = std::collections::BTreeSet::new();
     for (format, source) in [
         (SourceFormat::Cloudtrail, sigma::Logsource::CloudTrail),
@@ -445,6 +452,7 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         waivers: None,
         metrics,
         files: files.iter().map(|f| f.name()).collect(),
+        evidence_by_record: Vec::new(),
         skipped_files,
         sigma: sigma.summary.clone(),
         rejected,
@@ -610,7 +618,17 @@ pub fn run_request(
     let waivers = (request.waivers)
         .map(|p| waivers::Waivers::load(p, request.today))
         .transpose()?;
-    let mut report = run(&input, progress)?;
+    let report = run(&input, progress)?;
+    finish_request(config, request, report, waivers)
+}
+
+/// What every report gets once its findings are made: the waivers, and `--redact`.
+pub(crate) fn finish_request(
+    config: &crate::config::Config,
+    request: &AuditRequest,
+    mut report: AuditReport,
+    waivers: Option<waivers::Waivers>,
+) -> Result<AuditReport> {
     if let Some(set) = waivers {
         report.apply_waivers(set)?;
     }

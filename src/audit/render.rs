@@ -43,9 +43,12 @@ pub fn place(report: &AuditReport, source: u32, line: u64) -> String {
 }
 
 fn by_record(report: &AuditReport, source: u32) -> bool {
+    if let Some(&by_record) = report.evidence_by_record.get(source as usize) {
+        return by_record;
+    }
     matches!(
         report.sources.get(source as usize).and_then(|s| s.format),
-        Some(SourceFormat::Cloudtrail | SourceFormat::Parquet)
+        Some(SourceFormat::Cloudtrail | SourceFormat::Parquet | SourceFormat::Ocsf)
     )
 }
 
@@ -58,8 +61,9 @@ pub fn counts_line(report: &AuditReport) -> String {
     );
     if t.skipped > 0 {
         s.push_str(&format!(
-            " + {} skipped (other stages of Kubernetes requests counted once)",
-            t.skipped
+            " + {} skipped ({})",
+            t.skipped,
+            skip_reasons(report)
         ));
     }
     if t.files_rejected > 0 {
@@ -68,6 +72,26 @@ pub fn counts_line(report: &AuditReport) -> String {
     // Files skipped are listed one by one (table, JSON, standard error), not here: the
     // monthly report quotes this line.
     s
+}
+
+/// Why records were skipped: the reasons the readers gave (OCSF classes), and for
+/// Kubernetes its other stages.
+pub fn skip_reasons(report: &AuditReport) -> String {
+    let mut why: std::collections::BTreeMap<&str, u64> = Default::default();
+    for s in &report.sources {
+        for (reason, n) in &s.skip_reasons {
+            *why.entry(reason.as_str()).or_default() += n;
+        }
+    }
+    let mut parts: Vec<String> = why.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    let k8s = report
+        .sources
+        .iter()
+        .any(|s| s.format == Some(SourceFormat::K8s) && s.skipped > 0);
+    if k8s {
+        parts.insert(0, "other stages of Kubernetes requests counted once".into());
+    }
+    parts.join("; ")
 }
 
 /// How many Sigma rules were loaded and run, and how many refused.

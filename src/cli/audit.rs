@@ -27,14 +27,23 @@ pub enum AuditFormat {
     Ocsf,
     /// The NIST AI RMF coverage as an OSCAL assessment-results document (JSON).
     Oscal,
+    /// The findings schema (GUIDE.md), one JSON object per line: what `--findings` reads
+    /// back, and what an SQL engine running the same policies writes.
+    Findings,
 }
 
 #[derive(Args)]
 pub struct AuditArgs {
     /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
-    /// Kubernetes audit logs; .gz too); `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
+    /// Kubernetes audit logs, OCSF API Activity as Security Lake stores it; .gz too); `-`
+    /// for standard input.
+    #[arg(required_unless_present = "findings", value_name = "PATH")]
     inputs: Vec<PathBuf>,
+    /// Read findings another engine made (Spark, Trino/Athena, DuckDB) from this file in
+    /// the findings schema (Parquet, CSV or JSON lines; GUIDE.md) instead of audit logs:
+    /// the outputs, coverage and --fail-on are those of a run. Rejected rows exit 6.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    findings: Option<PathBuf>,
     /// Read every input as this format instead of telling it from the file.
     #[arg(long = "input-format", value_enum)]
     input_format: Option<SourceFormatArg>,
@@ -169,9 +178,19 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         waivers: waivers.as_deref(),
         today: today(chrono::Utc::now(), tz),
     };
-    let report = audit::run_request(&config, &request, &incidents, &|done| {
-        bar.set_position(done)
-    })?;
+    let report = match &args.findings {
+        Some(file) => {
+            if args.redact {
+                return Err(regwatch::error::bad_input(
+                    "--redact cannot tell people from AI agents in a findings file: redact when the engine exports them, or audit the logs",
+                ));
+            }
+            audit::findings_io::findings_request(&config, &request, file)?
+        }
+        None => audit::run_request(&config, &request, &incidents, &|done| {
+            bar.set_position(done)
+        })?,
+    };
     bar.finish_and_clear();
     // The table starts with the counts; other formats get them on standard error.
     let table_on_terminal = matches!(args.format, AuditFormat::Table) && args.output.is_none();
@@ -213,6 +232,7 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         AuditFormat::Xlsx => render::write_xlsx(w, &report, tz),
         AuditFormat::Ocsf => audit::ocsf::write_ocsf(w, &report, chrono::Utc::now()),
         AuditFormat::Oscal => audit::oscal::write_oscal(w, &report, chrono::Utc::now()),
+        AuditFormat::Findings => audit::findings_io::write_findings(w, &report),
     })?;
     // For profiling large runs: where the time went, on stderr.
     if std::env::var_os("REGWATCH_TIMING").is_some() {
@@ -244,10 +264,23 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
             }
         }
     }
+    // A findings row rejected is a finding perhaps lost: never all clear (6), and said
+    // even with --quiet.
+    let lost = if args.findings.is_some() {
+        report.rejected.as_slice()
+    } else {
+        &[]
+    };
+    for r in lost.iter().take(20) {
+        eprintln!("  finding rejected: {r}");
+    }
+    if lost.len() > 20 {
+        eprintln!("  ... {} finding row(s) rejected in all", lost.len());
+    }
     // A waived finding does not trip the gate; an expired waiver's finding can.
     Ok(match (gate, report.worst_unwaived()) {
         (Some(g), Some(w)) if w >= g => ExitCode::from(GATE_TRIPPED),
-        _ if !unread.is_empty() => ExitCode::from(6),
+        _ if !unread.is_empty() || !lost.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,
     })
 }

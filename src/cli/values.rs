@@ -76,6 +76,8 @@ mirror!(
         Cloudtrail,
         /// Kubernetes audit log (`audit.k8s.io/v1` Event, JSON lines).
         K8s,
+        /// OCSF API Activity (class 6003, as Amazon Security Lake stores it: JSON lines or Parquet).
+        Ocsf,
     }
 );
 

@@ -601,8 +601,9 @@ fn audit_read_line(audit: &AuditReport) -> String {
     );
     if t.skipped > 0 {
         s.push_str(&format!(
-            ", {} skipped (other stages of Kubernetes requests counted once)",
-            thousands(t.skipped)
+            ", {} skipped ({})",
+            thousands(t.skipped),
+            crate::audit::render::skip_reasons(audit)
         ));
     }
     s

@@ -81,7 +81,7 @@ impl CompiledPolicy {
     /// Whether events from a file of this format can match the policy.
     pub fn reads(&self, format: Option<SourceFormat>) -> bool {
         match (&self.sources, format) {
-            (Some(list), Some(f)) => list.contains(&f),
+            (Some(list), Some(f)) => list.contains(&f) || list.contains(&f.vocabulary()),
             _ => true,
         }
     }
@@ -145,6 +145,7 @@ fn compile_one(p: &Policy, display_tz: Tz) -> Result<CompiledPolicy> {
             SourceFormat::Parquet,
             SourceFormat::Cloudtrail,
             SourceFormat::K8s,
+            SourceFormat::Ocsf,
         ];
         let mut list = Vec::new();
         for name in &p.sources {

@@ -8,8 +8,9 @@ use anyhow::Result;
 use serde::Deserialize;
 
 use super::cloudtrail_facts;
-use super::intake::{raw_text, rejection, Intake, ReadContext, SourceFile};
+use super::intake::{raw_text, rejection, Intake, ReadContext, SourceFile, SourceSummary};
 use crate::audit::event::{parse_millis, ActorType, AuditEvent, Operation, RecordError};
+use crate::audit::model::Hit;
 use crate::audit::sigma::Logsource;
 use crate::error::bad_input;
 use crate::incidents::ingest::Location;
@@ -53,30 +54,7 @@ pub(super) fn read(
         let n = i as u64 + 1;
         intake.summary.read += 1;
         match cloudtrail_event(rec, n, index, cx) {
-            Ok(e) => {
-                if &*e.environment == "unknown"
-                    && !e.account.is_empty()
-                    && !cx.environments.accounts.contains_key(&*e.account)
-                {
-                    intake
-                        .summary
-                        .unmapped_accounts
-                        .insert(e.account.to_string());
-                }
-                // One record, one event per resource it names (TerminateInstances of
-                // sixty instances touches sixty resources).
-                intake.summary.accepted += 1;
-                let more = cloudtrail_other_resources(rec);
-                let first = events.len();
-                // Sigma hook (audit::sigma): the rules for CloudTrail read the raw record.
-                (cx.sigma).check_value(Logsource::CloudTrail, rec, &e, &mut sigma_hits);
-                events.push(e);
-                for resource in more {
-                    let mut copy = events[first].clone();
-                    copy.resource = Cow::Owned(resource);
-                    events.push(copy);
-                }
-            }
+            Ok(e) => add_record(rec, e, cx, intake.summary, &mut events, &mut sigma_hits),
             Err(err) => {
                 let r = rejection(
                     &name,
@@ -93,6 +71,36 @@ pub(super) fn read(
     hits.append(&mut sigma_hits); // Sigma hook (audit::sigma)
     intake.sink.events(&events, hits);
     Ok(())
+}
+
+/// Adds an accepted record's events: one per resource it names (TerminateInstances of
+/// sixty instances touches sixty resources), with the Sigma hits on the raw record.
+/// Shared with the OCSF source, which rebuilds the CloudTrail record it came from.
+pub(super) fn add_record(
+    rec: &serde_json::Value,
+    e: AuditEvent<'static>,
+    cx: &ReadContext,
+    summary: &mut SourceSummary,
+    events: &mut Vec<AuditEvent<'static>>,
+    sigma_hits: &mut Vec<Hit<'static>>,
+) {
+    if &*e.environment == "unknown"
+        && !e.account.is_empty()
+        && !cx.environments.accounts.contains_key(&*e.account)
+    {
+        summary.unmapped_accounts.insert(e.account.to_string());
+    }
+    summary.accepted += 1;
+    let more = cloudtrail_other_resources(rec);
+    let first = events.len();
+    // Sigma hook (audit::sigma): the rules for CloudTrail read the raw record.
+    (cx.sigma).check_value(Logsource::CloudTrail, rec, &e, sigma_hits);
+    events.push(e);
+    for resource in more {
+        let mut copy = events[first].clone();
+        copy.resource = Cow::Owned(resource);
+        events.push(copy);
+    }
 }
 
 /// The resources of a record beyond the first (which `cloudtrail_event` takes): the rest
@@ -124,7 +132,7 @@ fn owned(v: Option<&str>) -> Cow<'static, str> {
 }
 
 /// Maps one CloudTrail record to a native event.
-fn cloudtrail_event(
+pub(super) fn cloudtrail_event(
     rec: &serde_json::Value,
     line: u64,
     source: u32,

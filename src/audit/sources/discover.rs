@@ -376,6 +376,7 @@ fn classify(
     }
     file.format = match ext {
         "csv" => SourceFormat::Csv,
+        "parquet" if ocsf_parquet(path) => SourceFormat::Ocsf,
         "parquet" => SourceFormat::Parquet,
         "json" | "jsonl" | "ndjson" | "log" => {
             let (head, pending) = match sniff(path, meta, gzip) {
@@ -388,6 +389,9 @@ fn classify(
                 SourceFormat::Cloudtrail
             } else if head.contains("audit.k8s.io/") {
                 SourceFormat::K8s
+            } else if head.contains("\"class_uid\"") {
+                // OCSF events (Security Lake): API Activity is read, other classes skipped.
+                SourceFormat::Ocsf
             } else if ext == "json" && looks_native(&head) && !explicit {
                 return Class::Skip(
                     "native events in a .json file found in a folder are not read (name it .jsonl, or give it by path)".into(),
@@ -410,6 +414,18 @@ fn classify(
         _ => return Class::Skip(String::new()),
     };
     Class::Read(file)
+}
+
+/// Whether a Parquet file holds OCSF events (a `class_uid` column, as Security Lake
+/// writes them) rather than the native schema. One that cannot be read is left to the
+/// native reader, which says why.
+fn ocsf_parquet(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    use polars::prelude::SerReader;
+    let mut reader = polars::prelude::ParquetReader::new(f);
+    reader.schema().is_ok_and(|s| s.contains("class_uid"))
 }
 
 /// Whether a JSON file's first bytes look like native events (their required fields).

@@ -28,6 +28,9 @@ pub enum SourceFormat {
     Cloudtrail,
     /// Kubernetes audit log (`audit.k8s.io/v1` Event, JSON lines).
     K8s,
+    /// OCSF API Activity (class 6003, as Amazon Security Lake stores it: JSON lines or
+    /// Parquet).
+    Ocsf,
 }
 
 impl SourceFormat {
@@ -39,6 +42,16 @@ impl SourceFormat {
             SourceFormat::Parquet => "parquet",
             SourceFormat::Cloudtrail => "cloudtrail",
             SourceFormat::K8s => "k8s",
+            SourceFormat::Ocsf => "ocsf",
+        }
+    }
+
+    /// Whose vocabulary its events speak: OCSF API Activity is CloudTrail's, mapped, so
+    /// the policies and Sigma rules for CloudTrail read it too.
+    pub fn vocabulary(self) -> SourceFormat {
+        match self {
+            SourceFormat::Ocsf => SourceFormat::Cloudtrail,
+            other => other,
         }
     }
 }
@@ -84,8 +97,12 @@ pub struct SourceSummary {
     pub read: u64,
     pub accepted: u64,
     pub rejected: u64,
-    /// Records that are not events to check (Kubernetes stages other than ResponseComplete).
+    /// Records that are not events to check (Kubernetes stages other than ResponseComplete,
+    /// OCSF classes other than API Activity).
     pub skipped: u64,
+    /// Why records were skipped, and how many each time, where the reader says (OCSF).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skip_reasons: std::collections::BTreeMap<String, u64>,
     /// Why the file (or the rest of it) could not be read, if so: it is rejected whole,
     /// counted as one record read and rejected, in the quarantine as `(whole file)`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@
 //! bounded by the block batch, whatever the size of the file.
 //!
 //! One file per format, its tests beside it: `native` (JSON lines), `csv`, `parquet`,
-//! `cloudtrail`, `k8s`. `discover` finds the files and tells their formats; `pipeline`
+//! `cloudtrail`, `k8s`, `ocsf` (OCSF API Activity, as Security Lake stores it). `discover` finds the files and tells their formats; `pipeline`
 //! opens them and runs the block pipeline the JSON-lines formats share. This file holds
 //! [`read_source`], which lists the formats' readers; `intake` what every reader shares
 //! (settings, the intake its records go to); `vocabulary` the AWS and Kubernetes terms.
@@ -19,6 +19,7 @@ mod discover;
 pub mod intake;
 mod k8s;
 mod native;
+mod ocsf;
 mod parquet;
 mod pipeline;
 pub mod vocabulary;
@@ -65,6 +66,7 @@ pub fn read_source(
         (None, SourceFormat::Parquet) => parquet::read(file, index, cx, &mut intake),
         (None, SourceFormat::Cloudtrail) => cloudtrail::read(file, index, cx, &mut intake),
         (None, SourceFormat::K8s) => k8s::read(file, index, cx, &mut intake),
+        (None, SourceFormat::Ocsf) => ocsf::read(file, index, cx, &mut intake),
     };
     if let Err(e) = outcome {
         // One file that cannot be read does not stop the others (--strict does): it, or
@@ -106,7 +108,7 @@ mod tests {
     #[test]
     fn a_format_has_one_name_for_json_and_tables() {
         use SourceFormat::*;
-        for f in [Jsonl, Csv, Parquet, Cloudtrail, K8s] {
+        for f in [Jsonl, Csv, Parquet, Cloudtrail, K8s, Ocsf] {
             assert_eq!(serde_json::to_value(f).unwrap(), f.as_str());
         }
     }

@@ -1,6 +1,7 @@
 //! Property tests of the audit readers, through the library's reader API (`discover`, then
 //! `read_source`): every format (native JSON lines, CSV, Parquet, CloudTrail
-//! `{"Records": [...]}`, Kubernetes audit JSON lines), plain and gzipped, fed (a) arbitrary
+//! `{"Records": [...]}`, Kubernetes audit JSON lines, OCSF API Activity JSON lines), plain
+//! and gzipped, fed (a) arbitrary
 //! bytes and (b) records built from the real shapes in `tests/fixtures/audit` with fields
 //! removed, nulled, retyped and whitespace added. None may panic, and the counts
 //! reconcile: records read = accepted + rejected + skipped, the accepted ones are the
@@ -87,6 +88,7 @@ fn file_name(format: SourceFormat) -> &'static str {
             "AWSLogs/111111111111/CloudTrail/eu-west-2/2026/11/05/111111111111_CloudTrail_eu-west-2_20261105T1000Z_prop.json"
         }
         SourceFormat::K8s => "kube-apiserver-audit.log",
+        SourceFormat::Ocsf => "security-lake-api-activity.ocsf.jsonl",
     }
 }
 
@@ -148,6 +150,7 @@ fn shapes(format: SourceFormat) -> &'static [Value] {
     static NATIVE: OnceLock<Vec<Value>> = OnceLock::new();
     static CLOUDTRAIL: OnceLock<Vec<Value>> = OnceLock::new();
     static K8S: OnceLock<Vec<Value>> = OnceLock::new();
+    static OCSF: OnceLock<Vec<Value>> = OnceLock::new();
     let lines = |name: &str| -> Vec<Value> {
         (fixture_text(name).lines())
             .filter_map(|l| serde_json::from_str(l).ok())
@@ -173,6 +176,7 @@ fn shapes(format: SourceFormat) -> &'static [Value] {
             all.extend(lines("audit/k8s-real/kube-apiserver-audit.log"));
             all
         }),
+        SourceFormat::Ocsf => OCSF.get_or_init(|| lines("audit/ocsf/cloudtrail-real.ocsf.jsonl")),
         _ => NATIVE.get_or_init(|| lines("audit/policies.jsonl")),
     }
 }
@@ -325,11 +329,12 @@ fn records(format: SourceFormat) -> impl Strategy<Value = Vec<Value>> {
     })
 }
 
-const LINE_FORMATS: [SourceFormat; 4] = [
+const LINE_FORMATS: [SourceFormat; 5] = [
     SourceFormat::Jsonl,
     SourceFormat::Csv,
     SourceFormat::Cloudtrail,
     SourceFormat::K8s,
+    SourceFormat::Ocsf,
 ];
 
 proptest! {
@@ -344,6 +349,7 @@ proptest! {
             SourceFormat::Parquet,
             SourceFormat::Cloudtrail,
             SourceFormat::K8s,
+            SourceFormat::Ocsf,
         ][..]),
         gzip in any::<bool>(),
     ) {
@@ -377,6 +383,11 @@ proptest! {
     #[test]
     fn kubernetes_events_with_fields_changed(recs in records(SourceFormat::K8s), spaced in any::<bool>(), gzip in any::<bool>()) {
         read_back(SourceFormat::K8s, &file_of(SourceFormat::K8s, &recs, spaced), gzip)?;
+    }
+
+    #[test]
+    fn ocsf_api_activity_records_with_fields_changed(recs in records(SourceFormat::Ocsf), spaced in any::<bool>(), gzip in any::<bool>()) {
+        read_back(SourceFormat::Ocsf, &file_of(SourceFormat::Ocsf, &recs, spaced), gzip)?;
     }
 
     #[test]

@@ -1,0 +1,245 @@
+//! Each policy kind as SQL over the normalised events (`regwatch_events`): the rows that
+//! are its hits (policy, grp, change_id, actor, resource, at_ms, record_no, source_file,
+//! source_line, detail), which the findings are grouped from. A kind that needs what
+//! these rows cannot say yet is refused with the reason, never dropped.
+
+use anyhow::Result;
+use chrono_tz::Tz;
+
+use super::dialect::{glob, one_of, quote, Dialect};
+use crate::audit::policies::change_freeze::ChangeFreeze;
+use crate::audit::policies::params::Params;
+use crate::controls::Policy;
+
+/// A policy as SQL, or why it cannot be (yet).
+pub enum Compiled {
+    /// A SELECT of hit rows.
+    Hits(String),
+    Refused(String),
+}
+
+/// The events that changed something (not a read, plan or approval, not a dry run).
+const APPLIED: &str = "operation NOT IN ('read', 'plan', 'approve') AND dry_run = 'false'";
+
+/// The hit rows of `p` (times without an offset in `tz`, as a run reads them), whose parameters `audit::policies::compile` has already checked.
+pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
+    let params = Params { policy: p };
+    let prod = params.strings("production_environments", &["prod", "production"])?;
+    let in_prod = one_of("environment", &prod);
+    let hits = |group: &str, detail: String, cond: String| {
+        Compiled::Hits(select(p, group, &detail, &cond))
+    };
+    Ok(match p.kind.as_str() {
+        "self-approval" => Compiled::Hits(format!(
+            "{}\n  UNION ALL\n{}",
+            select(
+                p,
+                "change_id",
+                &d.concat(&["actor", "' approved their own change'"]),
+                "approved_by <> '' AND lower(approved_by) = lower(actor)",
+            ),
+            approvals_by_an_applier(d, p),
+        )),
+        "ai-approving-ai" => hits(
+            "change_id",
+            d.concat(&[
+                "'AI agent '",
+                "CASE WHEN operation = 'approve' THEN actor ELSE approved_by END",
+                "' approved a production change'",
+            ]),
+            format!(
+                "(approver_type = 'ai_agent' OR (operation = 'approve' AND actor_type = 'ai_agent')) AND {in_prod}"
+            ),
+        ),
+        "change-freeze" => {
+            let parsed = ChangeFreeze::parse(&params, tz)?;
+            let freezes = parsed.freezes();
+            if freezes.is_empty() {
+                return Ok(Compiled::Refused("it declares no freeze".into()));
+            }
+            let inside: Vec<String> = freezes
+                .iter()
+                .map(|(name, s, e)| {
+                    format!("WHEN at_ms >= {s} AND at_ms < {e} THEN {}", quote(name))
+                })
+                .collect();
+            let name = format!("CASE {} END", inside.join(" "));
+            hits(
+                "change_id",
+                d.concat(&[
+                    "actor",
+                    "' made a production '",
+                    "operation",
+                    "' inside the change freeze '",
+                    &name,
+                ]),
+                format!("{APPLIED} AND {in_prod} AND {name} IS NOT NULL"),
+            )
+        }
+        "logging-tamper" => {
+            let actions = params.strings("actions", &["StopLogging", "DeleteTrail", "UpdateTrail"])?;
+            let patterns = params.strings("resource_patterns", &["*audit-policy*"])?;
+            let mut by_resource: Vec<String> =
+                patterns.iter().map(|g| glob("resource", g)).collect();
+            by_resource.push("FALSE".into());
+            hits(
+                "''",
+                d.concat(&[
+                    "actor",
+                    "' ran \"'",
+                    "action",
+                    "'\" on '",
+                    "resource",
+                    "': the audit trail itself was changed'",
+                ]),
+                format!(
+                    "dry_run = 'false' AND outcome NOT IN ('failure', 'denied') AND ({} OR (operation NOT IN ('read', 'plan', 'approve') AND ({})))",
+                    one_of("action", &actions),
+                    by_resource.join(" OR ")
+                ),
+            )
+        }
+        "wildcard-permission" => {
+            let named = params.strings("grants", &["*", "*:*", "AdministratorAccess", "cluster-admin"])?;
+            // The grants as `,a,b,` so that each grant is found whole by LIKE.
+            let padded = d.concat(&["','", "translate(grants, '; ', ',,')", "','"]);
+            let mut any = vec![
+                format!("{padded} LIKE '%,*,%'"),
+                format!("{padded} LIKE '%:*,%'"),
+            ];
+            for g in &named {
+                let escaped = g.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                any.push(format!(
+                    "{padded} LIKE {} ESCAPE '\\'",
+                    quote(&format!("%,{escaped},%"))
+                ));
+            }
+            hits(
+                "change_id",
+                d.concat(&["actor", "' granted \"'", "grants", "'\" on '", "resource"]),
+                format!(
+                    "operation = 'permission_change' AND grants <> '' AND ({})",
+                    any.join(" OR ")
+                ),
+            )
+        }
+        "condition" => match condition(&p.when) {
+            Ok(cond) => hits(
+                "change_id",
+                d.concat(&["actor", "' '", "action", "' on '", "resource"]),
+                cond,
+            ),
+            Err(reason) => Compiled::Refused(reason),
+        },
+        other => Compiled::Refused(refusal(other).to_string()),
+    })
+}
+
+/// Why a kind is not expressed yet.
+fn refusal(kind: &str) -> &'static str {
+    match kind {
+        "destructive-without-approval" => {
+            "needs each change's approvals before the event (a window per change): not expressed yet"
+        }
+        "blast-radius" => {
+            "needs GROUP BY change and, without a change id, actor windows: not expressed yet"
+        }
+        "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
+        "no-plan" => "needs each change's first plan before its first apply (a window per change): not expressed yet",
+        "rate-limit" => "needs a RANGE window per actor: not expressed yet",
+        "cross-environment" => "needs each identity's environments over the whole run: not expressed yet",
+        "missing-provenance" => "groups by agent, day and what is missing: not expressed yet",
+        "time-gap" => "needs LAG per stream: not expressed yet",
+        "sigma" => "a Sigma rule matches the raw record, which the native columns do not keep",
+        _ => "not a kind this command knows",
+    }
+}
+
+/// One policy's hit rows: `cond` over the readable events. Events whose `group` is empty
+/// are each their own finding, as in a run.
+fn select(p: &Policy, group: &str, detail: &str, cond: &str) -> String {
+    format!(
+        "  SELECT {id} AS policy,
+    CASE WHEN {group} = '' THEN event_key ELSE {group} END AS grp,
+    change_id, actor, resource, at_ms, record_no, source_file, source_line, {detail} AS detail
+  FROM regwatch_events
+  WHERE problem IS NULL AND {cond}",
+        id = quote(&p.id),
+    )
+}
+
+/// Approvals of a change by someone who applied it (the history half of self-approval).
+fn approvals_by_an_applier(d: Dialect, p: &Policy) -> String {
+    format!(
+        "  SELECT {id} AS policy, a.change_id AS grp, a.change_id, a.actor, '' AS resource,
+    a.at_ms, a.record_no, a.source_file, a.source_line,
+    {detail} AS detail
+  FROM regwatch_events a
+  WHERE a.problem IS NULL AND a.operation = 'approve' AND a.change_id <> ''
+    AND EXISTS (SELECT 1 FROM regwatch_events b
+                WHERE b.problem IS NULL AND b.change_id = a.change_id
+                  AND b.operation NOT IN ('read', 'plan', 'approve') AND b.dry_run = 'false'
+                  AND lower(b.actor) = lower(a.actor))",
+        id = quote(&p.id),
+        detail = d.concat(&["a.actor", "' approved their own change '", "a.change_id"]),
+    )
+}
+
+/// A `condition` policy's `when` as a WHERE clause (every entry must hold), or why not.
+fn condition(when: &[toml::Value]) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for w in when {
+        let t = w.as_table().ok_or("a `when` entry is not a table")?;
+        let field = t
+            .get("field")
+            .and_then(|f| f.as_str())
+            .ok_or("a `when` entry has no field")?;
+        // The normalised events have a text column for each testable native field.
+        let col = field;
+        let texts = |v: &toml::Value| -> Result<Vec<String>, String> {
+            v.as_array()
+                .ok_or(format!("`when` {field}: not a list"))?
+                .iter()
+                .map(|s| {
+                    s.as_str()
+                        .map(str::to_string)
+                        .ok_or(format!("`when` {field}: not text"))
+                })
+                .collect()
+        };
+        let part = if let Some(x) = t.get("is") {
+            let v = match x {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(format!("`when` {field}: `is` is not text")),
+            };
+            format!("{col} = {}", quote(&v))
+        } else if let Some(x) = t.get("in") {
+            one_of(col, &texts(x)?)
+        } else if let Some(x) = t.get("not_in") {
+            format!("NOT ({})", one_of(col, &texts(x)?))
+        } else if let Some(x) = t.get("present") {
+            let present = x.as_bool().ok_or("`present` is not true or false")?;
+            let blank = format!("trim({col}) = ''");
+            if present {
+                format!("NOT ({blank})")
+            } else {
+                blank
+            }
+        } else if let Some(x) = t.get("matches") {
+            glob(col, x.as_str().ok_or("`matches` is not text")?)
+        } else if let Some(x) = t.get("not_matches") {
+            format!(
+                "NOT ({})",
+                glob(col, x.as_str().ok_or("`not_matches` is not text")?)
+            )
+        } else {
+            return Err(format!("`when` {field}: no test this command knows"));
+        };
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        parts.push("TRUE".into());
+    }
+    Ok(parts.join(" AND "))
+}

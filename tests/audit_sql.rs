@@ -140,6 +140,7 @@ fn duckdb_finds_what_the_native_engine_finds() {
             "self-approval",
             "ai-approving-ai",
             "change-freeze",
+            "blast-radius",
             "logging-disabled",
             "wildcard-permission",
             "prod-delete-by-service-account-outside-pipeline",
@@ -189,7 +190,6 @@ fn a_kind_not_expressed_is_refused_by_name() {
     let run = sql(&["--dialect", "duckdb", "--input", "x.jsonl"]);
     assert_eq!(run.code, 6, "{run:?}");
     for (id, kind) in [
-        ("blast-radius", "blast-radius"),
         ("ai-change-rate", "rate-limit"),
         ("audit-trail-gap", "time-gap"),
     ] {

@@ -70,7 +70,7 @@ impl Dialect {
 
     /// The distinct non-empty values of `column` in a group whose `rank` is at most `cap`,
     /// sorted.
-    pub fn distinct_list(self, column: &str, rank: &str, cap: usize) -> String {
+    pub fn distinct_list(self, column: &str, rank: &str, cap: &str) -> String {
         let filter = format!("FILTER (WHERE {column} <> '' AND {rank} <= {cap})");
         match self {
             Dialect::Duckdb => {

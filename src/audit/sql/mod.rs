@@ -53,7 +53,7 @@ pub struct SqlScript {
 }
 
 /// The most resources and evidence entries a finding lists (as a native run).
-const LISTED: usize = 20;
+pub(crate) const LISTED: usize = 20;
 
 /// Compiles every enabled policy of `req.policies` for `req.dialect`.
 pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
@@ -161,7 +161,8 @@ fn no_hits(d: Dialect) -> String {
     format!(
         "  SELECT CAST(NULL AS {t}) AS policy, CAST(NULL AS {t}) AS grp, CAST(NULL AS {t}) AS change_id,
     CAST(NULL AS {t}) AS actor, CAST(NULL AS {t}) AS resource, CAST(NULL AS BIGINT) AS at_ms,
-    CAST(NULL AS {t}) AS source_file, CAST(NULL AS BIGINT) AS source_line, CAST(NULL AS {t}) AS detail
+    CAST(NULL AS BIGINT) AS record_no, CAST(NULL AS {t}) AS source_file, CAST(NULL AS BIGINT) AS source_line, CAST(NULL AS {t}) AS detail,
+    CAST(NULL AS BIGINT) AS kept
   FROM regwatch_events WHERE FALSE"
     )
 }
@@ -205,7 +206,7 @@ fn findings(d: Dialect, all: &[Policy]) -> String {
 FROM (
   SELECT *,
     CASE WHEN source_file IS NULL THEN '' ELSE {place} END AS place,
-    -- A finding lists its first {LISTED} actors, resources and events, in read order.
+    -- A finding lists its first {LISTED} actors, and first `kept` resources and events, in read order.
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_actor, actor) AS actor_rank,
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_resource, resource) AS resource_rank,
     row_number() OVER (PARTITION BY policy, grp ORDER BY coalesce(record_no, at_ms), at_ms) AS event_rank
@@ -222,8 +223,8 @@ ORDER BY policy, first_at, change_id",
         title = by_policy(|p| p.title.clone()),
         first = d.timestamp_of_millis("min(at_ms)"),
         last = d.timestamp_of_millis("max(at_ms)"),
-        actors = d.distinct_list("actor", "actor_rank", LISTED),
-        resources = d.distinct_list("resource", "resource_rank", LISTED),
-        evidence = d.distinct_list("place", "event_rank", LISTED),
+        actors = d.distinct_list("actor", "actor_rank", &LISTED.to_string()),
+        resources = d.distinct_list("resource", "resource_rank", "kept"),
+        evidence = d.distinct_list("place", "event_rank", "kept"),
     )
 }

@@ -1,12 +1,14 @@
 //! Each policy kind as SQL over the normalised events (`regwatch_events`): the rows that
 //! are its hits (policy, grp, change_id, actor, resource, at_ms, record_no, source_file,
-//! source_line, detail), which the findings are grouped from. A kind that needs what
+//! source_line, detail, kept: how many resources and events the finding lists), which the
+//! findings are grouped from. A kind that needs what
 //! these rows cannot say yet is refused with the reason, never dropped.
 
 use anyhow::Result;
 use chrono_tz::Tz;
 
 use super::dialect::{glob, one_of, quote, Dialect};
+use super::LISTED;
 use crate::audit::policies::change_freeze::ChangeFreeze;
 use crate::audit::policies::params::Params;
 use crate::controls::Policy;
@@ -123,6 +125,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
                 ),
             )
         }
+        "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
         "condition" => match condition(&p.when) {
             Ok(cond) => hits(
                 "change_id",
@@ -141,9 +144,6 @@ fn refusal(kind: &str) -> &'static str {
         "destructive-without-approval" => {
             "needs each change's approvals before the event (a window per change): not expressed yet"
         }
-        "blast-radius" => {
-            "needs GROUP BY change and, without a change id, actor windows: not expressed yet"
-        }
         "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
         "no-plan" => "needs each change's first plan before its first apply (a window per change): not expressed yet",
         "rate-limit" => "needs a RANGE window per actor: not expressed yet",
@@ -161,11 +161,54 @@ fn select(p: &Policy, group: &str, detail: &str, cond: &str) -> String {
     format!(
         "  SELECT {id} AS policy,
     CASE WHEN {group} = '' THEN event_key ELSE {group} END AS grp,
-    change_id, actor, resource, at_ms, record_no, source_file, source_line, {detail} AS detail
+    change_id, actor, resource, at_ms, record_no, source_file, source_line, {detail} AS detail,
+    {LISTED} AS kept
   FROM regwatch_events
   WHERE problem IS NULL AND {cond}",
         id = quote(&p.id),
     )
+}
+
+/// The changing events of each change (or, without a change id, each actor's window) that
+/// went over a limit: GROUP BY change HAVING, joined back to its events. A finding lists
+/// its first 5 resources and events, as a run's change history keeps them.
+fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
+    let max_resources = params.int("max_resources", 50)?;
+    let window_ms = params.minutes("window_minutes", 60)?.max(60_000);
+    let (accounts, regions, environments) = (
+        params.int("max_accounts", 1)?,
+        params.int("max_regions", 1)?,
+        params.int("max_environments", 1)?,
+    );
+    let text = d.text_type();
+    let window = format!("CAST(CAST(floor(at_ms / {window_ms}.0) AS BIGINT) AS {text})");
+    let keyed = format!(
+        "(SELECT *, CASE WHEN change_id <> '' THEN change_id ELSE {key} END AS grp
+       FROM regwatch_events WHERE problem IS NULL AND {APPLIED})",
+        key = d.concat(&["actor", "'@'", &window]),
+    );
+    let distinct = |c: &str, cond: &str| format!("count(DISTINCT CASE WHEN {cond} THEN {c} END)");
+    Ok(format!(
+        "  SELECT {id} AS policy, e.grp, e.change_id, e.actor, e.resource, e.at_ms, e.record_no,
+    e.source_file, e.source_line, o.detail, 5 AS kept
+  FROM {keyed} e
+  JOIN (
+    SELECT grp, {detail} AS detail
+    FROM {keyed} k
+    GROUP BY grp
+    HAVING {resources} > {max_resources} OR {accounts_n} > {accounts}
+      OR {regions_n} > {regions} OR {environments_n} > {environments}
+  ) o ON e.grp = o.grp",
+        id = quote(&p.id),
+        detail = d.concat(&[
+            "CASE WHEN min(change_id) <> '' THEN concat('Change ', grp) ELSE concat(min(actor), ' within one window') END",
+            "' touched more resources, accounts, regions or environments than allowed'",
+        ]),
+        resources = distinct("resource", "resource <> ''"),
+        accounts_n = distinct("account", "account <> '' AND account NOT LIKE 'k8s:%'"),
+        regions_n = distinct("region", "region <> ''"),
+        environments_n = distinct("environment", "environment <> ''"),
+    ))
 }
 
 /// Approvals of a change by someone who applied it (the history half of self-approval).
@@ -173,7 +216,7 @@ fn approvals_by_an_applier(d: Dialect, p: &Policy) -> String {
     format!(
         "  SELECT {id} AS policy, a.change_id AS grp, a.change_id, a.actor, '' AS resource,
     a.at_ms, a.record_no, a.source_file, a.source_line,
-    {detail} AS detail
+    {detail} AS detail, {LISTED} AS kept
   FROM regwatch_events a
   WHERE a.problem IS NULL AND a.operation = 'approve' AND a.change_id <> ''
     AND EXISTS (SELECT 1 FROM regwatch_events b

@@ -222,3 +222,31 @@ fn only_expressible_policies_make_a_whole_script() {
     );
     assert!(!run.stderr.contains("REFUSED"), "{}", run.stderr);
 }
+
+/// The Trino/Athena and Spark scripts are parsed by sqlglot in their dialect (not run:
+/// no engine here): one SELECT with the findings schema's columns, in order.
+#[test]
+fn trino_and_spark_scripts_parse_with_the_findings_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    for dialect in ["trino", "spark"] {
+        let script = dir.path().join(format!("{dialect}.sql"));
+        let run = sql(&[
+            "--dialect",
+            dialect,
+            "--input",
+            "audit.events",
+            "-o",
+            script.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 6, "{run:?}");
+        let (ok, said) = python_support(
+            "sql_parse.py",
+            &[script.as_os_str(), std::ffi::OsStr::new(dialect)],
+        );
+        assert!(ok, "{dialect}: {said}");
+        let columns: Vec<&str> = said.lines().collect();
+        assert_eq!(columns, regwatch::audit::findings_io::COLUMNS, "{dialect}");
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert!(text.contains("FROM audit.events"), "{dialect}");
+    }
+}

@@ -90,43 +90,53 @@ impl Dialect {
     pub fn concat(self, parts: &[&str]) -> String {
         format!("concat({})", parts.join(", "))
     }
-}
 
-/// `text` as an SQL string literal.
-pub fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// A regwatch glob (`*` any text, the rest literal, case-insensitive) as a LIKE pattern
-/// with `\` as the escape character, in lower case.
-pub fn like_pattern(glob: &str) -> String {
-    let mut out = String::new();
-    for c in glob.to_lowercase().chars() {
-        match c {
-            '*' => out.push('%'),
-            '%' | '_' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
+    /// `text` as an SQL string literal.
+    pub fn quote(self, text: &str) -> String {
+        match self {
+            // Spark reads a backslash as an escape, and `'a''b'` as two literals run together.
+            Dialect::Spark => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+            Dialect::Duckdb | Dialect::Trino => format!("'{}'", text.replace('\'', "''")),
         }
     }
-    quote(&out)
-}
 
-/// `lower(column) LIKE pattern`, true when `column` matches the glob.
-pub fn glob(column: &str, pattern: &str) -> String {
-    format!("lower({column}) LIKE {} ESCAPE '\\'", like_pattern(pattern))
-}
-
-/// `column IN ('a', 'b')`, FALSE for an empty list.
-pub fn one_of(column: &str, values: &[String]) -> String {
-    if values.is_empty() {
-        return "FALSE".to_string();
+    /// A regwatch glob (`*` any text, the rest literal, case-insensitive) as a LIKE pattern
+    /// with [`LIKE_ESCAPE`] as the escape character, in lower case.
+    pub fn like_pattern(self, glob: &str) -> String {
+        let mut out = String::new();
+        for c in glob.to_lowercase().chars() {
+            match c {
+                '*' => out.push('%'),
+                '%' | '_' | LIKE_ESCAPE => {
+                    out.push(LIKE_ESCAPE);
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        self.quote(&out)
     }
-    let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
-    format!("{column} IN ({})", list.join(", "))
+
+    /// `lower(column) LIKE pattern`, true when `column` matches the glob.
+    pub fn glob(self, column: &str, pattern: &str) -> String {
+        format!(
+            "lower({column}) LIKE {} ESCAPE '{LIKE_ESCAPE}'",
+            self.like_pattern(pattern)
+        )
+    }
+
+    /// `column IN ('a', 'b')`, FALSE for an empty list.
+    pub fn one_of(self, column: &str, values: &[String]) -> String {
+        if values.is_empty() {
+            return "FALSE".to_string();
+        }
+        let list: Vec<String> = values.iter().map(|v| self.quote(v)).collect();
+        format!("{column} IN ({})", list.join(", "))
+    }
 }
+
+/// The LIKE escape character: `!`, as `\\` starts an escape in Spark's string literals.
+pub const LIKE_ESCAPE: char = '!';
 
 #[cfg(test)]
 mod tests {
@@ -134,8 +144,10 @@ mod tests {
 
     #[test]
     fn globs_become_escaped_lower_case_like_patterns() {
-        assert_eq!(like_pattern("*Audit_Policy*"), r"'%audit\_policy%'");
-        assert_eq!(like_pattern("it's 100%"), r"'it''s 100\%'");
-        assert_eq!(one_of("x", &[]), "FALSE");
+        let d = Dialect::Duckdb;
+        assert_eq!(d.like_pattern("*Audit_Policy*"), "'%audit!_policy%'");
+        assert_eq!(d.like_pattern("it's 100%!"), "'it''s 100!%!!'");
+        assert_eq!(d.one_of("x", &[]), "FALSE");
+        assert_eq!(Dialect::Spark.quote(r"it's a\b"), r"'it\'s a\\b'");
     }
 }

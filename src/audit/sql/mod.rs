@@ -17,7 +17,6 @@ use chrono_tz::Tz;
 
 use crate::audit::policies::compile as check_policies;
 use crate::controls::Policy;
-use dialect::quote;
 pub use dialect::Dialect;
 use native::Input;
 use policies::Compiled;
@@ -147,7 +146,7 @@ fn header(
 
 /// Session settings: local times without an offset are read in the input time zone.
 fn session(d: Dialect, tz: Tz) -> String {
-    let tz = quote(tz.name());
+    let tz = d.quote(tz.name());
     match d {
         Dialect::Duckdb => format!("SET TimeZone = {tz};\n"),
         Dialect::Spark => format!("SET spark.sql.session.timeZone = {tz};\n"),
@@ -173,7 +172,7 @@ fn findings(d: Dialect, all: &[Policy]) -> String {
         let whens: Vec<String> = all
             .iter()
             .filter(|p| p.enabled)
-            .map(|p| format!("WHEN {} THEN {}", quote(&p.id), quote(&f(p))))
+            .map(|p| format!("WHEN {} THEN {}", d.quote(&p.id), d.quote(&f(p))))
             .collect();
         if whens.is_empty() {
             "''".to_string()

@@ -5,7 +5,7 @@
 //! line for the evidence); Spark and Trino read a table with the native columns, which
 //! carries no file or line.
 
-use super::dialect::{one_of, Dialect};
+use super::dialect::Dialect;
 use crate::audit::event::NATIVE_FIELDS;
 
 /// The native fields that are not plain text: checked or turned into flags.
@@ -69,11 +69,11 @@ pub fn events_view(d: Dialect, input: &Input) -> String {
         ts_missing = blank("timestamp"),
         ts = d.millis_of_text("timestamp"),
         actor_missing = blank("actor"),
-        actor_type = one_of("actor_type", &list(ACTOR_TYPES)),
-        operation = one_of("operation", &list(OPERATIONS)),
+        actor_type = d.one_of("actor_type", &list(ACTOR_TYPES)),
+        operation = d.one_of("operation", &list(OPERATIONS)),
         ops = OPERATIONS.join(", "),
         approver_blank = blank("approver_type"),
-        approver_type = one_of("trim(approver_type)", &list(ACTOR_TYPES)),
+        approver_type = d.one_of("trim(approver_type)", &list(ACTOR_TYPES)),
         approved_at_blank = blank("approved_at"),
         approved_at = d.millis_of_text("trim(approved_at)"),
         dry_run = flag("dry_run"),
@@ -149,7 +149,7 @@ fn duckdb_fields(path: &str) -> String {
                   delim = chr(1), quote = '', escape = '', filename = true) WITH ORDINALITY
   ) AS lines",
         fields = fields.join(",\n    "),
-        path = super::dialect::quote(path),
+        path = Dialect::Duckdb.quote(path),
     )
 }
 

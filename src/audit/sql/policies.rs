@@ -7,7 +7,7 @@
 use anyhow::Result;
 use chrono_tz::Tz;
 
-use super::dialect::{glob, one_of, quote, Dialect};
+use super::dialect::{Dialect, LIKE_ESCAPE};
 use super::LISTED;
 use crate::audit::policies::change_freeze::ChangeFreeze;
 use crate::audit::policies::params::Params;
@@ -27,14 +27,15 @@ const APPLIED: &str = "operation NOT IN ('read', 'plan', 'approve') AND dry_run 
 pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
     let params = Params { policy: p };
     let prod = params.strings("production_environments", &["prod", "production"])?;
-    let in_prod = one_of("environment", &prod);
+    let in_prod = d.one_of("environment", &prod);
     let hits = |group: &str, detail: String, cond: String| {
-        Compiled::Hits(select(p, group, &detail, &cond))
+        Compiled::Hits(select(d, p, group, &detail, &cond))
     };
     Ok(match p.kind.as_str() {
         "self-approval" => Compiled::Hits(format!(
             "{}\n  UNION ALL\n{}",
             select(
+                d,
                 p,
                 "change_id",
                 &d.concat(&["actor", "' approved their own change'"]),
@@ -62,7 +63,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             let inside: Vec<String> = freezes
                 .iter()
                 .map(|(name, s, e)| {
-                    format!("WHEN at_ms >= {s} AND at_ms < {e} THEN {}", quote(name))
+                    format!("WHEN at_ms >= {s} AND at_ms < {e} THEN {}", d.quote(name))
                 })
                 .collect();
             let name = format!("CASE {} END", inside.join(" "));
@@ -82,7 +83,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             let actions = params.strings("actions", &["StopLogging", "DeleteTrail", "UpdateTrail"])?;
             let patterns = params.strings("resource_patterns", &["*audit-policy*"])?;
             let mut by_resource: Vec<String> =
-                patterns.iter().map(|g| glob("resource", g)).collect();
+                patterns.iter().map(|g| d.glob("resource", g)).collect();
             by_resource.push("FALSE".into());
             hits(
                 "''",
@@ -96,7 +97,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
                 ]),
                 format!(
                     "dry_run = 'false' AND outcome NOT IN ('failure', 'denied') AND ({} OR (operation NOT IN ('read', 'plan', 'approve') AND ({})))",
-                    one_of("action", &actions),
+                    d.one_of("action", &actions),
                     by_resource.join(" OR ")
                 ),
             )
@@ -110,10 +111,16 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
                 format!("{padded} LIKE '%:*,%'"),
             ];
             for g in &named {
-                let escaped = g.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                let mut escaped = String::new();
+                for c in g.chars() {
+                    if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+                        escaped.push(LIKE_ESCAPE);
+                    }
+                    escaped.push(c);
+                }
                 any.push(format!(
-                    "{padded} LIKE {} ESCAPE '\\'",
-                    quote(&format!("%,{escaped},%"))
+                    "{padded} LIKE {} ESCAPE '{LIKE_ESCAPE}'",
+                    d.quote(&format!("%,{escaped},%"))
                 ));
             }
             hits(
@@ -126,7 +133,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
-        "condition" => match condition(&p.when) {
+        "condition" => match condition(d, &p.when) {
             Ok(cond) => hits(
                 "change_id",
                 d.concat(&["actor", "' '", "action", "' on '", "resource"]),
@@ -157,7 +164,7 @@ fn refusal(kind: &str) -> &'static str {
 
 /// One policy's hit rows: `cond` over the readable events. Events whose `group` is empty
 /// are each their own finding, as in a run.
-fn select(p: &Policy, group: &str, detail: &str, cond: &str) -> String {
+fn select(d: Dialect, p: &Policy, group: &str, detail: &str, cond: &str) -> String {
     format!(
         "  SELECT {id} AS policy,
     CASE WHEN {group} = '' THEN event_key ELSE {group} END AS grp,
@@ -165,7 +172,7 @@ fn select(p: &Policy, group: &str, detail: &str, cond: &str) -> String {
     {LISTED} AS kept
   FROM regwatch_events
   WHERE problem IS NULL AND {cond}",
-        id = quote(&p.id),
+        id = d.quote(&p.id),
     )
 }
 
@@ -199,7 +206,7 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
     HAVING {resources} > {max_resources} OR {accounts_n} > {accounts}
       OR {regions_n} > {regions} OR {environments_n} > {environments}
   ) o ON e.grp = o.grp",
-        id = quote(&p.id),
+        id = d.quote(&p.id),
         detail = d.concat(&[
             "CASE WHEN min(change_id) <> '' THEN concat('Change ', grp) ELSE concat(min(actor), ' within one window') END",
             "' touched more resources, accounts, regions or environments than allowed'",
@@ -223,13 +230,13 @@ fn approvals_by_an_applier(d: Dialect, p: &Policy) -> String {
                 WHERE b.problem IS NULL AND b.change_id = a.change_id
                   AND b.operation NOT IN ('read', 'plan', 'approve') AND b.dry_run = 'false'
                   AND lower(b.actor) = lower(a.actor))",
-        id = quote(&p.id),
+        id = d.quote(&p.id),
         detail = d.concat(&["a.actor", "' approved their own change '", "a.change_id"]),
     )
 }
 
 /// A `condition` policy's `when` as a WHERE clause (every entry must hold), or why not.
-fn condition(when: &[toml::Value]) -> Result<String, String> {
+fn condition(d: Dialect, when: &[toml::Value]) -> Result<String, String> {
     let mut parts = Vec::new();
     for w in when {
         let t = w.as_table().ok_or("a `when` entry is not a table")?;
@@ -256,11 +263,11 @@ fn condition(when: &[toml::Value]) -> Result<String, String> {
                 toml::Value::Boolean(b) => b.to_string(),
                 _ => return Err(format!("`when` {field}: `is` is not text")),
             };
-            format!("{col} = {}", quote(&v))
+            format!("{col} = {}", d.quote(&v))
         } else if let Some(x) = t.get("in") {
-            one_of(col, &texts(x)?)
+            d.one_of(col, &texts(x)?)
         } else if let Some(x) = t.get("not_in") {
-            format!("NOT ({})", one_of(col, &texts(x)?))
+            format!("NOT ({})", d.one_of(col, &texts(x)?))
         } else if let Some(x) = t.get("present") {
             let present = x.as_bool().ok_or("`present` is not true or false")?;
             let blank = format!("trim({col}) = ''");
@@ -270,11 +277,11 @@ fn condition(when: &[toml::Value]) -> Result<String, String> {
                 blank
             }
         } else if let Some(x) = t.get("matches") {
-            glob(col, x.as_str().ok_or("`matches` is not text")?)
+            d.glob(col, x.as_str().ok_or("`matches` is not text")?)
         } else if let Some(x) = t.get("not_matches") {
             format!(
                 "NOT ({})",
-                glob(col, x.as_str().ok_or("`not_matches` is not text")?)
+                d.glob(col, x.as_str().ok_or("`not_matches` is not text")?)
             )
         } else {
             return Err(format!("`when` {field}: no test this command knows"));

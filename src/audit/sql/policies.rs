@@ -153,7 +153,9 @@ fn refusal(kind: &str) -> &'static str {
         }
         "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
         "no-plan" => "needs each change's first plan before its first apply (a window per change): not expressed yet",
-        "rate-limit" => "needs a RANGE window per actor: not expressed yet",
+        "rate-limit" => {
+            "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
+        }
         "cross-environment" => "needs each identity's environments over the whole run: not expressed yet",
         "missing-provenance" => "groups by agent, day and what is missing: not expressed yet",
         "time-gap" => "needs LAG per stream: not expressed yet",

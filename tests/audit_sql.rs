@@ -141,6 +141,8 @@ fn duckdb_finds_what_the_native_engine_finds() {
             "ai-approving-ai",
             "change-freeze",
             "blast-radius",
+            "ai-action-not-logged",
+            "credentials-across-environments",
             "logging-disabled",
             "wildcard-permission",
             "prod-delete-by-service-account-outside-pipeline",

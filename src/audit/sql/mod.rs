@@ -195,7 +195,7 @@ fn findings(d: Dialect, all: &[Policy]) -> String {
   {title} AS title,
   {first} AS first_at,
   {last} AS last_at,
-  min(change_id) AS change_id,
+  min_by(change_id, coalesce(record_no, at_ms)) AS change_id,
   {actors} AS actors,
   {resources} AS resources,
   count(DISTINCT CASE WHEN resource <> '' THEN resource END) AS resource_count,

@@ -133,6 +133,24 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "missing-provenance" => {
+            let exempt: Vec<String> = params
+                .operations("exempt_operations", &[])?
+                .iter()
+                .map(|o| o.as_str().to_string())
+                .collect();
+            let missing = "CASE WHEN prompt_ref = 'false' AND tool_call_ref = 'false' THEN 'prompt and tool call' WHEN prompt_ref = 'false' THEN 'prompt' ELSE 'tool call' END";
+            let day = format!("substr({}, 1, 10)", d.rfc3339_of_millis("at_ms"));
+            hits(
+                &d.concat(&["actor", "':'", &day, "':'", missing]),
+                d.concat(&["'AI agent '", "actor", "' acted on '", &day, "' with no logged '", missing]),
+                format!(
+                    "actor_type = 'ai_agent' AND NOT ({}) AND NOT (prompt_ref = 'true' AND tool_call_ref = 'true')",
+                    d.one_of("operation", &exempt)
+                ),
+            )
+        }
+        "cross-environment" => Compiled::Hits(cross_environment(d, p, &params, &in_prod)?),
         "condition" => match condition(d, &p.when) {
             Ok(cond) => hits(
                 "change_id",
@@ -156,8 +174,6 @@ fn refusal(kind: &str) -> &'static str {
         "rate-limit" => {
             "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
         }
-        "cross-environment" => "needs each identity's environments over the whole run: not expressed yet",
-        "missing-provenance" => "groups by agent, day and what is missing: not expressed yet",
         "time-gap" => "needs LAG per stream: not expressed yet",
         "sigma" => "a Sigma rule matches the raw record, which the native columns do not keep",
         _ => "not a kind this command knows",
@@ -217,6 +233,29 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
         accounts_n = distinct("account", "account <> '' AND account NOT LIKE 'k8s:%'"),
         regions_n = distinct("region", "region <> ''"),
         environments_n = distinct("environment", "environment <> ''"),
+    ))
+}
+
+/// Each watched identity's first event in production and first elsewhere, when it has
+/// both (an environment of `unknown` or none is neither).
+fn cross_environment(d: Dialect, p: &Policy, params: &Params, in_prod: &str) -> Result<String> {
+    let types = params.strings("actor_types", &["ai_agent", "service"])?;
+    Ok(format!(
+        "  SELECT {id} AS policy, actor AS grp, '' AS change_id, actor, '' AS resource, at_ms,
+    record_no, source_file, source_line,
+    {detail} AS detail, {LISTED} AS kept
+  FROM (
+    SELECT *,
+      row_number() OVER (PARTITION BY actor, in_prod ORDER BY coalesce(record_no, at_ms), at_ms) AS nth,
+      min(in_prod) OVER (PARTITION BY actor) AS some_other,
+      max(in_prod) OVER (PARTITION BY actor) AS some_prod
+    FROM (SELECT *, CASE WHEN {in_prod} THEN 1 ELSE 0 END AS in_prod FROM regwatch_events
+          WHERE problem IS NULL AND {types} AND environment NOT IN ('', 'unknown')) AS w
+  ) AS firsts
+  WHERE nth = 1 AND some_other = 0 AND some_prod = 1",
+        id = d.quote(&p.id),
+        types = d.one_of("actor_type", &types),
+        detail = d.concat(&["actor", "' acted in production and in another environment with the same identity'"]),
     ))
 }
 

@@ -103,18 +103,16 @@ impl Dialect {
     /// A regwatch glob (`*` any text, the rest literal, case-insensitive) as a LIKE pattern
     /// with [`LIKE_ESCAPE`] as the escape character, in lower case.
     pub fn like_pattern(self, glob: &str) -> String {
-        let mut out = String::new();
-        for c in glob.to_lowercase().chars() {
-            match c {
-                '*' => out.push('%'),
-                '%' | '_' | LIKE_ESCAPE => {
-                    out.push(LIKE_ESCAPE);
-                    out.push(c);
-                }
-                c => out.push(c),
-            }
-        }
-        self.quote(&out)
+        self.quote(&like_text(glob, true))
+    }
+
+    /// `lower(column) LIKE '%word%'`: true when `column` has `word` in it, in any case.
+    pub fn contains(self, column: &str, word: &str) -> String {
+        let pattern = format!("%{}%", like_text(word, false));
+        format!(
+            "lower({column}) LIKE {} ESCAPE '{LIKE_ESCAPE}'",
+            self.quote(&pattern)
+        )
     }
 
     /// `lower(column) LIKE pattern`, true when `column` matches the glob.
@@ -135,6 +133,22 @@ impl Dialect {
     }
 }
 
+/// `text` in lower case with LIKE's wildcards escaped; `*` becomes `%` for a glob.
+fn like_text(text: &str, glob: bool) -> String {
+    let mut out = String::new();
+    for c in text.to_lowercase().chars() {
+        match c {
+            '*' if glob => out.push('%'),
+            '%' | '_' | LIKE_ESCAPE => {
+                out.push(LIKE_ESCAPE);
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The LIKE escape character: `!`, as `\\` starts an escape in Spark's string literals.
 pub const LIKE_ESCAPE: char = '!';
 
@@ -148,6 +162,7 @@ mod tests {
         assert_eq!(d.like_pattern("*Audit_Policy*"), "'%audit!_policy%'");
         assert_eq!(d.like_pattern("it's 100%!"), "'it''s 100!%!!'");
         assert_eq!(d.one_of("x", &[]), "FALSE");
+        assert_eq!(d.contains("a", "RM *"), "lower(a) LIKE '%rm *%' ESCAPE '!'");
         assert_eq!(Dialect::Spark.quote(r"it's a\b"), r"'it\'s a\\b'");
     }
 }

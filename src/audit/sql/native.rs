@@ -98,6 +98,7 @@ regwatch_events AS (
     coalesce(actor_type, '') AS actor_type,
     coalesce(operation, '') AS operation,
     coalesce(trim(approver_type), '') AS approver_type,
+    {approved_at} AS approved_at_ms,
     CASE WHEN {dry} IN ('true', 'yes', '1') THEN 'true' ELSE 'false' END AS dry_run,
     CASE WHEN {prompt_blank} THEN 'false' ELSE 'true' END AS prompt_ref,
     CASE WHEN {tool_blank} THEN 'false' ELSE 'true' END AS tool_call_ref,
@@ -123,6 +124,7 @@ regwatch_events AS (
         },
         text = text.join(",\n    "),
         dry = flag("dry_run"),
+        approved_at = d.millis_of_text("trim(approved_at)"),
         prompt_blank = blank("prompt_ref"),
         tool_blank = blank("tool_call_ref"),
     )

@@ -133,6 +133,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "destructive-without-approval" => Compiled::Hits(unapproved_destruction(d, p, &params, &in_prod)?),
         "missing-provenance" => {
             let exempt: Vec<String> = params
                 .operations("exempt_operations", &[])?
@@ -166,9 +167,6 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
 /// Why a kind is not expressed yet.
 fn refusal(kind: &str) -> &'static str {
     match kind {
-        "destructive-without-approval" => {
-            "needs each change's approvals before the event (a window per change): not expressed yet"
-        }
         "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
         "no-plan" => "needs each change's first plan before its first apply (a window per change): not expressed yet",
         "rate-limit" => {
@@ -233,6 +231,55 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
         accounts_n = distinct("account", "account <> '' AND account NOT LIKE 'k8s:%'"),
         regions_n = distinct("region", "region <> ''"),
         environments_n = distinct("environment", "environment <> ''"),
+    ))
+}
+
+/// An AI agent's destructive production event with no approval by another person: not on
+/// the event (given at or before it), and no approve event of its change at or before it.
+fn unapproved_destruction(
+    d: Dialect,
+    p: &Policy,
+    params: &Params,
+    in_prod: &str,
+) -> Result<String> {
+    let operations: Vec<String> = params
+        .operations("destructive_operations", &["delete"])?
+        .iter()
+        .map(|o| o.as_str().to_string())
+        .collect();
+    let words = params.strings(
+        "destructive_actions",
+        &["drop", "truncate", "terminate", "wipe", "destroy", "purge"],
+    )?;
+    let mut by_action: Vec<String> = words.iter().map(|w| d.contains("action", w)).collect();
+    by_action.push("FALSE".into());
+    Ok(format!(
+        "  SELECT {id} AS policy, CASE WHEN change_id = '' THEN event_key ELSE change_id END AS grp,
+    change_id, actor, resource, at_ms, record_no, source_file, source_line,
+    {detail} AS detail, {LISTED} AS kept
+  FROM regwatch_events e
+  WHERE problem IS NULL AND actor_type = 'ai_agent' AND {in_prod} AND dry_run = 'false'
+    AND ({ops} OR (operation NOT IN ('read', 'plan', 'approve') AND ({by_action})))
+    AND NOT (approver_type = 'human' AND approved_by <> '' AND lower(approved_by) <> lower(actor)
+             AND (approved_at_ms IS NULL OR approved_at_ms <= at_ms))
+    AND NOT EXISTS (SELECT 1 FROM regwatch_events a
+                    WHERE a.problem IS NULL AND e.change_id <> '' AND a.change_id = e.change_id
+                      AND a.operation = 'approve' AND a.actor_type = 'human'
+                      AND a.actor <> e.actor AND a.at_ms <= e.at_ms)",
+        id = d.quote(&p.id),
+        ops = d.one_of("operation", &operations),
+        by_action = by_action.join(" OR "),
+        detail = d.concat(&[
+            "'AI agent '",
+            "actor",
+            "' ran \"'",
+            "action",
+            "'\" on '",
+            "resource",
+            "' in '",
+            "environment",
+            "' with no human approval before it'",
+        ]),
     ))
 }
 

@@ -133,6 +133,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "no-plan" => Compiled::Hits(no_plan(d, p, &params, &in_prod)?),
         "destructive-without-approval" => Compiled::Hits(unapproved_destruction(d, p, &params, &in_prod)?),
         "missing-provenance" => {
             let exempt: Vec<String> = params
@@ -168,7 +169,6 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
 fn refusal(kind: &str) -> &'static str {
     match kind {
         "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
-        "no-plan" => "needs each change's first plan before its first apply (a window per change): not expressed yet",
         "rate-limit" => {
             "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
         }
@@ -279,6 +279,59 @@ fn unapproved_destruction(
             "' in '",
             "environment",
             "' with no human approval before it'",
+        ]),
+    ))
+}
+
+/// A change first applied to production (its first changing event there, by time) with no
+/// plan or dry run of it at or before; and an AI agent's production apply with no change
+/// id, one finding per agent and UTC day.
+fn no_plan(d: Dialect, p: &Policy, params: &Params, in_prod: &str) -> Result<String> {
+    let applying: Vec<String> = params
+        .operations(
+            "applying_operations",
+            &["create", "update", "delete", "deploy"],
+        )?
+        .iter()
+        .map(|o| o.as_str().to_string())
+        .collect();
+    let text = d.text_type();
+    let day = format!("CAST(CAST(floor(at_ms / 86400000.0) AS BIGINT) AS {text})");
+    let without_change = select(
+        d,
+        p,
+        &d.concat(&["actor", "':'", &day]),
+        &d.concat(&[
+            "'AI agent '",
+            "actor",
+            "' changed production with no change id, so no plan can precede it'",
+        ]),
+        &format!(
+            "change_id = '' AND actor_type = 'ai_agent' AND {in_prod} AND dry_run = 'false' AND {}",
+            d.one_of("operation", &applying)
+        ),
+    );
+    Ok(format!(
+        "  SELECT {id} AS policy, c.change_id AS grp, c.change_id, c.actor, '' AS resource, c.at_ms,
+    c.record_no, c.source_file, c.source_line, {detail} AS detail, {LISTED} AS kept
+  FROM (
+    SELECT *, row_number() OVER (PARTITION BY change_id ORDER BY at_ms, coalesce(record_no, at_ms)) AS nth
+    FROM regwatch_events
+    WHERE problem IS NULL AND change_id <> '' AND {APPLIED} AND {in_prod}
+  ) AS c
+  WHERE c.nth = 1
+    AND NOT EXISTS (SELECT 1 FROM regwatch_events pl
+                    WHERE pl.problem IS NULL AND pl.change_id = c.change_id
+                      AND (pl.operation = 'plan' OR pl.dry_run = 'true') AND pl.at_ms <= c.at_ms)
+  UNION ALL
+{without_change}",
+        id = d.quote(&p.id),
+        detail = d.concat(&[
+            "'Change '",
+            "c.change_id",
+            "' was applied to production by '",
+            "c.actor",
+            "' with no plan or dry run before it'",
         ]),
     ))
 }

@@ -141,6 +141,7 @@ fn duckdb_finds_what_the_native_engine_finds() {
             "ai-approving-ai",
             "change-freeze",
             "blast-radius",
+            "out-of-hours-destructive",
             "no-dry-run-before-apply",
             "destructive-prod-without-approval",
             "ai-action-not-logged",

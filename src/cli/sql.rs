@@ -66,6 +66,8 @@ pub fn exec(config: Config, args: SqlArgs) -> Result<ExitCode> {
         Dialect::Duckdb => "*.jsonl".to_string(),
         Dialect::Spark | Dialect::Trino => "regwatch_events".to_string(),
     });
+    let calendar = config.calendar(mappings.as_deref())?;
+    let bank_holidays: Vec<chrono::NaiveDate> = calendar.bank_holidays().collect();
     let script = sql::compile(&SqlRequest {
         dialect,
         source: match args.source {
@@ -75,6 +77,7 @@ pub fn exec(config: Config, args: SqlArgs) -> Result<ExitCode> {
         policies: &policies,
         input_tz: config.input_tz()?,
         display_tz: config.display_tz()?,
+        bank_holidays: &bank_holidays,
     })
     .map_err(|e| regwatch::error::bad_input(format!("{e:#}")))?;
     emit(args.output.as_deref(), |w| {

@@ -21,6 +21,32 @@ impl Dialect {
         }
     }
 
+    /// The local date (`YYYY-MM-DD`), time (`HH:MM`) and ISO day of the week (1 Monday to
+    /// 7 Sunday) of epoch milliseconds in time zone `tz`; None where the dialect's local
+    /// times depend on the session's time zone (Spark).
+    pub fn local_parts(self, ms: &str, tz: &str) -> Option<[String; 3]> {
+        let tz = self.quote(tz);
+        match self {
+            Dialect::Duckdb => {
+                let local = format!("timezone({tz}, to_timestamp(({ms}) / 1000.0))");
+                Some([
+                    format!("strftime({local}, '%Y-%m-%d')"),
+                    format!("strftime({local}, '%H:%M')"),
+                    format!("isodow({local})"),
+                ])
+            }
+            Dialect::Trino => {
+                let local = format!("from_unixtime(({ms}) / 1000.0, {tz})");
+                Some([
+                    format!("format_datetime({local}, 'yyyy-MM-dd')"),
+                    format!("format_datetime({local}, 'HH:mm')"),
+                    format!("day_of_week({local})"),
+                ])
+            }
+            Dialect::Spark => None,
+        }
+    }
+
     /// The text type's name.
     pub fn text_type(self) -> &'static str {
         match self {

@@ -39,6 +39,8 @@ pub struct SqlRequest<'a> {
     pub input_tz: Tz,
     /// Policies' local times (freezes) are in this zone, as a run reads them.
     pub display_tz: Tz,
+    /// The bank holidays out-of-hours policies (`time-fence`) count as closed.
+    pub bank_holidays: &'a [chrono::NaiveDate],
 }
 
 /// The script, and what went into it.
@@ -69,7 +71,7 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
             ));
             continue;
         }
-        match policies::compile(d, p, req.display_tz)
+        match policies::compile(d, p, req.display_tz, req.bank_holidays)
             .with_context(|| format!("policy {:?}", p.id))?
         {
             Compiled::Hits(sql) => {

@@ -5,12 +5,13 @@
 //! these rows cannot say yet is refused with the reason, never dropped.
 
 use anyhow::Result;
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::dialect::{Dialect, LIKE_ESCAPE};
 use super::LISTED;
 use crate::audit::policies::change_freeze::ChangeFreeze;
-use crate::audit::policies::params::Params;
+use crate::audit::policies::params::{time_of_day, Params};
 use crate::controls::Policy;
 
 /// A policy as SQL, or why it cannot be (yet).
@@ -24,7 +25,7 @@ pub enum Compiled {
 const APPLIED: &str = "operation NOT IN ('read', 'plan', 'approve') AND dry_run = 'false'";
 
 /// The hit rows of `p` (times without an offset in `tz`, as a run reads them), whose parameters `audit::policies::compile` has already checked.
-pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
+pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result<Compiled> {
     let params = Params { policy: p };
     let prod = params.strings("production_environments", &["prod", "production"])?;
     let in_prod = d.one_of("environment", &prod);
@@ -133,6 +134,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "time-fence" => out_of_hours(d, p, &params, tz, holidays, &in_prod)?,
         "no-plan" => Compiled::Hits(no_plan(d, p, &params, &in_prod)?),
         "destructive-without-approval" => Compiled::Hits(unapproved_destruction(d, p, &params, &in_prod)?),
         "missing-provenance" => {
@@ -168,7 +170,6 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz) -> Result<Compiled> {
 /// Why a kind is not expressed yet.
 fn refusal(kind: &str) -> &'static str {
     match kind {
-        "time-fence" => "needs working hours in the policy's time zone and UK bank holidays: not expressed yet",
         "rate-limit" => {
             "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
         }
@@ -234,14 +235,9 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
     ))
 }
 
-/// An AI agent's destructive production event with no approval by another person: not on
-/// the event (given at or before it), and no approve event of its change at or before it.
-fn unapproved_destruction(
-    d: Dialect,
-    p: &Policy,
-    params: &Params,
-    in_prod: &str,
-) -> Result<String> {
+/// A destructive event: not a dry run; a destructive operation, or a change whose action
+/// has a destructive word in it (any case).
+fn destructive(d: Dialect, params: &Params) -> Result<String> {
     let operations: Vec<String> = params
         .operations("destructive_operations", &["delete"])?
         .iter()
@@ -254,12 +250,73 @@ fn unapproved_destruction(
     let mut by_action: Vec<String> = words.iter().map(|w| d.contains("action", w)).collect();
     by_action.push("FALSE".into());
     Ok(format!(
+        "dry_run = 'false' AND ({} OR ({APPLIED} AND ({})))",
+        d.one_of("operation", &operations),
+        by_action.join(" OR ")
+    ))
+}
+
+/// A destructive production event outside working hours (in the policy's time zone),
+/// on a weekend or on a bank holiday.
+fn out_of_hours(
+    d: Dialect,
+    p: &Policy,
+    params: &Params,
+    display_tz: Tz,
+    holidays: &[NaiveDate],
+    in_prod: &str,
+) -> Result<Compiled> {
+    let tz = params.text("timezone", display_tz.name())?;
+    let start = time_of_day(&params.text("start", "09:00")?, "start")?;
+    let end = time_of_day(&params.text("end", "17:30")?, "end")?;
+    let Some([date, time, weekday]) = d.local_parts("at_ms", &tz) else {
+        return Ok(Compiled::Refused(
+            "Spark's local times depend on the session time zone, which the script sets for reading events: not expressed yet".into(),
+        ));
+    };
+    let days: Vec<String> = holidays.iter().map(|h| h.to_string()).collect();
+    let holiday = d.one_of(&date, &days);
+    let hhmm = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
+    let why = format!(
+        "CASE WHEN {holiday} THEN 'on a bank holiday' WHEN {weekday} >= 6 THEN 'on a weekend day' ELSE {} END",
+        d.concat(&["'at '", &time, &d.quote(&format!(" local time, outside {}–{}", hhmm(start), hhmm(end)))])
+    );
+    Ok(Compiled::Hits(select(
+        d,
+        p,
+        "change_id",
+        &d.concat(&[
+            "actor",
+            "' ran \"'",
+            "action",
+            "'\" on '",
+            "resource",
+            "' in production '",
+            &why,
+        ]),
+        &format!(
+            "{in_prod} AND {} AND ({weekday} >= 6 OR {holiday} OR {time} < {} OR {time} >= {})",
+            destructive(d, params)?,
+            d.quote(&hhmm(start)),
+            d.quote(&hhmm(end)),
+        ),
+    )))
+}
+
+/// An AI agent's destructive production event with no approval by another person: not on
+/// the event (given at or before it), and no approve event of its change at or before it.
+fn unapproved_destruction(
+    d: Dialect,
+    p: &Policy,
+    params: &Params,
+    in_prod: &str,
+) -> Result<String> {
+    Ok(format!(
         "  SELECT {id} AS policy, CASE WHEN change_id = '' THEN event_key ELSE change_id END AS grp,
     change_id, actor, resource, at_ms, record_no, source_file, source_line,
     {detail} AS detail, {LISTED} AS kept
   FROM regwatch_events e
-  WHERE problem IS NULL AND actor_type = 'ai_agent' AND {in_prod} AND dry_run = 'false'
-    AND ({ops} OR (operation NOT IN ('read', 'plan', 'approve') AND ({by_action})))
+  WHERE problem IS NULL AND actor_type = 'ai_agent' AND {in_prod} AND {destructive}
     AND NOT (approver_type = 'human' AND approved_by <> '' AND lower(approved_by) <> lower(actor)
              AND (approved_at_ms IS NULL OR approved_at_ms <= at_ms))
     AND NOT EXISTS (SELECT 1 FROM regwatch_events a
@@ -267,8 +324,7 @@ fn unapproved_destruction(
                       AND a.operation = 'approve' AND a.actor_type = 'human'
                       AND a.actor <> e.actor AND a.at_ms <= e.at_ms)",
         id = d.quote(&p.id),
-        ops = d.one_of("operation", &operations),
-        by_action = by_action.join(" OR "),
+        destructive = destructive(d, params)?,
         detail = d.concat(&[
             "'AI agent '",
             "actor",

@@ -47,6 +47,16 @@ impl Dialect {
         }
     }
 
+    /// A list of text with `items` in it (none: an empty list of text).
+    pub fn list_of(self, items: &[&str]) -> String {
+        let items = items.join(", ");
+        match self {
+            Dialect::Duckdb => format!("CAST([{items}] AS VARCHAR[])"),
+            Dialect::Trino => format!("CAST(ARRAY[{items}] AS ARRAY(VARCHAR))"),
+            Dialect::Spark => format!("CAST(array({items}) AS ARRAY<STRING>)"),
+        }
+    }
+
     /// The text type's name.
     pub fn text_type(self) -> &'static str {
         match self {

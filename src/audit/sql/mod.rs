@@ -61,8 +61,8 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
     // The same parameter checks as a run: a bad policy is an error, not a refusal.
     check_policies(req.policies, req.display_tz)?;
     let d = req.dialect;
-    let (mut expressed, mut refused, mut skipped, mut selects) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut expressed, mut refused, mut skipped, mut selects, mut direct) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in req.policies.iter().filter(|p| p.enabled) {
         if !reads_native(p) {
             skipped.push((
@@ -77,6 +77,10 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
             Compiled::Hits(sql) => {
                 expressed.push(p.id.clone());
                 selects.push(sql);
+            }
+            Compiled::Findings(sql) => {
+                expressed.push(p.id.clone());
+                direct.push(sql);
             }
             Compiled::Refused(why) => refused.push((p.id.clone(), format!("{}: {why}", p.kind))),
         }
@@ -95,7 +99,7 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
         } else {
             selects.join("\n  UNION ALL\n")
         },
-        findings = findings(d, req.policies),
+        findings = findings(d, req.policies, &direct),
     ));
     Ok(SqlScript {
         text,
@@ -169,7 +173,9 @@ fn no_hits(d: Dialect) -> String {
 }
 
 /// The hits grouped into findings, one row each, in the findings schema's columns.
-fn findings(d: Dialect, all: &[Policy]) -> String {
+/// `direct`: SELECTs of whole findings (policy, first_ms, last_ms, change_id, actors,
+/// resources, resource_count, evidence, event_count, detail), not grouped from hits.
+fn findings(d: Dialect, all: &[Policy], direct: &[String]) -> String {
     let by_policy = |f: fn(&Policy) -> String| {
         let whens: Vec<String> = all
             .iter()
@@ -197,6 +203,11 @@ fn findings(d: Dialect, all: &[Policy]) -> String {
   {title} AS title,
   {first} AS first_at,
   {last} AS last_at,
+  change_id, actors, resources, resource_count, evidence, event_count, detail
+FROM (
+SELECT policy,
+  min(at_ms) AS first_ms,
+  max(at_ms) AS last_ms,
   min_by(change_id, coalesce(record_no, at_ms)) AS change_id,
   {actors} AS actors,
   {resources} AS resources,
@@ -218,12 +229,17 @@ FROM (
     FROM regwatch_hits
   ) AS firsts
 ) AS h
-GROUP BY policy, grp
+GROUP BY policy, grp{direct}
+) AS f
 ORDER BY policy, first_at, change_id",
         severity = by_policy(|p| format!("{:?}", p.severity).to_lowercase()),
         title = by_policy(|p| p.title.clone()),
-        first = d.timestamp_of_millis("min(at_ms)"),
-        last = d.timestamp_of_millis("max(at_ms)"),
+        first = d.timestamp_of_millis("first_ms"),
+        last = d.timestamp_of_millis("last_ms"),
+        direct = direct
+            .iter()
+            .map(|s| format!("\nUNION ALL\n{s}"))
+            .collect::<String>(),
         actors = d.distinct_list("actor", "actor_rank", &LISTED.to_string()),
         resources = d.distinct_list("resource", "resource_rank", "kept"),
         evidence = d.distinct_list("place", "event_rank", "kept"),

@@ -18,6 +18,8 @@ use crate::controls::Policy;
 pub enum Compiled {
     /// A SELECT of hit rows.
     Hits(String),
+    /// A SELECT of whole findings (see `super::findings`).
+    Findings(String),
     Refused(String),
 }
 
@@ -134,6 +136,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "time-gap" => Compiled::Findings(time_gap(d, p, &params)?),
         "time-fence" => out_of_hours(d, p, &params, tz, holidays, &in_prod)?,
         "no-plan" => Compiled::Hits(no_plan(d, p, &params, &in_prod)?),
         "destructive-without-approval" => Compiled::Hits(unapproved_destruction(d, p, &params, &in_prod)?),
@@ -173,7 +176,6 @@ fn refusal(kind: &str) -> &'static str {
         "rate-limit" => {
             "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
         }
-        "time-gap" => "needs LAG per stream: not expressed yet",
         "sigma" => "a Sigma rule matches the raw record, which the native columns do not keep",
         _ => "not a kind this command knows",
     }
@@ -232,6 +234,57 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
         accounts_n = distinct("account", "account <> '' AND account NOT LIKE 'k8s:%'"),
         regions_n = distinct("region", "region <> ''"),
         environments_n = distinct("environment", "environment <> ''"),
+    ))
+}
+
+/// Gaps longer than `max_gap_minutes` between the minutes with events of a stream (an
+/// account and region): LAG per stream. A gap counts no event; its evidence is the
+/// stream's first event, its resource the stream.
+fn time_gap(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
+    let max_gap_ms = params.minutes("max_gap_minutes", 120)?.max(60_000);
+    let text = d.text_type();
+    let name = format!(
+        "CASE WHEN g.region = '' THEN g.account ELSE {} END",
+        d.concat(&["g.account", "' '", "g.region"])
+    );
+    let place = format!(
+        "CASE WHEN f.source_file IS NULL THEN {} ELSE {} END",
+        d.list_of(&[]),
+        d.list_of(&[&d.concat(&[
+            "f.source_file",
+            "':'",
+            &format!("CAST(f.source_line AS {text})"),
+            "'@'",
+            &d.rfc3339_of_millis("f.at_ms"),
+        ])])
+    );
+    let streams = "FROM regwatch_events WHERE problem IS NULL AND account <> ''";
+    Ok(format!(
+        "SELECT {id} AS policy, g.prev * 60000 AS first_ms, g.minute * 60000 AS last_ms,
+  '' AS change_id, {no_actors} AS actors, {resources} AS resources,
+  CAST(1 AS BIGINT) AS resource_count, {place} AS evidence, CAST(0 AS BIGINT) AS event_count,
+  {detail} AS detail
+FROM (
+  SELECT account, region, minute, LAG(minute) OVER (PARTITION BY account, region ORDER BY minute) AS prev
+  FROM (SELECT DISTINCT account, region, CAST(floor(at_ms / 60000.0) AS BIGINT) AS minute {streams}) AS m
+) AS g
+JOIN (
+  SELECT account, region, source_file, source_line, at_ms
+  FROM (SELECT *, row_number() OVER (PARTITION BY account, region ORDER BY coalesce(record_no, at_ms), at_ms) AS nth {streams}) AS n
+  WHERE nth = 1
+) AS f ON f.account = g.account AND f.region = g.region
+WHERE (g.minute - g.prev) * 60000 > {max_gap_ms}",
+        id = d.quote(&p.id),
+        no_actors = d.list_of(&[]),
+        resources = d.list_of(&[&name]),
+        detail = d.concat(&[
+            "'No events from '",
+            &name,
+            "' between '",
+            &d.rfc3339_of_millis("g.prev * 60000"),
+            "' and '",
+            &d.rfc3339_of_millis("g.minute * 60000"),
+        ]),
     ))
 }
 

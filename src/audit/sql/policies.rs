@@ -136,6 +136,10 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
+        "rate-limit" if d == Dialect::Duckdb => match rate_limit(d, p, &params) {
+            Ok(sql) => Compiled::Hits(sql?),
+            Err(reason) => Compiled::Refused(reason),
+        },
         "time-gap" => Compiled::Findings(time_gap(d, p, &params)?),
         "time-fence" => out_of_hours(d, p, &params, tz, holidays, &in_prod)?,
         "no-plan" => Compiled::Hits(no_plan(d, p, &params, &in_prod)?),
@@ -174,7 +178,7 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result
 fn refusal(kind: &str) -> &'static str {
     match kind {
         "rate-limit" => {
-            "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends); a RANGE window per actor counts each event's window but cannot skip past a burst without recursion: not expressed yet"
+            "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends), which needs a recursive query: written for DuckDB only, not expressed yet for this dialect"
         }
         "sigma" => "a Sigma rule matches the raw record, which the native columns do not keep",
         _ => "not a kind this command knows",
@@ -235,6 +239,80 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
         regions_n = distinct("region", "region <> ''"),
         environments_n = distinct("environment", "environment <> ''"),
     ))
+}
+
+/// Bursts of more than `max_changes` counted events by one actor within `window_minutes`,
+/// found as a run finds them: per actor in time order, a burst starts at the first event
+/// whose window holds too many, takes that window's events, and the search goes on after
+/// it (a recursive CTE over the burst starts; each event's window end by a RANGE window).
+/// Counted: an AI agent's changes, or with a `when`, any actor's events meeting it.
+fn rate_limit(d: Dialect, p: &Policy, params: &Params) -> Result<Result<String>, String> {
+    let parsed = (|| -> Result<(i64, i64)> {
+        Ok((
+            params.int("max_changes", 30)?,
+            params.minutes("window_minutes", 10)?.max(60_000),
+        ))
+    })();
+    let (max, window_ms) = match parsed {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let counted = if p.when.is_empty() {
+        format!("{APPLIED} AND actor_type = 'ai_agent'")
+    } else {
+        condition(d, &p.when)?
+    };
+    let counting = match params.get("counting").and_then(|v| v.as_str()) {
+        Some(c) => c.to_string(),
+        None => "events meeting the policy".to_string(),
+    };
+    let what = if p.when.is_empty() {
+        "changes".to_string()
+    } else {
+        counting
+    };
+    Ok(Ok(format!(
+        "  SELECT {id} AS policy, {grp} AS grp, '' AS change_id, c.actor, '' AS resource, c.at_ms,
+    c.record_no, c.source_file, c.source_line, {detail} AS detail, {LISTED} AS kept
+  FROM (
+    WITH RECURSIVE counted AS (
+      SELECT *,
+        row_number() OVER (PARTITION BY actor ORDER BY at_ms, record_no) AS i,
+        count(*) OVER (PARTITION BY actor ORDER BY at_ms
+                       RANGE BETWEEN UNBOUNDED PRECEDING AND {last} FOLLOWING) AS reach
+      FROM regwatch_events WHERE problem IS NULL AND {counted}
+    ),
+    big AS (SELECT actor, i, reach, at_ms FROM counted WHERE reach - i + 1 > {max}),
+    bursts AS (
+      SELECT actor, min(i) AS i FROM big GROUP BY actor
+      UNION ALL
+      SELECT n.actor, n.i FROM bursts b
+      JOIN big e ON e.actor = b.actor AND e.i = b.i
+      JOIN big n ON n.actor = b.actor AND n.i > e.reach
+        AND NOT EXISTS (SELECT 1 FROM big m WHERE m.actor = b.actor AND m.i > e.reach AND m.i < n.i)
+    )
+    SELECT c.*, s.at_ms AS burst_at, s.reach - s.i + 1 AS burst_size
+    FROM bursts b
+    JOIN big s ON s.actor = b.actor AND s.i = b.i
+    JOIN counted c ON c.actor = b.actor AND c.i BETWEEN s.i AND s.reach
+  ) AS c",
+        id = d.quote(&p.id),
+        last = window_ms - 1,
+        grp = d.concat(&[
+            "c.actor",
+            "'@'",
+            &format!("CAST(c.burst_at AS {})", d.text_type())
+        ]),
+        detail = d.concat(&[
+            "c.actor",
+            "': '",
+            &format!("CAST(c.burst_size AS {})", d.text_type()),
+            &d.quote(&format!(
+                " {what} within {} minutes (limit {max})",
+                window_ms / 60_000
+            )),
+        ]),
+    )))
 }
 
 /// Gaps longer than `max_gap_minutes` between the minutes with events of a stream (an

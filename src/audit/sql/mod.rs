@@ -19,7 +19,7 @@ use crate::audit::policies::compile as check_policies;
 use crate::controls::Policy;
 pub use dialect::Dialect;
 use native::Input;
-use policies::Compiled;
+use policies::{Compiled, LISTED};
 
 /// The audit sources a script can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +52,6 @@ pub struct SqlScript {
     /// Policy id and why it does not apply to this source (not a refusal).
     pub skipped: Vec<(String, String)>,
 }
-
-/// The most resources and evidence entries a finding lists (as a native run).
-pub(crate) const LISTED: usize = 20;
 
 /// Compiles every enabled policy of `req.policies` for `req.dialect`.
 pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
@@ -137,10 +134,10 @@ fn header(
         expressed.len(),
         expressed.join(", ")
     ));
-    h.push_str(&format!(
-        "-- REFUSED ({}): not in this script, their findings are missing:\n",
-        refused.len()
-    ));
+    h.push_str(&match refused.len() {
+        0 => "-- REFUSED (0): none\n".to_string(),
+        n => format!("-- REFUSED ({n}): not in this script, their findings are missing:\n"),
+    });
     for (id, why) in refused {
         h.push_str(&format!("--   {id} ({})\n", why.replace('\n', " ")));
     }

@@ -9,10 +9,12 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::dialect::{Dialect, LIKE_ESCAPE};
-use super::LISTED;
 use crate::audit::policies::change_freeze::ChangeFreeze;
 use crate::audit::policies::params::{time_of_day, Params};
 use crate::controls::Policy;
+
+/// The most actors, resources and evidence entries a finding lists (as a native run).
+pub const LISTED: usize = 20;
 
 /// A policy as SQL, or why it cannot be (yet).
 pub enum Compiled {

@@ -71,6 +71,14 @@ fn sql(args: &[&str]) -> Run {
     regwatch(&all)
 }
 
+/// `regwatch sql --dialect duckdb --input INPUT ARGS -o SCRIPT`.
+fn duckdb_script(input: &str, script: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--dialect", "duckdb", "--input", input];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", script.to_str().unwrap()]);
+    sql(&all)
+}
+
 /// (policy, change, resources, events) of each finding in `--format findings` JSON lines
 /// (the events tell apart findings with no change or resource: bursts, gaps).
 fn keys(findings: &str, only: &BTreeSet<String>) -> BTreeSet<(String, String, Vec<String>, u64)> {
@@ -125,16 +133,7 @@ fn duckdb_finds_what_the_native_engine_finds() {
         "tests/fixtures/audit/policies.jsonl",
     ] {
         let script = dir.path().join("findings.sql");
-        let run = sql(&[
-            "--dialect",
-            "duckdb",
-            "--input",
-            input,
-            "--policies",
-            policies,
-            "-o",
-            script.to_str().unwrap(),
-        ]);
+        let run = duckdb_script(input, &script, &["--policies", policies]);
         // Every shipped kind is expressed for DuckDB: the script is whole.
         assert_eq!(run.code, 0, "{run:?}");
         let text = std::fs::read_to_string(&script).unwrap();
@@ -193,6 +192,68 @@ fn duckdb_finds_what_the_native_engine_finds() {
             back.stdout
         );
     }
+}
+
+/// Records a run rejects are left out by the script too, each with its problem; blank
+/// lines are skipped and counted. The one difference (GUIDE.md): a local time that happens
+/// twice at a clock change (line 8) is read by DuckDB's rule, where a run rejects it.
+#[test]
+fn the_script_leaves_out_what_a_run_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "tests/fixtures/audit/bad.jsonl";
+    let script = dir.path().join("findings.sql");
+    let run = duckdb_script(input, &script, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (parquet, rejected) = (
+        dir.path().join("f.parquet"),
+        dir.path().join("rejected.csv"),
+    );
+    let (ok, said) = python_support(
+        "duckdb_sql.py",
+        &[
+            script.as_os_str(),
+            parquet.as_os_str(),
+            rejected.as_os_str(),
+        ],
+    );
+    assert!(ok, "{said}");
+    let text = std::fs::read_to_string(&rejected).unwrap();
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.splitn(3, ',');
+            let (file, line) = (f.next().unwrap(), f.next().unwrap());
+            assert_eq!(file, input, "{l}");
+            (line, f.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("2", "not a JSON object"),
+            ("3", "actor: is missing"),
+            ("4", "\"operation: is not one of read, plan, create, update, delete, deploy, permission_change, approve\""),
+            ("5", "timestamp: is not a time"),
+            ("7", "dry_run: is not true or false"),
+        ]
+    );
+    // The run rejects the same lines, and line 8.
+    let quarantine = dir.path().join("q.csv");
+    let native = regwatch(&[
+        "audit",
+        "--config",
+        "regwatch.toml",
+        input,
+        "--quarantine",
+        quarantine.to_str().unwrap(),
+    ]);
+    for line in ["line 2,", "line 3,", "line 4,", "line 5,", "line 7,"] {
+        assert!(native.stderr.contains(line), "{line}: {}", native.stderr);
+    }
+    assert!(native.stderr.contains("6 rejected"), "{}", native.stderr);
+    let quarantined = std::fs::read_to_string(&quarantine).unwrap();
+    assert!(quarantined.contains("2026-10-25 01:30"), "{quarantined}");
 }
 
 #[test]

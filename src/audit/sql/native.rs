@@ -146,10 +146,14 @@ fn duckdb_fields(path: &str) -> String {
     SELECT filename AS source_file,
       ordinality - min(ordinality) OVER (PARTITION BY filename) + 1 AS source_line,
       line AS record, ordinality,
-      coalesce(json_valid(line) AND json_type(line) = 'OBJECT', FALSE) AS record_ok
+      -- CASE, not AND: DuckDB evaluates both sides of an AND, and json_type fails on
+      -- text that is not JSON.
+      CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE FALSE END AS record_ok
     FROM read_csv({path}, columns = {{'line': 'VARCHAR'}}, header = false,
                   delim = chr(1), quote = '', escape = '', filename = true) WITH ORDINALITY
-  ) AS lines",
+  ) AS lines
+  -- A blank line is no record (as in a run), but it counts for the lines after it.
+  WHERE trim(coalesce(record, '')) <> ''",
         fields = fields.join(",\n    "),
         path = Dialect::Duckdb.quote(path),
     )

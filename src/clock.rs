@@ -202,6 +202,11 @@ impl Calendar {
             .with_context(|| format!("in {}", origin.label()))
     }
 
+    /// Every bank holiday the data lists (for SQL scripts that test dates themselves).
+    pub fn bank_holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.holidays.iter().copied()
+    }
+
     pub fn is_bank_holiday(&self, d: NaiveDate) -> bool {
         self.holidays.contains(&d)
     }

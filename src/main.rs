@@ -65,6 +65,8 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Check what people and AI agents did (audit logs) against the guardrail policies.
     Audit(cli::audit::AuditArgs),
+    /// The policies as one SQL query for DuckDB, Spark or Trino/Athena (findings schema).
+    Sql(cli::sql::SqlArgs),
     /// Set up a folder: a commented regwatch.toml, an empty incidents.csv, services.toml.
     Init(cli::init::InitArgs),
     /// Check config, mappings, services and templates (and --smtp the mail server).
@@ -101,6 +103,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Draft(kind) => cli::draft::exec(config, kind),
         Command::Report(args) => cli::report::exec(config, args),
         Command::Audit(args) => cli::audit::exec(config, args, color),
+        Command::Sql(args) => cli::sql::exec(config, args),
         Command::Init(args) => cli::init::exec(config, args),
         Command::Check(args) => cli::check::exec(config, args),
     }

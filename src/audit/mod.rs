@@ -23,6 +23,7 @@ pub mod scan;
 pub mod sigma;
 pub mod sources;
 pub mod spill;
+pub mod sql;
 pub mod table;
 pub mod waivers;
 

@@ -11,4 +11,5 @@ pub mod init;
 pub mod inputs;
 pub mod register;
 pub mod report;
+pub mod sql;
 pub mod values;

@@ -43,6 +43,11 @@ impl ChangeFreeze {
         }
         Ok(ChangeFreeze { freezes })
     }
+
+    /// The freezes: name, start and end (milliseconds, end excluded).
+    pub fn freezes(&self) -> &[(String, i64, i64)] {
+        &self.freezes
+    }
 }
 
 /// Hits on a batch of events (bit `k` of `in_prod`: `events[k]` is in production).

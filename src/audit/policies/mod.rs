@@ -12,7 +12,7 @@
 
 mod ai_approving_ai;
 mod blast_radius;
-mod change_freeze;
+pub(crate) mod change_freeze;
 mod condition;
 mod cross_environment;
 mod destructive_without_approval;
@@ -21,7 +21,7 @@ mod hits;
 mod logging_tamper;
 mod missing_provenance;
 mod no_plan;
-mod params;
+pub(crate) mod params;
 mod rate_limit;
 mod self_approval;
 mod time_fence;

@@ -278,47 +278,34 @@ pub fn ico_draft(
             "risk_to_individuals",
             risk_assessed,
         ),
-        item(
-            "Whether staff were involved",
-            "ICO form",
-            "staff_involved",
-            inc.text("staff_involved").is_some(),
+    ];
+    // The ICO form's questions answered by one text field each, in the form's order; two
+    // are asked only when the answer before them does not rule them out.
+    let form_questions = [
+        ("Whether staff were involved", "staff_involved", true),
+        (
+            "Data protection training of the staff involved",
+            "staff_training",
+            ask_staff_training,
+        ),
+        ("Whether it was a cyber incident", "cyber_incident", true),
+        (
+            "Effect on the confidentiality, integrity and availability of the data",
+            "cia_impact",
+            ask_cia_impact,
+        ),
+        ("Safeguards in place before the breach", "safeguards", true),
+        (
+            "Other organisations told (police, NCSC, FCA, other regulators), or none",
+            "others_informed",
+            true,
         ),
     ];
-    if ask_staff_training {
-        checklist.push(item(
-            "Data protection training of the staff involved",
-            "ICO form",
-            "staff_training",
-            inc.text("staff_training").is_some(),
-        ));
+    for (question, field, asked) in form_questions {
+        if asked {
+            checklist.push(item(question, "ICO form", field, inc.text(field).is_some()));
+        }
     }
-    checklist.push(item(
-        "Whether it was a cyber incident",
-        "ICO form",
-        "cyber_incident",
-        inc.text("cyber_incident").is_some(),
-    ));
-    if ask_cia_impact {
-        checklist.push(item(
-            "Effect on the confidentiality, integrity and availability of the data",
-            "ICO form",
-            "cia_impact",
-            inc.text("cia_impact").is_some(),
-        ));
-    }
-    checklist.push(item(
-        "Safeguards in place before the breach",
-        "ICO form",
-        "safeguards",
-        inc.text("safeguards").is_some(),
-    ));
-    checklist.push(item(
-        "Other organisations told (police, NCSC, FCA, other regulators), or none",
-        "ICO form",
-        "others_informed",
-        inc.text("others_informed").is_some(),
-    ));
     if matches!(stated, Some(None)) {
         checklist.push(item(
             "Report type: initial or follow-up",

@@ -194,6 +194,22 @@ fn duckdb_finds_what_the_native_engine_finds() {
     }
 }
 
+/// Runs a DuckDB script (support/duckdb_sql.py): its findings as Parquet, and the records
+/// it leaves out as CSV text (file, line, problem).
+fn run_duckdb(dir: &Path, script: &Path) -> (std::path::PathBuf, String) {
+    let (parquet, left_out) = (dir.join("f.parquet"), dir.join("left-out.csv"));
+    let (ok, said) = python_support(
+        "duckdb_sql.py",
+        &[
+            script.as_os_str(),
+            parquet.as_os_str(),
+            left_out.as_os_str(),
+        ],
+    );
+    assert!(ok, "{said}");
+    (parquet, std::fs::read_to_string(&left_out).unwrap())
+}
+
 /// Records a run rejects are left out by the script too, each with its problem; blank
 /// lines are skipped and counted. The one difference (GUIDE.md): a local time that happens
 /// twice at a clock change (line 8) is read by DuckDB's rule, where a run rejects it.
@@ -204,20 +220,7 @@ fn the_script_leaves_out_what_a_run_rejects() {
     let script = dir.path().join("findings.sql");
     let run = duckdb_script(input, &script, &[]);
     assert_eq!(run.code, 0, "{run:?}");
-    let (parquet, rejected) = (
-        dir.path().join("f.parquet"),
-        dir.path().join("rejected.csv"),
-    );
-    let (ok, said) = python_support(
-        "duckdb_sql.py",
-        &[
-            script.as_os_str(),
-            parquet.as_os_str(),
-            rejected.as_os_str(),
-        ],
-    );
-    assert!(ok, "{said}");
-    let text = std::fs::read_to_string(&rejected).unwrap();
+    let (_, text) = run_duckdb(dir.path(), &script);
     let lines: Vec<(&str, &str)> = text
         .lines()
         .skip(1)
@@ -310,11 +313,26 @@ fn only_expressible_policies_make_a_whole_script() {
 #[test]
 fn trino_and_spark_scripts_parse_with_the_findings_columns() {
     let dir = tempfile::tempdir().unwrap();
-    for dialect in ["trino", "spark"] {
-        let script = dir.path().join(format!("{dialect}.sql"));
+    for (dialect, source) in [
+        ("trino", "native"),
+        ("spark", "native"),
+        ("trino", "cloudtrail-athena"),
+        ("spark", "cloudtrail-athena"),
+        ("trino", "ocsf"),
+        ("spark", "ocsf"),
+    ] {
+        let script = dir.path().join(format!("{dialect}-{source}.sql"));
         let run = sql(&[
             "--dialect",
             dialect,
+            "--source",
+            source,
+            SCOPED[0],
+            SCOPED[1],
+            SCOPED[2],
+            SCOPED[3],
+            SCOPED[4],
+            SCOPED[5],
             "--input",
             "audit.events",
             "-o",
@@ -331,4 +349,270 @@ fn trino_and_spark_scripts_parse_with_the_findings_columns() {
         let text = std::fs::read_to_string(&script).unwrap();
         assert!(text.contains("FROM audit.events"), "{dialect}");
     }
+}
+
+/// November 2026 of one account and region: the pruning vector's scope.
+const SCOPED: [&str; 6] = [
+    "--month",
+    "2026-11",
+    "--account",
+    "111111111111",
+    "--region",
+    "eu-west-2",
+];
+
+/// `support/lake_tables.py KIND OUT ARGS`: the Athena CloudTrail table or Security Lake's
+/// OCSF table built as Parquet.
+fn lake_table(kind: &str, out: &Path, args: &[&str]) {
+    let mut all = vec![std::ffi::OsStr::new(kind), out.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    let (ok, said) = python_support("lake_tables.py", &all);
+    assert!(ok, "{said}");
+}
+
+/// Runs the DuckDB script of `--source SOURCE` on `table` and reads its findings back;
+/// the script, the findings (JSON lines) and the records it leaves out (CSV: file, line,
+/// problem).
+fn source_findings(
+    dir: &Path,
+    source: &str,
+    table: &Path,
+    args: &[&str],
+) -> (String, String, String) {
+    let script = dir.join(format!("{source}.sql"));
+    let mut all = vec!["--source", source];
+    all.extend_from_slice(args);
+    let run = duckdb_script(table.to_str().unwrap(), &script, &all);
+    // Some CloudTrail guardrails test grants the script cannot compute: refused, exit 6.
+    assert_eq!(run.code, 6, "{run:?}");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let (parquet, left_out) = run_duckdb(dir, &script);
+    let shipped = common::root().join("mappings/policies.toml");
+    let back = findings(
+        dir,
+        shipped.to_str().unwrap(),
+        &["--findings", parquet.to_str().unwrap()],
+    );
+    (text, back.stdout, left_out)
+}
+
+/// The Athena CloudTrail table and Security Lake's OCSF table, built from the real-shaped
+/// CloudTrail files and the OCSF fixtures, give the findings a native run gives on those
+/// files, for every policy the script expresses; the guardrails whose `grants` come from
+/// policy documents are refused by name; OCSF records of other classes are counted as a
+/// run counts them.
+#[test]
+fn cloudtrail_and_ocsf_tables_give_the_native_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = common::root().join("mappings/policies.toml");
+    let shipped = shipped.to_str().unwrap();
+    let cases = [
+        ("cloudtrail-athena", "samples/audit/cloudtrail"),
+        ("cloudtrail-athena", "tests/fixtures/audit/cloudtrail-real"),
+        ("ocsf", "tests/fixtures/audit/ocsf/samples.ocsf.parquet"),
+        (
+            "ocsf",
+            "tests/fixtures/audit/ocsf/cloudtrail-real.ocsf.parquet",
+        ),
+    ];
+    for (source, files) in cases {
+        let table = dir.path().join("table.parquet");
+        match source {
+            "ocsf" => lake_table("ocsf", &table, &[files]),
+            _ => lake_table("cloudtrail", &table, &[files]),
+        }
+        let (script, back, left_out) = source_findings(dir.path(), source, &table, &[]);
+        let only = expressed(&script);
+        for id in [
+            "destructive-prod-without-approval",
+            "blast-radius",
+            "logging-disabled",
+            "audit-trail-gap",
+            "ct-denied-attempts",
+            "ct-credentials-for-other-user",
+            "ct-interactive-session-in-production",
+            "ct-console-login-without-mfa",
+            "ct-lambda-public-permission",
+        ] {
+            assert!(only.contains(id), "{source}: {id} not expressed: {only:?}");
+        }
+        for id in [
+            "wildcard-permission",
+            "ct-trust-policy-opened",
+            "ct-bucket-shared",
+        ] {
+            assert!(script.contains(&format!("--   {id} (")), "{id}: {script}");
+        }
+        assert!(script.contains("-- Not for this source: k8s-"), "{script}");
+        let native = findings(dir.path(), shipped, &[files, "--no-sigma"]);
+        let (from_sql, from_native) = (keys(&back, &only), keys(&native.stdout, &only));
+        assert!(from_native.len() >= 5, "{files}: {from_native:?}");
+        assert_eq!(from_sql, from_native, "{source} {files}");
+        // What the script leaves out reconciles with a run's summary: rejected + skipped.
+        let skipped = (left_out.lines())
+            .filter(|l| {
+                l.contains("skipped: OCSF class 3002 (Authentication), not API Activity (6003)")
+            })
+            .count();
+        let rejected = left_out.lines().skip(1).count() - skipped;
+        let q = dir.path().join("q.csv");
+        let summary = regwatch(&[
+            "audit",
+            "--config",
+            "regwatch.toml",
+            "--policies",
+            shipped,
+            files,
+            "--no-sigma",
+            "--format",
+            "findings",
+            "--quarantine",
+            q.to_str().unwrap(),
+        ]);
+        let said = match skipped {
+            0 => format!("{rejected} rejected\n"),
+            n => format!("{rejected} rejected + {n} skipped ({n} OCSF class 3002"),
+        };
+        assert!(summary.stderr.contains(&said), "{said}: {}", summary.stderr);
+    }
+}
+
+/// A CloudTrail record (a StopLogging of trail `name`) for the pruning vector.
+fn stop_logging(name: &str, at: &str, account: &str, region: &str) -> Value {
+    serde_json::json!({
+        "eventVersion": "1.09", "eventTime": at, "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging", "awsRegion": region, "recipientAccountId": account,
+        "eventID": name, "readOnly": false,
+        "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/alice"),
+                         "accountId": account, "userName": "alice"},
+        "requestParameters": {"name": format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}")},
+        "resources": [{"ARN": format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}"),
+                       "accountId": account, "type": "AWS::CloudTrail::Trail"}],
+    })
+}
+
+/// `--month 2026-11 --account A --region R`: the day partition (`timestamp`, yyyy/MM/dd)
+/// keeps the days of November (in the configured zone, Europe/London) only, and the
+/// events' own time, account and region the rest: a record filed under an October day
+/// is not read even though its time is in November. The native source gets the time
+/// predicate; Security Lake's table its `eventday`, `accountid` and `region` partitions.
+#[test]
+fn month_account_and_region_prune_partitions_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = [
+        (
+            "in-november",
+            "2026-11-10T10:00:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/11/10",
+        ),
+        (
+            "last-minute",
+            "2026-11-30T23:59:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/11/30",
+        ),
+        (
+            "october",
+            "2026-10-31T23:30:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/10/31",
+        ),
+        (
+            "december",
+            "2026-12-01T00:00:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/12/01",
+        ),
+        (
+            "other-account",
+            "2026-11-12T09:00:00Z",
+            "222222222222",
+            "eu-west-2",
+            "2026/11/12",
+        ),
+        (
+            "other-region",
+            "2026-11-12T09:00:00Z",
+            "111111111111",
+            "us-east-1",
+            "2026/11/12",
+        ),
+        (
+            "filed-in-october",
+            "2026-11-15T09:00:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/10/15",
+        ),
+    ];
+    let logs = dir.path().join("AWSLogs");
+    for (name, at, account, region, day) in vector {
+        let folder = logs.join(format!("{account}/CloudTrail/{region}/{day}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let records = serde_json::json!({"Records": [stop_logging(name, at, account, region)]});
+        std::fs::write(folder.join(format!("{name}.json")), records.to_string()).unwrap();
+    }
+    let table = dir.path().join("table.parquet");
+    lake_table("cloudtrail", &table, &[logs.to_str().unwrap()]);
+    let trails = |back: &str| -> BTreeSet<String> {
+        keys(back, &BTreeSet::from(["logging-disabled".to_string()]))
+            .into_iter()
+            .flat_map(|k| k.2)
+            .map(|r| r.rsplit('/').next().unwrap().to_string())
+            .collect()
+    };
+    let (_, all, _) = source_findings(dir.path(), "cloudtrail-athena", &table, &[]);
+    assert_eq!(trails(&all).len(), vector.len(), "{all}");
+    let scoped = SCOPED;
+    let (script, back, _) = source_findings(dir.path(), "cloudtrail-athena", &table, &scoped);
+    assert!(
+        script.contains("\"timestamp\" BETWEEN '2026/11/01' AND '2026/11/30'"),
+        "{script}"
+    );
+    assert_eq!(
+        trails(&back),
+        BTreeSet::from(["in-november".to_string(), "last-minute".to_string()])
+    );
+    // A summer month in Europe/London starts the evening before, in UTC.
+    let (script, _, _) = source_findings(
+        dir.path(),
+        "cloudtrail-athena",
+        &table,
+        &["--month", "2026-07"],
+    );
+    assert!(
+        script.contains("\"timestamp\" BETWEEN '2026/06/30' AND '2026/07/31'"),
+        "{script}"
+    );
+    // Security Lake: the partitions are the records' own day, account and region.
+    let lake = dir.path().join("lake.parquet");
+    let fixture = "tests/fixtures/audit/ocsf/cloudtrail-real.ocsf.parquet";
+    lake_table("ocsf", &lake, &[fixture]);
+    let (_, whole, _) = source_findings(dir.path(), "ocsf", &lake, &[]);
+    let everything = BTreeSet::from(["logging-disabled".to_string(), "blast-radius".to_string()]);
+    assert!(!keys(&whole, &everything).is_empty(), "{whole}");
+    let (script, november, _) = source_findings(dir.path(), "ocsf", &lake, &scoped);
+    assert!(
+        script.contains("eventday BETWEEN '20261101' AND '20261130'"),
+        "{script}"
+    );
+    assert!(script.contains("accountid IN ('111111111111')"), "{script}");
+    assert_eq!(keys(&november, &everything), keys(&whole, &everything));
+    let (_, october, _) = source_findings(dir.path(), "ocsf", &lake, &["--month", "2026-10"]);
+    assert!(keys(&october, &everything).is_empty(), "{october}");
+    // The native source: a time predicate on the events.
+    let native = dir.path().join("native.sql");
+    let input = "samples/audit/native/changes-2026-11.jsonl";
+    let run = duckdb_script(input, &native, &["--month", "2026-10"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = std::fs::read_to_string(&native).unwrap();
+    assert!(
+        text.contains("at_ms >= 1790809200000 AND at_ms < 1793491200000"),
+        "{text}"
+    );
 }

@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use super::inputs::emit;
-use regwatch::audit::sql::{self, Dialect, SqlRequest, SqlSource};
+use regwatch::audit::sources::vocabulary::SourceMappings;
+use regwatch::audit::sql::{self, Aws, Dialect, Scope, SqlRequest, SqlSource};
 use regwatch::config::Config;
 use regwatch::controls::{load_policies, Catalogue};
 
@@ -28,6 +29,10 @@ pub enum DialectArg {
 pub enum SqlSourceArg {
     /// regwatch's native event columns (GUIDE.md "Audit").
     Native,
+    /// The Athena table of CloudTrail logs that AWS documents (partition projection).
+    CloudtrailAthena,
+    /// Amazon Security Lake's OCSF 1.x CloudTrail table (API Activity, class 6003).
+    Ocsf,
 }
 
 #[derive(Args)]
@@ -38,10 +43,21 @@ pub struct SqlArgs {
     /// The schema of the events the script reads.
     #[arg(long, value_enum, default_value = "native")]
     source: SqlSourceArg,
-    /// DuckDB: the JSON-lines files (a path or glob, as DuckDB reads it); Spark and Trino:
-    /// the table (default: regwatch_events).
+    /// DuckDB: the JSON-lines files (a path or glob, as DuckDB reads it) of the native
+    /// source, or a table or Parquet files of the others; Spark and Trino: the table
+    /// (default: regwatch_events, cloudtrail_logs_pp, or for ocsf the Security Lake table).
     #[arg(long, value_name = "PATH|TABLE")]
     input: Option<String>,
+    /// Only the events of this month (YYYY-MM, in the configured time zone): a time
+    /// predicate, and on the day partition of the CloudTrail and OCSF tables.
+    #[arg(long, value_name = "YYYY-MM")]
+    month: Option<String>,
+    /// Only the events of this AWS account (repeat for more).
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// Only the events of this region (repeat for more).
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
     /// Policies file (default: policies.toml of the mappings folder, else built in).
     #[arg(long, value_name = "FILE")]
     policies: Option<PathBuf>,
@@ -62,22 +78,50 @@ pub fn exec(config: Config, args: SqlArgs) -> Result<ExitCode> {
         DialectArg::Spark => Dialect::Spark,
         DialectArg::Trino => Dialect::Trino,
     };
-    let input = args.input.clone().unwrap_or_else(|| match dialect {
-        Dialect::Duckdb => "*.jsonl".to_string(),
-        Dialect::Spark | Dialect::Trino => "regwatch_events".to_string(),
+    let source = match args.source {
+        SqlSourceArg::Native => SqlSource::Native,
+        SqlSourceArg::CloudtrailAthena => SqlSource::CloudTrailAthena,
+        SqlSourceArg::Ocsf => SqlSource::Ocsf,
+    };
+    let input = args.input.clone().unwrap_or_else(|| {
+        match (source, dialect) {
+            (SqlSource::Native, Dialect::Duckdb) => "*.jsonl",
+            (SqlSource::Native, _) => "regwatch_events",
+            (SqlSource::CloudTrailAthena, _) => "cloudtrail_logs_pp",
+            (SqlSource::Ocsf, _) => {
+                "amazon_security_lake_glue_db_us_east_1.amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
+            }
+        }
+        .to_string()
     });
+    let display_tz = config.display_tz()?;
+    let period = match &args.month {
+        Some(m) => {
+            let month = regwatch::documents::report::Month::parse(m, display_tz)?;
+            Some((month.start, month.end))
+        }
+        None => None,
+    };
+    let vocabulary = SourceMappings::load(mappings.as_deref())?;
     let calendar = config.calendar(mappings.as_deref())?;
     let bank_holidays: Vec<chrono::NaiveDate> = calendar.bank_holidays().collect();
     let script = sql::compile(&SqlRequest {
         dialect,
-        source: match args.source {
-            SqlSourceArg::Native => SqlSource::Native,
-        },
+        source,
         input: &input,
         policies: &policies,
         input_tz: config.input_tz()?,
-        display_tz: config.display_tz()?,
+        display_tz,
         bank_holidays: &bank_holidays,
+        aws: Some(Aws {
+            vocabulary: &vocabulary,
+            accounts: &config.audit.accounts,
+        }),
+        scope: Scope {
+            period,
+            accounts: args.accounts.clone(),
+            regions: args.regions.clone(),
+        },
     })
     .map_err(|e| regwatch::error::bad_input(format!("{e:#}")))?;
     emit(args.output.as_deref(), |w| {

@@ -8,24 +8,55 @@
 //! that cannot be expressed yet is refused by name (listed in the script and returned),
 //! never dropped.
 
+mod cloudtrail;
 pub mod dialect;
 mod native;
+mod nested;
+mod ocsf;
 mod policies;
+pub mod scope;
 
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
 
 use crate::audit::policies::compile as check_policies;
 use crate::controls::Policy;
+pub use cloudtrail::Aws;
 pub use dialect::Dialect;
 use native::Input;
 use policies::{Compiled, LISTED};
+pub use scope::Scope;
 
 /// The audit sources a script can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlSource {
     /// regwatch's native events: JSON lines (DuckDB) or a table with the native columns.
     Native,
+    /// The Athena table of CloudTrail logs AWS documents (partition projection DDL).
+    CloudTrailAthena,
+    /// Amazon Security Lake's OCSF 1.x table of CloudTrail management events.
+    Ocsf,
+}
+
+impl SqlSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqlSource::Native => "native",
+            SqlSource::CloudTrailAthena => "cloudtrail-athena",
+            SqlSource::Ocsf => "ocsf",
+        }
+    }
+
+    /// Whether a policy reads this source's events (no `sources`: all of them), as a run
+    /// decides from the file's format.
+    fn reads(self, p: &Policy) -> bool {
+        let names: &[&str] = match self {
+            SqlSource::Native => &["jsonl", "csv", "parquet"],
+            SqlSource::CloudTrailAthena => &["cloudtrail"],
+            SqlSource::Ocsf => &["ocsf", "cloudtrail"],
+        };
+        p.sources.is_empty() || p.sources.iter().any(|s| names.contains(&s.as_str()))
+    }
 }
 
 /// What to compile.
@@ -41,6 +72,11 @@ pub struct SqlRequest<'a> {
     pub display_tz: Tz,
     /// The bank holidays out-of-hours policies (`time-fence`) count as closed.
     pub bank_holidays: &'a [chrono::NaiveDate],
+    /// The vocabulary and environments of AWS records: needed by the CloudTrail and OCSF
+    /// sources.
+    pub aws: Option<Aws<'a>>,
+    /// Which events the script reads (`--month`, `--account`, `--region`).
+    pub scope: Scope,
 }
 
 /// The script, and what went into it.
@@ -61,12 +97,18 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
     let (mut expressed, mut refused, mut skipped, mut selects, mut direct) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in req.policies.iter().filter(|p| p.enabled) {
-        if !reads_native(p) {
+        if !req.source.reads(p) {
             skipped.push((
                 p.id.clone(),
                 format!("reads only {} events", p.sources.join(", ")),
             ));
             continue;
+        }
+        if req.source != SqlSource::Native {
+            if let Some(why) = cloudtrail::grants_refusal(p) {
+                refused.push((p.id.clone(), format!("{}: {why}", p.kind)));
+                continue;
+            }
         }
         match policies::compile(d, p, req.display_tz, req.bank_holidays)
             .with_context(|| format!("policy {:?}", p.id))?
@@ -82,15 +124,32 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
             Compiled::Refused(why) => refused.push((p.id.clone(), format!("{}: {why}", p.kind))),
         }
     }
-    let input = match d {
-        Dialect::Duckdb => Input::Files(req.input),
-        Dialect::Spark | Dialect::Trino => Input::Table(req.input),
+    let events = match (req.source, req.aws) {
+        (SqlSource::Native, _) => {
+            let input = match d {
+                Dialect::Duckdb => Input::Files(req.input),
+                Dialect::Spark | Dialect::Trino => Input::Table(req.input),
+            };
+            native::events_view(d, &input, &req.scope)
+        }
+        (SqlSource::CloudTrailAthena, Some(aws)) => {
+            let raw = cloudtrail::raw_view(d, req.input, &req.scope);
+            cloudtrail::events_view(d, &raw, aws, &req.scope, false)
+        }
+        (SqlSource::Ocsf, Some(aws)) => {
+            let raw = ocsf::raw_view(d, req.input, &req.scope);
+            cloudtrail::events_view(d, &raw, aws, &req.scope, true)
+        }
+        (source, None) => anyhow::bail!(
+            "--source {}: the AWS vocabulary was not given",
+            source.as_str()
+        ),
     };
     let mut text = header(req, &expressed, &refused, &skipped);
     text.push_str(&session(d, req.input_tz));
     text.push_str(&format!(
         "WITH {events},\nregwatch_hits AS (\n{hits}\n)\n{findings};\n",
-        events = native::events_view(d, &input),
+        events = events,
         hits = if selects.is_empty() {
             no_hits(d)
         } else {
@@ -106,14 +165,6 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
     })
 }
 
-/// Whether a policy reads native events (no `sources`, or one of the native formats).
-fn reads_native(p: &Policy) -> bool {
-    p.sources.is_empty()
-        || p.sources
-            .iter()
-            .any(|s| matches!(s.as_str(), "jsonl" | "csv" | "parquet"))
-}
-
 /// The comment at the top: what the script is, what it expresses, refuses and skips.
 fn header(
     req: &SqlRequest,
@@ -122,12 +173,13 @@ fn header(
     skipped: &[(String, String)],
 ) -> String {
     let mut h = format!(
-        "-- regwatch sql --dialect {} --source native: the enabled policies as one query whose\n\
+        "-- regwatch sql --dialect {} --source {}: the enabled policies as one query whose\n\
          -- result is in the findings schema (GUIDE.md \"Outputs\"); read it back with\n\
          -- `regwatch audit --findings FILE` (CSV, JSON lines or Parquet).\n\
          -- Records regwatch would reject are left out of the findings; list them with\n\
          -- the same CTEs and `SELECT * FROM regwatch_events WHERE problem IS NOT NULL`.\n",
-        req.dialect.as_str()
+        req.dialect.as_str(),
+        req.source.as_str(),
     );
     h.push_str(&format!(
         "-- Expressed ({}): {}\n",

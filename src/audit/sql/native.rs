@@ -6,6 +6,7 @@
 //! carries no file or line.
 
 use super::dialect::Dialect;
+use super::scope::Scope;
 use crate::audit::event::NATIVE_FIELDS;
 
 /// The native fields that are not plain text: checked or turned into flags.
@@ -43,7 +44,7 @@ pub enum Input<'a> {
 /// `record_no`, the order records were read in, NULL for a table; `event_key`, what names
 /// an event's own finding: its file and line, or for a table its time, actor, action and
 /// resource).
-pub fn events_view(d: Dialect, input: &Input) -> String {
+pub fn events_view(d: Dialect, input: &Input, scope: &Scope) -> String {
     let fields = match input {
         Input::Files(path) => duckdb_fields(path),
         Input::Table(table) => table_fields(d, table),
@@ -86,12 +87,8 @@ pub fn events_view(d: Dialect, input: &Input) -> String {
         .filter(|c| !TYPED.contains(c))
         .map(|c| format!("coalesce({c}, '') AS {c}"))
         .collect();
-    format!(
-        "regwatch_fields AS (
-{fields}
-),
-regwatch_events AS (
-  SELECT source_file, source_line, record_no,
+    let select = format!(
+        "  SELECT source_file, source_line, record_no,
     {event_key} AS event_key,
     {at} AS at_ms,
     {text},
@@ -102,9 +99,10 @@ regwatch_events AS (
     CASE WHEN {dry} IN ('true', 'yes', '1') THEN 'true' ELSE 'false' END AS dry_run,
     CASE WHEN {prompt_blank} THEN 'false' ELSE 'true' END AS prompt_ref,
     CASE WHEN {tool_blank} THEN 'false' ELSE 'true' END AS tool_call_ref,
+    -- Native events say their operation: a delete is never also a permission change.
+    'false' AS also_permission_change,
     {problem} AS problem
-  FROM regwatch_fields
-)",
+  FROM regwatch_fields",
         at = d.millis_of_text("timestamp"),
         event_key = match input {
             Input::Files(_) => d.concat(&[
@@ -127,6 +125,10 @@ regwatch_events AS (
         approved_at = d.millis_of_text("trim(approved_at)"),
         prompt_blank = blank("prompt_ref"),
         tool_blank = blank("tool_call_ref"),
+    );
+    format!(
+        "regwatch_fields AS (\n{fields}\n),\nregwatch_events AS (\n{}\n)",
+        scope.events(d, &select)
     )
 }
 

@@ -574,8 +574,6 @@ fn condition(d: Dialect, when: &[toml::Value]) -> Result<String, String> {
             .get("field")
             .and_then(|f| f.as_str())
             .ok_or("a `when` entry has no field")?;
-        // The normalised events have a text column for each testable native field.
-        let col = field;
         let texts = |v: &toml::Value| -> Result<Vec<String>, String> {
             v.as_array()
                 .ok_or(format!("`when` {field}: not a list"))?
@@ -587,39 +585,59 @@ fn condition(d: Dialect, when: &[toml::Value]) -> Result<String, String> {
                 })
                 .collect()
         };
-        let part = if let Some(x) = t.get("is") {
-            let v = match x {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => return Err(format!("`when` {field}: `is` is not text")),
-            };
-            format!("{col} = {}", d.quote(&v))
-        } else if let Some(x) = t.get("in") {
-            d.one_of(col, &texts(x)?)
-        } else if let Some(x) = t.get("not_in") {
-            format!("NOT ({})", d.one_of(col, &texts(x)?))
-        } else if let Some(x) = t.get("present") {
-            let present = x.as_bool().ok_or("`present` is not true or false")?;
-            let blank = format!("trim({col}) = ''");
-            if present {
-                format!("NOT ({blank})")
+        // The normalised events have a text column for each testable native field.
+        let test = |col: &str| -> Result<String, String> {
+            Ok(if let Some(x) = t.get("is") {
+                let v = match x {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => return Err(format!("`when` {field}: `is` is not text")),
+                };
+                format!("{col} = {}", d.quote(&v))
+            } else if let Some(x) = t.get("in") {
+                d.one_of(col, &texts(x)?)
+            } else if let Some(x) = t.get("not_in") {
+                format!("NOT ({})", d.one_of(col, &texts(x)?))
+            } else if let Some(x) = t.get("present") {
+                let present = x.as_bool().ok_or("`present` is not true or false")?;
+                let blank = format!("trim({col}) = ''");
+                if present {
+                    format!("NOT ({blank})")
+                } else {
+                    blank
+                }
+            } else if let Some(x) = t.get("matches") {
+                d.glob(col, x.as_str().ok_or("`matches` is not text")?)
+            } else if let Some(x) = t.get("not_matches") {
+                format!(
+                    "NOT ({})",
+                    d.glob(col, x.as_str().ok_or("`not_matches` is not text")?)
+                )
             } else {
-                blank
-            }
-        } else if let Some(x) = t.get("matches") {
-            d.glob(col, x.as_str().ok_or("`matches` is not text")?)
-        } else if let Some(x) = t.get("not_matches") {
-            format!(
-                "NOT ({})",
-                d.glob(col, x.as_str().ok_or("`not_matches` is not text")?)
-            )
-        } else {
-            return Err(format!("`when` {field}: no test this command knows"));
+                return Err(format!("`when` {field}: no test this command knows"));
+            })
         };
-        parts.push(part);
+        let part = test(field)?;
+        parts.push(if field == "operation" {
+            let excludes = t.get("not_in").is_some() || t.get("not_matches").is_some();
+            also_a_permission_change(&part, &test("'permission_change'")?, excludes)
+        } else {
+            part
+        });
     }
     if parts.is_empty() {
         parts.push("TRUE".into());
     }
     Ok(parts.join(" AND "))
+}
+
+/// An `operation` test as a run applies it: a delete that is also a permission change
+/// (CloudTrail's `iam:Delete*`...) is either, so a test looking for an operation finds it
+/// under either name, and one that excludes, under neither.
+fn also_a_permission_change(test: &str, as_permission: &str, excludes: bool) -> String {
+    if excludes {
+        format!("({test} AND (also_permission_change = 'false' OR {as_permission}))")
+    } else {
+        format!("({test} OR (also_permission_change = 'true' AND {as_permission}))")
+    }
 }

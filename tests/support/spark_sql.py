@@ -9,7 +9,6 @@ settings run in turn and its query last. Times are written with their offset (UT
 
 usage: spark_sql.py SCRIPT.sql INPUT.jsonl OUT.jsonl [SCRIPT INPUT OUT ...]
 """
-import json
 import os
 import sys
 
@@ -35,13 +34,11 @@ def run(spark, script, events, out):
     *settings, query = statements(open(script).read())
     for s in settings:
         spark.sql(s)
-    rows = spark.sql(query.rstrip(";")).toJSON(
-        # The findings schema's times are UTC: written with their offset, whatever zone
-        # the script set for reading events.
-    ).collect()
+    # Times are written with their offset, whatever zone the script set for reading events.
+    rows = spark.sql(query.rstrip(";")).selectExpr("to_json(struct(*)) AS row").collect()
     with open(out + ".tmp", "w") as f:
         for row in rows:
-            f.write(row + "\n")
+            f.write(row.row + "\n")
     os.replace(out + ".tmp", out)
 
 
@@ -50,6 +47,7 @@ def main(args):
         sys.exit(__doc__)
     spark = (SparkSession.builder.master("local[2]").appName("regwatch-sql-test")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4")
              .config("spark.sql.session.timeZone", "UTC")
              .getOrCreate())

@@ -123,41 +123,49 @@ fn expressed(script: &str) -> BTreeSet<String> {
     list.split(", ").map(str::to_string).collect()
 }
 
+/// The policies a script for native events expresses, checked to be all the shipped
+/// ones (the example condition switched on) and the test conditions: the script is whole.
+fn whole(script: &Path) -> BTreeSet<String> {
+    let only = expressed(&std::fs::read_to_string(script).unwrap());
+    for id in [
+        "self-approval",
+        "ai-approving-ai",
+        "change-freeze",
+        "blast-radius",
+        "ai-change-rate",
+        "audit-trail-gap",
+        "out-of-hours-destructive",
+        "no-dry-run-before-apply",
+        "destructive-prod-without-approval",
+        "ai-action-not-logged",
+        "credentials-across-environments",
+        "logging-disabled",
+        "wildcard-permission",
+        "prod-delete-by-service-account-outside-pipeline",
+        "test-ai-logged-prod-rds-delete",
+        "test-ai-without-change",
+    ] {
+        assert!(only.contains(id), "{id} not expressed: {only:?}");
+    }
+    only
+}
+
 #[test]
 fn duckdb_finds_what_the_native_engine_finds() {
     let dir = tempfile::tempdir().unwrap();
     let policies = policies_file(dir.path());
     let policies = policies.to_str().unwrap();
+    let vectors = near_misses(dir.path());
     for input in [
         "samples/audit/native/changes-2026-11.jsonl",
         "tests/fixtures/audit/policies.jsonl",
+        vectors.to_str().unwrap(),
     ] {
         let script = dir.path().join("findings.sql");
         let run = duckdb_script(input, &script, &["--policies", policies]);
         // Every shipped kind is expressed for DuckDB: the script is whole.
         assert_eq!(run.code, 0, "{run:?}");
-        let text = std::fs::read_to_string(&script).unwrap();
-        let only = expressed(&text);
-        for id in [
-            "self-approval",
-            "ai-approving-ai",
-            "change-freeze",
-            "blast-radius",
-            "ai-change-rate",
-            "audit-trail-gap",
-            "out-of-hours-destructive",
-            "no-dry-run-before-apply",
-            "destructive-prod-without-approval",
-            "ai-action-not-logged",
-            "credentials-across-environments",
-            "logging-disabled",
-            "wildcard-permission",
-            "prod-delete-by-service-account-outside-pipeline",
-            "test-ai-logged-prod-rds-delete",
-            "test-ai-without-change",
-        ] {
-            assert!(only.contains(id), "{id} not expressed: {only:?}");
-        }
+        let only = whole(&script);
         let parquet = dir.path().join("findings.parquet");
         let (ok, said) =
             python_support("duckdb_sql.py", &[script.as_os_str(), parquet.as_os_str()]);
@@ -171,6 +179,10 @@ fn duckdb_finds_what_the_native_engine_finds() {
         let (from_sql, from_native) = (keys(&back.stdout, &only), keys(&native.stdout, &only));
         assert!(!from_native.is_empty(), "{input}: no finding to compare");
         assert_eq!(from_sql, from_native, "{input}");
+        assert_eq!(bursts(&back.stdout), bursts(&native.stdout), "{input}");
+        if input == vectors.to_str().unwrap() {
+            assert_near_misses(&back.stdout, &from_sql);
+        }
         if input.starts_with("samples") {
             // The test conditions: a trigger each, and the near miss left out.
             let changes: BTreeSet<&str> = from_sql
@@ -191,6 +203,177 @@ fn duckdb_finds_what_the_native_engine_finds() {
             "{}",
             back.stdout
         );
+    }
+}
+
+/// Near misses of the policies whose SQL is subtle, as native events (the shipped
+/// `ai-change-rate`: more than 30 AI changes within 10 minutes; `out-of-hours-destructive`:
+/// Europe/London, 09:00–17:30, England's bank holidays):
+/// - `rate-short`: 30 changes in a minute, one short; `rate-edge`: 30, then the 31st
+///   exactly 10 minutes after the first (outside its window);
+/// - `rate-greedy`: 31 in a minute and 25 more before 10 minutes, one burst of 56; then 10
+///   at 12 minutes, in a sliding window of 35 but after the burst: no second burst;
+/// - `rate-chain`: five bursts of 31 back to back (the next at the window's end);
+/// - deletes around the spring clock change (Monday 30 March 2026 08:30 UTC is 09:30 in
+///   London: inside hours; 16:45 UTC is 17:45: outside), at the change itself (Sunday 01:00
+///   UTC), on a bank holiday at local noon (31 August, summer time; 25 December), and on
+///   the working day after one at noon (a near miss).
+fn near_misses(dir: &Path) -> std::path::PathBuf {
+    let mut lines = Vec::new();
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-04T10:00:00Z").unwrap();
+    let mut change = |actor: &str, seconds: i64| {
+        let at = base + chrono::Duration::seconds(seconds);
+        lines.push(serde_json::json!({
+            "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "actor": actor, "actor_type": "ai_agent", "action": "scale service",
+            "operation": "update", "resource": format!("svc/{actor}"), "environment": "dev",
+            "change_id": format!("CHG-{actor}"), "prompt_ref": "p", "tool_call_ref": "t",
+        }));
+    };
+    for i in 0..30 {
+        change("rate-short", i * 2);
+        change("rate-edge", i * 2);
+    }
+    change("rate-edge", 600);
+    for i in 0..31 {
+        change("rate-greedy", i);
+    }
+    for i in 0..25 {
+        change("rate-greedy", 570 + i);
+    }
+    for i in 0..10 {
+        change("rate-greedy", 720 + i);
+    }
+    for burst in 0..5 {
+        for i in 0..31 {
+            change("rate-chain", burst * 600 + i);
+        }
+    }
+    for (n, at) in [
+        "2026-03-27T08:30:00Z",
+        "2026-03-29T01:00:00Z",
+        "2026-03-30T08:30:00Z",
+        "2026-03-30T16:45:00Z",
+        "2026-08-31T11:00:00Z",
+        "2026-09-01T11:00:00Z",
+        "2026-12-25T12:00:00Z",
+        "2026-12-29T12:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push(serde_json::json!({
+            "timestamp": at, "actor": "h.jones", "actor_type": "human",
+            "action": "delete db/scratch", "operation": "delete", "resource": format!("db/scratch-{n}"),
+            "environment": "prod", "change_id": format!("CHG-FENCE-{n}"),
+            "approved_by": "k.lee", "approver_type": "human", "approved_at": at,
+        }));
+    }
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let path = dir.join("near-misses.jsonl");
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path
+}
+
+/// The bursts of `ai-change-rate` in `--format findings` JSON lines: (actor, first time,
+/// events), in order (the keys of `keys` do not tell one actor's bursts apart).
+fn bursts(findings: &str) -> Vec<(String, String, u64)> {
+    let mut out: Vec<(String, String, u64)> = (findings.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|f| f["policy"] == "ai-change-rate")
+        .map(|f| {
+            (
+                f["actors"][0].as_str().unwrap().to_string(),
+                f["first_at"].as_str().unwrap().to_string(),
+                f["event_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What the near misses must give (on any engine): the bursts, and the deletes out of
+/// hours (by change).
+fn assert_near_misses(findings: &str, found: &BTreeSet<(String, String, Vec<String>, u64)>) {
+    let burst = |actor: &str, at: &str, n: u64| (actor.to_string(), at.to_string(), n);
+    assert_eq!(
+        bursts(findings),
+        [
+            burst("rate-chain", "2026-11-04T10:00:00Z", 31),
+            burst("rate-chain", "2026-11-04T10:10:00Z", 31),
+            burst("rate-chain", "2026-11-04T10:20:00Z", 31),
+            burst("rate-chain", "2026-11-04T10:30:00Z", 31),
+            burst("rate-chain", "2026-11-04T10:40:00Z", 31),
+            burst("rate-greedy", "2026-11-04T10:00:00Z", 56),
+        ]
+    );
+    let fenced: BTreeSet<&str> = (found.iter())
+        .filter(|k| k.0 == "out-of-hours-destructive" && k.1.starts_with("CHG-FENCE"))
+        .map(|k| k.1.as_str())
+        .collect();
+    let expected = [
+        "CHG-FENCE-0",
+        "CHG-FENCE-1",
+        "CHG-FENCE-3",
+        "CHG-FENCE-4",
+        "CHG-FENCE-6",
+    ];
+    assert_eq!(fenced, BTreeSet::from(expected));
+}
+
+/// The Spark script, run for real (pyspark, one local session for all the inputs:
+/// support/spark_sql.py reads the JSON lines as a table of text columns), finds what the
+/// native engine finds on the samples, the policy fixtures and the near misses, for every
+/// policy it expresses: all the shipped ones for native events, `rate-limit` and
+/// `time-fence` included.
+#[test]
+fn spark_finds_what_the_native_engine_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = policies_file(dir.path());
+    let policies = policies.to_str().unwrap();
+    let script = dir.path().join("spark.sql");
+    let run = sql(&[
+        "--dialect",
+        "spark",
+        "--input",
+        "regwatch_input",
+        "--policies",
+        policies,
+        "-o",
+        script.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let only = whole(&script);
+    let vectors = near_misses(dir.path());
+    let inputs = [
+        "samples/audit/native/changes-2026-11.jsonl",
+        "tests/fixtures/audit/policies.jsonl",
+        vectors.to_str().unwrap(),
+    ];
+    let mut args = Vec::new();
+    let outs: Vec<std::path::PathBuf> = (0..inputs.len())
+        .map(|i| dir.path().join(format!("spark-{i}.jsonl")))
+        .collect();
+    for (input, out) in inputs.iter().zip(&outs) {
+        args.extend([
+            script.as_os_str(),
+            std::ffi::OsStr::new(input),
+            out.as_os_str(),
+        ]);
+    }
+    let (ok, said) = python_support("spark_sql.py", &args);
+    assert!(ok, "{said}");
+    for (input, out) in inputs.iter().zip(&outs) {
+        let back = findings(dir.path(), policies, &["--findings", out.to_str().unwrap()]);
+        let native = findings(dir.path(), policies, &[input, "--no-sigma"]);
+        let (from_spark, from_native) = (keys(&back.stdout, &only), keys(&native.stdout, &only));
+        assert!(!from_native.is_empty(), "{input}: no finding to compare");
+        assert_eq!(from_spark, from_native, "{input}");
+        assert_eq!(bursts(&back.stdout), bursts(&native.stdout), "{input}");
+        if *input == inputs[2] {
+            assert_near_misses(&back.stdout, &from_spark);
+        }
     }
 }
 
@@ -259,22 +442,32 @@ fn the_script_leaves_out_what_a_run_rejects() {
     assert!(quarantined.contains("2026-10-25 01:30"), "{quarantined}");
 }
 
+/// Every shipped kind is expressed for native events in every dialect (rate-limit and
+/// time-fence included); on CloudTrail-shaped events, the guardrails testing `grants` of
+/// policy documents are refused by name, in the script and on stderr, exit 6.
 #[test]
 fn a_kind_not_expressed_is_refused_by_name() {
-    // rate-limit in Trino and Spark; time-fence in Spark only.
-    for (dialect, refused) in [
-        ("trino", vec![("ai-change-rate", "rate-limit")]),
-        (
-            "spark",
-            vec![
-                ("ai-change-rate", "rate-limit"),
-                ("out-of-hours-destructive", "time-fence"),
-            ],
-        ),
-    ] {
+    for dialect in ["trino", "spark", "duckdb"] {
         let run = sql(&["--dialect", dialect, "--input", "x.jsonl"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            run.stdout.contains("-- REFUSED (0): none"),
+            "{}",
+            run.stdout
+        );
+        let run = sql(&[
+            "--dialect",
+            dialect,
+            "--source",
+            "cloudtrail-athena",
+            "--input",
+            "x",
+        ]);
         assert_eq!(run.code, 6, "{run:?}");
-        for (id, kind) in &refused {
+        for (id, kind) in [
+            ("wildcard-permission", "wildcard-permission"),
+            ("ct-bucket-shared", "condition"),
+        ] {
             assert!(
                 run.stderr.contains(&format!("REFUSED {id}: {kind}:")),
                 "{}",
@@ -286,8 +479,6 @@ fn a_kind_not_expressed_is_refused_by_name() {
                 run.stdout
             );
         }
-        let said = format!("-- REFUSED ({}):", refused.len());
-        assert!(run.stdout.contains(&said), "{dialect}: {}", run.stdout);
         // Every enabled policy is expressed, refused or said not to be for this source.
         assert!(run.stderr.contains("policies expressed"), "{}", run.stderr);
     }
@@ -338,7 +529,8 @@ fn trino_and_spark_scripts_parse_with_the_findings_columns() {
             "-o",
             script.to_str().unwrap(),
         ]);
-        assert_eq!(run.code, 6, "{run:?}");
+        // Only CloudTrail-shaped sources refuse (grants of policy documents).
+        assert_eq!(run.code, if source == "native" { 0 } else { 6 }, "{run:?}");
         let (ok, said) = python_support(
             "sql_parse.py",
             &[script.as_os_str(), std::ffi::OsStr::new(dialect)],

@@ -22,28 +22,41 @@ impl Dialect {
     }
 
     /// The local date (`YYYY-MM-DD`), time (`HH:MM`) and ISO day of the week (1 Monday to
-    /// 7 Sunday) of epoch milliseconds in time zone `tz`; None where the dialect's local
-    /// times depend on the session's time zone (Spark).
-    pub fn local_parts(self, ms: &str, tz: &str) -> Option<[String; 3]> {
+    /// 7 Sunday) of epoch milliseconds in time zone `tz`, whatever the session's zone.
+    pub fn local_parts(self, ms: &str, tz: &str) -> [String; 3] {
         let tz = self.quote(tz);
         match self {
             Dialect::Duckdb => {
                 let local = format!("timezone({tz}, to_timestamp(({ms}) / 1000.0))");
-                Some([
+                [
                     format!("strftime({local}, '%Y-%m-%d')"),
                     format!("strftime({local}, '%H:%M')"),
                     format!("isodow({local})"),
-                ])
+                ]
             }
             Dialect::Trino => {
                 let local = format!("from_unixtime(({ms}) / 1000.0, {tz})");
-                Some([
+                [
                     format!("format_datetime({local}, 'yyyy-MM-dd')"),
                     format!("format_datetime({local}, 'HH:mm')"),
                     format!("day_of_week({local})"),
-                ])
+                ]
             }
-            Dialect::Spark => None,
+            Dialect::Spark => {
+                // Spark formats a timestamp in the session's zone (set for reading events),
+                // so the wall clock is worked out as numbers: from_utc_timestamp shifts the
+                // instant by the zone's offset at that instant (DST included), and the
+                // shifted epoch milliseconds are then split as if in UTC.
+                let wall = format!("unix_millis(from_utc_timestamp(timestamp_millis({ms}), {tz}))");
+                let day = format!("date_from_unix_date(CAST(floor(({wall}) / 86400000.0) AS INT))");
+                [
+                    format!("CAST({day} AS STRING)"),
+                    format!(
+                        "format_string('%02d:%02d', CAST(pmod({wall}, 86400000) DIV 3600000 AS INT), CAST(pmod({wall}, 3600000) DIV 60000 AS INT))"
+                    ),
+                    format!("(weekday({day}) + 1)"),
+                ]
+            }
         }
     }
 

@@ -14,6 +14,7 @@ mod native;
 mod nested;
 mod ocsf;
 mod policies;
+mod rate_limit;
 pub mod scope;
 
 use anyhow::{Context, Result};
@@ -199,13 +200,26 @@ fn header(
     h
 }
 
-/// Session settings: local times without an offset are read in the input time zone.
+/// Session settings: local times without an offset are read in the input time zone;
+/// the recursion of `rate-limit` (one step per burst of the actor with the most) is not
+/// capped by Spark (its default cap fails a query past 100 steps); Trino unrolls it to a
+/// fixed depth, failing the query past it.
 fn session(d: Dialect, tz: Tz) -> String {
-    let tz = d.quote(tz.name());
+    let tz_name = tz.name();
+    let tz = d.quote(tz_name);
     match d {
         Dialect::Duckdb => format!("SET TimeZone = {tz};\n"),
-        Dialect::Spark => format!("SET spark.sql.session.timeZone = {tz};\n"),
-        Dialect::Trino => format!("-- In Trino, run first: SET TIME ZONE {tz};\n"),
+        // Spark takes the rest of `SET key = value` as the value, quotes included; a zone
+        // name has no space or `;`.
+        Dialect::Spark => format!(
+            "SET spark.sql.session.timeZone = {};\nSET spark.sql.cteRecursionLevelLimit = -1;\nSET spark.sql.cteRecursionRowLimit = -1;\n",
+            tz_name
+        ),
+        Dialect::Trino => format!(
+            "-- In Trino, run first: SET TIME ZONE {tz};\n\
+             -- and, for rate-limit policies, SET SESSION max_recursion_depth = N (N more than\n\
+             -- the most bursts one actor has; Athena's is 10):\n"
+        ),
     }
 }
 

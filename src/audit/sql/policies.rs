@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::dialect::{Dialect, LIKE_ESCAPE};
+use super::rate_limit::{bursts, Limit};
 use crate::audit::policies::change_freeze::ChangeFreeze;
 use crate::audit::policies::params::{time_of_day, Params};
 use crate::controls::Policy;
@@ -138,12 +139,9 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result
             )
         }
         "blast-radius" => Compiled::Hits(blast_radius(d, p, &params)?),
-        "rate-limit" if d == Dialect::Duckdb => match rate_limit(d, p, &params) {
-            Ok(sql) => Compiled::Hits(sql?),
-            Err(reason) => Compiled::Refused(reason),
-        },
+        "rate-limit" => rate_limit(d, p, &params)?,
         "time-gap" => Compiled::Findings(time_gap(d, p, &params)?),
-        "time-fence" => out_of_hours(d, p, &params, tz, holidays, &in_prod)?,
+        "time-fence" => Compiled::Hits(out_of_hours(d, p, &params, tz, holidays, &in_prod)?),
         "no-plan" => Compiled::Hits(no_plan(d, p, &params, &in_prod)?),
         "destructive-without-approval" => Compiled::Hits(unapproved_destruction(d, p, &params, &in_prod)?),
         "missing-provenance" => {
@@ -179,9 +177,6 @@ pub fn compile(d: Dialect, p: &Policy, tz: Tz, holidays: &[NaiveDate]) -> Result
 /// Why a kind is not expressed yet.
 fn refusal(kind: &str) -> &'static str {
     match kind {
-        "rate-limit" => {
-            "a run reports non-overlapping bursts found greedily (the next burst starts after the last one ends), which needs a recursive query: written for DuckDB only, not expressed yet for this dialect"
-        }
         "sigma" => "a Sigma rule matches the raw record, which the native columns do not keep",
         _ => "not a kind this command knows",
     }
@@ -243,77 +238,36 @@ fn blast_radius(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
     ))
 }
 
-/// Bursts of more than `max_changes` counted events by one actor within `window_minutes`,
-/// found as a run finds them: per actor in time order, a burst starts at the first event
-/// whose window holds too many, takes that window's events, and the search goes on after
-/// it (a recursive CTE over the burst starts; each event's window end by a RANGE window).
-/// Counted: an AI agent's changes, or with a `when`, any actor's events meeting it.
-fn rate_limit(d: Dialect, p: &Policy, params: &Params) -> Result<Result<String>, String> {
-    let parsed = (|| -> Result<(i64, i64)> {
-        Ok((
-            params.int("max_changes", 30)?,
-            params.minutes("window_minutes", 10)?.max(60_000),
-        ))
-    })();
-    let (max, window_ms) = match parsed {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(e)),
-    };
+/// Bursts of more than `max_changes` counted events by one actor within `window_minutes`
+/// (see `rate_limit`). Counted: an AI agent's changes, or with a `when`, any actor's events
+/// meeting it.
+fn rate_limit(d: Dialect, p: &Policy, params: &Params) -> Result<Compiled> {
     let counted = if p.when.is_empty() {
         format!("{APPLIED} AND actor_type = 'ai_agent'")
     } else {
-        condition(d, &p.when)?
+        match condition(d, &p.when) {
+            Ok(c) => c,
+            Err(reason) => return Ok(Compiled::Refused(reason)),
+        }
     };
-    let counting = match params.get("counting").and_then(|v| v.as_str()) {
-        Some(c) => c.to_string(),
-        None => "events meeting the policy".to_string(),
+    let what = match (
+        p.when.is_empty(),
+        params.get("counting").and_then(|v| v.as_str()),
+    ) {
+        (true, _) => "changes",
+        (false, Some(c)) => c,
+        (false, None) => "events meeting the policy",
     };
-    let what = if p.when.is_empty() {
-        "changes".to_string()
-    } else {
-        counting
-    };
-    Ok(Ok(format!(
-        "  SELECT {id} AS policy, {grp} AS grp, '' AS change_id, c.actor, '' AS resource, c.at_ms,
-    c.record_no, c.source_file, c.source_line, {detail} AS detail, {LISTED} AS kept
-  FROM (
-    WITH RECURSIVE counted AS (
-      SELECT *,
-        row_number() OVER (PARTITION BY actor ORDER BY at_ms, record_no) AS i,
-        count(*) OVER (PARTITION BY actor ORDER BY at_ms
-                       RANGE BETWEEN UNBOUNDED PRECEDING AND {last} FOLLOWING) AS reach
-      FROM regwatch_events WHERE problem IS NULL AND {counted}
-    ),
-    big AS (SELECT actor, i, reach, at_ms FROM counted WHERE reach - i + 1 > {max}),
-    bursts AS (
-      SELECT actor, min(i) AS i FROM big GROUP BY actor
-      UNION ALL
-      SELECT n.actor, n.i FROM bursts b
-      JOIN big e ON e.actor = b.actor AND e.i = b.i
-      JOIN big n ON n.actor = b.actor AND n.i > e.reach
-        AND NOT EXISTS (SELECT 1 FROM big m WHERE m.actor = b.actor AND m.i > e.reach AND m.i < n.i)
-    )
-    SELECT c.*, s.at_ms AS burst_at, s.reach - s.i + 1 AS burst_size
-    FROM bursts b
-    JOIN big s ON s.actor = b.actor AND s.i = b.i
-    JOIN counted c ON c.actor = b.actor AND c.i BETWEEN s.i AND s.reach
-  ) AS c",
-        id = d.quote(&p.id),
-        last = window_ms - 1,
-        grp = d.concat(&[
-            "c.actor",
-            "'@'",
-            &format!("CAST(c.burst_at AS {})", d.text_type())
-        ]),
-        detail = d.concat(&[
-            "c.actor",
-            "': '",
-            &format!("CAST(c.burst_size AS {})", d.text_type()),
-            &d.quote(&format!(
-                " {what} within {} minutes (limit {max})",
-                window_ms / 60_000
-            )),
-        ]),
+    Ok(Compiled::Hits(bursts(
+        d,
+        &Limit {
+            id: &d.quote(&p.id),
+            counted: &counted,
+            max: params.int("max_changes", 30)?,
+            window_ms: params.minutes("window_minutes", 10)?.max(60_000),
+            what,
+            kept: LISTED,
+        },
     )))
 }
 
@@ -398,15 +352,11 @@ fn out_of_hours(
     display_tz: Tz,
     holidays: &[NaiveDate],
     in_prod: &str,
-) -> Result<Compiled> {
+) -> Result<String> {
     let tz = params.text("timezone", display_tz.name())?;
     let start = time_of_day(&params.text("start", "09:00")?, "start")?;
     let end = time_of_day(&params.text("end", "17:30")?, "end")?;
-    let Some([date, time, weekday]) = d.local_parts("at_ms", &tz) else {
-        return Ok(Compiled::Refused(
-            "Spark's local times depend on the session time zone, which the script sets for reading events: not expressed yet".into(),
-        ));
-    };
+    let [date, time, weekday] = d.local_parts("at_ms", &tz);
     let days: Vec<String> = holidays.iter().map(|h| h.to_string()).collect();
     let holiday = d.one_of(&date, &days);
     let hhmm = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
@@ -414,7 +364,7 @@ fn out_of_hours(
         "CASE WHEN {holiday} THEN 'on a bank holiday' WHEN {weekday} >= 6 THEN 'on a weekend day' ELSE {} END",
         d.concat(&["'at '", &time, &d.quote(&format!(" local time, outside {}–{}", hhmm(start), hhmm(end)))])
     );
-    Ok(Compiled::Hits(select(
+    Ok(select(
         d,
         p,
         "change_id",
@@ -433,7 +383,7 @@ fn out_of_hours(
             d.quote(&hhmm(start)),
             d.quote(&hhmm(end)),
         ),
-    )))
+    ))
 }
 
 /// An AI agent's destructive production event with no approval by another person: not on

@@ -23,6 +23,7 @@
 #   benches/engines.sh 10000000 5 "native duckdb spark spark-start-up"   (the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 n=${1:-10000000}
 runs=${2:-5}
 wanted=${3:-"native duckdb spark spark-start-up"}
@@ -48,7 +49,11 @@ if [ ! -s "$parquet" ]; then
     python3 benches/gen_audit.py "$n" "$jsonl" --parquet "$parquet"
   fi
 fi
-echo "input: $parquet, $(wc -c < "$parquet") bytes, $n events; regwatch $(git rev-parse --short HEAD)" >&2
+commit=$(git rev-parse --short HEAD)
+echo "input: $parquet, $(wc -c < "$parquet") bytes, $n events; regwatch $commit" >&2
+# The commands run in the data folder: Spark leaves derby.log and metastore_db/ where it
+# starts, and those do not belong in the repository.
+cd "$work"
 
 has_engine() { "$bin" audit --help 2>/dev/null | grep -q -- '--engine'; }
 commands=()
@@ -68,7 +73,7 @@ done
 
 # set_line NAME OUT: the command line of NAME, writing its JSON output to OUT, in `line`.
 set_line() {
-  local common=(--config regwatch.toml audit "$parquet" --no-sigma --format json -o "$2" --quiet)
+  local common=(--config "$repo/regwatch.toml" audit "$parquet" --no-sigma --format json -o "$2" --quiet)
   case $1 in
     native) line=("$bin" "${common[@]}") ;;
     duckdb) line=("$bin" "${common[@]}" --engine duckdb) ;;
@@ -118,7 +123,7 @@ done
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "### Engines on $n events as Parquet, $(date -u +%Y-%m-%d), regwatch $(git rev-parse --short HEAD), medians of $runs rounds"
+echo "### Engines on $n events as Parquet, $(date -u +%Y-%m-%d), regwatch $commit, medians of $runs rounds"
 echo
 echo "| command | wall (s) | CPU (s) | peak memory (MiB) | wall / native |"
 echo "|---|---:|---:|---:|---:|"

@@ -233,6 +233,12 @@ impl Config {
         self.audit.waivers.as_deref().map(|p| self.resolve(p))
     }
 
+    /// The config's findings file (`[audit] findings`), if any: section 4 of `report`
+    /// from findings an engine computed, when `--audit` and `--findings` are not given.
+    pub fn findings_file(&self) -> Option<PathBuf> {
+        self.audit.findings.as_deref().map(|p| self.resolve(p))
+    }
+
     /// The config's mappings folder (`[paths] mappings`), if any; none means built in.
     pub fn mappings_dir(&self) -> Option<PathBuf> {
         self.paths.mappings.as_ref().map(|p| self.resolve(p))
@@ -287,6 +293,9 @@ pub struct EnvironmentMap {
     pub clusters: BTreeMap<String, String>,
     /// The waivers file (`--waivers` overrides it); relative to the config's folder.
     pub waivers: Option<PathBuf>,
+    /// Findings an engine computed, in the findings schema, for `report`'s section 4
+    /// (`--findings` and `--audit` override it); relative to the config's folder.
+    pub findings: Option<PathBuf>,
 }
 
 /// One legal entity of the group, as `[[entities]]` states it: who reports, from where,

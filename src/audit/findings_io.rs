@@ -456,6 +456,11 @@ pub fn findings_request(
     request: &super::AuditRequest,
     file: &std::path::Path,
 ) -> Result<AuditReport> {
+    if request.redact {
+        return Err(bad_input(
+            "--redact cannot tell people from AI agents in a findings file: redact when the engine exports them, or audit the logs",
+        ));
+    }
     let setup =
         super::AuditSetup::load(config, request.mappings, request.policies, &request.sigma)?;
     let waivers = (request.waivers)

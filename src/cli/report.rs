@@ -10,6 +10,7 @@ use super::audit::{today, write_quarantine, WaiverArgs};
 use super::inputs::{templates, InputArgs};
 use regwatch::audit::{self, render, render::counts_line, AuditRequest};
 use regwatch::config::Config;
+use regwatch::documents::data_quality::AuditOrigin;
 use regwatch::documents::{publish, report};
 use regwatch::util::defaults::Origin;
 
@@ -30,6 +31,16 @@ pub struct ReportArgs {
     /// findings, NIST AI RMF coverage and AI-versus-human change metrics.
     #[arg(long, value_name = "PATH")]
     audit: Vec<PathBuf>,
+    /// Findings an engine computed where the logs are (Spark, Trino/Athena, DuckDB), in
+    /// the findings schema (Parquet, CSV or JSON lines; GUIDE.md "Outputs"), for section 4
+    /// instead of the logs (default: config `[audit] findings`). Rejected rows exit 6.
+    #[arg(long, value_name = "FILE", conflicts_with = "audit")]
+    findings: Option<PathBuf>,
+    /// Do not run the Sigma rules shipped in the mappings folder's `sigma/` (as for
+    /// `audit`): an engine's findings have none, and a findings file cannot say which
+    /// rules saw records and found nothing, so the coverage compares only without them.
+    #[arg(long)]
+    no_sigma: bool,
     #[command(flatten)]
     waivers: WaiverArgs,
 }
@@ -41,7 +52,19 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
     let loaded = args.input.load(config)?;
     let month = report::Month::parse(&args.month, loaded.tz)?;
     let mut sources = loaded.sources.clone();
-    let audit = if args.audit.is_empty() {
+    // The logs given, else a findings file (given, else the config's).
+    let findings = if args.audit.is_empty() {
+        args.findings
+            .clone()
+            .or_else(|| loaded.config.findings_file())
+    } else {
+        None
+    };
+    let origin = match findings {
+        Some(_) => AuditOrigin::Findings,
+        None => AuditOrigin::Logs,
+    };
+    let audit = if args.audit.is_empty() && findings.is_none() {
         None
     } else {
         let waivers = args.waivers.file(&loaded.config);
@@ -56,20 +79,27 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
             redact: args.input.redact,
             max_record_bytes: audit::MAX_RECORD_BYTES,
             sigma: audit::SigmaChoice {
-                shipped: true,
+                shipped: !args.no_sigma,
                 folders: Vec::new(),
             },
             waivers: waivers.as_deref(),
             today: today(now, loaded.tz),
         };
-        let report = audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?;
+        let report = match &findings {
+            Some(file) => audit::findings_io::findings_request(&loaded.config, &request, file)?,
+            None => audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?,
+        };
         eprintln!("{}", counts_line(&report));
         for line in render::waiver_lines(&report) {
             eprintln!("{line}");
         }
         sources.extend(waivers.map(Origin::File));
         write_quarantine(&report, None, false)?;
-        sources.extend(report.files.iter().map(|f| Origin::File(PathBuf::from(f))));
+        match &findings {
+            // The evidence files a findings file names are where the engine read them.
+            Some(file) => sources.push(Origin::File(file.clone())),
+            None => sources.extend(report.files.iter().map(|f| Origin::File(PathBuf::from(f)))),
+        }
         Some(report)
     };
     let evaluation = loaded.evaluate(now, &|_| true);
@@ -84,6 +114,7 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
         now,
         tz: loaded.tz,
         audit: audit.as_ref(),
+        audit_origin: origin,
     })?;
     let out = args
         .out
@@ -102,6 +133,12 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
     );
     for p in written {
         println!("wrote {}", p.display());
+    }
+    // A findings row rejected is a finding perhaps lost: never all clear (6).
+    let lost = findings.is_some() && audit.as_ref().is_some_and(|a| !a.rejected.is_empty());
+    if lost {
+        eprintln!("some findings rows were rejected (section 6 lists them): exit 6");
+        return Ok(ExitCode::from(super::inputs::INPUT_PROBLEMS));
     }
     Ok(super::inputs::exit_code(0, &loaded))
 }

@@ -2,6 +2,7 @@
 //! drafts for regulators, and the report's files with their manifest (`publish`).
 //! Drawing them as PDF is in `render`.
 
+pub mod data_quality;
 pub mod drafts;
 pub mod publish;
 pub mod register;

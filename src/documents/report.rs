@@ -13,6 +13,8 @@ use crate::audit::model::Finding;
 use crate::audit::AuditReport;
 use crate::clock::{human_duration, local_text};
 use crate::config::Organisation;
+use crate::documents::data_quality::{self, AuditOrigin};
+pub use crate::documents::data_quality::{InputIssue, InputQuality};
 use crate::documents::register::RegisterEntry;
 use crate::error::bad_input;
 use crate::incidents::ingest::IngestReport;
@@ -161,36 +163,6 @@ pub struct ServiceSection {
     pub chart_svg: String,
 }
 
-/// One input file, so the reader knows what the report rests on.
-#[derive(Debug, Clone, Serialize)]
-pub struct InputQuality {
-    pub file: String,
-    /// `incidents`, or the audit log's format (`audit: cloudtrail`, ...).
-    pub kind: String,
-    pub read: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    /// Records that are not events to check (other stages of a Kubernetes request).
-    pub skipped: u64,
-    /// Accepted rows with a field that could not be used.
-    pub with_problems: u64,
-    /// Why the file, or the rest of it, was not read (rejected whole, or skipped).
-    pub note: Option<String>,
-}
-
-/// A row rejected, or a field of a kept row that could not be used: what the numbers in
-/// the report do not rest on.
-#[derive(Debug, Clone, Serialize)]
-pub struct InputIssue {
-    pub file: String,
-    pub location: String,
-    pub id: String,
-    pub field: String,
-    pub reason: String,
-    /// `rejected` (the row is not in the report) or `kept` (the row is, without the field).
-    pub outcome: &'static str,
-}
-
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonthlyReport {
@@ -245,6 +217,9 @@ pub struct AiOperations {
     pub subcategories: usize,
     /// The month's change metrics, AI-driven against human.
     pub metrics: Vec<crate::audit::metrics::ChangeMetrics>,
+    /// Why the change metrics are not shown (section 4 from a findings file), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_note: Option<&'static str>,
     pub failure_rate_bars: Vec<Bar>,
     pub failure_rate_svg: String,
     pub lead_time_bars: Vec<Bar>,
@@ -315,8 +290,13 @@ fn severity_label(s: crate::controls::Severity) -> String {
 }
 
 /// Section 4 from an audit: the findings first seen in `month`, the coverage they give,
-/// and the month's change metrics.
-pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOperations> {
+/// and the month's change metrics (none from a findings file, which says so).
+pub fn ai_operations(
+    month: &Month,
+    audit: &AuditReport,
+    origin: AuditOrigin,
+    tz: Tz,
+) -> Result<AiOperations> {
     use crate::audit::event::millis_to_time;
     let mut in_month: Vec<std::borrow::Cow<Finding>> = Vec::new();
     for f in audit.findings.iter()? {
@@ -442,7 +422,8 @@ pub fn ai_operations(month: &Month, audit: &AuditReport, tz: Tz) -> Result<AiOpe
         .filter_map(|m| Some(Bar::done(who(&m.driven_by), m.lead_time_hours?)))
         .collect();
     Ok(AiOperations {
-        read: audit_read_line(audit),
+        read: data_quality::audit_read_line(audit, origin),
+        metrics_note: (origin == AuditOrigin::Findings).then_some(data_quality::METRICS_NEED_LOGS),
         findings: in_month.len(),
         by_severity,
         by_policy,
@@ -589,26 +570,6 @@ fn audit_covers(audit: &AuditReport, month: Option<&Month>) -> bool {
     }
 }
 
-/// What the audit read, counts with thousands separators, for section 4.
-fn audit_read_line(audit: &AuditReport) -> String {
-    let t = &audit.totals;
-    let mut s = format!(
-        "{} file(s), {} record(s) read: {} accepted, {} rejected",
-        thousands(t.files),
-        thousands(t.read),
-        thousands(t.accepted),
-        thousands(t.rejected)
-    );
-    if t.skipped > 0 {
-        s.push_str(&format!(
-            ", {} skipped ({})",
-            thousands(t.skipped),
-            crate::audit::render::skip_reasons(audit)
-        ));
-    }
-    s
-}
-
 fn high_findings(month: &Month, audit: Option<&AuditReport>) -> Result<usize> {
     let Some(a) = audit else {
         return Ok(0);
@@ -701,6 +662,8 @@ pub struct ReportInputs<'a> {
     pub tz: Tz,
     /// What `regwatch audit` found, for section 4 and the headline.
     pub audit: Option<&'a AuditReport>,
+    /// Whether `audit` was read from the logs or from a findings file.
+    pub audit_origin: AuditOrigin,
 }
 
 pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
@@ -847,27 +810,14 @@ pub fn build(r: &ReportInputs) -> Result<MonthlyReport> {
         ico_limit_hours: ico_limit,
         late_reasons,
         services,
-        ai_operations: r.audit.map(|a| ai_operations(&month, a, tz)).transpose()?,
+        ai_operations: r
+            .audit
+            .map(|a| ai_operations(&month, a, r.audit_origin, tz))
+            .transpose()?,
         ai_caused,
         register: crate::documents::register::build(&in_month, r.deadlines, tz),
-        inputs: input_quality(r.inputs, r.audit),
-        input_issues: r
-            .inputs
-            .iter()
-            .flat_map(|i| {
-                let rejected = i.rejected.iter().map(|x| (x, "rejected"));
-                let kept = i.problems.iter().map(|x| (x, "kept"));
-                rejected.chain(kept)
-            })
-            .map(|(x, outcome)| InputIssue {
-                file: x.file.clone(),
-                location: x.location.to_string(),
-                id: x.id.clone(),
-                field: x.field.clone(),
-                reason: x.reason.clone(),
-                outcome,
-            })
-            .collect(),
+        inputs: data_quality::inputs(r.inputs, r.audit, r.audit_origin),
+        input_issues: data_quality::issues(r.inputs, r.audit, r.audit_origin),
     })
 }
 
@@ -881,53 +831,6 @@ fn hours_bar(d: &Deadline, now: DateTime<Utc>) -> Option<Bar> {
         value: ((end - start).num_minutes() as f64 / 6.0).round() / 10.0,
         open: d.done_at.is_none(),
     })
-}
-
-/// Every input file: the incident files, then each audit log read, rejected whole or found
-/// and skipped, with why.
-fn input_quality(incidents: &[IngestReport], audit: Option<&AuditReport>) -> Vec<InputQuality> {
-    let mut rows: Vec<InputQuality> = incidents
-        .iter()
-        .map(|i| InputQuality {
-            file: i.file.clone(),
-            kind: "incidents".into(),
-            read: i.read,
-            accepted: i.accepted,
-            rejected: i.rejected_count(),
-            skipped: 0,
-            with_problems: i.with_problems(),
-            note: None,
-        })
-        .collect();
-    let Some(a) = audit else {
-        return rows;
-    };
-    rows.extend(a.sources.iter().map(|s| {
-        InputQuality {
-            file: s.file.clone(),
-            kind: format!("audit: {}", s.format.map_or("unknown", |f| f.as_str())),
-            read: s.read,
-            accepted: s.accepted,
-            rejected: s.rejected,
-            skipped: s.skipped,
-            with_problems: 0,
-            note: s
-                .file_rejected
-                .as_ref()
-                .map(|r| format!("rejected whole: {r}")),
-        }
-    }));
-    rows.extend(a.skipped_files.iter().map(|s| InputQuality {
-        file: s.file.clone(),
-        kind: "audit".into(),
-        read: 0,
-        accepted: 0,
-        rejected: 0,
-        skipped: 0,
-        with_problems: 0,
-        note: Some(format!("not read: {}", s.reason)),
-    }));
-    rows
 }
 
 /// A coverage row's policies: the guardrail policies by id, the Sigma rules counted.

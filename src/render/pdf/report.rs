@@ -456,6 +456,10 @@ fn ai_operations(l: &mut Layout, ai: &AiOperations) {
         );
     }
     l.heading("Change metrics: AI-driven against human changes", 11.0);
+    if let Some(note) = ai.metrics_note {
+        l.paragraph(note, 9.0);
+        return;
+    }
     let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
     let rows: Vec<Vec<String>> = ai
         .metrics

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::model::{hash, EventRef, Finding, MAX_REFS};
 use super::spill::{partition_of, Dec, Enc, PartitionFiles, Partitions, PARTITIONS};
@@ -30,6 +30,9 @@ pub(crate) struct Gathering {
     pub actors: Vec<String>,
     pub resources: Vec<String>,
     pub resource_count: u64,
+    /// Hashes of the distinct resources past the listed ones, so `resource_count` counts
+    /// each resource once however many there are.
+    more_resources: FxHashSet<u64>,
     pub events: Vec<EventRef>,
     pub event_count: u64,
     pub first_at: i64,
@@ -44,6 +47,7 @@ impl Gathering {
             actors: Vec::new(),
             resources: Vec::new(),
             resource_count: 0,
+            more_resources: FxHashSet::default(),
             events: Vec::new(),
             event_count: 0,
             first_at: i64::MAX,
@@ -69,11 +73,14 @@ impl Gathering {
         {
             self.actors.push(actor.to_string());
         }
-        if !resource.is_empty() && !self.resources.iter().any(|r| r == resource) {
+        if resource.is_empty() || self.resources.iter().any(|r| r == resource) {
+            return;
+        }
+        if self.resources.len() < MAX_REFS {
+            self.resources.push(resource.to_string());
             self.resource_count += 1;
-            if self.resources.len() < MAX_REFS {
-                self.resources.push(resource.to_string());
-            }
+        } else if self.more_resources.insert(hash(resource)) {
+            self.resource_count += 1;
         }
     }
 
@@ -109,6 +116,7 @@ impl Gathering {
             actors,
             resources,
             resource_count,
+            more_resources: FxHashSet::default(),
             events,
             event_count: d.u64()?,
             first_at: d.i64()?,
@@ -241,7 +249,13 @@ impl FindingStore {
         if self.gathering.contains_key(&key) || self.gathering.len() < self.budget {
             self.gathering.insert(key, g);
         } else {
-            self.write_op(PUT, policy, &key.1, |e| g.encode(e));
+            self.write_op(PUT, policy, &key.1, |e| {
+                g.encode(e);
+                e.u32(g.more_resources.len() as u32);
+                for h in &g.more_resources {
+                    e.u64(*h);
+                }
+            });
         }
     }
 
@@ -315,7 +329,11 @@ fn gather_partition(
                     .add(event, actor, resource);
             }
             PUT => {
-                gathering.insert((policy, group), Gathering::decode(d)?);
+                let mut g = Gathering::decode(d)?;
+                for _ in 0..d.u32()? {
+                    g.more_resources.insert(d.u64()?);
+                }
+                gathering.insert((policy, group), g);
             }
             _ => return None,
         }
@@ -738,7 +756,58 @@ impl<'a> Iterator for FindingIter<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::permute;
+    use super::{permute, EventRef, FindingStore, Gathering, MAX_REFS};
+
+    /// 30 resources, each seen three times: 30, not one more per repeat past the listed.
+    fn add_resources(add: &mut dyn FnMut(EventRef, &str)) {
+        for round in 0..3u64 {
+            for r in 0..30u64 {
+                let at = (round * 30 + r) as i64;
+                add(
+                    EventRef {
+                        source: 0,
+                        line: at as u64,
+                        at,
+                    },
+                    &format!("db-{r}"),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_resource_past_the_listed_ones_counts_once() {
+        let mut g = Gathering::new(String::new(), String::new());
+        add_resources(&mut |e, r| g.add(e, "agent", r));
+        assert_eq!(g.resources.len(), MAX_REFS);
+        assert_eq!((g.resource_count, g.event_count), (30, 90));
+    }
+
+    #[test]
+    fn a_finding_spilled_whole_or_added_to_on_disk_counts_its_resources_once() {
+        let catalogue = crate::controls::Catalogue::load(None).unwrap();
+        let (policies, _) = crate::controls::load_policies(None, None, &catalogue).unwrap();
+        // Budget 0: everything goes to the partition files, by ADD...
+        let mut store = FindingStore::new(0);
+        add_resources(&mut |e, r| {
+            store.add(0, "g", String::new(), "", e, "agent", r);
+        });
+        // ...and by PUT, then ADDs to the same finding.
+        let mut g = Gathering::new(String::new(), String::new());
+        add_resources(&mut |e, r| g.add(e, "agent", r));
+        store.put(0, "h".into(), g);
+        add_resources(&mut |e, r| {
+            store.add(0, "h", String::new(), "", e, "agent", r);
+        });
+        let findings = store.finish(policies.iter()).unwrap();
+        let counts: Vec<(u64, u64)> = findings
+            .iter()
+            .unwrap()
+            .map(|f| f.map(|f| (f.resource_count, f.event_count)))
+            .collect::<anyhow::Result<_>>()
+            .unwrap();
+        assert_eq!(counts, vec![(30, 90), (30, 180)]);
+    }
 
     #[test]
     fn permute_puts_each_item_where_the_order_says() {

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use super::inputs::emit;
-use regwatch::audit::sql::{self, Dialect, SqlRequest, SqlSource};
+use regwatch::audit::sql::{self, Dialect, SqlInput, SqlRequest, SqlSource};
 use regwatch::config::Config;
 use regwatch::controls::{load_policies, Catalogue};
 
@@ -73,7 +73,7 @@ pub fn exec(config: Config, args: SqlArgs) -> Result<ExitCode> {
         source: match args.source {
             SqlSourceArg::Native => SqlSource::Native,
         },
-        input: &input,
+        inputs: &[SqlInput::named(dialect, &input)],
         policies: &policies,
         input_tz: config.input_tz()?,
         display_tz: config.display_tz()?,

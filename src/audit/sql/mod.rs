@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 use crate::audit::policies::compile as check_policies;
 use crate::controls::Policy;
 pub use dialect::Dialect;
-use native::Input;
+pub use native::Input as SqlInput;
 use policies::{Compiled, LISTED};
 
 /// The audit sources a script can read.
@@ -32,8 +32,9 @@ pub enum SqlSource {
 pub struct SqlRequest<'a> {
     pub dialect: Dialect,
     pub source: SqlSource,
-    /// DuckDB: the JSON-lines files (a path or glob); Spark, Trino: the table.
-    pub input: &'a str,
+    /// Where the events are read from (`SqlInput::named` for `regwatch sql --input`); an
+    /// engine run reads several files, in the order a run reads them.
+    pub inputs: &'a [SqlInput],
     pub policies: &'a [Policy],
     /// Events' local times without an offset are in this zone.
     pub input_tz: Tz,
@@ -45,7 +46,19 @@ pub struct SqlRequest<'a> {
 
 /// The script, and what went into it.
 pub struct SqlScript {
+    /// What `regwatch sql` writes: the header comment, the settings and the query.
     pub text: String,
+    /// The session settings to run first (`SET ...`), each one statement without `;`.
+    pub settings: Vec<String>,
+    /// The one query whose result is the findings (no `;`).
+    pub query: String,
+    /// A query over the same CTEs listing the records a run would reject:
+    /// `source_file`, `source_line`, `problem` and the record's `timestamp`, `actor`,
+    /// `action`, `resource`.
+    pub rejects: String,
+    /// A query over the same CTEs counting the records of each file: `source_file`,
+    /// `records`, `rejected`, and `first_ms`, `last_ms` (the accepted events' times).
+    pub counts: String,
     pub expressed: Vec<String>,
     /// Policy id and why it is not in the script.
     pub refused: Vec<(String, String)>,
@@ -82,24 +95,33 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
             Compiled::Refused(why) => refused.push((p.id.clone(), format!("{}: {why}", p.kind))),
         }
     }
-    let input = match d {
-        Dialect::Duckdb => Input::Files(req.input),
-        Dialect::Spark | Dialect::Trino => Input::Table(req.input),
-    };
-    let mut text = header(req, &expressed, &refused, &skipped);
-    text.push_str(&session(d, req.input_tz));
-    text.push_str(&format!(
-        "WITH {events},\nregwatch_hits AS (\n{hits}\n)\n{findings};\n",
-        events = native::events_view(d, &input),
+    let events = native::events_view(d, req.inputs);
+    let query = format!(
+        "WITH {events},\nregwatch_hits AS (\n{hits}\n)\n{findings}",
         hits = if selects.is_empty() {
             no_hits(d)
         } else {
             selects.join("\n  UNION ALL\n")
         },
         findings = findings(d, req.policies, &direct),
-    ));
+    );
+    let mut text = header(req, &expressed, &refused, &skipped);
+    text.push_str(&session_comment(d, req.input_tz));
+    text.push_str(&query);
+    text.push_str(";\n");
+    let accepted = |c: &str| format!("CASE WHEN problem IS NULL THEN {c} END");
     Ok(SqlScript {
         text,
+        settings: vec![session(d, req.input_tz)],
+        query,
+        rejects: format!(
+            "WITH {events}\nSELECT source_file, source_line, problem, timestamp, actor, action, resource\nFROM regwatch_events WHERE problem IS NOT NULL"
+        ),
+        counts: format!(
+            "WITH {events}\nSELECT source_file, count(*) AS records, count(problem) AS rejected,\n  min({first}) AS first_ms, max({last}) AS last_ms\nFROM regwatch_events GROUP BY source_file",
+            first = accepted("at_ms"),
+            last = accepted("at_ms"),
+        ),
         expressed,
         refused,
         skipped,
@@ -147,13 +169,22 @@ fn header(
     h
 }
 
-/// Session settings: local times without an offset are read in the input time zone.
+/// The session setting: local times without an offset are read in the input time zone.
 fn session(d: Dialect, tz: Tz) -> String {
     let tz = d.quote(tz.name());
     match d {
-        Dialect::Duckdb => format!("SET TimeZone = {tz};\n"),
-        Dialect::Spark => format!("SET spark.sql.session.timeZone = {tz};\n"),
-        Dialect::Trino => format!("-- In Trino, run first: SET TIME ZONE {tz};\n"),
+        Dialect::Duckdb => format!("SET TimeZone = {tz}"),
+        Dialect::Spark => format!("SET spark.sql.session.timeZone = {tz}"),
+        Dialect::Trino => format!("SET TIME ZONE {tz}"),
+    }
+}
+
+/// The session setting as the script writes it (Trino's as a comment: a client runs it
+/// on its own, and Athena has no such statement).
+fn session_comment(d: Dialect, tz: Tz) -> String {
+    match d {
+        Dialect::Trino => format!("-- In Trino, run first: {};\n", session(d, tz)),
+        Dialect::Duckdb | Dialect::Spark => format!("{};\n", session(d, tz)),
     }
 }
 

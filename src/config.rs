@@ -287,6 +287,9 @@ pub struct EnvironmentMap {
     pub clusters: BTreeMap<String, String>,
     /// The waivers file (`--waivers` overrides it); relative to the config's folder.
     pub waivers: Option<PathBuf>,
+    /// The engine `regwatch audit` runs the policies on (`--engine` overrides it):
+    /// `native`, `duckdb` or `spark`.
+    pub engine: Option<String>,
 }
 
 /// One legal entity of the group, as `[[entities]]` states it: who reports, from where,

@@ -53,7 +53,7 @@ pub struct SqlScript {
     /// The one query whose result is the findings (no `;`).
     pub query: String,
     /// A query over the same CTEs listing the records a run would reject:
-    /// `source_file`, `source_line`, `problem` and the record's `timestamp`, `actor`,
+    /// `source_file`, `source_line`, `problem` and the record's `actor`,
     /// `action`, `resource`.
     pub rejects: String,
     /// A query over the same CTEs counting the records of each file: `source_file`,
@@ -115,7 +115,7 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
         settings: vec![session(d, req.input_tz)],
         query,
         rejects: format!(
-            "WITH {events}\nSELECT source_file, source_line, problem, timestamp, actor, action, resource\nFROM regwatch_events WHERE problem IS NOT NULL"
+            "WITH {events}\nSELECT source_file, source_line, problem, actor, action, resource\nFROM regwatch_events WHERE problem IS NOT NULL"
         ),
         counts: format!(
             "WITH {events}\nSELECT source_file, count(*) AS records, count(problem) AS rejected,\n  min({first}) AS first_ms, max({last}) AS last_ms\nFROM regwatch_events GROUP BY source_file",
@@ -174,7 +174,8 @@ fn session(d: Dialect, tz: Tz) -> String {
     let tz = d.quote(tz.name());
     match d {
         Dialect::Duckdb => format!("SET TimeZone = {tz}"),
-        Dialect::Spark => format!("SET spark.sql.session.timeZone = {tz}"),
+        // Spark's `SET key = value` keeps quotes in the value: `SET TIME ZONE` reads a literal.
+        Dialect::Spark => format!("SET TIME ZONE {tz}"),
         Dialect::Trino => format!("SET TIME ZONE {tz}"),
     }
 }

@@ -246,7 +246,7 @@ SELECT policy,
   min_by(detail, at_ms) AS detail
 FROM (
   SELECT *,
-    CASE WHEN source_file IS NULL THEN '' ELSE {place} END AS place,
+    CASE WHEN source_file IS NULL OR source_line IS NULL THEN '' ELSE {place} END AS place,
     -- A finding lists its first {LISTED} actors, and first `kept` resources and events, in read order.
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_actor, actor) AS actor_rank,
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_resource, resource) AS resource_rank,

@@ -182,9 +182,18 @@ fn event_key(d: Dialect, inputs: &[Input]) -> String {
     } else if !inputs.iter().any(located) {
         d.concat(&fields)
     } else {
+        // (DuckDB's concat reads NULL as empty text: test for it first.)
+        let record = d.concat(&[
+            "source_file",
+            "'#'",
+            &format!("CAST(record_no AS {})", d.text_type()),
+        ]);
         let mut with_file = vec!["coalesce(source_file, '')", "'|'"];
         with_file.extend_from_slice(&fields);
-        format!("coalesce({line}, {})", d.concat(&with_file))
+        format!(
+            "CASE WHEN source_line IS NOT NULL THEN {line} WHEN record_no IS NOT NULL THEN {record} ELSE {} END",
+            d.concat(&with_file)
+        )
     }
 }
 

@@ -308,3 +308,36 @@ fn a_missing_engine_says_what_to_install() {
     ]);
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+/// An engine that fails says why (the end of what it said), exit 5, and leaves no
+/// temporary file: DuckDB refuses a JSON-lines file that is not UTF-8 (a run rejects the
+/// line).
+#[test]
+fn a_failing_engine_says_why_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tmp, input) = (dir.path().join("tmp"), dir.path().join("latin1.jsonl"));
+    std::fs::create_dir(&tmp).unwrap();
+    let mut bytes = std::fs::read(root().join("tests/fixtures/audit/bad.jsonl")).unwrap();
+    bytes.extend_from_slice(b"{\"timestamp\": \"2026-11-10T10:00:00Z\", \"actor\": \"h.\xff\"}\n");
+    std::fs::write(&input, bytes).unwrap();
+    let quarantine = dir.path().join("q.csv");
+    let run = regwatch_env(
+        &root(),
+        &[
+            "audit",
+            "--config",
+            "regwatch.toml",
+            "--engine",
+            "duckdb",
+            input.to_str().unwrap(),
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("DuckDB failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("utf-8"), "{}", run.stderr);
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left {left:?}");
+}

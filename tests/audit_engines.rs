@@ -341,3 +341,57 @@ fn a_failing_engine_says_why_and_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "left {left:?}");
 }
+
+/// `[audit] engine` in regwatch.toml chooses the engine when --engine is not given; a
+/// name that is no engine is bad input.
+#[test]
+fn the_engine_can_be_chosen_in_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |engine: &str| {
+        let path = dir.path().join(format!("{engine}.toml"));
+        let text = format!(
+            "[paths]\nmappings = \"{}\"\n\n[audit]\nengine = \"{engine}\"\n",
+            root().join("mappings").display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let quarantine = dir.path().join("q.csv");
+    let run = |config: &Path, more: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--config",
+            config.to_str().unwrap(),
+            "tests/fixtures/audit/policies.jsonl",
+            "--format",
+            "json",
+            "-o",
+            "/dev/null",
+            "--quarantine",
+            quarantine.to_str().unwrap(),
+        ];
+        args.extend_from_slice(more);
+        regwatch(&args)
+    };
+    let duckdb = config("duckdb");
+    let chosen = run(&duckdb, &[]);
+    assert_eq!(chosen.code, 0, "{chosen:?}");
+    assert!(
+        chosen.stderr.contains("engine duckdb: "),
+        "{}",
+        chosen.stderr
+    );
+    let overridden = run(&duckdb, &["--engine", "native"]);
+    assert!(
+        !overridden.stderr.contains("engine duckdb: "),
+        "{}",
+        overridden.stderr
+    );
+    let unknown = run(&config("presto"), &[]);
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("use native, duckdb or spark"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{on_path, run_command, EngineFile, Outputs};
+use super::shared::{on_path, run_command, EngineFile, Outputs};
 use crate::audit::event::NATIVE_FIELDS;
 use crate::audit::sources::SourceFormat;
 use crate::audit::sql::{Dialect, SqlInput, SqlScript};

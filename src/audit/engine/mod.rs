@@ -10,20 +10,21 @@
 //! dialect refuses are returned by name. One file per engine: `duckdb`, `spark`.
 
 mod duckdb;
+mod shared;
 mod spark;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use super::findings_io::read_findings;
 use super::sources::{discover, SkippedFile, SourceFormat, SourceSummary};
-use super::sql::{compile, Dialect, SqlRequest, SqlScript, SqlSource};
+use super::sql::{compile, Dialect, SqlRequest, SqlSource};
 use super::{finish_request, waivers, AuditReport, AuditRequest, AuditSetup, Totals};
 use crate::error::bad_input;
 use crate::incidents::ingest::{Location, Rejection};
+use shared::{EngineFile, Outputs};
 
 /// The engine a run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,34 +57,6 @@ pub struct EngineRun {
     pub report: AuditReport,
     pub refused: Vec<(String, String)>,
     pub timings: Vec<String>,
-}
-
-/// A file the engine reads: its path, the name a run gives it, and its format.
-#[derive(Debug, Clone)]
-pub(crate) struct EngineFile {
-    pub path: PathBuf,
-    pub name: String,
-    pub format: SourceFormat,
-}
-
-/// Where an engine writes its results, in the run's temporary folder.
-pub(crate) struct Outputs {
-    /// The findings, as Parquet (`findings.parquet`) or, when the engine wrote none,
-    /// JSON lines (`findings.jsonl`).
-    pub findings: PathBuf,
-    /// JSON lines of the script's `rejects` and `counts` queries.
-    pub rejects: PathBuf,
-    pub counts: PathBuf,
-}
-
-impl Outputs {
-    fn in_dir(dir: &Path) -> Outputs {
-        Outputs {
-            findings: dir.join("findings.parquet"),
-            rejects: dir.join("rejects.json"),
-            counts: dir.join("counts.json"),
-        }
-    }
 }
 
 /// Runs the enabled policies over the inputs on `engine` and reads its results back into
@@ -266,14 +239,15 @@ impl Plan {
                 };
                 last = last.max(c.last_ms);
             }
-            sources.push(SourceSummary {
-                file: f.name.clone(),
-                format: Some(f.format),
-                read,
-                accepted: read - bad.min(read),
-                rejected: bad,
-                ..SourceSummary::default()
-            });
+            sources.push(counted(&f.name, Some(f.format), read, bad));
+        }
+        // Records the engine counted under a name no file has (it named a file its own
+        // way): kept, under that name, so that the totals still reconcile.
+        let known =
+            |c: &&Count| (self.files.iter()).any(|f| c.source_file.as_deref() == Some(&f.name));
+        for c in counts.iter().filter(|c| !known(c)) {
+            let name = c.source_file.clone().unwrap_or_default();
+            sources.push(counted(&name, None, c.records, c.rejected));
         }
         rejected.extend(rejects.iter().map(Reject::rejection));
         for (file, reason) in self.whole {
@@ -311,6 +285,18 @@ impl Plan {
         report.totals = totals;
         report.rejected = rejected;
         report.skipped_files = self.skipped;
+    }
+}
+
+/// A file's summary from the engine's counts.
+fn counted(file: &str, format: Option<SourceFormat>, read: u64, rejected: u64) -> SourceSummary {
+    SourceSummary {
+        file: file.to_string(),
+        format,
+        read,
+        accepted: read - rejected.min(read),
+        rejected,
+        ..SourceSummary::default()
     }
 }
 
@@ -372,46 +358,4 @@ fn json_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
                 .with_context(|| format!("{}: cannot read {l:?}", path.display()))
         })
         .collect()
-}
-
-/// A program on PATH, if there is one.
-pub(crate) fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
-/// Runs an engine's command; when it fails, the error says so with the end of what it
-/// wrote on standard error (its own log is not shown otherwise).
-pub(crate) fn run_command(engine: &str, cmd: &mut Command) -> Result<Output> {
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start {engine}: {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Spark's INFO lines say nothing about why it failed.
-        let lines: Vec<&str> = said.lines().filter(|l| !l.contains(" INFO ")).collect();
-        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        anyhow::bail!(
-            "{engine} failed ({}); the end of what it said:\n{tail}",
-            out.status
-        );
-    }
-    Ok(out)
-}
-
-/// A script's file list as text for an engine (JSON), with the plan's other parts.
-pub(crate) fn script_parts(script: &SqlScript) -> serde_json::Value {
-    serde_json::json!({
-        "settings": script.settings,
-        "query": script.query,
-        "rejects": script.rejects,
-        "counts": script.counts,
-    })
 }

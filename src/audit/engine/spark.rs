@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{on_path, run_command, script_parts, EngineFile, Outputs};
+use super::shared::{on_path, run_command, script_parts, EngineFile, Outputs};
 use crate::audit::event::NATIVE_FIELDS;
 use crate::audit::sql::{SqlInput, SqlScript};
 use crate::error::bad_input;

@@ -90,6 +90,16 @@ fn counts(run: &Run) -> String {
         .to_string()
 }
 
+/// `regwatch audit --config CONFIG ARGS --format json -o /dev/null --quarantine FILE`:
+/// what it says on standard error, and its exit status.
+fn audit_json(config: &Path, quarantine: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["audit", "--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json", "-o", "/dev/null", "--quarantine"]);
+    all.push(quarantine.to_str().unwrap());
+    regwatch(&all)
+}
+
 /// Runs the native engine, DuckDB and Spark on `inputs` and compares their findings.
 fn same_findings(dir: &Path, policies: &Path, inputs: &[&str], name: &str) {
     let tmp = dir.join("tmp");
@@ -207,21 +217,9 @@ fn bad_records_and_unread_files_are_reported() {
     .unwrap();
     let quarantine = dir.path().join("q.csv");
     let run = |inputs: &[&str]| {
-        let mut args = vec![
-            "audit",
-            "--config",
-            "regwatch.toml",
-            "--engine",
-            "duckdb",
-            "--format",
-            "json",
-            "-o",
-            "/dev/null",
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ];
+        let mut args = vec!["--engine", "duckdb"];
         args.extend_from_slice(inputs);
-        regwatch(&args)
+        audit_json(Path::new("regwatch.toml"), &quarantine, &args)
     };
     let some = run(&["tests/fixtures/audit/bad.jsonl"]);
     assert_eq!(some.code, 0, "{some:?}");
@@ -358,20 +356,9 @@ fn the_engine_can_be_chosen_in_the_config() {
     };
     let quarantine = dir.path().join("q.csv");
     let run = |config: &Path, more: &[&str]| {
-        let mut args = vec![
-            "audit",
-            "--config",
-            config.to_str().unwrap(),
-            "tests/fixtures/audit/policies.jsonl",
-            "--format",
-            "json",
-            "-o",
-            "/dev/null",
-            "--quarantine",
-            quarantine.to_str().unwrap(),
-        ];
+        let mut args = vec!["tests/fixtures/audit/policies.jsonl"];
         args.extend_from_slice(more);
-        regwatch(&args)
+        audit_json(config, &quarantine, &args)
     };
     let duckdb = config("duckdb");
     let chosen = run(&duckdb, &[]);

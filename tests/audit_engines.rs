@@ -293,6 +293,31 @@ fn a_missing_engine_says_what_to_install() {
         assert!(run.stderr.contains(said), "{}", run.stderr);
         assert!(run.stderr.contains("pip install"), "{}", run.stderr);
     }
+    // Spark found, Java not: said before Spark is started.
+    let submit = std::process::Command::new("python3")
+        .args(["-c", "import shutil; print(shutil.which('spark-submit'))"])
+        .output()
+        .unwrap();
+    let submit = String::from_utf8(submit.stdout).unwrap();
+    std::os::unix::fs::symlink(submit.trim(), empty.path().join("spark-submit")).unwrap();
+    let run = regwatch_env(
+        &root(),
+        &[
+            "audit",
+            "--config",
+            "regwatch.toml",
+            "--engine",
+            "spark",
+            "tests/fixtures/audit/policies.jsonl",
+        ],
+        &[("PATH", path), ("SPARK_HOME", ""), ("JAVA_HOME", "")],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("Java is not installed"),
+        "{}",
+        run.stderr
+    );
     // --master is Spark's.
     let run = regwatch(&[
         "audit",

@@ -153,16 +153,20 @@ pub fn run_on_engine(
         engine.name(),
         took.as_secs_f64()
     ));
-    let mut report = if plan.files.is_empty() {
-        std::fs::write(dir.path().join("none.jsonl"), "")?;
-        read_findings(
-            &dir.path().join("none.jsonl"),
-            &setup.policies,
-            &setup.catalogue,
-        )?
+    // A refused policy checked nothing: it is left out of the report (and so of the
+    // coverage) rather than shown with no findings.
+    let checked: Vec<crate::controls::Policy> = (setup.policies.iter())
+        .filter(|p| !script.refused.iter().any(|(id, _)| *id == p.id))
+        .cloned()
+        .collect();
+    let findings = if plan.files.is_empty() {
+        let none = dir.path().join("none.jsonl");
+        std::fs::write(&none, "")?;
+        none
     } else {
-        read_findings(&findings_file(&out), &setup.policies, &setup.catalogue)?
+        findings_file(&out)
     };
+    let mut report = read_findings(&findings, &checked, &setup.catalogue)?;
     if let Some(first) = report.rejected.first() {
         anyhow::bail!(
             "the {} engine wrote {} finding row(s) regwatch cannot read (a bug: please report it); the first: {} {}: {}",

@@ -57,6 +57,12 @@ pub(super) fn run(
     out: &Outputs,
 ) -> Result<Vec<String>> {
     let submit = spark_submit()?;
+    let java_home = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty());
+    if java_home.is_none() && on_path("java").is_none() {
+        return Err(bad_input(
+            "--engine spark: Java is not installed (Spark runs on it): install Java 17 or later (Debian: apt-get install openjdk-17-jre-headless), or set JAVA_HOME",
+        ));
+    }
     let driver = dir.join("spark_driver.py");
     std::fs::write(&driver, DRIVER).context("cannot write the Spark driver")?;
     let mut plan = script_parts(script);

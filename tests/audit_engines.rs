@@ -273,11 +273,9 @@ fn bad_records_and_unread_files_are_reported() {
 fn a_missing_engine_says_what_to_install() {
     let empty = tempfile::tempdir().unwrap();
     let path = empty.path().to_str().unwrap();
-    for (engine, said) in [
-        ("duckdb", "DuckDB is not installed"),
-        ("spark", "Spark is not installed"),
-    ] {
-        let run = regwatch_env(
+    // Only what is in `empty` is on PATH; no SPARK_HOME, no JAVA_HOME.
+    let without = |engine: &str| {
+        regwatch_env(
             &root(),
             &[
                 "audit",
@@ -287,8 +285,14 @@ fn a_missing_engine_says_what_to_install() {
                 engine,
                 "tests/fixtures/audit/policies.jsonl",
             ],
-            &[("PATH", path), ("SPARK_HOME", "")],
-        );
+            &[("PATH", path), ("SPARK_HOME", ""), ("JAVA_HOME", "")],
+        )
+    };
+    for (engine, said) in [
+        ("duckdb", "DuckDB is not installed"),
+        ("spark", "Spark is not installed"),
+    ] {
+        let run = without(engine);
         assert_eq!(run.code, 2, "{run:?}");
         assert!(run.stderr.contains(said), "{}", run.stderr);
         assert!(run.stderr.contains("pip install"), "{}", run.stderr);
@@ -300,18 +304,7 @@ fn a_missing_engine_says_what_to_install() {
         .unwrap();
     let submit = String::from_utf8(submit.stdout).unwrap();
     std::os::unix::fs::symlink(submit.trim(), empty.path().join("spark-submit")).unwrap();
-    let run = regwatch_env(
-        &root(),
-        &[
-            "audit",
-            "--config",
-            "regwatch.toml",
-            "--engine",
-            "spark",
-            "tests/fixtures/audit/policies.jsonl",
-        ],
-        &[("PATH", path), ("SPARK_HOME", ""), ("JAVA_HOME", "")],
-    );
+    let run = without("spark");
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains("Java is not installed"),

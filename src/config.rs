@@ -296,6 +296,9 @@ pub struct EnvironmentMap {
     /// Findings an engine computed, in the findings schema, for `report`'s section 4
     /// (`--findings` and `--audit` override it); relative to the config's folder.
     pub findings: Option<PathBuf>,
+    /// The engine `regwatch audit` runs the policies on (`--engine` overrides it):
+    /// `native`, `duckdb` or `spark`.
+    pub engine: Option<String>,
 }
 
 /// One legal entity of the group, as `[[entities]]` states it: who reports, from where,

@@ -10,60 +10,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{python_support, regwatch, Run};
 use serde_json::Value;
 
-/// `condition` policies testing every kind of `when` test (is, in, not_in, present,
-/// matches with a case the events do not have, not_matches), with a trigger and a near
-/// miss in the samples: CHG-48377 and CHG-48213 are logged AI deletes of production RDS,
-/// CHG-48301 the same deletes without a prompt
-/// (a near miss).
-const CONDITIONS: &str = r#"
-[[policy]]
-id = "test-ai-logged-prod-rds-delete"
-title = "Test: a logged AI delete of a production database"
-severity = "low"
-kind = "condition"
-checks = "test"
-rationale = "test"
-when = [
-  { field = "actor_type", is = "ai_agent" },
-  { field = "operation", in = ["delete"] },
-  { field = "resource", matches = "RDS:*" },
-  { field = "environment", not_in = ["dev", "staging"] },
-  { field = "prompt_ref", is = true },
-]
-nist = ["GOVERN 1.4"]
-
-[[policy]]
-id = "test-ai-without-change"
-title = "Test: an AI change outside any change"
-severity = "low"
-kind = "condition"
-checks = "test"
-rationale = "test"
-when = [
-  { field = "actor_type", is = "ai_agent" },
-  { field = "operation", not_in = ["read", "plan"] },
-  { field = "change_id", present = false },
-  { field = "resource", not_matches = "*/ARCHIVE*" },
-]
-nist = ["GOVERN 1.4"]
-"#;
-
-/// The shipped policies with the example condition switched on, and the test conditions.
-fn policies_file(dir: &Path) -> std::path::PathBuf {
-    let shipped = std::fs::read_to_string(common::root().join("mappings/policies.toml")).unwrap();
-    let example = "kind = \"condition\"\nenabled = false\n";
-    assert!(
-        shipped.contains(example),
-        "the example condition policy moved"
-    );
-    let text = shipped.replace(example, "kind = \"condition\"\n") + CONDITIONS;
-    let path = dir.join("policies.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::findings::{expressed, findings, keys, policies_file, CONDITIONS};
+use common::{python_support, regwatch, Run};
 
 fn sql(args: &[&str]) -> Run {
     let mut all = vec!["sql", "--config", "regwatch.toml"];
@@ -77,50 +27,6 @@ fn duckdb_script(input: &str, script: &Path, args: &[&str]) -> Run {
     all.extend_from_slice(args);
     all.extend_from_slice(&["-o", script.to_str().unwrap()]);
     sql(&all)
-}
-
-/// (policy, change, resources, events) of each finding in `--format findings` JSON lines
-/// (the events tell apart findings with no change or resource: bursts, gaps).
-fn keys(findings: &str, only: &BTreeSet<String>) -> BTreeSet<(String, String, Vec<String>, u64)> {
-    findings
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|f| only.contains(f["policy"].as_str().unwrap()))
-        .map(|f| {
-            let mut resources: Vec<String> = (f["resources"].as_array().unwrap().iter())
-                .map(|r| r.as_str().unwrap().to_string())
-                .collect();
-            resources.sort();
-            (
-                f["policy"].as_str().unwrap().to_string(),
-                f["change_id"].as_str().unwrap().to_string(),
-                resources,
-                f["event_count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// `regwatch audit --policies POLICIES ARGS --format findings`: a run, or findings read back.
-fn findings(dir: &Path, policies: &str, args: &[&str]) -> Run {
-    let quarantine = dir.join("q.csv");
-    let mut all = vec!["audit", "--config", "regwatch.toml", "--policies", policies];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--format", "findings", "--quiet", "--quarantine"]);
-    all.push(quarantine.to_str().unwrap());
-    let run = regwatch(&all);
-    assert!(run.code == 0 || run.code == 1, "{run:?}");
-    run
-}
-
-/// The policies a script says it expresses.
-fn expressed(script: &str) -> BTreeSet<String> {
-    let line = script
-        .lines()
-        .find(|l| l.starts_with("-- Expressed"))
-        .expect("the script lists what it expresses");
-    let list = line.split_once(": ").unwrap().1;
-    list.split(", ").map(str::to_string).collect()
 }
 
 /// The policies a script for native events expresses, checked to be all the shipped
@@ -807,4 +713,69 @@ fn month_account_and_region_prune_partitions_and_events() {
         text.contains("at_ms >= 1790809200000 AND at_ms < 1793491200000"),
         "{text}"
     );
+}
+
+/// The policies a coverage counts as checked (passed or failed), from `audit --coverage
+/// --format json`.
+fn checked_in_coverage(run: &Run) -> BTreeSet<String> {
+    let report: Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    (report["coverage"].as_array().unwrap().iter())
+        .flat_map(|c| c["policies"].as_array().unwrap().iter())
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Findings read back with the script that made them count only the policies it
+/// expresses: the CloudTrail and Kubernetes guardrails (not for native events) and the
+/// Sigma rules (not in any script) checked nothing and are not shown as passing.
+#[test]
+fn findings_with_their_script_count_only_the_policies_it_expresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("findings.sql");
+    let run = duckdb_script("samples/audit/native/changes-2026-11.jsonl", &script, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let expressed = expressed(&std::fs::read_to_string(&script).unwrap());
+    let (parquet, _) = run_duckdb(dir.path(), &script);
+    let coverage = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--config",
+            "regwatch.toml",
+            "--findings",
+            parquet.to_str().unwrap(),
+            "--coverage",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let run = regwatch(&args);
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        checked_in_coverage(&run)
+    };
+    let with_script = coverage(&["--script", script.to_str().unwrap()]);
+    assert_eq!(with_script, expressed, "only what the script expresses");
+    let without = coverage(&[]);
+    for id in [
+        "ct-console-login-without-mfa",
+        "k8s-privileged-workload-in-prod",
+    ] {
+        assert!(!expressed.contains(id), "{id}");
+        assert!(without.contains(id), "{id}: {without:?}");
+        assert!(!with_script.contains(id), "{id}");
+    }
+    // Not a script regwatch wrote: refused, exit 2.
+    let bogus = dir.path().join("bogus.sql");
+    std::fs::write(&bogus, "SELECT 1;\n").unwrap();
+    let run = regwatch(&[
+        "audit",
+        "--config",
+        "regwatch.toml",
+        "--findings",
+        parquet.to_str().unwrap(),
+        "--script",
+        bogus.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("Expressed"), "{run:?}");
 }

@@ -449,12 +449,38 @@ pub fn read_findings(
     })
 }
 
+/// The policies a `regwatch sql` script says it expresses (its `-- Expressed (N): ...`
+/// line): the ones whose findings its result holds. The others (refused, or not for the
+/// script's source) checked nothing and must not count as having found nothing.
+pub fn expressed_in_script(path: &Path) -> Result<BTreeSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let line = (text.lines())
+        .take_while(|l| l.starts_with("--"))
+        .find(|l| l.starts_with("-- Expressed ("))
+        .ok_or_else(|| {
+            bad_input(format!(
+                "{}: not a script `regwatch sql` wrote (no \"-- Expressed (N): ...\" line in its header)",
+                path.display()
+            ))
+        })?;
+    let list = line.split_once("): ").map(|(_, l)| l).unwrap_or("");
+    Ok((list.split(", "))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 /// Reads findings another engine made (`--findings FILE`, in the findings schema) into
 /// the report a run of the same policies would have made; waivers apply as to a run.
+/// With `script` (the `regwatch sql` script the engine ran), only the policies it
+/// expresses count as checked: the others are left out of the report and its coverage.
 pub fn findings_request(
     config: &crate::config::Config,
     request: &super::AuditRequest,
     file: &std::path::Path,
+    script: Option<&Path>,
 ) -> Result<AuditReport> {
     if request.redact {
         return Err(bad_input(
@@ -466,7 +492,17 @@ pub fn findings_request(
     let waivers = (request.waivers)
         .map(|p| super::waivers::Waivers::load(p, request.today))
         .transpose()?;
-    let mut report = read_findings(file, &setup.policies, &setup.catalogue)?;
+    let checked: Vec<Policy> = match script {
+        Some(script) => {
+            let expressed = expressed_in_script(script)?;
+            (setup.policies.iter())
+                .filter(|p| expressed.contains(&p.id))
+                .cloned()
+                .collect()
+        }
+        None => setup.policies.clone(),
+    };
+    let mut report = read_findings(file, &checked, &setup.catalogue)?;
     // The Sigma rules loaded: the findings' policies may be theirs.
     report.sigma = setup.sigma.summary.clone();
     super::finish_request(config, request, report, waivers)

@@ -8,6 +8,7 @@
 
 pub mod change_map;
 pub mod coverage;
+pub mod engine;
 pub mod event;
 pub mod findings;
 pub mod findings_io;

@@ -32,6 +32,17 @@ pub enum AuditFormat {
     Findings,
 }
 
+/// Where the policies run.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// regwatch itself, on this machine.
+    Native,
+    /// DuckDB (its CLI, or Python's duckdb module): the policies compiled to SQL.
+    Duckdb,
+    /// Spark (spark-submit from SPARK_HOME or PATH): the policies compiled to Spark SQL.
+    Spark,
+}
+
 #[derive(Args)]
 pub struct AuditArgs {
     /// Audit files or folders (native JSON lines / CSV / Parquet, CloudTrail trees,
@@ -44,6 +55,19 @@ pub struct AuditArgs {
     /// the outputs, coverage and --fail-on are those of a run. Rejected rows exit 6.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     findings: Option<PathBuf>,
+    /// The `regwatch sql` script that computed --findings: only the policies it expresses
+    /// count as checked (refused ones and those not for its source are left out of the
+    /// coverage instead of passing).
+    #[arg(long, value_name = "SQL", requires = "findings")]
+    script: Option<PathBuf>,
+    /// Where the policies run: native (default, or `[audit] engine` of regwatch.toml),
+    /// duckdb or spark (the policies compiled to SQL and run there; the outputs are a
+    /// run's; GUIDE.md "Running on an engine").
+    #[arg(long, value_enum, conflicts_with = "findings")]
+    engine: Option<EngineArg>,
+    /// Spark's master with --engine spark (default local[*]): yarn, spark://HOST:PORT, ...
+    #[arg(long, value_name = "URL")]
+    master: Option<String>,
     /// Read every input as this format instead of telling it from the file.
     #[arg(long = "input-format", value_enum)]
     input_format: Option<SourceFormatArg>,
@@ -178,16 +202,23 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         waivers: waivers.as_deref(),
         today: today(chrono::Utc::now(), tz),
     };
-    let report = match &args.findings {
-        Some(file) => {
+    let engine = engine(&config, &args)?;
+    let (mut refused, mut engine_timings) = (Vec::new(), Vec::new());
+    let report = match (&args.findings, &engine) {
+        (Some(file), _) => {
             if args.redact {
                 return Err(regwatch::error::bad_input(
                     "--redact cannot tell people from AI agents in a findings file: redact when the engine exports them, or audit the logs",
                 ));
             }
-            audit::findings_io::findings_request(&config, &request, file)?
+            audit::findings_io::findings_request(&config, &request, file, args.script.as_deref())?
         }
-        None => audit::run_request(&config, &request, &incidents, &|done| {
+        (None, Some(engine)) => {
+            let run = audit::engine::run_on_engine(&config, &request, engine)?;
+            (refused, engine_timings) = (run.refused, run.timings);
+            run.report
+        }
+        (None, None) => audit::run_request(&config, &request, &incidents, &|done| {
             bar.set_position(done)
         })?,
     };
@@ -251,6 +282,14 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
         for line in render::waiver_lines(&report) {
             eprintln!("{line}");
         }
+        for line in &engine_timings {
+            eprintln!("  {line}");
+        }
+    }
+    // A policy the engine's dialect cannot express has no findings here: said even with
+    // --quiet, and never all clear.
+    for (id, why) in &refused {
+        eprintln!("  REFUSED {id} (its findings are missing): {why}");
     }
     let gate: Option<Severity> = args.fail_on.map(Into::into);
     // An input that could not be checked (a file rejected whole, or every record of it
@@ -280,8 +319,44 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
     // A waived finding does not trip the gate; an expired waiver's finding can.
     Ok(match (gate, report.worst_unwaived()) {
         (Some(g), Some(w)) if w >= g => ExitCode::from(GATE_TRIPPED),
-        _ if !unread.is_empty() || !lost.is_empty() => ExitCode::from(6),
+        _ if !unread.is_empty() || !lost.is_empty() || !refused.is_empty() => ExitCode::from(6),
         _ => ExitCode::SUCCESS,
+    })
+}
+
+/// The engine of the run: `--engine`, else `[audit] engine`; None for the native one.
+fn engine(config: &Config, args: &AuditArgs) -> Result<Option<audit::engine::Engine>> {
+    let bad = |m: String| regwatch::error::bad_input(m);
+    let chosen = match (args.engine, config.audit.engine.as_deref()) {
+        (Some(e), _) => e,
+        (None, None) => EngineArg::Native,
+        (None, Some(name)) => EngineArg::from_str(name, true).map_err(|_| {
+            bad(format!(
+                "[audit] engine = {name:?} in regwatch.toml: use native, duckdb or spark"
+            ))
+        })?,
+    };
+    if args.findings.is_some() {
+        return Ok(None);
+    }
+    if args.master.is_some() && chosen != EngineArg::Spark {
+        return Err(bad("--master is Spark's: use it with --engine spark".into()));
+    }
+    if chosen != EngineArg::Native && args.incidents.is_some() {
+        return Err(bad(
+            "--incidents (the change metrics) needs a run without --engine: an engine computes only the findings"
+                .into(),
+        ));
+    }
+    Ok(match chosen {
+        EngineArg::Native => None,
+        EngineArg::Duckdb => Some(audit::engine::Engine::Duckdb),
+        EngineArg::Spark => Some(audit::engine::Engine::Spark {
+            master: args
+                .master
+                .clone()
+                .unwrap_or_else(|| "local[*]".to_string()),
+        }),
     })
 }
 

@@ -36,6 +36,10 @@ pub struct ReportArgs {
     /// instead of the logs (default: config `[audit] findings`). Rejected rows exit 6.
     #[arg(long, value_name = "FILE", conflicts_with = "audit")]
     findings: Option<PathBuf>,
+    /// The `regwatch sql` script that computed --findings: only the policies it expresses
+    /// count as checked in section 4's coverage.
+    #[arg(long, value_name = "SQL", requires = "findings")]
+    script: Option<PathBuf>,
     /// Do not run the Sigma rules shipped in the mappings folder's `sigma/` (as for
     /// `audit`): an engine's findings have none, and a findings file cannot say which
     /// rules saw records and found nothing, so the coverage compares only without them.
@@ -86,7 +90,12 @@ pub fn exec(config: Config, args: ReportArgs) -> Result<ExitCode> {
             today: today(now, loaded.tz),
         };
         let report = match &findings {
-            Some(file) => audit::findings_io::findings_request(&loaded.config, &request, file)?,
+            Some(file) => audit::findings_io::findings_request(
+                &loaded.config,
+                &request,
+                file,
+                args.script.as_deref(),
+            )?,
             None => audit::run_request(&loaded.config, &request, &loaded.incidents, &|_| {})?,
         };
         eprintln!("{}", counts_line(&report));

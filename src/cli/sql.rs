@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::inputs::emit;
 use regwatch::audit::sources::vocabulary::SourceMappings;
-use regwatch::audit::sql::{self, Aws, Dialect, Scope, SqlRequest, SqlSource};
+use regwatch::audit::sql::{self, Aws, Dialect, Scope, SqlInput, SqlRequest, SqlSource};
 use regwatch::config::Config;
 use regwatch::controls::{load_policies, Catalogue};
 
@@ -108,7 +108,15 @@ pub fn exec(config: Config, args: SqlArgs) -> Result<ExitCode> {
     let script = sql::compile(&SqlRequest {
         dialect,
         source,
-        input: &input,
+        inputs: &[match source {
+            SqlSource::Native => SqlInput::named(dialect, &input),
+            // The Athena and Security Lake tables (or, for DuckDB, a table expression).
+            SqlSource::CloudTrailAthena | SqlSource::Ocsf => SqlInput::Table {
+                from: input.clone(),
+                columns: None,
+                located: false,
+            },
+        }],
         policies: &policies,
         input_tz: config.input_tz()?,
         display_tz,

@@ -52,6 +52,8 @@ pub enum Location {
     Record(u64),
     /// The file as a whole (it, or the rest of it, could not be read).
     File,
+    /// Somewhere in the file: the engine that read it does not say where (Spark).
+    Unknown,
 }
 
 impl fmt::Display for Location {
@@ -60,6 +62,7 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Record(n) => write!(f, "record {n}"),
             Location::File => write!(f, "(whole file)"),
+            Location::Unknown => write!(f, "(place not known)"),
         }
     }
 }

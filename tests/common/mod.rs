@@ -2,6 +2,7 @@
 //! and a real SMTP server on loopback.
 #![allow(dead_code)]
 
+pub mod findings;
 pub mod pdf;
 
 use std::io::{BufRead, BufReader};

@@ -83,7 +83,11 @@ impl Dialect {
     pub fn millis_of_text(self, text: &str) -> String {
         match self {
             Dialect::Duckdb => format!("epoch_ms(TRY_CAST({text} AS TIMESTAMPTZ))"),
-            Dialect::Spark => format!("unix_millis(try_to_timestamp({text}))"),
+            // Spark reads `HH:MM` without seconds only when no offset follows: the
+            // seconds are added first (`2026-10-25 01:30+01:00` is a time in a run).
+            Dialect::Spark => format!(
+                "unix_millis(try_to_timestamp(regexp_replace({text}, '^(.{{10}}[T ][0-9]{{2}}:[0-9]{{2}})([^:0-9]|$)', '$1:00$2')))"
+            ),
             Dialect::Trino => {
                 format!("CAST(to_unixtime(TRY(from_iso8601_timestamp({text}))) * 1000 AS BIGINT)")
             }

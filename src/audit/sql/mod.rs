@@ -24,7 +24,7 @@ use crate::audit::policies::compile as check_policies;
 use crate::controls::Policy;
 pub use cloudtrail::Aws;
 pub use dialect::Dialect;
-use native::Input;
+pub use native::Input as SqlInput;
 use policies::{Compiled, LISTED};
 pub use scope::Scope;
 
@@ -64,8 +64,9 @@ impl SqlSource {
 pub struct SqlRequest<'a> {
     pub dialect: Dialect,
     pub source: SqlSource,
-    /// DuckDB: the JSON-lines files (a path or glob); Spark, Trino: the table.
-    pub input: &'a str,
+    /// Where the events are read from (`SqlInput::named` for `regwatch sql --input`); an
+    /// engine run reads several files, in the order a run reads them.
+    pub inputs: &'a [SqlInput],
     pub policies: &'a [Policy],
     /// Events' local times without an offset are in this zone.
     pub input_tz: Tz,
@@ -82,7 +83,19 @@ pub struct SqlRequest<'a> {
 
 /// The script, and what went into it.
 pub struct SqlScript {
+    /// What `regwatch sql` writes: the header comment, the settings and the query.
     pub text: String,
+    /// The session settings to run first (`SET ...`), each one statement without `;`.
+    pub settings: Vec<String>,
+    /// The one query whose result is the findings (no `;`).
+    pub query: String,
+    /// A query over the same CTEs listing the records a run would reject:
+    /// `source_file`, `source_line`, `problem` and the record's `actor`,
+    /// `action`, `resource`.
+    pub rejects: String,
+    /// A query over the same CTEs counting the records of each file: `source_file`,
+    /// `records`, `rejected`, and `first_ms`, `last_ms` (the accepted events' times).
+    pub counts: String,
     pub expressed: Vec<String>,
     /// Policy id and why it is not in the script.
     pub refused: Vec<(String, String)>,
@@ -126,19 +139,13 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
         }
     }
     let events = match (req.source, req.aws) {
-        (SqlSource::Native, _) => {
-            let input = match d {
-                Dialect::Duckdb => Input::Files(req.input),
-                Dialect::Spark | Dialect::Trino => Input::Table(req.input),
-            };
-            native::events_view(d, &input, &req.scope)
-        }
+        (SqlSource::Native, _) => native::events_view(d, req.inputs, &req.scope),
         (SqlSource::CloudTrailAthena, Some(aws)) => {
-            let raw = cloudtrail::raw_view(d, req.input, &req.scope);
+            let raw = cloudtrail::raw_view(d, one_table(req)?, &req.scope);
             cloudtrail::events_view(d, &raw, aws, &req.scope, false)
         }
         (SqlSource::Ocsf, Some(aws)) => {
-            let raw = ocsf::raw_view(d, req.input, &req.scope);
+            let raw = ocsf::raw_view(d, one_table(req)?, &req.scope);
             cloudtrail::events_view(d, &raw, aws, &req.scope, true)
         }
         (source, None) => anyhow::bail!(
@@ -146,24 +153,47 @@ pub fn compile(req: &SqlRequest) -> Result<SqlScript> {
             source.as_str()
         ),
     };
-    let mut text = header(req, &expressed, &refused, &skipped);
-    text.push_str(&session(d, req.input_tz));
-    text.push_str(&format!(
-        "WITH {events},\nregwatch_hits AS (\n{hits}\n)\n{findings};\n",
-        events = events,
+    let query = format!(
+        "WITH {events},\nregwatch_hits AS (\n{hits}\n)\n{findings}",
         hits = if selects.is_empty() {
             no_hits(d)
         } else {
             selects.join("\n  UNION ALL\n")
         },
         findings = findings(d, req.policies, &direct),
-    ));
+    );
+    let mut text = header(req, &expressed, &refused, &skipped);
+    text.push_str(&session_comment(d, req.input_tz));
+    text.push_str(&query);
+    text.push_str(";\n");
+    let accepted = |c: &str| format!("CASE WHEN problem IS NULL THEN {c} END");
     Ok(SqlScript {
         text,
+        settings: session(d, req.input_tz),
+        query,
+        rejects: format!(
+            "WITH {events}\nSELECT source_file, source_line, problem, actor, action, resource\nFROM regwatch_events WHERE problem IS NOT NULL"
+        ),
+        counts: format!(
+            "WITH {events}\nSELECT source_file, count(*) AS records, count(problem) AS rejected,\n  min({first}) AS first_ms, max({last}) AS last_ms\nFROM regwatch_events GROUP BY source_file",
+            first = accepted("at_ms"),
+            last = accepted("at_ms"),
+        ),
         expressed,
         refused,
         skipped,
     })
+}
+
+/// The one table the CloudTrail and OCSF sources read.
+fn one_table<'r>(req: &'r SqlRequest) -> Result<&'r str> {
+    match req.inputs {
+        [SqlInput::Table { from, .. }] => Ok(from),
+        _ => anyhow::bail!(
+            "--source {} reads one table (the Athena or Security Lake table), not files",
+            req.source.as_str()
+        ),
+    }
 }
 
 /// The comment at the top: what the script is, what it expresses, refuses and skips.
@@ -200,26 +230,37 @@ fn header(
     h
 }
 
-/// Session settings: local times without an offset are read in the input time zone;
-/// the recursion of `rate-limit` (one step per burst of the actor with the most) is not
-/// capped by Spark (its default cap fails a query past 100 steps); Trino unrolls it to a
-/// fixed depth, failing the query past it.
-fn session(d: Dialect, tz: Tz) -> String {
-    let tz_name = tz.name();
-    let tz = d.quote(tz_name);
+/// The session settings: local times without an offset are read in the input time zone;
+/// on Spark, the recursion of `rate-limit` (one step per burst of the actor with the most)
+/// is not capped (its default cap fails a query past 100 steps). Trino unrolls recursion
+/// to a fixed depth, failing the query past it: a client sets it (see `session_comment`).
+fn session(d: Dialect, tz: Tz) -> Vec<String> {
+    let tz = d.quote(tz.name());
     match d {
-        Dialect::Duckdb => format!("SET TimeZone = {tz};\n"),
-        // Spark takes the rest of `SET key = value` as the value, quotes included; a zone
-        // name has no space or `;`.
-        Dialect::Spark => format!(
-            "SET spark.sql.session.timeZone = {};\nSET spark.sql.cteRecursionLevelLimit = -1;\nSET spark.sql.cteRecursionRowLimit = -1;\n",
-            tz_name
-        ),
+        Dialect::Duckdb => vec![format!("SET TimeZone = {tz}")],
+        // Spark's `SET key = value` keeps quotes in the value: `SET TIME ZONE` reads a literal.
+        Dialect::Spark => vec![
+            format!("SET TIME ZONE {tz}"),
+            "SET spark.sql.cteRecursionLevelLimit = -1".to_string(),
+            "SET spark.sql.cteRecursionRowLimit = -1".to_string(),
+        ],
+        Dialect::Trino => vec![format!("SET TIME ZONE {tz}")],
+    }
+}
+
+/// The session settings as the script writes them (Trino's as a comment: a client runs
+/// them on its own, and Athena has no such statement).
+fn session_comment(d: Dialect, tz: Tz) -> String {
+    match d {
         Dialect::Trino => format!(
-            "-- In Trino, run first: SET TIME ZONE {tz};\n\
+            "-- In Trino, run first: {};\n\
              -- and, for rate-limit policies, SET SESSION max_recursion_depth = N (N more than\n\
-             -- the most bursts one actor has; Athena's is 10):\n"
+             -- the most bursts one actor has; Athena's is 10):\n",
+            session(d, tz).join("; ")
         ),
+        Dialect::Duckdb | Dialect::Spark => {
+            session(d, tz).iter().map(|s| format!("{s};\n")).collect()
+        }
     }
 }
 
@@ -280,7 +321,7 @@ SELECT policy,
   min_by(detail, at_ms) AS detail
 FROM (
   SELECT *,
-    CASE WHEN source_file IS NULL THEN '' ELSE {place} END AS place,
+    CASE WHEN source_file IS NULL OR source_line IS NULL THEN '' ELSE {place} END AS place,
     -- A finding lists its first {LISTED} actors, and first `kept` resources and events, in read order.
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_actor, actor) AS actor_rank,
     dense_rank() OVER (PARTITION BY policy, grp ORDER BY first_resource, resource) AS resource_rank,

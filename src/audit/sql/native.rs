@@ -3,7 +3,7 @@
 //!
 //! DuckDB reads the files itself, a line at a time (so each event keeps its file and
 //! line for the evidence); Spark and Trino read a table with the native columns, which
-//! carries no file or line.
+//! carries no file or line unless the engine run that made it says so (`located`).
 
 use super::dialect::Dialect;
 use super::scope::Scope;
@@ -33,10 +33,43 @@ const OPERATIONS: &[&str] = &[
     "approve",
 ];
 
-/// Where the events are: files DuckDB reads, or a table the engine already has.
-pub enum Input<'a> {
-    Files(&'a str),
-    Table(&'a str),
+/// Where the events are: JSON-lines files DuckDB reads, or a table the engine has.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// DuckDB: JSON-lines files (paths or globs, as DuckDB reads them), a record a line;
+    /// `first_record` is added to each record's read order (0: from 1), so that several
+    /// inputs keep the order a run reads them in.
+    JsonLines {
+        files: Vec<String>,
+        first_record: u64,
+    },
+    /// A table, or a table expression (`read_parquet([...])`), with the native columns.
+    Table {
+        from: String,
+        /// The native columns it has (the others are read as empty); None: all of them.
+        columns: Option<Vec<String>>,
+        /// Its rows also carry `source_file`, `source_line`, `record_no` (read order) and
+        /// `record_ok` (false: not a JSON object), as the view of an engine run has them.
+        located: bool,
+    },
+}
+
+impl Input {
+    /// What `regwatch sql --input NAME` reads: DuckDB the JSON-lines files NAME, the
+    /// others the table NAME.
+    pub fn named(d: Dialect, name: &str) -> Input {
+        match d {
+            Dialect::Duckdb => Input::JsonLines {
+                files: vec![name.to_string()],
+                first_record: 0,
+            },
+            Dialect::Spark | Dialect::Trino => Input::Table {
+                from: name.to_string(),
+                columns: None,
+                located: false,
+            },
+        }
+    }
 }
 
 /// The CTEs `regwatch_fields` (each record's fields as text) and `regwatch_events` (the
@@ -44,11 +77,22 @@ pub enum Input<'a> {
 /// `record_no`, the order records were read in, NULL for a table; `event_key`, what names
 /// an event's own finding: its file and line, or for a table its time, actor, action and
 /// resource).
-pub fn events_view(d: Dialect, input: &Input, scope: &Scope) -> String {
-    let fields = match input {
-        Input::Files(path) => duckdb_fields(path),
-        Input::Table(table) => table_fields(d, table),
-    };
+pub fn events_view(d: Dialect, inputs: &[Input], scope: &Scope) -> String {
+    let fields: Vec<String> = inputs
+        .iter()
+        .map(|input| match input {
+            Input::JsonLines {
+                files,
+                first_record,
+            } => duckdb_fields(files, *first_record),
+            Input::Table {
+                from,
+                columns,
+                located,
+            } => table_fields(d, from, columns.as_deref(), *located),
+        })
+        .collect();
+    let fields = fields.join("\n  UNION ALL\n");
     let list = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let flag = |c: &str| format!("lower(trim(coalesce({c}, '')))");
     let blank = |c: &str| format!("trim(coalesce({c}, '')) = ''");
@@ -104,22 +148,7 @@ pub fn events_view(d: Dialect, input: &Input, scope: &Scope) -> String {
     {problem} AS problem
   FROM regwatch_fields",
         at = d.millis_of_text("timestamp"),
-        event_key = match input {
-            Input::Files(_) => d.concat(&[
-                "source_file",
-                "':'",
-                &format!("CAST(source_line AS {})", d.text_type())
-            ]),
-            Input::Table(_) => d.concat(&[
-                "timestamp",
-                "'|'",
-                "actor",
-                "'|'",
-                "action",
-                "'|'",
-                "resource"
-            ]),
-        },
+        event_key = event_key(d, inputs),
         text = text.join(",\n    "),
         dry = flag("dry_run"),
         approved_at = d.millis_of_text("trim(approved_at)"),
@@ -132,9 +161,47 @@ pub fn events_view(d: Dialect, input: &Input, scope: &Scope) -> String {
     )
 }
 
+/// What names an event whose finding is its own: its file and line; in a table that has
+/// none, its time, actor, action and resource (and file, when the run's view has it).
+fn event_key(d: Dialect, inputs: &[Input]) -> String {
+    let line = d.concat(&[
+        "source_file",
+        "':'",
+        &format!("CAST(source_line AS {})", d.text_type()),
+    ]);
+    let fields = [
+        "timestamp",
+        "'|'",
+        "actor",
+        "'|'",
+        "action",
+        "'|'",
+        "resource",
+    ];
+    let located = |i: &Input| matches!(i, Input::Table { located: true, .. });
+    if inputs.iter().all(|i| matches!(i, Input::JsonLines { .. })) {
+        line
+    } else if !inputs.iter().any(located) {
+        d.concat(&fields)
+    } else {
+        // (DuckDB's concat reads NULL as empty text: test for it first.)
+        let record = d.concat(&[
+            "source_file",
+            "'#'",
+            &format!("CAST(record_no AS {})", d.text_type()),
+        ]);
+        let mut with_file = vec!["coalesce(source_file, '')", "'|'"];
+        with_file.extend_from_slice(&fields);
+        format!(
+            "CASE WHEN source_line IS NOT NULL THEN {line} WHEN record_no IS NOT NULL THEN {record} ELSE {} END",
+            d.concat(&with_file)
+        )
+    }
+}
+
 /// DuckDB: each line of the files as one record, with its file and line number; the
 /// fields by name (`json_extract_string` gives JSON true/false and numbers as text).
-fn duckdb_fields(path: &str) -> String {
+fn duckdb_fields(files: &[String], first_record: u64) -> String {
     let fields: Vec<String> = NATIVE_FIELDS
         .iter()
         .map(|f| {
@@ -142,7 +209,7 @@ fn duckdb_fields(path: &str) -> String {
         })
         .collect();
     format!(
-        "  SELECT source_file, source_line, ordinality AS record_no, record_ok,
+        "  SELECT source_file, source_line, {record_no} AS record_no, record_ok,
     {fields}
   FROM (
     SELECT filename AS source_file,
@@ -157,20 +224,46 @@ fn duckdb_fields(path: &str) -> String {
   -- A blank line is no record (as in a run), but it counts for the lines after it.
   WHERE trim(coalesce(record, '')) <> ''",
         fields = fields.join(",\n    "),
-        path = Dialect::Duckdb.quote(path),
+        record_no = match first_record {
+            0 => "ordinality".to_string(),
+            n => format!("{n} + ordinality"),
+        },
+        path = match files {
+            [one] => Dialect::Duckdb.quote(one),
+            many => format!(
+                "[{}]",
+                (many.iter().map(|f| Dialect::Duckdb.quote(f)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
     )
 }
 
-/// Spark and Trino: a table with the native columns (text, or anything castable to it).
-fn table_fields(d: Dialect, table: &str) -> String {
+/// A table with the native columns (text, or anything castable to it); those it does
+/// not have (`columns`) are NULL, as a missing field is.
+fn table_fields(d: Dialect, table: &str, columns: Option<&[String]>, located: bool) -> String {
     let text = d.text_type();
     let fields: Vec<String> = NATIVE_FIELDS
         .iter()
-        .map(|f| format!("CAST({f} AS {text}) AS {f}"))
+        .map(|f| match columns {
+            Some(have) if !have.iter().any(|c| c == f) => format!("CAST(NULL AS {text}) AS {f}"),
+            _ => format!("CAST({f} AS {text}) AS {f}"),
+        })
         .collect();
+    let place = if located {
+        format!(
+            "CAST(source_file AS {text}) AS source_file, CAST(source_line AS BIGINT) AS source_line,
+    CAST(record_no AS BIGINT) AS record_no, CAST(record_ok AS BOOLEAN) AS record_ok"
+        )
+    } else {
+        format!(
+            "CAST(NULL AS {text}) AS source_file, CAST(NULL AS BIGINT) AS source_line,
+    CAST(NULL AS BIGINT) AS record_no, TRUE AS record_ok"
+        )
+    };
     format!(
-        "  SELECT CAST(NULL AS {text}) AS source_file, CAST(NULL AS BIGINT) AS source_line,
-    CAST(NULL AS BIGINT) AS record_no, TRUE AS record_ok,
+        "  SELECT {place},
     {fields}
   FROM {table}",
         fields = fields.join(",\n    "),

@@ -282,7 +282,7 @@ fn time_gap(d: Dialect, p: &Policy, params: &Params) -> Result<String> {
         d.concat(&["g.account", "' '", "g.region"])
     );
     let place = format!(
-        "CASE WHEN f.source_file IS NULL THEN {} ELSE {} END",
+        "CASE WHEN f.source_file IS NULL OR f.source_line IS NULL THEN {} ELSE {} END",
         d.list_of(&[]),
         d.list_of(&[&d.concat(&[
             "f.source_file",

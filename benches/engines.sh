@@ -93,6 +93,9 @@ once() {
     tail -n 20 "$work/engines-stderr.txt" >&2
     die "$1 failed with exit status $status: ${line[*]}"
   fi
+  # Spark's own split (session start-up, view, findings query), kept for each run.
+  grep -E '^ *(spark|engine [a-z]+):' "$work/engines-stderr.txt" | sed "s/^ */$1: /" \
+    >> "$work/engines-timings.txt" || true
   awk -v s="$status" 'END { printf "%s %.2f %s %s\n", $1, $2 + $3, $4, s }' "$work/engines-time.txt"
 }
 

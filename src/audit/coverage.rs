@@ -20,8 +20,8 @@ pub struct SubcategoryCoverage {
     /// Policies with at least one finding.
     pub failed: u64,
     pub findings: u64,
-    /// Policies with no findings that only look at production, in a run with no
-    /// production event: neither passed nor failed.
+    /// Policies with no findings that read only kinds of log none of which was read, or
+    /// only production events in a run with none: neither passed nor failed.
     #[serde(skip_serializing_if = "is_zero")]
     pub no_evidence: u64,
 }

@@ -139,8 +139,9 @@ pub struct AuditReport {
     /// of the coverage, the counts by policy and the SARIF rules.
     #[serde(skip)]
     pub idle_rules: std::collections::BTreeSet<String>,
-    /// Policies that only look at production, in a run with no production event: they
-    /// have no evidence either way (the coverage counts them as `no_evidence`).
+    /// Policies that read only kinds of log none of which was read, or only production
+    /// events in a run with none: they have no evidence either way (the coverage counts
+    /// them as `no_evidence`).
     #[serde(skip)]
     pub no_evidence: std::collections::BTreeSet<String>,
     /// Identities of people seen (actors and approvers of type human), for `--redact`:
@@ -419,14 +420,16 @@ pub fn run(input: &AuditInput, progress: &(dyn Fn(u64) + Sync)) -> Result<AuditR
         }
     }
     let enabled: Vec<Policy> = compiled.iter().map(|c| c.policy.clone()).collect();
-    let unseen: std::collections::BTreeSet<String> = if saw_production {
-        Default::default()
-    } else {
-        (compiled.iter())
-            .filter(|c| c.production_only())
-            .map(|c| c.policy.id.clone())
-            .collect()
+    // No evidence either way: a policy that only looks at production in a run with no
+    // production event, and one that reads only sources no record of which was read (a
+    // CloudTrail guardrail in a run of native logs).
+    let read_by = |c: &policies::CompiledPolicy| {
+        (sources.iter()).any(|s| s.accepted > 0 && s.format.is_some() && c.reads(s.format))
     };
+    let unseen: std::collections::BTreeSet<String> = (compiled.iter())
+        .filter(|c| (!saw_production && c.production_only()) || !read_by(c))
+        .map(|c| c.policy.id.clone())
+        .collect();
     let unmapped_accounts: Vec<String> = (sources.iter())
         .flat_map(|s| s.unmapped_accounts.iter().cloned())
         .collect::<std::collections::BTreeSet<String>>()

@@ -206,7 +206,7 @@ fn finding(c: &SubcategoryCoverage) -> Value {
     let mut status = json!({"state": state, "reason": reason});
     if reason == "other" {
         status["remarks"] =
-            json!("No evidence: its policies only look at production, and no event read was.");
+            json!("No evidence: its policies read only logs of a kind none of which was read, or only production events and no event read was.");
     }
     json!({
         "uuid": stable_uuid(&format!("finding:{}", c.id)),

@@ -248,7 +248,7 @@ pub fn write_coverage(w: &mut dyn Write, report: &AuditReport, term: Terminal) -
         term.paragraph(
             w,
             2,
-            "no evidence: policies that only look at production, and no event was in production",
+            "no evidence: policies that read only logs of a kind none of which was read (CloudTrail, Kubernetes), or only production events when none was in production",
         )?;
     }
     let none: Vec<&str> = report

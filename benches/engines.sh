@@ -77,7 +77,9 @@ set_line() {
   case $1 in
     native) line=("$bin" "${common[@]}") ;;
     duckdb) line=("$bin" "${common[@]}" --engine duckdb) ;;
-    spark) line=("$bin" "${common[@]}" --engine spark --master "local[2]") ;;
+    # Spark's driver holds the local executors: its default 1 GiB runs out of memory
+    # (exit 52) on 10 M events.
+    spark) line=(env SPARK_DRIVER_MEMORY="${SPARK_DRIVER_MEMORY:-8g}" "$bin" "${common[@]}" --engine spark --master "local[2]") ;;
     spark-start-up) line=(spark-sql --master "local[2]" -e "SELECT 1") ;;
   esac
 }

@@ -91,7 +91,20 @@ pub(super) fn run(
             .args(["--conf", "spark.ui.showConsoleProgress=false"])
             .arg(&driver)
             .arg(&plan_file),
-    )?;
+    )
+    .map_err(|e| {
+        // 52 is Spark's exit status for an OutOfMemoryError (its log then ends in
+        // rejected tasks, which do not say so).
+        if format!("{e}").contains("(exit status: 52)") {
+            e.context(
+                "Spark ran out of memory (exit status 52): give its driver more, e.g. \
+                 SPARK_DRIVER_MEMORY=8g, or spark.driver.memory in spark-defaults.conf \
+                 (SPARK_CONF_DIR); with a cluster master, the executors' memory",
+            )
+        } else {
+            e
+        }
+    })?;
     // spark-submit passes the driver's standard error on to its own standard output.
     let said = format!(
         "{}{}",

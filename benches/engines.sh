@@ -73,7 +73,7 @@ done
 
 # set_line NAME OUT: the command line of NAME, writing its JSON output to OUT, in `line`.
 set_line() {
-  local common=(--config "$repo/regwatch.toml" audit "$parquet" --no-sigma --format json -o "$2" --quiet)
+  local common=(--config "$repo/regwatch.toml" audit "$parquet" --no-sigma --format json -o "$2")
   case $1 in
     native) line=("$bin" "${common[@]}") ;;
     duckdb) line=("$bin" "${common[@]}" --engine duckdb) ;;
@@ -95,7 +95,8 @@ once() {
     tail -n 20 "$work/engines-stderr.txt" >&2
     die "$1 failed with exit status $status: ${line[*]}"
   fi
-  # Spark's own split (session start-up, view, findings query), kept for each run.
+  # Spark's own split (session start-up, view, findings query), kept for each run (the
+  # commands run without --quiet, which would hide these lines).
   grep -E '^ *(spark|engine [a-z]+):' "$work/engines-stderr.txt" | sed "s/^ */$1: /" \
     >> "$work/engines-timings.txt" || true
   awk -v s="$status" 'END { printf "%s %.2f %s %s\n", $1, $2 + $3, $4, s }' "$work/engines-time.txt"

@@ -409,6 +409,8 @@ fn the_engine_can_be_chosen_in_the_config() {
         chosen.stderr
     );
     let overridden = run(&duckdb, &["--engine", "native"]);
+    assert_eq!(overridden.code, 0, "{overridden:?}");
+    assert_eq!(counts(&overridden), counts(&chosen), "{overridden:?}");
     assert!(
         !overridden.stderr.contains("engine duckdb: "),
         "{}",
@@ -421,4 +423,32 @@ fn the_engine_can_be_chosen_in_the_config() {
         "{}",
         unknown.stderr
     );
+}
+
+/// An engine run in which no event could be read (CloudTrail only: skipped with why)
+/// checked nothing: its coverage has no pass, only policies without evidence.
+#[test]
+fn a_run_with_nothing_read_has_no_evidence_not_passes() {
+    let run = regwatch(&[
+        "audit",
+        "--config",
+        "regwatch.toml",
+        "samples/audit/cloudtrail",
+        "--engine",
+        "duckdb",
+        "--coverage",
+        "--format",
+        "json",
+    ]);
+    assert!(run.code == 0 || run.code == 6, "{run:?}");
+    assert!(run.stderr.contains("skipped"), "{}", run.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    let coverage = report["coverage"].as_array().unwrap();
+    let passed: u64 = coverage.iter().map(|c| c["passed"].as_u64().unwrap()).sum();
+    let unseen: u64 = (coverage.iter())
+        .map(|c| c["no_evidence"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(passed, 0, "{}", run.stdout);
+    assert!(unseen > 0, "{}", run.stdout);
 }

@@ -568,8 +568,8 @@ fn cloudtrail_and_ocsf_tables_give_the_native_findings() {
             q.to_str().unwrap(),
         ]);
         let said = match skipped {
-            0 => format!("{rejected} rejected\n"),
-            n => format!("{rejected} rejected + {n} skipped ({n} OCSF class 3002"),
+            0 => format!(" accepted + {rejected} rejected\n"),
+            n => format!(" accepted + {rejected} rejected + {n} skipped ({n} OCSF class 3002"),
         };
         assert!(summary.stderr.contains(&said), "{said}: {}", summary.stderr);
     }
@@ -611,6 +611,13 @@ fn month_account_and_region_prune_partitions_and_events() {
             "111111111111",
             "eu-west-2",
             "2026/11/30",
+        ),
+        (
+            "delivered-next-day",
+            "2026-11-30T23:58:00Z",
+            "111111111111",
+            "eu-west-2",
+            "2026/12/01",
         ),
         (
             "october",
@@ -669,12 +676,16 @@ fn month_account_and_region_prune_partitions_and_events() {
     let scoped = SCOPED;
     let (script, back, _) = source_findings(dir.path(), "cloudtrail-athena", &table, &scoped);
     assert!(
-        script.contains("\"timestamp\" BETWEEN '2026/11/01' AND '2026/11/30'"),
+        script.contains("\"timestamp\" BETWEEN '2026/11/01' AND '2026/12/01'"),
         "{script}"
     );
     assert_eq!(
         trails(&back),
-        BTreeSet::from(["in-november".to_string(), "last-minute".to_string()])
+        BTreeSet::from([
+            "in-november".to_string(),
+            "last-minute".to_string(),
+            "delivered-next-day".to_string()
+        ])
     );
     // A summer month in Europe/London starts the evening before, in UTC.
     let (script, _, _) = source_findings(
@@ -684,7 +695,7 @@ fn month_account_and_region_prune_partitions_and_events() {
         &["--month", "2026-07"],
     );
     assert!(
-        script.contains("\"timestamp\" BETWEEN '2026/06/30' AND '2026/07/31'"),
+        script.contains("\"timestamp\" BETWEEN '2026/06/30' AND '2026/08/01'"),
         "{script}"
     );
     // Security Lake: the partitions are the records' own day, account and region.

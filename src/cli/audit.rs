@@ -205,12 +205,8 @@ pub fn exec(config: Config, args: AuditArgs, color: ColorChoice) -> Result<ExitC
     let engine = engine(&config, &args)?;
     let (mut refused, mut engine_timings) = (Vec::new(), Vec::new());
     let report = match (&args.findings, &engine) {
+        // (findings_request refuses --redact itself.)
         (Some(file), _) => {
-            if args.redact {
-                return Err(regwatch::error::bad_input(
-                    "--redact cannot tell people from AI agents in a findings file: redact when the engine exports them, or audit the logs",
-                ));
-            }
             audit::findings_io::findings_request(&config, &request, file, args.script.as_deref())?
         }
         (None, Some(engine)) => {

@@ -71,7 +71,10 @@ pub fn run_on_engine(
             "--redact cannot be used with --engine: the engine's findings do not say which actors are people; audit without --engine to redact",
         ));
     }
-    let setup = AuditSetup::load(config, request.mappings, request.policies, &request.sigma)?;
+    // Sigma rules match raw CloudTrail and Kubernetes records, which an engine does not
+    // read: they are not loaded, and the run says none ran.
+    let no_sigma = super::SigmaChoice::default();
+    let setup = AuditSetup::load(config, request.mappings, request.policies, &no_sigma)?;
     let waivers = (request.waivers)
         .map(|p| waivers::Waivers::load(p, request.today))
         .transpose()?;
@@ -114,19 +117,12 @@ pub fn run_on_engine(
         Engine::Duckdb => duckdb::inputs(&plan.files)?,
         Engine::Spark { .. } => vec![spark::input()],
     };
-    let calendar = config.calendar(request.mappings)?;
-    let bank_holidays: Vec<chrono::NaiveDate> = calendar.bank_holidays().collect();
-    // Sigma rules match raw CloudTrail and Kubernetes records, which an engine does not
-    // read: only the guardrail policies go into the script.
-    let guardrails: Vec<crate::controls::Policy> = (setup.policies.iter())
-        .filter(|p| p.source.is_none())
-        .cloned()
-        .collect();
+    let bank_holidays: Vec<chrono::NaiveDate> = setup.calendar.bank_holidays().collect();
     let script = compile(&SqlRequest {
         dialect,
         source: SqlSource::Native,
         inputs: &inputs,
-        policies: &guardrails,
+        policies: &setup.policies,
         input_tz: config.input_tz()?,
         display_tz: config.display_tz()?,
         bank_holidays: &bank_holidays,
@@ -198,6 +194,17 @@ pub fn run_on_engine(
         }
     }
     plan.fill(&mut report, &counts, rejects);
+    if report.totals.accepted == 0 {
+        // No event was checked (every input skipped, rejected or empty): the policies
+        // have no evidence either way, not a pass.
+        report.no_evidence = report.policies.iter().map(|p| p.id.clone()).collect();
+        report.coverage = super::coverage::coverage(
+            &setup.catalogue,
+            &report.policies,
+            &report.findings_by_policy,
+            &report.no_evidence,
+        );
+    }
     report.timings = vec![("engine", took)];
     report.sigma = setup.sigma.summary.clone();
     let report = finish_request(config, request, report, waivers)?;

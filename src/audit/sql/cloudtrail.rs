@@ -108,11 +108,15 @@ pub fn raw_view(d: Dialect, input: &str, scope: &Scope) -> String {
     let at = d.millis_of_text("eventtime");
     let account = "coalesce(recipientaccountid, useridentity.accountid)";
     // The day partition of AWS's partition-projection DDL: `timestamp`, as yyyy/MM/dd.
-    let partitions = scope.predicates(d, account, "awsregion", |first, last| {
+    // CloudTrail files an event under the day its log file is delivered, minutes later:
+    // the day after the period is read too (the events' own time keeps the result
+    // exact). The DDL has no account or region partition: those are tested on the
+    // normalised events (`Scope::events`), which keeps the records a run rejects.
+    let partitions = scope.utc_days().map(|(first, last)| {
         format!(
             "{ts} BETWEEN {} AND {}",
             d.quote(&first.format("%Y/%m/%d").to_string()),
-            d.quote(&last.format("%Y/%m/%d").to_string()),
+            d.quote(&(last + chrono::Days::new(1)).format("%Y/%m/%d").to_string()),
             ts = d.ident("timestamp"),
         )
     });

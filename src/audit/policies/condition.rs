@@ -63,6 +63,15 @@ impl Condition {
         self.0.iter().all(|c| c.holds(e))
     }
 
+    /// Whether every condition on `field` holds for the text `value` (the conditions on
+    /// other fields are not asked): what an SQL source uses to tell which events a
+    /// policy could see.
+    pub fn allows(&self, field: &str, value: &str) -> bool {
+        (self.0.iter())
+            .filter(|c| c.field == field)
+            .all(|c| c.test_text(value))
+    }
+
     pub fn parse(when: &[toml::Value]) -> Result<Condition> {
         Ok(Condition(
             when.iter().map(compile_condition).collect::<Result<_>>()?,

@@ -13,7 +13,7 @@
 mod ai_approving_ai;
 mod blast_radius;
 pub(crate) mod change_freeze;
-mod condition;
+pub(crate) mod condition;
 mod cross_environment;
 mod destructive_without_approval;
 pub mod engine;

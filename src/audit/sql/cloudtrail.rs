@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::dialect::Dialect;
 use super::scope::Scope;
 use crate::audit::event::Operation;
-use crate::audit::matching::glob_match;
+use crate::audit::policies::condition::Condition;
 use crate::audit::sources::vocabulary::SourceMappings;
 use crate::controls::Policy;
 
@@ -52,29 +52,10 @@ pub fn grants_refusal(p: &Policy) -> Option<String> {
     if !reads_grants {
         return None;
     }
-    let texts = |v: Option<&toml::Value>| -> Vec<String> {
-        (v.and_then(|v| v.as_array()).into_iter().flatten())
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect()
-    };
-    let passes = |name: &str| {
-        p.when.iter().filter(|w| field(w, "action")).all(|w| {
-            let s = |k: &str| w.get(k).and_then(|v| v.as_str());
-            if let Some(x) = s("is") {
-                x == name
-            } else if w.get("in").is_some() {
-                texts(w.get("in")).iter().any(|x| x == name)
-            } else if w.get("not_in").is_some() {
-                !texts(w.get("not_in")).iter().any(|x| x == name)
-            } else if let Some(g) = s("matches") {
-                glob_match(g, name)
-            } else if let Some(g) = s("not_matches") {
-                !glob_match(g, name)
-            } else {
-                true
-            }
-        })
-    };
+    // The `action` tests as a run reads them (a `when` a run refuses was refused
+    // before this; were it not, every event would count as seen: refused).
+    let when = Condition::parse(&p.when).ok();
+    let passes = |name: &str| when.as_ref().is_none_or(|c| c.allows("action", name));
     let seen: Vec<&str> = GRANTS_NOT_COMPUTED
         .iter()
         .copied()
